@@ -1,0 +1,397 @@
+"""The local stack without Docker: a real Kafka broker (KRaft, from Maven Central jars) and a real Redis.
+
+Standard library only: it runs before the virtualenv exists. Used by `make up`, `make down`, `make run`
+and the test session (which imports `Broker` to start extra brokers of its own).
+
+    python3 compose/local/stack.py up      # start what is not running; reuse what is
+    python3 compose/local/stack.py down    # stop only what `up` started
+    python3 compose/local/stack.py status
+
+Java 17+ and Maven fetch and run the broker; `redis-server` comes from Debian's package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CACHE = ROOT / ".cache"
+JARS = CACHE / "kafka" / "jars"
+RUN = CACHE / "run"
+
+DEFAULT_BOOTSTRAP = "localhost:9092"
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+# A small heap: the broker shares a 2-core machine with the receiver, the consumers and the tests.
+KAFKA_HEAP = "-Xms256m -Xmx768m"
+KAFKA_START_TIMEOUT_S = 90.0
+REDIS_START_TIMEOUT_S = 15.0
+
+
+class StackError(Exception):
+    """Something the stack needs is missing or would not start; the message says what to do."""
+
+
+def log(message: str) -> None:
+    print(f"stack: {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- probes
+
+
+def kafka_answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """True when a Kafka broker answers an ApiVersions request (not merely an open port)."""
+    client_id = b"stack-probe"
+    # ApiVersions v0: api_key 18, version 0, correlation id 1, client id; size-prefixed.
+    body = struct.pack(">hhih", 18, 0, 1, len(client_id)) + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            header = _recv_exactly(sock, 4)
+            (size,) = struct.unpack(">i", header)
+            reply = _recv_exactly(sock, size)
+    except OSError:
+        return False
+    correlation_id, error_code = struct.unpack(">ih", reply[:6])
+    return correlation_id == 1 and error_code == 0
+
+
+def redis_answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """True when a Redis server answers PING."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+    except OSError:
+        return False
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            raise ConnectionError("closed")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _wait(check: object, what: str, timeout_s: float, proc: subprocess.Popen[bytes], log_file: Path) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc.poll() is not None:
+            raise StackError(f"{what} exited with code {proc.returncode} while starting; see {log_file}")
+        time.sleep(0.2)
+    raise StackError(f"{what} did not answer within {timeout_s:.0f}s; see {log_file}")
+
+
+# ---------------------------------------------------------------------------------------------- kafka
+
+
+def fetch_jars() -> None:
+    """Copy the broker jars listed in pom.xml into .cache/kafka/jars, once per pom version."""
+    pom = HERE / "pom.xml"
+    stamp = JARS / ".pom-sha256"
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    if shutil.which("java") is None:
+        raise StackError("java not found: the local Kafka broker needs Java 17+ (apt-get install -y openjdk-17-jre)")
+    if shutil.which("mvn") is None:
+        raise StackError("mvn not found: the Kafka jars are fetched by Maven (apt-get install -y maven)")
+    log("fetching the Kafka broker jars with Maven (once)")
+    if JARS.exists():
+        shutil.rmtree(JARS)
+    result = subprocess.run(
+        [
+            "mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+            f"-DoutputDirectory={JARS}", "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"mvn could not fetch the Kafka jars:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    stamp.write_text(digest)
+
+
+@dataclass
+class Broker:
+    """One single-node KRaft broker (combined broker and controller) in its own data directory.
+
+    Attributes:
+        port: the client listener; the controller listens on `controller_port`.
+        name: names the data directory and pid file, so several brokers can run side by side.
+    """
+
+    port: int = 9092
+    controller_port: int = 9093
+    name: str = "kafka"
+    heap: str = KAFKA_HEAP
+    extra_properties: tuple[str, ...] = ()
+
+    @property
+    def home(self) -> Path:
+        return CACHE / "kafka" / self.name
+
+    @property
+    def pid_file(self) -> Path:
+        return RUN / f"{self.name}.pid"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"localhost:{self.port}"
+
+    def answers(self) -> bool:
+        return kafka_answers("127.0.0.1", self.port)
+
+    def properties(self) -> str:
+        lines = [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@localhost:{self.controller_port}",
+            f"listeners=PLAINTEXT://localhost:{self.port},CONTROLLER://localhost:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://localhost:{self.port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"log.dirs={self.home / 'data'}",
+            "num.partitions=6",
+            # One node: internal topics can only have one replica.
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            # Tests start and stop groups often; don't wait 3 s for more members to join.
+            "group.initial.rebalance.delay.ms=0",
+            # Topics are created on purpose, with their partitions, by the services.
+            "auto.create.topics.enable=false",
+            *self.extra_properties,
+        ]
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> bool:
+        """Start the broker unless one already answers on the port; True when this call started it."""
+        if self.answers():
+            return False
+        fetch_jars()
+        self.home.mkdir(parents=True, exist_ok=True)
+        RUN.mkdir(parents=True, exist_ok=True)
+        config = self.home / "server.properties"
+        config.write_text(self.properties())
+        classpath = f"{JARS}/*"
+        java_logging = [
+            f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.home / 'logs'}",
+        ]
+        cluster_id_file = self.home / "cluster.id"
+        if not cluster_id_file.exists():
+            cluster_id_file.write_text(_kafka_cluster_id())
+        format_cmd = [
+            "java", "-cp", classpath, *java_logging, "kafka.tools.StorageTool", "format",
+            "-t", cluster_id_file.read_text().strip(), "-c", str(config), "--ignore-formatted",
+        ]
+        formatted = subprocess.run(format_cmd, capture_output=True, text=True, check=False)
+        if formatted.returncode != 0:
+            raise StackError(f"kafka storage format failed: {formatted.stderr[-2000:] or formatted.stdout[-2000:]}")
+        log_file = self.home / "stdout.log"
+        with log_file.open("ab") as out:
+            proc = subprocess.Popen(
+                ["java", *self.heap.split(), "-XX:+UseG1GC", "-cp", classpath, *java_logging, "kafka.Kafka",
+                 str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        started = time.monotonic()
+        _wait(self.answers, f"kafka on port {self.port}", KAFKA_START_TIMEOUT_S, proc, log_file)
+        log(f"kafka {self.name} answers on {self.bootstrap} after {time.monotonic() - started:.1f}s")
+        return True
+
+    def stop(self, *, kill: bool = False) -> bool:
+        """Stop the broker this stack started (SIGTERM, or SIGKILL with `kill`); True when one was running."""
+        return _stop_pid_file(self.pid_file, signal.SIGKILL if kill else signal.SIGTERM, 60.0)
+
+    def wipe(self) -> None:
+        """Delete the broker's data directory (it must be stopped)."""
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _kafka_cluster_id() -> str:
+    # Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding.
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+# ---------------------------------------------------------------------------------------------- redis
+
+
+@dataclass
+class RedisServer:
+    """A redis-server on loopback with an append-only file, so a restart keeps the claims."""
+
+    port: int = 6379
+    name: str = "redis"
+
+    @property
+    def home(self) -> Path:
+        return CACHE / self.name
+
+    @property
+    def pid_file(self) -> Path:
+        return RUN / f"{self.name}.pid"
+
+    def answers(self) -> bool:
+        return redis_answers("127.0.0.1", self.port)
+
+    def start(self) -> bool:
+        if self.answers():
+            return False
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise StackError("redis-server not found: apt-get install -y redis-server (or set REDIS_URL)")
+        self.home.mkdir(parents=True, exist_ok=True)
+        RUN.mkdir(parents=True, exist_ok=True)
+        log_file = self.home / "redis.log"
+        proc = subprocess.Popen(
+            [
+                binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.home),
+                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+                "--logfile", str(log_file), "--daemonize", "no",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.pid_file.write_text(str(proc.pid))
+        _wait(self.answers, f"redis on port {self.port}", REDIS_START_TIMEOUT_S, proc, log_file)
+        log(f"redis answers on 127.0.0.1:{self.port}")
+        return True
+
+    def stop(self, *, kill: bool = False) -> bool:
+        return _stop_pid_file(self.pid_file, signal.SIGKILL if kill else signal.SIGTERM, 20.0)
+
+
+# ---------------------------------------------------------------------------------------------- shared
+
+
+def _stop_pid_file(pid_file: Path, sig: signal.Signals, timeout_s: float) -> bool:
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().strip() or 0)
+    pid_file.unlink()
+    if pid <= 0 or not _alive(pid):
+        return False
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our child (the test session starts brokers itself).
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    # A zombie has exited; only its parent hasn't read the status yet.
+    return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
+
+
+def _host_port(address: str, default_port: int) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return (host or "localhost"), int(port or default_port)
+
+
+def configured() -> tuple[Broker, RedisServer]:
+    """The broker and Redis of KAFKA_BOOTSTRAP_SERVERS and REDIS_URL (first bootstrap server)."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP).split(",")[0].strip()
+    host, port = _host_port(bootstrap, 9092)
+    if host not in {"localhost", "127.0.0.1"}:
+        raise StackError(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}: the local stack only runs a broker on localhost")
+    redis_url = urlsplit(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
+    return Broker(port=port, controller_port=port + 1), RedisServer(port=redis_url.port or 6379)
+
+
+def up() -> list[str]:
+    """Start Kafka and Redis unless they answer already; returns the names of what it started."""
+    broker, redis = configured()
+    started = []
+    if redis.start():
+        started.append("redis")
+    else:
+        log(f"reusing the redis on port {redis.port}")
+    if broker.start():
+        started.append("kafka")
+    else:
+        log(f"reusing the kafka broker on port {broker.port}")
+    return started
+
+
+def down(names: tuple[str, ...] = ("kafka", "redis")) -> None:
+    """Stop what `up` started (by pid file); a server someone else runs is left alone."""
+    broker, redis = configured()
+    for name, server in (("kafka", broker), ("redis", redis)):
+        if name in names:
+            log(f"stopped {name}" if server.stop() else f"{name}: nothing of ours running")
+
+
+def status() -> int:
+    broker, redis = configured()
+    kafka_ok, redis_ok = broker.answers(), redis.answers()
+    print(f"kafka  {'up' if kafka_ok else 'down'}  localhost:{broker.port}")
+    print(f"redis  {'up' if redis_ok else 'down'}  127.0.0.1:{redis.port}")
+    return 0 if kafka_ok and redis_ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stack.py", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "status", "fetch"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            up()
+        elif args.command == "down":
+            down()
+        elif args.command == "fetch":
+            fetch_jars()
+        else:
+            return status()
+    except StackError as exc:
+        log(f"error: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""Payloads of the generic HMAC scheme: any JSON the sender chooses.
+
+Nothing is known of the sender's shape, so the model only documents the fields the receiver reads for
+the event id (`id`, `idempotency_key`) and type (`type`, `event_type`) and keeps everything else.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class HmacEvent(BaseModel):
+    """A generic signed JSON object."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str | int | None = None
+    idempotency_key: str | None = None
+    type: str | None = None
+    event_type: str | None = None

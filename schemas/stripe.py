@@ -1,0 +1,36 @@
+"""Stripe webhook payloads: the `event` object.
+
+A Stripe webhook body is an Event whose `data.object` is the API resource it is about. Reference:
+Stripe's API reference ("The Event object") and the `event` fixture in `shared/samples/stripe`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StripeEventData(BaseModel):
+    """`data`: the resource as it is now, and what changed for `*.updated` events."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    object: dict[str, Any]
+    previous_attributes: dict[str, Any] | None = None
+
+
+class StripeEvent(BaseModel):
+    """A Stripe Event as delivered to a webhook endpoint."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(min_length=1)
+    object: Literal["event"]
+    type: str = Field(min_length=1)
+    created: int
+    livemode: bool
+    api_version: str | None = None
+    data: StripeEventData
+    pending_webhooks: int | None = None
+    account: str | None = None
