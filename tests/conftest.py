@@ -1,0 +1,86 @@
+"""Shared fixtures: the real Kafka broker and Redis server for integration tests.
+
+The session starts them with `compose/local/stack.py` where they don't answer yet (`make test` has
+usually started them already). Where they can't be started the run fails and says why: an integration
+test is never skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import redis.asyncio
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT.parent / "shared" / "samples"
+# Tests keep their claims in a database of their own, flushed per test, away from `make run`'s db 0.
+TEST_REDIS_DB = 15
+
+
+def _load_stack() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("stack", ROOT / "compose" / "local" / "stack.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["stack"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+stack = _load_stack()
+
+
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[tuple[str, str]]:
+    """(bootstrap servers, redis base URL) of a running broker and Redis; started here if needed."""
+    try:
+        stack.up()
+    except stack.StackError as exc:
+        pytest.fail(f"integration tests need Kafka and Redis, and they could not be started: {exc}")
+    broker, redis_server = stack.configured()
+    yield broker.bootstrap, f"redis://127.0.0.1:{redis_server.port}"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(local_stack: tuple[str, str]) -> str:
+    return local_stack[0]
+
+
+@pytest.fixture
+def redis_url(local_stack: tuple[str, str]) -> str:
+    return f"{local_stack[1]}/{TEST_REDIS_DB}"
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short random suffix, so each test gets its own topics and consumer groups on the shared broker."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.fail(f"the provider samples are missing: expected {SAMPLES}")
+    return SAMPLES
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
