@@ -1,0 +1,209 @@
+"""The Kafka adapter: the only module that imports aiokafka (it is untyped; everything leaving here is).
+
+`KafkaClient` holds one group member's consumer (manual commits, batched fetches) and the producer it
+sends retry and dead-letter records with; `ensure_topics` creates missing topics at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.helpers import create_ssl_context
+
+from consumers.errors import BrokerUnavailable
+from consumers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Record headers as aiokafka gives and takes them: (name, value) pairs, names as str, values as bytes.
+Headers = Sequence[tuple[str, bytes]]
+
+
+class Partition(NamedTuple):
+    """One partition of a topic."""
+
+    topic: str
+    partition: int
+
+
+class OutRecord(NamedTuple):
+    """A record to produce."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+class Record(Protocol):
+    """A fetched record, as the worker reads it."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Headers: ...
+
+
+# Called with the partitions taken away from this member, before the group rebalances.
+RevokedCallback = Callable[[list[Partition]], None]
+
+
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """Bootstrap, security and SASL options, common to the consumer, the producer and the admin client."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        # The system's CA bundle, as for any TLS client.
+        options["ssl_context"] = create_ssl_context()
+    if settings.kafka_sasl_mechanism is not None:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        password = settings.kafka_sasl_password
+        options["sasl_plain_password"] = password.get_secret_value() if password is not None else None
+    return options
+
+
+async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
+    """Create the topics that don't exist yet, with the configured partitions and replication factor."""
+    admin = AIOKafkaAdminClient(**connection_options(settings))
+    await admin.start()
+    try:
+        new = [
+            NewTopic(name, settings.kafka_topic_partitions, settings.kafka_replication_factor)
+            for name in dict.fromkeys(topics)
+        ]
+        response = await admin.create_topics(new)
+        for topic, code, *_ in response.topic_errors:
+            if code and for_code(code) is not TopicAlreadyExistsError:
+                raise for_code(code)(f"creating topic {topic}")
+    finally:
+        await admin.close()
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, on_revoked: RevokedCallback) -> None:
+        self._on_revoked = on_revoked
+
+    def on_partitions_revoked(self, revoked: Iterable[Any]) -> None:
+        self._on_revoked([Partition(tp.topic, tp.partition) for tp in revoked])
+
+    def on_partitions_assigned(self, assigned: Iterable[Any]) -> None:
+        log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+
+
+class KafkaClient:
+    """One consumer-group member's consumer and producer.
+
+    Args:
+        settings: connection settings; `consumer_group` is the group it joins.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        options = connection_options(settings)
+        self._consumer = AIOKafkaConsumer(
+            group_id=settings.consumer_group,
+            # Offsets are committed by the worker once the records before them are dealt with.
+            enable_auto_commit=False,
+            # A new group starts at the beginning: a topic's first events are not lost to it.
+            auto_offset_reset="earliest",
+            **options,
+        )
+        self._producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **options)
+
+    async def start(self, topics: Sequence[str], *, on_revoked: RevokedCallback) -> None:
+        """Connect the producer and the consumer and subscribe to `topics`."""
+        await self._producer.start()
+        try:
+            await self._consumer.start()
+            self._consumer.subscribe(list(topics), listener=_Listener(on_revoked))
+        except BaseException:
+            await self._producer.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Leave the group and close both clients."""
+        try:
+            await self._consumer.stop()
+        finally:
+            await self._producer.stop()
+
+    async def fetch(self, *, timeout_ms: int, max_records: int) -> dict[Partition, list[Record]]:
+        """The next records of every assigned, unpaused partition, in offset order per partition."""
+        batch = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        return {Partition(tp.topic, tp.partition): records for tp, records in batch.items() if records}
+
+    async def commit(self, offsets: Mapping[Partition, int]) -> bool:
+        """Commit the next offset to read of each partition; False when the group took a partition away.
+
+        Partitions no longer assigned are left out: their new owner reads them from the last commit.
+        """
+        assigned = self._consumer.assignment()
+        wanted = {TopicPartition(*part): offset for part, offset in offsets.items()}
+        owned = {tp: offset for tp, offset in wanted.items() if tp in assigned}
+        if not owned:
+            return len(wanted) == 0
+        try:
+            await self._consumer.commit(owned)
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.warning("commit failed, the group rebalanced: %s", type(exc).__name__)
+            return False
+        return len(owned) == len(wanted)
+
+    def assignment(self) -> set[Partition]:
+        """The partitions assigned to this member now."""
+        return {Partition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def pause(self, part: Partition) -> None:
+        """Stop fetching from a partition until `resume`."""
+        self._consumer.pause(TopicPartition(*part))
+
+    def resume(self, part: Partition) -> None:
+        """Fetch from a paused partition again."""
+        self._consumer.resume(TopicPartition(*part))
+
+    def seek(self, part: Partition, offset: int) -> None:
+        """Fetch a partition from `offset` on next."""
+        self._consumer.seek(TopicPartition(*part), offset)
+
+    def highwater(self, part: Partition) -> int | None:
+        """The partition's end offset, as of the last fetch; None before one."""
+        value = self._consumer.highwater(TopicPartition(*part))
+        return int(value) if value is not None else None
+
+    async def position(self, part: Partition) -> int:
+        """The offset of the next record this member will fetch from a partition."""
+        return int(await self._consumer.position(TopicPartition(*part)))
+
+    async def send_all(self, records: Sequence[OutRecord]) -> None:
+        """Produce records and return once every in-sync replica has each of them (acks=all).
+
+        Raises:
+            BrokerUnavailable: a record was not acknowledged; some of the others may have been.
+        """
+        try:
+            pending = [
+                await self._producer.send(rec.topic, value=rec.value, key=rec.key, headers=list(rec.headers))
+                for rec in records
+            ]
+            await asyncio.gather(*pending)
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"Kafka did not acknowledge a record: {type(exc).__name__}") from exc
+
+
+__all__ = ["Headers", "KafkaClient", "OutRecord", "Partition", "Record", "connection_options", "ensure_topics"]

@@ -1,0 +1,78 @@
+"""The consumers' Prometheus metrics; names and labels are part of the contract (DESIGN.md, "Metrics").
+
+Label values come from small fixed sets (providers, the group, topics, partitions, `Outcome`), never
+from an event.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class Outcome(enum.StrEnum):
+    """How a consumed record ended, the `outcome` label of `webhooks_processed_total`."""
+
+    OK = "ok"
+    DUPLICATE = "duplicate"
+    INVALID = "invalid"
+    RETRIED = "retried"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class ConsumerMetrics:
+    """The metrics of one worker, on the registry it is given.
+
+    Args:
+        registry: where the metrics live; `serve` exposes it.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.consumed = Counter(
+            "webhooks_consumed",
+            "Records fetched from the event and retry topics and handled by this group.",
+            ["provider", "group"],
+            registry=registry,
+        )
+        self.processed = Counter(
+            "webhooks_processed",
+            "Records dealt with, by outcome.",
+            ["provider", "group", "outcome"],
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "webhooks_duplicates",
+            "Records of events this group had handled already.",
+            ["provider", "group"],
+            registry=registry,
+        )
+        self.handler_duration = Histogram(
+            "webhooks_handler_duration_seconds",
+            "Time spent in one handler call, failures and timeouts included.",
+            ["provider", "group"],
+            registry=registry,
+            # Agent handlers are slow: up to the default 30 s timeout.
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60),
+        )
+        self.lag = Gauge(
+            "webhooks_consumer_lag",
+            "Records behind the end of the partition (high watermark minus position).",
+            ["group", "topic", "partition"],
+            registry=registry,
+        )
+
+    def outcome(self, provider: str, group: str, outcome: Outcome, count: int = 1) -> None:
+        """Count records that ended with `outcome`."""
+        if count:
+            self.processed.labels(provider, group, outcome.value).inc(count)
+            if outcome is Outcome.DUPLICATE:
+                self.duplicates.labels(provider, group).inc(count)
+
+
+def serve(registry: CollectorRegistry, host: str, port: int) -> tuple[WSGIServer, threading.Thread]:
+    """Serve `GET /metrics` for the registry on host:port from a daemon thread; `server.shutdown()` stops it."""
+    return start_http_server(port, addr=host, registry=registry)

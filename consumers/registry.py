@@ -1,0 +1,139 @@
+"""Handler registration: which async functions run for which provider and event type.
+
+A handler module (named in `CONSUMER_HANDLERS`) creates its own `Registry` as a module-level `registry`
+and decorates its handlers with it:
+
+```python
+from consumers import Event, Registry
+
+registry = Registry()
+
+@registry.handler("stripe", "payment_intent.*")
+async def on_payment(event: Event[StripeEvent]) -> None: ...
+```
+
+The process imports the modules with `load_handlers` and hands the merged registry to the worker;
+nothing here is global.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any, Generic, TypeVar
+
+from schemas import Envelope
+
+from consumers.errors import ConfigError
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True, slots=True)
+class Event(Generic[P]):
+    """What a handler gets.
+
+    Attributes:
+        envelope: the event as the receiver published it.
+        payload: the payload validated with the provider's model (`schemas.payloads`), or the plain JSON
+            for a provider without one.
+        attempt: 1 on the first delivery to this group, then one more per retry.
+        idempotency_key: the event id; pass it to every downstream call that takes one (an agent run, a
+            payment API), so that a retry after a partial success does not act twice.
+    """
+
+    envelope: Envelope
+    payload: P
+    attempt: int
+    idempotency_key: str
+
+    @property
+    def id(self) -> str:
+        """The event id."""
+        return self.envelope.id
+
+    @property
+    def provider(self) -> str:
+        """The provider (`github`, `stripe`, `hmac`, ...)."""
+        return self.envelope.provider
+
+    @property
+    def type(self) -> str:
+        """The provider's event type (`push`, `payment_intent.succeeded`, ...), `""` when it has none."""
+        return self.envelope.type
+
+
+Handler = Callable[[Event[Any]], Awaitable[object]]
+H = TypeVar("H", bound=Handler)
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    provider: str
+    pattern: str
+    handler: Handler
+
+
+class Registry:
+    """Handlers by provider and event-type pattern (`fnmatch` globs, case-sensitive: `payment_intent.*`)."""
+
+    def __init__(self) -> None:
+        self._routes: list[_Route] = []
+        self._cache: dict[tuple[str, str], tuple[Handler, ...]] = {}
+
+    def handler(self, provider: str, pattern: str = "*") -> Callable[[H], H]:
+        """Decorator: run the function for the provider's events whose type matches `pattern`."""
+
+        def register(func: H) -> H:
+            self.add(provider, pattern, func)
+            return func
+
+        return register
+
+    def add(self, provider: str, pattern: str, handler: Handler) -> None:
+        """Register `handler` for the provider's events whose type matches `pattern`."""
+        self._routes.append(_Route(provider, pattern, handler))
+        self._cache.clear()
+
+    def include(self, other: Registry) -> None:
+        """Add every handler of another registry, after this one's."""
+        self._routes.extend(other._routes)
+        self._cache.clear()
+
+    def handlers_for(self, provider: str, type: str) -> tuple[Handler, ...]:
+        """The handlers of an event, in registration order; empty when the group has nothing to do for it."""
+        found = self._cache.get((provider, type))
+        if found is None:
+            found = tuple(
+                route.handler
+                for route in self._routes
+                if fnmatchcase(provider, route.provider) and fnmatchcase(type, route.pattern)
+            )
+            self._cache[(provider, type)] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+
+def load_handlers(modules: Iterable[str]) -> Registry:
+    """Import handler modules and merge their module-level `registry` objects, in order.
+
+    Raises:
+        ConfigError: a module can't be imported or has no `registry: Registry`; the message names it.
+    """
+    merged = Registry()
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:
+            raise ConfigError(
+                f"CONSUMER_HANDLERS: cannot import {name!r}: {type(exc).__name__}: {exc}"
+            ) from exc
+        registry = getattr(module, "registry", None)
+        if not isinstance(registry, Registry):
+            raise ConfigError(f"CONSUMER_HANDLERS: module {name!r} has no module-level `registry: Registry`")
+        merged.include(registry)
+    return merged

@@ -1,0 +1,140 @@
+"""The consumer process's settings, read from the environment once in `__main__` and passed down.
+
+Environment names are the public interface (DESIGN.md, "Configuration"); the `KAFKA_*` ones are shared with
+the receiver. Field names carry their unit (`lease_ms`, `done_ttl_s`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from consumers.errors import ConfigError
+
+# Group and provider names end up in topic names and Redis keys: keep them to characters that are safe
+# in both, without `.` (the topic separator) or `:` (the key separator).
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Settings of one consumer-group member.
+
+    Build them with `load_settings()`, which turns a validation error into a one-line `ConfigError`.
+    """
+
+    # Environment names are the aliases; field names work too, for code that builds settings directly.
+    model_config = SettingsConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, frozen=True)
+
+    kafka_bootstrap_servers: str = Field("localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, validation_alias="KAFKA_SASL_MECHANISM"
+    )
+    kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
+    kafka_topic_partitions: int = Field(6, ge=1, validation_alias="KAFKA_TOPIC_PARTITIONS")
+    kafka_replication_factor: int = Field(1, ge=1, validation_alias="KAFKA_REPLICATION_FACTOR")
+
+    redis_url: SecretStr = Field(SecretStr("redis://localhost:6379/0"), validation_alias="REDIS_URL")
+
+    consumer_group: str = Field("agents", validation_alias="CONSUMER_GROUP")
+    consumer_providers: CommaList = Field(("hmac", "github", "stripe"), validation_alias="CONSUMER_PROVIDERS")
+    consumer_handlers: CommaList = Field(("consumers.examples.agent",), validation_alias="CONSUMER_HANDLERS")
+    consumer_metrics_host: str = Field("127.0.0.1", validation_alias="CONSUMER_METRICS_HOST")
+    consumer_metrics_port: int = Field(9400, ge=0, le=65535, validation_alias="CONSUMER_METRICS_PORT")
+    # A claim outlives a handler run: it is renewed while the handler runs, and expires after a crash.
+    consumer_lease_ms: int = Field(60_000, ge=100, validation_alias="CONSUMER_LEASE_MS")
+    # Longer than every provider's retry window (Stripe retries for 3 days), so a late redelivery is caught.
+    consumer_done_ttl_s: int = Field(604_800, ge=1, validation_alias="CONSUMER_DONE_TTL_S")
+    consumer_handler_timeout_s: float = Field(30.0, gt=0, validation_alias="CONSUMER_HANDLER_TIMEOUT_S")
+    consumer_max_attempts: int = Field(5, ge=1, validation_alias="CONSUMER_MAX_ATTEMPTS")
+    consumer_retry_backoff_ms: int = Field(1000, ge=0, validation_alias="CONSUMER_RETRY_BACKOFF_MS")
+    consumer_max_batch: int = Field(500, ge=1, validation_alias="CONSUMER_MAX_BATCH")
+    consumer_concurrency: int = Field(16, ge=1, validation_alias="CONSUMER_CONCURRENCY")
+    # On SIGTERM, how long in-flight handlers may run on before their claims are released.
+    consumer_shutdown_grace_s: float = Field(20.0, ge=0, validation_alias="CONSUMER_SHUTDOWN_GRACE_S")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", validation_alias="LOG_LEVEL"
+    )
+
+    @field_validator("consumer_providers", "consumer_handlers", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_level", "kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().upper() or None
+        return value
+
+    @field_validator("consumer_group")
+    @classmethod
+    def _check_group(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must be 1-100 characters of letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("consumer_providers")
+    @classmethod
+    def _check_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("must name at least one provider")
+        for name in value:
+            if not _NAME.match(name):
+                raise ValueError(f"{name!r} is no provider name (letters, digits, '_' or '-')")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("consumer_handlers")
+    @classmethod
+    def _check_handlers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not _MODULE.match(name):
+                raise ValueError(f"{name!r} is no importable module path")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _check_sasl(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and self.kafka_sasl_mechanism is None:
+            raise ValueError("KAFKA_SASL_MECHANISM is required with a SASL_* KAFKA_SECURITY_PROTOCOL")
+        if self.kafka_sasl_mechanism is not None and (
+            self.kafka_sasl_username is None or self.kafka_sasl_password is None
+        ):
+            raise ValueError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with KAFKA_SASL_MECHANISM")
+        if self.consumer_lease_ms < 1000 * self.consumer_handler_timeout_s / 10:
+            # Renewed every third of a lease; a lease far shorter than a handler run is a typo.
+            raise ValueError("CONSUMER_LEASE_MS must be at least a tenth of CONSUMER_HANDLER_TIMEOUT_S")
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment (and `overrides`, by field name).
+
+    Raises:
+        ConfigError: one line naming the variable and what is wrong with it (never its value).
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        name = ".".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name else message)
+    return "invalid configuration: " + "; ".join(problems)

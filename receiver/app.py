@@ -1,0 +1,172 @@
+"""The receiver's ASGI app: the lean webhook route in front, FastAPI for everything else.
+
+create_app(settings, sources=..., publisher=...)  ->  Receiver
+    /webhooks/*   ->  routes.WebhookRoute (bare ASGI: the hot path)
+    anything else ->  FastAPI: /healthz, /readyz, /metrics, /docs, /openapi.json, and the lifespan
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.types import Receive, Scope, Send
+
+from receiver.metrics import ReceiverMetrics
+from receiver.publish import KafkaPublisher, Publisher
+from receiver.routes import PATH_PREFIX, WebhookRoute
+from receiver.settings import ReceiverSettings
+from receiver.sources import Source, load_sources
+
+
+class Receiver:
+    """The ASGI entry point: sends `/webhooks/*` to the bare route and the rest to FastAPI."""
+
+    def __init__(self, webhooks: WebhookRoute, api: FastAPI) -> None:
+        self.webhooks = webhooks
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PATH_PREFIX):
+            await self.webhooks(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
+
+
+def create_app(
+    settings: ReceiverSettings,
+    *,
+    sources: Mapping[str, Source] | None = None,
+    publisher: Publisher | None = None,
+    registry: CollectorRegistry | None = None,
+    clock: Callable[[], float] | None = None,
+) -> Receiver:
+    """Build the receiver.
+
+    Args:
+        settings: the process settings.
+        sources: the enabled sources; default: from the environment and `settings.sources_file`.
+        publisher: where events go; default: a `KafkaPublisher` for the sources' topics.
+        registry: the Prometheus registry for this app's metrics; default: a new one.
+        clock: seconds since the epoch, for timestamp checks; default `time.time`.
+    """
+    if sources is None:
+        sources = load_sources(os.environ, sources_file=settings.sources_file, tolerance_s=settings.tolerance_s)
+    if publisher is None:
+        publisher = KafkaPublisher(settings, topics={source.topic for source in sources.values()})
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = ReceiverMetrics(registry)
+    active_publisher = publisher
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await active_publisher.start()
+        try:
+            yield
+        finally:
+            await active_publisher.stop()
+
+    api = FastAPI(
+        title="Webhook receiver",
+        summary="Verifies provider webhooks and publishes them to Kafka.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+
+    @api.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get(
+        "/readyz",
+        summary="Connected to Kafka and able to accept webhooks",
+        responses={503: {"description": "Not connected to Kafka yet"}},
+    )
+    async def readyz() -> JSONResponse:
+        if active_publisher.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not_ready"}, status_code=503)
+
+    @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    api.openapi = _openapi_with_webhook_route(api, sorted(sources))  # type: ignore[method-assign]
+
+    webhooks = WebhookRoute(
+        sources=sources,
+        publisher=active_publisher,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        retry_after_s=settings.retry_after_s,
+        **({"clock": clock} if clock is not None else {}),
+    )
+    return Receiver(webhooks, api)
+
+
+def _openapi_with_webhook_route(api: FastAPI, source_names: list[str]) -> Callable[[], dict[str, Any]]:
+    """FastAPI's schema plus the webhook route, which is served outside FastAPI (see routes.py)."""
+    generate = api.openapi
+
+    def error(description: str, codes: list[str]) -> dict[str, Any]:
+        schema = {"type": "object", "properties": {"error": {"type": "string", "enum": codes}}}
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is not None:
+            return api.openapi_schema
+        schema = generate()
+        schema["paths"]["/webhooks/{source}"] = {
+            "post": {
+                "summary": "Receive a webhook",
+                "description": (
+                    "The body is read raw and verified as the source's provider signs it, then published "
+                    "to Kafka. 202 only once Kafka has acknowledged the event."
+                ),
+                "operationId": "receive_webhook",
+                "parameters": [
+                    {
+                        "name": "source",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "examples": source_names},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "202": {
+                        "description": "Verified and acknowledged by Kafka",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"status": {"const": "accepted"}, "id": {"type": "string"}},
+                                }
+                            }
+                        },
+                    },
+                    "400": error("Malformed body, or no event id where the provider must send one", ["bad_request"]),
+                    "401": error(
+                        "Missing or wrong signature, or timestamp outside the tolerance",
+                        ["invalid_signature", "stale_timestamp"],
+                    ),
+                    "404": error("Unknown or disabled source", ["unknown_source"]),
+                    "405": error("Only POST", ["method_not_allowed"]),
+                    "413": error("Body over WEBHOOK_MAX_BODY_BYTES", ["too_large"]),
+                    "415": error("Content type the scheme can't take", ["unsupported_media_type"]),
+                    "503": error("Kafka unavailable or the ack did not come in time; see Retry-After", ["unavailable"]),
+                },
+            }
+        }
+        api.openapi_schema = schema
+        return schema
+
+    return openapi

@@ -1,0 +1,84 @@
+"""The receiver's exceptions, one tree.
+
+    ReceiverError
+    ├── ConfigError                  bad settings or sources file: start-up stops with the message
+    └── RequestError                 a request is refused; `status_code` and `code` are what the sender sees
+        ├── UnknownSource            404 unknown_source
+        ├── SignatureError           401 invalid_signature (missing, malformed or wrong signature)
+        │   └── StaleTimestamp       401 stale_timestamp (signed time outside the tolerance)
+        ├── BodyTooLarge             413 too_large
+        ├── UnsupportedMediaType     415 unsupported_media_type
+        ├── BadRequest               400 bad_request (malformed JSON, no event id where one is required)
+        └── Unavailable              503 unavailable (Kafka can't take it, or the ack didn't come in time)
+
+`routes.py` turns a `RequestError` into its response in exactly one place. Messages never carry a
+secret or a body: they are safe to log.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ReceiverError(Exception):
+    """Root of everything the receiver raises on purpose."""
+
+
+class ConfigError(ReceiverError):
+    """A setting, secret or sources file is wrong; the message names it."""
+
+
+class RequestError(ReceiverError):
+    """A request the receiver refuses, with the status and error code the sender gets."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    # The `outcome` label of webhooks_received_total for this refusal.
+    outcome: ClassVar[str] = "bad_request"
+
+
+class UnknownSource(RequestError):
+    status_code = 404
+    code = "unknown_source"
+    outcome = "unknown_source"
+
+
+class SignatureError(RequestError):
+    """The signature is missing, malformed or matches none of the source's secrets."""
+
+    status_code = 401
+    code = "invalid_signature"
+    outcome = "invalid_signature"
+
+
+class StaleTimestamp(SignatureError):
+    """The signed timestamp is further from now than the tolerance, in either direction."""
+
+    code = "stale_timestamp"
+    outcome = "stale_timestamp"
+
+
+class BodyTooLarge(RequestError):
+    status_code = 413
+    code = "too_large"
+    outcome = "too_large"
+
+
+class UnsupportedMediaType(RequestError):
+    status_code = 415
+    code = "unsupported_media_type"
+    outcome = "bad_request"
+
+
+class BadRequest(RequestError):
+    status_code = 400
+    code = "bad_request"
+    outcome = "bad_request"
+
+
+class Unavailable(RequestError):
+    """Kafka did not acknowledge the event in time: the sender should retry (503 + Retry-After)."""
+
+    status_code = 503
+    code = "unavailable"
+    outcome = "unavailable"

@@ -1,0 +1,52 @@
+"""The receiver's Prometheus metrics (names are public: DESIGN.md, "Metrics").
+
+Label values come from small fixed sets: the configured source names (an unknown one is counted as
+`unknown`), the providers and the outcomes below. Never an event id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+# webhooks_received_total{outcome}: one per request to /webhooks/<source>.
+OUTCOMES = (
+    "accepted",
+    "handshake",
+    "invalid_signature",
+    "stale_timestamp",
+    "unknown_source",
+    "too_large",
+    "bad_request",
+    "unavailable",
+)
+# The `source` label of requests to a source that doesn't exist: senders choose the path, so it can't be a label.
+UNKNOWN_SOURCE_LABEL = "unknown"
+
+# Seconds: from well under a millisecond (a refusal) to the publish timeout and beyond.
+_LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class ReceiverMetrics:
+    """The receiver's metrics, registered on the registry given (one per app, so tests stay apart)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.received = Counter(
+            "webhooks_received_total",
+            "Webhook requests by source, provider and outcome.",
+            ["source", "provider", "outcome"],
+            registry=registry,
+        )
+        self.request_duration = Histogram(
+            "webhooks_request_duration_seconds",
+            "Time from the request's first byte to the response, by source.",
+            ["source"],
+            buckets=_LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.publish_duration = Histogram(
+            "webhooks_publish_duration_seconds",
+            "Time from handing an event to the Kafka producer to the broker's ack (or the give-up).",
+            buckets=_LATENCY_BUCKETS_S,
+            registry=registry,
+        )

@@ -1,0 +1,65 @@
+"""The receiver's settings, from the environment (DESIGN.md, "Configuration").
+
+Secrets per source (`WEBHOOK_SECRET_<SOURCE>`) have open-ended names, so `sources.py` reads them; every
+other setting is a field here, with its unit in its name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from receiver.errors import ConfigError
+
+
+class ReceiverSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", validate_by_name=True, frozen=True)
+
+    host: str = Field("127.0.0.1", validation_alias="RECEIVER_HOST")
+    port: int = Field(8000, ge=0, le=65535, validation_alias="RECEIVER_PORT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="LOG_LEVEL")
+
+    kafka_bootstrap_servers: str = Field("localhost:9092", min_length=1, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, validation_alias="KAFKA_SASL_MECHANISM"
+    )
+    kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
+    kafka_ssl_cafile: Path | None = Field(None, validation_alias="KAFKA_SSL_CAFILE")
+    kafka_topic_partitions: int = Field(6, ge=1, le=10_000, validation_alias="KAFKA_TOPIC_PARTITIONS")
+    kafka_replication_factor: int = Field(1, ge=1, le=32, validation_alias="KAFKA_REPLICATION_FACTOR")
+    # How long the producer may gather records into one batch; 0 sends as soon as the sender is free.
+    kafka_linger_ms: int = Field(0, ge=0, le=1000, validation_alias="KAFKA_LINGER_MS")
+
+    # Signed timestamps further than this from now, either way, are refused (replay window).
+    tolerance_s: int = Field(300, ge=1, le=86_400, validation_alias="WEBHOOK_TOLERANCE_SECONDS")
+    max_body_bytes: int = Field(1_048_576, ge=1, le=64 * 1_048_576, validation_alias="WEBHOOK_MAX_BODY_BYTES")
+    sources_file: Path | None = Field(None, validation_alias="WEBHOOK_SOURCES_FILE")
+
+    # The longest a sender waits for Kafka's ack before a 503; under Slack's 3 s delivery timeout.
+    publish_timeout_ms: int = Field(2500, ge=10, le=60_000, validation_alias="RECEIVER_PUBLISH_TIMEOUT_MS")
+    # What a 503 tells the sender to wait before retrying.
+    retry_after_s: int = Field(5, ge=0, le=3600, validation_alias="RECEIVER_RETRY_AFTER_S")
+
+
+def load_settings() -> ReceiverSettings:
+    """Settings from the environment; a bad value is a `ConfigError` naming the variable."""
+    try:
+        return ReceiverSettings()
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per wrong value, naming where it came from and never echoing it (it may be a secret)."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)

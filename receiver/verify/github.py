@@ -1,0 +1,85 @@
+"""GitHub: `X-Hub-Signature-256: sha256=<hex>`, an HMAC-SHA256 of the raw body with the webhook secret.
+
+GitHub signs no timestamp, so there is no replay window: a replay carries the same `X-GitHub-Delivery`
+id and is dropped as a duplicate by the consumers. The legacy SHA-1 `X-Hub-Signature` is not accepted.
+Event id: `X-GitHub-Delivery`. Type: `X-GitHub-Event`, with the body's `action` appended where there is
+one (`pull_request.opened`), so handlers can register `pull_request.*`.
+A webhook configured with content type `application/x-www-form-urlencoded` sends the JSON in a `payload`
+form field; both forms are accepted. Reference: GitHub docs, "Validating webhook deliveries".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from receiver.errors import BadRequest, SignatureError, UnsupportedMediaType
+from receiver.verify.base import (
+    Headers,
+    Verified,
+    event_id,
+    hmac_digest,
+    matches_any,
+    parse_json_object,
+    require_header,
+    text,
+)
+
+_SIGNATURE = b"x-hub-signature-256"
+_PREFIX = b"sha256="
+# Headers that describe the delivery and hold no credential.
+_KEPT_HEADERS = (
+    b"x-github-event",
+    b"x-github-delivery",
+    b"x-github-hook-id",
+    b"x-github-hook-installation-target-id",
+    b"x-github-hook-installation-target-type",
+    b"user-agent",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubScheme:
+    provider: str = "github"
+
+    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> None:
+        value = require_header(headers, _SIGNATURE).strip()
+        if not value.startswith(_PREFIX):
+            raise SignatureError("X-Hub-Signature-256 must start with 'sha256='")
+        candidate = value[len(_PREFIX) :].lower()
+        if not matches_any((hmac_digest("sha256", s, body).hex().encode() for s in secrets), [candidate]):
+            raise SignatureError("signature does not match")
+
+    def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
+        payload_json = _payload_json(headers, body)
+        payload = parse_json_object(payload_json)
+        delivery = event_id(headers.get(b"x-github-delivery"))
+        if delivery is None:
+            raise BadRequest("missing X-GitHub-Delivery header")
+        event = text(event_id(headers.get(b"x-github-event")))
+        if not event:
+            raise BadRequest("missing X-GitHub-Event header")
+        action = text(payload.get("action"))
+        return Verified(
+            id=delivery,
+            type=f"{event}.{action}" if action else event,
+            payload_json=payload_json,
+            headers={name.decode(): headers[name].decode("latin-1") for name in _KEPT_HEADERS if name in headers},
+        )
+
+
+def _payload_json(headers: Headers, body: bytes) -> bytes:
+    media_type = headers.get(b"content-type", b"application/json").split(b";", 1)[0].strip().lower()
+    if media_type == b"application/json":
+        return body
+    if media_type == b"application/x-www-form-urlencoded":
+        try:
+            fields = parse_qs(body.decode("utf-8"), strict_parsing=True, max_num_fields=16)
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest("malformed form body") from None
+        payload = fields.get("payload")
+        if payload is None or len(payload) != 1:
+            raise BadRequest("form body must have one 'payload' field")
+        return payload[0].encode("utf-8")
+    raise UnsupportedMediaType("content type must be application/json or application/x-www-form-urlencoded")
