@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -163,6 +163,10 @@ class KafkaClient:
         except (CommitFailedError, IllegalStateError) as exc:
             log.warning("commit failed, the group rebalanced: %s", type(exc).__name__)
             return False
+        except KafkaError as exc:
+            # The next commit of these partitions covers these offsets; until then a restart re-reads them.
+            log.warning("commit failed: %s", type(exc).__name__)
+            return False
         return len(owned) == len(wanted)
 
     def assignment(self) -> set[Partition]:
@@ -181,14 +185,20 @@ class KafkaClient:
         """Fetch a partition from `offset` on next."""
         self._consumer.seek(TopicPartition(*part), offset)
 
-    def highwater(self, part: Partition) -> int | None:
-        """The partition's end offset, as of the last fetch; None before one."""
-        value = self._consumer.highwater(TopicPartition(*part))
-        return int(value) if value is not None else None
-
-    async def position(self, part: Partition) -> int:
-        """The offset of the next record this member will fetch from a partition."""
-        return int(await self._consumer.position(TopicPartition(*part)))
+    async def lags(self) -> dict[Partition, int]:
+        """Records behind the end of each assigned partition (high watermark minus position), as of the
+        last fetch; partitions not fetched yet are left out."""
+        lags: dict[Partition, int] = {}
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await self._consumer.position(tp)
+            except IllegalStateError:  # taken away by a rebalance meanwhile
+                continue
+            lags[Partition(tp.topic, tp.partition)] = max(0, int(highwater) - int(position))
+        return lags
 
     async def send_all(self, records: Sequence[OutRecord]) -> None:
         """Produce records and return once every in-sync replica has each of them (acks=all).

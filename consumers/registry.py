@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Generic, TypeVar
 
-from schemas import Envelope
-
 from consumers.errors import ConfigError
+from schemas import Envelope
 
 P = TypeVar("P")
 
@@ -129,9 +128,7 @@ def load_handlers(modules: Iterable[str]) -> Registry:
         try:
             module = importlib.import_module(name)
         except Exception as exc:
-            raise ConfigError(
-                f"CONSUMER_HANDLERS: cannot import {name!r}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise ConfigError(f"CONSUMER_HANDLERS: cannot import {name!r}: {type(exc).__name__}: {exc}") from exc
         registry = getattr(module, "registry", None)
         if not isinstance(registry, Registry):
             raise ConfigError(f"CONSUMER_HANDLERS: module {name!r} has no module-level `registry: Registry`")

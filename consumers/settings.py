@@ -62,9 +62,7 @@ class Settings(BaseSettings):
     # On SIGTERM, how long in-flight handlers may run on before their claims are released.
     consumer_shutdown_grace_s: float = Field(20.0, ge=0, validation_alias="CONSUMER_SHUTDOWN_GRACE_S")
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
-        "INFO", validation_alias="LOG_LEVEL"
-    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", validation_alias="LOG_LEVEL")
 
     @field_validator("consumer_providers", "consumer_handlers", mode="before")
     @classmethod

@@ -1,0 +1,125 @@
+"""Where records go: a provider's topics for a group, and retry or dead letter for a failed event.
+
+`failure_route` is the one place an error becomes a retry or a dead letter; `failure_record` builds the
+record that carries the event there (same key, value and headers, plus the retry headers of
+`schemas.topics`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+from consumers.errors import ConsumerError, RetryLater
+from consumers.kafka import OutRecord, Record
+from consumers.metrics import Outcome
+from schemas.topics import (
+    HEADER_ATTEMPT,
+    HEADER_ERROR_CLASS,
+    HEADER_ERROR_MESSAGE,
+    HEADER_NOT_BEFORE,
+    HEADER_ORIGINAL_OFFSET,
+    HEADER_ORIGINAL_PARTITION,
+    HEADER_ORIGINAL_TOPIC,
+    dlq_topic,
+    event_topic,
+    retry_topic,
+)
+
+# Header values stay small and never carry payload data: an error message is cut to this many characters.
+MAX_ERROR_MESSAGE_CHARS = 300
+# The exponential backoff stops growing here (1 hour), however many attempts are configured.
+MAX_BACKOFF_MS = 3_600_000
+
+# Headers this module writes; replaced (not repeated) when a retried record fails again.
+_RETRY_HEADERS = frozenset({HEADER_ATTEMPT, HEADER_NOT_BEFORE, HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE})
+_ORIGIN_HEADERS = frozenset({HEADER_ORIGINAL_TOPIC, HEADER_ORIGINAL_PARTITION, HEADER_ORIGINAL_OFFSET})
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The topics a group reads and writes for one provider.
+
+    Attributes:
+        provider: the provider, as used in metrics labels and idempotency keys.
+        topic: the event topic it reads.
+        retry_topic: its retry topic (it reads it too).
+        dlq_topic: its dead-letter topic.
+    """
+
+    provider: str
+    topic: str
+    retry_topic: str
+    dlq_topic: str
+
+    @classmethod
+    def for_provider(cls, provider: str, group: str) -> Route:
+        """The standard topics of DESIGN.md, "Kafka"."""
+        return cls(provider, event_topic(provider), retry_topic(provider, group), dlq_topic(provider, group))
+
+
+def failure_route(error: BaseException, attempt: int, max_attempts: int) -> Outcome:
+    """Retry or dead letter: `RETRIED` for a retriable error with attempts left, else `DEAD_LETTERED`.
+
+    Any exception that is no `ConsumerError` (a handler's own) counts as retriable.
+    """
+    retriable = error.retriable if isinstance(error, ConsumerError) else True
+    return Outcome.RETRIED if retriable and attempt < max_attempts else Outcome.DEAD_LETTERED
+
+
+def backoff_ms(error: BaseException, attempt: int, base_ms: int) -> int:
+    """The wait before the next attempt: `RetryLater.delay_s`, or `base * 2^(attempt-1)` with jitter.
+
+    The jitter picks uniformly between half and all of the exponential delay, so that events that failed
+    together (a downstream outage) don't all come back at once.
+    """
+    if isinstance(error, RetryLater):
+        return max(0, round(error.delay_s * 1000))
+    delay: int = min(base_ms * 2 ** min(attempt - 1, 32), MAX_BACKOFF_MS)
+    return round(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
+
+
+def header(record: Record, name: str) -> str | None:
+    """A record header's value as text, or None when it is missing or not UTF-8."""
+    for key, value in record.headers:
+        if key == name:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def failure_record(
+    record: Record, route: Route, outcome: Outcome, error: BaseException, attempt: int, *, now_ms: int, delay_ms: int
+) -> OutRecord:
+    """The record that carries a failed event to the retry topic (`RETRIED`) or the DLQ (otherwise).
+
+    Args:
+        attempt: the attempt that just failed; the retry record carries `attempt + 1`, the dead letter
+            `attempt` (how many were made).
+        delay_ms: for a retry, the wait before the next attempt (`HEADER_NOT_BEFORE` is now + delay).
+    """
+    retry = outcome is Outcome.RETRIED
+    headers = [(k, v) for k, v in record.headers if k not in _RETRY_HEADERS]
+    if not any(k in _ORIGIN_HEADERS for k, _ in headers):
+        headers += [
+            (HEADER_ORIGINAL_TOPIC, record.topic.encode()),
+            (HEADER_ORIGINAL_PARTITION, str(record.partition).encode()),
+            (HEADER_ORIGINAL_OFFSET, str(record.offset).encode()),
+        ]
+    headers += [
+        (HEADER_ATTEMPT, str(attempt + 1 if retry else attempt).encode()),
+        (HEADER_ERROR_CLASS, type(error).__name__.encode()),
+        (HEADER_ERROR_MESSAGE, str(error)[:MAX_ERROR_MESSAGE_CHARS].encode()),
+    ]
+    if retry:
+        headers.append((HEADER_NOT_BEFORE, str(now_ms + delay_ms).encode()))
+    topic = route.retry_topic if retry else route.dlq_topic
+    return OutRecord(topic, record.key, record.value, headers)
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds, the unit of `HEADER_NOT_BEFORE`."""
+    return time.time_ns() // 1_000_000
