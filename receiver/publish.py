@@ -75,8 +75,11 @@ def kafka_client_options(settings: ReceiverSettings) -> dict[str, Any]:
 class KafkaPublisher:
     """The aiokafka producer, connected in the background, plus topic creation at start-up."""
 
-    def __init__(self, settings: ReceiverSettings, topics: Collection[str]) -> None:
+    def __init__(
+        self, settings: ReceiverSettings, topics: Collection[str], *, startup_wait_s: float = _STARTUP_WAIT_S
+    ) -> None:
         self._settings = settings
+        self._startup_wait_s = startup_wait_s
         self._topics = sorted(set(topics))
         self._timeout_s = settings.publish_timeout_ms / 1000
         self._producer: AIOKafkaProducer | None = None
@@ -89,7 +92,7 @@ class KafkaPublisher:
     async def start(self) -> None:
         """Connect, waiting a bounded time; past it, go on connecting in the background."""
         self._connecting = asyncio.create_task(self._connect(), name="kafka-connect")
-        await asyncio.wait({self._connecting}, timeout=_STARTUP_WAIT_S)
+        await asyncio.wait({self._connecting}, timeout=self._startup_wait_s)
 
     async def stop(self) -> None:
         """Flush what is in flight and close."""

@@ -41,6 +41,10 @@ KAFKA_START_TIMEOUT_S = 90.0
 REDIS_START_TIMEOUT_S = 15.0
 
 
+# Processes this interpreter started, kept so they can be reaped (and Popen doesn't warn when collected).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 class StackError(Exception):
     """Something the stack needs is missing or would not start; the message says what to do."""
 
@@ -220,6 +224,7 @@ class Broker:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        _CHILDREN[proc.pid] = proc
         self.pid_file.write_text(str(proc.pid))
         started = time.monotonic()
         _wait(self.answers, f"kafka on port {self.port}", KAFKA_START_TIMEOUT_S, proc, log_file)
@@ -283,6 +288,7 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        _CHILDREN[proc.pid] = proc
         self.pid_file.write_text(str(proc.pid))
         _wait(self.answers, f"redis on port {self.port}", REDIS_START_TIMEOUT_S, proc, log_file)
         log(f"redis answers on 127.0.0.1:{self.port}")
@@ -308,17 +314,16 @@ def _stop_pid_file(pid_file: Path, sig: signal.Signals, timeout_s: float) -> boo
         time.sleep(0.1)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait()
     return True
 
 
 def _alive(pid: int) -> bool:
-    try:
-        # Reap it if it is our child (the test session starts brokers itself).
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

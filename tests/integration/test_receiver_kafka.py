@@ -1,0 +1,88 @@
+"""The receiver against the real broker: what a sender sees, and what Kafka then holds."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+from prometheus_client import CollectorRegistry
+
+from receiver.app import create_app
+from receiver.settings import ReceiverSettings
+from receiver.sources import Source
+from receiver.verify import GitHubScheme, HmacScheme, StripeScheme
+from schemas import Envelope
+from tests.integration.kafka_tools import read_topic, serving
+from tests.signing import github_headers, hmac_headers, stripe_headers
+
+
+def settings(bootstrap: str, **overrides: object) -> ReceiverSettings:
+    return ReceiverSettings(kafka_bootstrap_servers=bootstrap, kafka_topic_partitions=3, **overrides)
+
+
+async def test_signed_github_delivery_lands_on_its_topic_keyed_by_delivery_id(
+    kafka_bootstrap: str, unique: str, samples: Path
+) -> None:
+    topic = f"it.{unique}.github"
+    sources = {"github": Source("github", GitHubScheme(), (b"gh-secret",), topic)}
+    body = (samples / "github" / "issues" / "opened.payload.json").read_bytes()
+    app = create_app(settings(kafka_bootstrap), sources=sources, registry=CollectorRegistry())
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as http:
+        response = await http.post(
+            "/webhooks/github", content=body, headers=github_headers(body, "gh-secret", "issues", f"del-{unique}")
+        )
+        assert (response.status_code, response.json()) == (202, {"status": "accepted", "id": f"del-{unique}"})
+
+    [record] = await read_topic(kafka_bootstrap, topic, expect=1)
+    assert record.key == f"del-{unique}".encode()
+    assert record.headers == {
+        "webhook-id": f"del-{unique}".encode(),
+        "webhook-provider": b"github",
+        "webhook-source": b"github",
+        "webhook-type": b"issues.opened",
+    }
+    envelope = Envelope.from_bytes(record.value)
+    assert (envelope.id, envelope.source, envelope.provider, envelope.type) == (
+        f"del-{unique}",
+        "github",
+        "github",
+        "issues.opened",
+    )
+    assert envelope.payload == orjson.loads(body)
+    assert envelope.headers["x-github-event"] == "issues"
+    assert "x-hub-signature-256" not in envelope.headers
+    assert abs(envelope.received_at.timestamp() - time.time()) < 60
+
+
+async def test_forged_tampered_and_stale_requests_never_reach_kafka(kafka_bootstrap: str, unique: str) -> None:
+    stripe_topic, hmac_topic = f"it.{unique}.stripe", f"it.{unique}.hmac"
+    sources = {
+        "stripe": Source("stripe", StripeScheme(tolerance_s=300), (b"whsec_real",), stripe_topic),
+        "hmac": Source("hmac", HmacScheme(), (b"dev-secret",), hmac_topic),
+    }
+    event = orjson.dumps({"id": f"evt_{unique}", "object": "event", "type": "charge.succeeded", "created": 1})
+    tampered = event.replace(b"charge.succeeded", b"charge.refunded")
+    now = int(time.time())
+    refused = [
+        ("stripe", event, stripe_headers(event, "whsec_forged"), "invalid_signature"),
+        ("stripe", tampered, stripe_headers(event, "whsec_real"), "invalid_signature"),
+        ("stripe", event, stripe_headers(event, "whsec_real", timestamp=now - 3600), "stale_timestamp"),
+        ("stripe", event, stripe_headers(event, "whsec_real", timestamp=now + 3600), "stale_timestamp"),
+        ("stripe", event, {"stripe-signature": "t=,v1=%%%"}, "invalid_signature"),
+        ("hmac", event, hmac_headers(event, "guess"), "invalid_signature"),
+        ("hmac", event, {"content-type": "application/json"}, "invalid_signature"),
+    ]
+    app = create_app(settings(kafka_bootstrap), sources=sources, registry=CollectorRegistry())
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as http:
+        for source, body, headers, error in refused:
+            response = await http.post(f"/webhooks/{source}", content=body, headers=headers)
+            assert (response.status_code, response.json()) == (401, {"error": error}), (source, headers)
+        # One genuine event after them, so an empty topic can't come from reading too early.
+        response = await http.post("/webhooks/stripe", content=event, headers=stripe_headers(event, "whsec_real"))
+        assert response.status_code == 202
+
+    records = await read_topic(kafka_bootstrap, stripe_topic, expect=1)
+    assert [Envelope.from_bytes(r.value).type for r in records] == ["charge.succeeded"]
+    assert await read_topic(kafka_bootstrap, hmac_topic, expect=0, timeout_s=2) == []
