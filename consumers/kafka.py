@@ -69,8 +69,9 @@ def connection_options(settings: Settings) -> dict[str, Any]:
         "security_protocol": settings.kafka_security_protocol,
     }
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        # The system's CA bundle, as for any TLS client.
-        options["ssl_context"] = create_ssl_context()
+        # KAFKA_SSL_CAFILE, else the system's CA bundle, as for any TLS client.
+        cafile = settings.kafka_ssl_cafile
+        options["ssl_context"] = create_ssl_context(cafile=str(cafile) if cafile is not None else None)
     if settings.kafka_sasl_mechanism is not None:
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         options["sasl_plain_username"] = settings.kafka_sasl_username

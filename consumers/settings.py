@@ -7,6 +7,7 @@ the receiver. Field names carry their unit (`lease_ms`, `done_ttl_s`).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -40,6 +41,8 @@ class Settings(BaseSettings):
     )
     kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
     kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
+    # A CA bundle for SSL/SASL_SSL, where the brokers' certificates are not signed by a public CA.
+    kafka_ssl_cafile: Path | None = Field(None, validation_alias="KAFKA_SSL_CAFILE")
     kafka_topic_partitions: int = Field(6, ge=1, validation_alias="KAFKA_TOPIC_PARTITIONS")
     kafka_replication_factor: int = Field(1, ge=1, validation_alias="KAFKA_REPLICATION_FACTOR")
 

@@ -19,6 +19,7 @@ is cancelled and its claims released; then commit, leave the group.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -167,10 +168,14 @@ class Worker:
         item = _Item(record, route, attempt)
         try:
             envelope = Envelope.from_bytes(record.value or b"")
-            model = payload_model(envelope.provider)
+        except ValidationError as exc:
+            item.invalid = InvalidEvent(f"no valid envelope: {_describe(exc)}")
+            return item
+        model = payload_model(envelope.provider)
+        try:
             payload = model.model_validate(envelope.payload) if model is not None else envelope.payload
         except ValidationError as exc:
-            item.invalid = InvalidEvent(_describe(exc))
+            item.invalid = InvalidEvent(f"invalid {envelope.provider} payload: {_describe(exc, 'payload.')}")
             return item
         item.key = idempotency_key(self._group, route.provider, envelope.id)
         item.event = Event(envelope=envelope, payload=payload, attempt=attempt, idempotency_key=envelope.id)
@@ -371,6 +376,9 @@ class Worker:
     def _on_revoked(self, parts: list[Partition]) -> None:
         for part in parts:
             self._deferred.pop(part, None)
+            # Another member reports this partition's lag now.
+            with contextlib.suppress(KeyError):
+                self._metrics.lag.remove(self._group, part.topic, str(part.partition))
 
     def _resume_due(self) -> None:
         now = now_ms()
@@ -402,10 +410,10 @@ def _name(handler: object) -> str:
     return getattr(handler, "__qualname__", None) or repr(handler)
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, prefix: str = "") -> str:
     # Where and what, never the offending input: it is payload data.
     problems = [
-        f"{'.'.join(str(part) for part in error['loc']) or 'value'}: {error['msg']}"
+        f"{prefix}{'.'.join(str(part) for part in error['loc']) or 'value'}: {error['msg']}"
         for error in exc.errors(include_url=False, include_input=False, include_context=False)[:5]
     ]
     return "; ".join(problems)

@@ -8,10 +8,9 @@ test is never skipped.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
 
@@ -26,7 +25,8 @@ TEST_REDIS_DB = 15
 
 def _load_stack() -> ModuleType:
     spec = importlib.util.spec_from_file_location("stack", ROOT / "compose" / "local" / "stack.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["stack"] = module
     spec.loader.exec_module(module)
@@ -37,14 +37,14 @@ stack = _load_stack()
 
 
 @pytest.fixture(scope="session")
-def local_stack() -> Iterator[tuple[str, str]]:
+def local_stack() -> tuple[str, str]:
     """(bootstrap servers, redis base URL) of a running broker and Redis; started here if needed."""
     try:
         stack.up()
     except stack.StackError as exc:
         pytest.fail(f"integration tests need Kafka and Redis, and they could not be started: {exc}")
     broker, redis_server = stack.configured()
-    yield broker.bootstrap, f"redis://127.0.0.1:{redis_server.port}"
+    return broker.bootstrap, f"redis://127.0.0.1:{redis_server.port}"
 
 
 @pytest.fixture(scope="session")
@@ -83,4 +83,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/integration/" in str(item.path):
             item.add_marker(pytest.mark.integration)
-

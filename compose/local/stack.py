@@ -124,8 +124,14 @@ def fetch_jars() -> None:
         shutil.rmtree(JARS)
     result = subprocess.run(
         [
-            "mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-            f"-DoutputDirectory={JARS}", "-DincludeScope=runtime",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={JARS}",
+            "-DincludeScope=runtime",
         ],
         capture_output=True,
         text=True,
@@ -208,8 +214,17 @@ class Broker:
         if not cluster_id_file.exists():
             cluster_id_file.write_text(_kafka_cluster_id())
         format_cmd = [
-            "java", "-cp", classpath, *java_logging, "kafka.tools.StorageTool", "format",
-            "-t", cluster_id_file.read_text().strip(), "-c", str(config), "--ignore-formatted",
+            "java",
+            "-cp",
+            classpath,
+            *java_logging,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id_file.read_text().strip(),
+            "-c",
+            str(config),
+            "--ignore-formatted",
         ]
         formatted = subprocess.run(format_cmd, capture_output=True, text=True, check=False)
         if formatted.returncode != 0:
@@ -217,8 +232,16 @@ class Broker:
         log_file = self.home / "stdout.log"
         with log_file.open("ab") as out:
             proc = subprocess.Popen(
-                ["java", *self.heap.split(), "-XX:+UseG1GC", "-cp", classpath, *java_logging, "kafka.Kafka",
-                 str(config)],
+                [
+                    "java",
+                    *self.heap.split(),
+                    "-XX:+UseG1GC",
+                    "-cp",
+                    classpath,
+                    *java_logging,
+                    "kafka.Kafka",
+                    str(config),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -279,9 +302,23 @@ class RedisServer:
         log_file = self.home / "redis.log"
         proc = subprocess.Popen(
             [
-                binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.home),
-                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-                "--logfile", str(log_file), "--daemonize", "no",
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.home),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--logfile",
+                str(log_file),
+                "--daemonize",
+                "no",
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -18,8 +18,8 @@ from tests.integration.kafka_tools import read_topic, serving
 from tests.signing import github_headers, hmac_headers, stripe_headers
 
 
-def settings(bootstrap: str, **overrides: object) -> ReceiverSettings:
-    return ReceiverSettings(kafka_bootstrap_servers=bootstrap, kafka_topic_partitions=3, **overrides)
+def settings(bootstrap: str) -> ReceiverSettings:
+    return ReceiverSettings(kafka_bootstrap_servers=bootstrap, kafka_topic_partitions=3)
 
 
 async def test_signed_github_delivery_lands_on_its_topic_keyed_by_delivery_id(

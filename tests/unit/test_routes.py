@@ -97,24 +97,66 @@ async def test_signed_event_is_published_as_an_envelope(
         ("hmac", b'{"id":"a"}', {"x-signature-256": "sha256=zz"}, 401, "invalid_signature", "invalid_signature"),
         ("hmac", b'{"id":"a"}', {"x-signature-256": "md5=00"}, 401, "invalid_signature", "invalid_signature"),
         ("hmac", b'{"id":"a"}', hmac_headers(b'{"id":"a"}', "wrong"), 401, "invalid_signature", "invalid_signature"),
-        ("hmac", b'{"id":"b"}', hmac_headers(b'{"id":"a"}', "dev-secret"), 401, "invalid_signature",
-         "invalid_signature"),
+        (
+            "hmac",
+            b'{"id":"b"}',
+            hmac_headers(b'{"id":"a"}', "dev-secret"),
+            401,
+            "invalid_signature",
+            "invalid_signature",
+        ),
         ("hmac", b"", hmac_headers(b"", "dev-secret"), 400, "bad_request", "bad_request"),
         ("hmac", b"\xff\xfe\x00", hmac_headers(b"\xff\xfe\x00", "dev-secret"), 400, "bad_request", "bad_request"),
         ("hmac", b'{"id":', hmac_headers(b'{"id":', "dev-secret"), 400, "bad_request", "bad_request"),
-        ("hmac", b"a=1", {**hmac_headers(b"a=1", "dev-secret"), "content-type": "application/x-www-form-urlencoded"},
-         415, "unsupported_media_type", "bad_request"),
-        ("hmac", b"x" * (MAX_BODY + 1), hmac_headers(b"x" * (MAX_BODY + 1), "dev-secret"), 413, "too_large",
-         "too_large"),
-        ("github", b'{"a":1}', {"x-hub-signature-256": "sha256=" + "0" * 64, "x-github-event": "push"}, 401,
-         "invalid_signature", "invalid_signature"),
-        ("stripe", b'{"id":"evt_1"}', stripe_headers(b'{"id":"evt_1"}', "whsec_s", timestamp=int(time.time()) - 301),
-         401, "stale_timestamp", "stale_timestamp"),
-        ("stripe", b'{"id":"evt_1"}', stripe_headers(b'{"id":"evt_1"}', "whsec_s", timestamp=int(time.time()) + 301),
-         401, "stale_timestamp", "stale_timestamp"),
+        (
+            "hmac",
+            b"a=1",
+            {**hmac_headers(b"a=1", "dev-secret"), "content-type": "application/x-www-form-urlencoded"},
+            415,
+            "unsupported_media_type",
+            "bad_request",
+        ),
+        (
+            "hmac",
+            b"x" * (MAX_BODY + 1),
+            hmac_headers(b"x" * (MAX_BODY + 1), "dev-secret"),
+            413,
+            "too_large",
+            "too_large",
+        ),
+        (
+            "github",
+            b'{"a":1}',
+            {"x-hub-signature-256": "sha256=" + "0" * 64, "x-github-event": "push"},
+            401,
+            "invalid_signature",
+            "invalid_signature",
+        ),
+        (
+            "stripe",
+            b'{"id":"evt_1"}',
+            stripe_headers(b'{"id":"evt_1"}', "whsec_s", timestamp=int(time.time()) - 3600),
+            401,
+            "stale_timestamp",
+            "stale_timestamp",
+        ),
+        (
+            "stripe",
+            b'{"id":"evt_1"}',
+            stripe_headers(b'{"id":"evt_1"}', "whsec_s", timestamp=int(time.time()) + 3600),
+            401,
+            "stale_timestamp",
+            "stale_timestamp",
+        ),
         ("stripe", b'{"type":"x"}', stripe_headers(b'{"type":"x"}', "whsec_s"), 400, "bad_request", "bad_request"),
-        ("stripe", b'{"id":"evt_1"}', {"stripe-signature": "t=notanumber,v1=00"}, 401, "invalid_signature",
-         "invalid_signature"),
+        (
+            "stripe",
+            b'{"id":"evt_1"}',
+            {"stripe-signature": "t=notanumber,v1=00"},
+            401,
+            "invalid_signature",
+            "invalid_signature",
+        ),
     ],
 )
 async def test_refusals_get_their_status_and_publish_nothing(
@@ -178,7 +220,9 @@ async def test_github_and_stripe_signed_by_their_rules_are_accepted(
     )
     assert response.json() == {"status": "accepted", "id": "del-1"}
     stripe_body = orjson.dumps({"id": "evt_9", "object": "event", "type": "charge.succeeded", "created": 1})
-    response = await client.post("/webhooks/stripe", content=stripe_body, headers=stripe_headers(stripe_body, "whsec_s"))
+    response = await client.post(
+        "/webhooks/stripe", content=stripe_body, headers=stripe_headers(stripe_body, "whsec_s")
+    )
     assert response.json() == {"status": "accepted", "id": "evt_9"}
     assert [(topic, key) for topic, key, _, _ in publisher.records] == [
         ("webhooks.github", b"del-1"),

@@ -66,7 +66,17 @@ def test_github_form_encoded_delivery_carries_json_in_payload_field() -> None:
 
 @pytest.mark.parametrize(
     "header",
-    ["", "sha256=", "sha1=abc", "sha256", "SHA256=00", "sha256=zz", "sha256=" + "0" * 64, "\u00ff\u00fe", "sha256=\x00"],
+    [
+        "",
+        "sha256=",
+        "sha1=abc",
+        "sha256",
+        "SHA256=00",
+        "sha256=zz",
+        "sha256=" + "0" * 64,
+        "\u00ff\u00fe",
+        "sha256=\x00",
+    ],
 )
 def test_github_malformed_signature_header_is_a_signature_error(header: str) -> None:
     with pytest.raises(SignatureError):
@@ -148,7 +158,8 @@ def test_stripe_malformed_header_is_a_signature_error(header: str) -> None:
 def test_stripe_describe_takes_id_type_and_created() -> None:
     verified = StripeScheme().describe("stripe", raw(stripe_headers(BODY, "k")), BODY)
     assert (verified.id, verified.type) == ("evt_123", "payment_intent.succeeded")
-    assert verified.occurred_at is not None and verified.occurred_at.timestamp() == 1_795_000_000
+    assert verified.occurred_at is not None
+    assert verified.occurred_at.timestamp() == 1_795_000_000
 
 
 def test_stripe_event_without_id_is_a_bad_request() -> None:

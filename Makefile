@@ -1,0 +1,37 @@
+# Everything runs on this machine: no Docker needed (compose/ has the Docker version of the stack).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install up down run test lint
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; $(PYTHON) is " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)  ## create .venv and install the pinned dependencies
+
+up:  ## start Kafka and Redis in the background unless they answer already
+	@$(PYTHON) compose/local/stack.py up
+
+down:  ## stop the Kafka and Redis that `make up` started
+	@$(PYTHON) compose/local/stack.py down
+
+run: $(STAMP)  ## Kafka, Redis, receiver and one consumer group in the foreground; Ctrl-C stops them
+	@$(BIN)/python compose/local/run.py
+
+test: $(STAMP) up  ## the whole suite against the real Kafka and Redis
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff (lint and format), mypy --strict, import contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports

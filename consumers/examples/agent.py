@@ -1,0 +1,94 @@
+"""Example handlers: an AI agent behind the consumers. Copy this module and replace `run_agent`.
+
+Each handler turns an event into a typed `AgentTask`, hands it to the agent with the event's idempotency
+key, and returns the agent's typed `AgentResult`. What the worker guarantees around it: one run per event
+id and group (duplicates are dropped), a timeout, a retry with backoff on any exception (raise
+`PermanentError` for an event that can never succeed, `RetryLater` to pick the delay) and the DLQ after the
+last attempt.
+
+Enable it with `CONSUMER_HANDLERS=consumers.examples.agent` (the default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from consumers import Event, Registry
+from schemas.github import GitHubEvent
+from schemas.hmac import HmacEvent
+from schemas.stripe import StripeEvent
+
+log = logging.getLogger(__name__)
+
+# What `CONSUMER_HANDLERS` loads: the worker reads this module-level name.
+registry = Registry()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTask:
+    """What the agent is asked to do: an instruction and the few facts it needs (not the whole payload)."""
+
+    kind: str
+    instruction: str
+    facts: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResult:
+    """What the agent answered."""
+
+    run_id: str
+    summary: str
+
+
+async def run_agent(task: AgentTask, *, idempotency_key: str) -> AgentResult:
+    """A stand-in for the LLM or agent call: local and deterministic, no network.
+
+    A real one sends `idempotency_key` along (most agent and LLM APIs take one, or keep it in your own run
+    table): a retry after a timeout then finds the first run instead of starting a second.
+    """
+    run_id = hashlib.sha256(f"{task.kind}:{idempotency_key}".encode()).hexdigest()[:16]
+    return AgentResult(run_id=run_id, summary=f"{task.kind}: {task.instruction}")
+
+
+@registry.handler("stripe", "payment_intent.*")
+@registry.handler("stripe", "charge.*")
+async def on_payment(event: Event[StripeEvent]) -> AgentResult:
+    """A payment changed: ask the agent to follow up with the customer."""
+    obj = event.payload.data.object
+    task = AgentTask(
+        kind="payment",
+        instruction=f"Follow up on {event.type}",
+        facts={"object_id": obj.get("id"), "amount": obj.get("amount"), "currency": obj.get("currency")},
+    )
+    return await _run(event, task)
+
+
+@registry.handler("github", "issues.*")
+@registry.handler("github", "pull_request.*")
+async def on_issue_or_pull_request(event: Event[GitHubEvent]) -> AgentResult:
+    """An issue or pull request changed: ask the agent to triage it."""
+    repository = event.payload.repository.full_name if event.payload.repository else None
+    task = AgentTask(
+        kind="triage",
+        # GitHub types are `<X-GitHub-Event>.<action>`: `issues.opened`, `pull_request.closed`.
+        instruction=f"Triage the {event.type.partition('.')[0]} that was {event.payload.action or 'changed'}",
+        facts={"repository": repository, "sender": event.payload.sender.login if event.payload.sender else None},
+    )
+    return await _run(event, task)
+
+
+@registry.handler("hmac", "*")
+async def on_signed_event(event: Event[HmacEvent]) -> AgentResult:
+    """Any event of a generic HMAC sender: hand its type to the agent."""
+    task = AgentTask(kind="generic", instruction=f"Handle {event.type or 'an event'}", facts={})
+    return await _run(event, task)
+
+
+async def _run(event: Event[Any], task: AgentTask) -> AgentResult:
+    result = await run_agent(task, idempotency_key=event.idempotency_key)
+    log.info("event %s (%s, attempt %d): agent run %s", event.id, event.type, event.attempt, result.run_id)
+    return result

@@ -1,0 +1,129 @@
+"""The Redis claim protocol against the real Redis: claim, done, held, release, expiry, one round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+import redis.asyncio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from consumers.errors import StoreUnavailable
+from consumers.idempotency import DONE, Claim, IdempotencyStore, idempotency_key
+
+LEASE_MS = 60_000
+TTL_S = 604_800
+
+
+def test_key_layout_is_the_public_one() -> None:
+    assert idempotency_key("agents", "stripe", "evt_1") == "webhooks:idem:agents:stripe:evt_1"
+
+
+async def test_claim_then_duplicate_after_complete(redis_client: redis.asyncio.Redis) -> None:
+    store = IdempotencyStore(redis_client)
+    keys = [idempotency_key("g", "hmac", f"e{i}") for i in range(3)]
+
+    assert await store.claim(keys, "mine", LEASE_MS) == [Claim.CLAIMED] * 3
+    assert await store.claim(keys, "theirs", LEASE_MS) == [Claim.HELD] * 3
+    assert await store.complete(keys, "mine", TTL_S) == [True] * 3
+
+    assert await store.claim(keys, "theirs", LEASE_MS) == [Claim.DONE] * 3
+    assert await redis_client.get(keys[0]) == DONE.encode()
+    assert TTL_S - 5 < await redis_client.ttl(keys[0]) <= TTL_S
+
+
+async def test_complete_and_release_leave_other_claims_alone(redis_client: redis.asyncio.Redis) -> None:
+    store = IdempotencyStore(redis_client)
+    key = idempotency_key("g", "hmac", "e1")
+    assert await store.claim([key], "theirs", LEASE_MS) == [Claim.CLAIMED]
+
+    assert await store.complete([key], "mine", TTL_S) == [False]
+    assert await store.release([key], "mine") == [False]
+    assert await redis_client.get(key) == b"theirs"
+
+
+async def test_release_lets_the_next_claim_through(redis_client: redis.asyncio.Redis) -> None:
+    store = IdempotencyStore(redis_client)
+    keys = [idempotency_key("g", "hmac", "e1"), idempotency_key("g", "hmac", "e2")]
+    await store.claim(keys, "first", LEASE_MS)
+
+    assert await store.release(keys, "first") == [True, True]
+
+    assert await redis_client.exists(*keys) == 0
+    assert await store.claim(keys, "second", LEASE_MS) == [Claim.CLAIMED, Claim.CLAIMED]
+
+
+async def test_a_claim_expires_after_its_lease(redis_client: redis.asyncio.Redis) -> None:
+    store = IdempotencyStore(redis_client)
+    key = idempotency_key("g", "hmac", "crashed")
+    assert await store.claim([key], "crashed-member", 100) == [Claim.CLAIMED]
+    assert await store.claim([key], "other", LEASE_MS) == [Claim.HELD]
+
+    await asyncio.sleep(0.2)
+
+    assert await store.claim([key], "other", LEASE_MS) == [Claim.CLAIMED]
+    # The crashed member's late completion does not overwrite the live claim.
+    assert await store.complete([key], "crashed-member", TTL_S) == [False]
+
+
+async def test_renew_extends_only_our_leases(redis_client: redis.asyncio.Redis) -> None:
+    store = IdempotencyStore(redis_client)
+    ours, theirs = idempotency_key("g", "hmac", "a"), idempotency_key("g", "hmac", "b")
+    await store.claim([ours], "mine", 1000)
+    await store.claim([theirs], "theirs", 1000)
+
+    assert await store.renew([ours, theirs], "mine", 30_000) == [True, False]
+
+    assert await redis_client.pttl(ours) > 20_000
+    assert await redis_client.pttl(theirs) <= 1000
+
+
+async def test_mixed_batch_reports_each_key(redis_client: redis.asyncio.Redis) -> None:
+    store = IdempotencyStore(redis_client)
+    done, held, free = (idempotency_key("g", "hmac", name) for name in ("done", "held", "free"))
+    await store.claim([done], "x", LEASE_MS)
+    await store.complete([done], "x", TTL_S)
+    await store.claim([held], "y", LEASE_MS)
+
+    assert await store.claim([done, held, free], "mine", LEASE_MS) == [Claim.DONE, Claim.HELD, Claim.CLAIMED]
+
+
+async def _script_calls(client: redis.asyncio.Redis) -> int:
+    stats = await client.info("commandstats")
+    return sum(int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
+async def test_a_batch_of_many_keys_is_one_round_trip(redis_client: redis.asyncio.Redis) -> None:
+    store = IdempotencyStore(redis_client)
+    keys = [idempotency_key("g", "hmac", f"evt_{i}") for i in range(500)]
+    await store.claim(["warm-up"], "t", LEASE_MS)  # loads the script: the first call may add a SCRIPT LOAD
+
+    before = await _script_calls(redis_client)
+    claims = await store.claim(keys, "t", LEASE_MS)
+    completed = await store.complete(keys, "t", TTL_S)
+    after = await _script_calls(redis_client)
+
+    assert claims == [Claim.CLAIMED] * 500
+    assert completed == [True] * 500
+    assert after - before == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_redis_down_is_store_unavailable() -> None:
+    # No client-side retries: the worker does its own backoff around `StoreUnavailable`.
+    client = redis.asyncio.Redis(host="127.0.0.1", port=_free_port(), retry=Retry(NoBackoff(), 0))
+    store = IdempotencyStore(client)
+    try:
+        with pytest.raises(StoreUnavailable, match="Redis is unavailable"):
+            await store.claim([idempotency_key("g", "hmac", "e")], "t", LEASE_MS)
+        with pytest.raises(StoreUnavailable):
+            await store.complete([idempotency_key("g", "hmac", "e")], "t", TTL_S)
+    finally:
+        await client.aclose()

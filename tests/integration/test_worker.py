@@ -1,0 +1,532 @@
+"""The worker against the real Kafka broker and Redis: what a user of a consumer group sees.
+
+Each test gets its own topics and groups (`unique`), a registry of handlers that record their calls, and
+reads outcomes from the worker's metrics registry, the group's committed offsets and its DLQ topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from consumers.errors import PermanentError, RetryLater, StoreUnavailable
+from consumers.idempotency import Claim, IdempotencyStore, idempotency_key
+from consumers.kafka import KafkaClient, ensure_topics
+from consumers.metrics import ConsumerMetrics
+from consumers.registry import Event, Registry
+from consumers.routing import Route
+from consumers.settings import Settings
+from consumers.worker import Worker
+from schemas import Envelope
+from schemas.topics import (
+    HEADER_ATTEMPT,
+    HEADER_ERROR_CLASS,
+    HEADER_ERROR_MESSAGE,
+    HEADER_ID,
+    HEADER_ORIGINAL_OFFSET,
+    HEADER_ORIGINAL_PARTITION,
+    HEADER_ORIGINAL_TOPIC,
+    HEADER_PROVIDER,
+    HEADER_SOURCE,
+    HEADER_TYPE,
+)
+
+PARTITIONS = 2
+WAIT_S = 20.0
+
+
+def make_settings(kafka_bootstrap: str, redis_url: str, group: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": kafka_bootstrap,
+        "kafka_topic_partitions": PARTITIONS,
+        "redis_url": redis_url,
+        "consumer_group": group,
+        "consumer_handlers": (),
+        "consumer_retry_backoff_ms": 50,
+        "consumer_max_attempts": 3,
+        "consumer_handler_timeout_s": 5,
+        "consumer_shutdown_grace_s": 5,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def make_route(provider: str, unique: str, group: str) -> Route:
+    base = f"test.{unique}.{provider}"
+    return Route(provider, base, f"{base}.{group}.retry", f"{base}.{group}.dlq")
+
+
+def envelope(event_id: str, *, provider: str = "hmac", type: str = "order.created", payload: Any = None) -> bytes:
+    return Envelope(
+        id=event_id,
+        source=provider,
+        provider=provider,
+        type=type,
+        received_at=datetime.now(UTC),
+        payload={"id": event_id, "type": type} if payload is None else payload,
+    ).to_bytes()
+
+
+async def produce(bootstrap: str, topic: str, records: Sequence[tuple[str, bytes]], provider: str = "hmac") -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, value in records:
+            headers = [
+                (HEADER_ID, key.encode()),
+                (HEADER_PROVIDER, provider.encode()),
+                (HEADER_SOURCE, provider.encode()),
+                (HEADER_TYPE, b"order.created"),
+            ]
+            await producer.send_and_wait(topic, value=value, key=key.encode(), headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def eventually(check: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Running:
+    settings: Settings
+    route: Route
+    metrics: ConsumerMetrics
+    calls: list[tuple[str, int, float]] = field(default_factory=list)
+
+    def sample(self, name: str, **labels: str) -> float:
+        labels = {"provider": self.route.provider, "group": self.settings.consumer_group, **labels}
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
+
+    def outcome(self, outcome: str) -> float:
+        return self.sample("webhooks_processed_total", outcome=outcome)
+
+
+Behaviour = Callable[[Event[Any]], Awaitable[object]]
+
+
+@asynccontextmanager
+async def running_worker(
+    settings: Settings, route: Route, store: IdempotencyStore, behaviour: Behaviour | None = None
+) -> AsyncIterator[tuple[Running, Callable[[], Coroutine[Any, Any, None]]]]:
+    """A worker running in the background; yields its record and a `stop` that waits for it to end."""
+
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    running = Running(settings, route, ConsumerMetrics(CollectorRegistry()))
+    registry = Registry()
+
+    @registry.handler(route.provider, "*")
+    async def record(event: Event[Any]) -> object:
+        running.calls.append((event.id, event.attempt, time.monotonic()))
+        return await behaviour(event) if behaviour is not None else None
+
+    worker = Worker(
+        settings=settings,
+        kafka=KafkaClient(settings),
+        store=store,
+        registry=registry,
+        metrics=running.metrics,
+        routes=[route],
+    )
+    task = asyncio.create_task(worker.run())
+
+    async def stop() -> None:
+        worker.stop()
+        await asyncio.wait_for(task, WAIT_S)
+
+    try:
+        yield running, stop
+    finally:
+        if not task.done():
+            await stop()
+
+
+async def committed_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
+    """Records of `topics` after the group's committed offsets: what a new member would still read."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for topic in topics for p in range(PARTITIONS)]
+        ends = await consumer.end_offsets(parts)
+        left = 0
+        for part in parts:
+            left += ends[part] - (await consumer.committed(part) or 0)
+        return left
+    finally:
+        await consumer.stop()
+
+
+async def read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
+    """The first `count` records of a topic, from the beginning (no group)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while len(records) < count:
+                batch = await consumer.getmany(timeout_ms=200)
+                records += [record for part in batch.values() for record in part]
+    finally:
+        await consumer.stop()
+    return records
+
+
+def headers_of(record: Any) -> dict[str, str]:
+    return {key: value.decode() for key, value in record.headers}
+
+
+@pytest.fixture
+def store(redis_client: redis.asyncio.Redis) -> IdempotencyStore:
+    return IdempotencyStore(redis_client)
+
+
+async def test_each_event_is_handled_once_and_committed(
+    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group)
+    route = make_route("hmac", unique, group)
+    ids = [f"evt_{i}" for i in range(20)]
+    await ensure_topics(settings, [route.topic])
+    await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
+
+    async with running_worker(settings, route, store) as (running, stop):
+        await eventually(lambda: running.outcome("ok") == 20, "20 events handled")
+        await stop()
+
+    assert sorted(event_id for event_id, _, _ in running.calls) == sorted(ids)
+    assert running.sample("webhooks_consumed_total") == 20
+    assert await committed_lag(kafka_bootstrap, group, [route.topic, route.retry_topic]) == 0
+    lag = running.metrics.registry.get_sample_value(
+        "webhooks_consumer_lag", {"group": group, "topic": route.topic, "partition": "0"}
+    )
+    assert lag is not None
+
+
+async def test_the_same_event_three_times_runs_the_handler_once(
+    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic])
+
+    async with running_worker(settings, route, store) as (running, stop):
+        await produce(kafka_bootstrap, route.topic, [("evt_dup", envelope("evt_dup"))] * 2)
+        await eventually(lambda: running.outcome("duplicate") == 1, "the first duplicate")
+        # A redelivery much later (the provider retrying) is a duplicate as well.
+        await produce(kafka_bootstrap, route.topic, [("evt_dup", envelope("evt_dup"))])
+        await eventually(lambda: running.outcome("duplicate") == 2, "the second duplicate")
+        await stop()
+
+    assert [event_id for event_id, _, _ in running.calls] == ["evt_dup"]
+    assert running.sample("webhooks_duplicates_total") == 2
+    assert running.outcome("ok") == 1
+
+
+async def test_two_groups_each_handle_the_event_once(
+    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+) -> None:
+    first = make_settings(kafka_bootstrap, redis_url, f"a-{unique}")
+    second = make_settings(kafka_bootstrap, redis_url, f"b-{unique}")
+    route_a = make_route("hmac", unique, "a")
+    route_b = make_route("hmac", unique, "b")
+    await ensure_topics(first, [route_a.topic])
+    await produce(kafka_bootstrap, route_a.topic, [("evt_1", envelope("evt_1"))] * 2)
+
+    async with (
+        running_worker(first, route_a, store) as (a, stop_a),
+        running_worker(second, route_b, store) as (b, stop_b),
+    ):
+        await eventually(lambda: a.outcome("duplicate") == 1 and b.outcome("duplicate") == 1, "both groups")
+        await stop_a()
+        await stop_b()
+
+    assert [call[0] for call in a.calls] == ["evt_1"]
+    assert [call[0] for call in b.calls] == ["evt_1"]
+
+
+async def test_an_invalid_event_goes_to_the_dlq_with_the_reason(
+    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group)
+    route = make_route("stripe", unique, group)
+    await ensure_topics(settings, [route.topic])
+    not_a_stripe_event = envelope("evt_bad", provider="stripe", payload={"id": "evt_bad", "secret": "card-4242"})
+    await produce(
+        kafka_bootstrap, route.topic, [("evt_bad", not_a_stripe_event), ("junk", b"not json")], provider="stripe"
+    )
+
+    async with running_worker(settings, route, store) as (running, stop):
+        await eventually(lambda: running.outcome("invalid") == 2, "two invalid events")
+        await stop()
+
+    assert running.calls == []
+    dead = {record.key: record for record in await read_all(kafka_bootstrap, route.dlq_topic, 2)}
+    bad = headers_of(dead[b"evt_bad"])
+    assert dead[b"evt_bad"].value == not_a_stripe_event
+    assert bad[HEADER_ERROR_CLASS] == "InvalidEvent"
+    assert "payload.object: Field required" in bad[HEADER_ERROR_MESSAGE]
+    assert "card-4242" not in bad[HEADER_ERROR_MESSAGE]
+    assert bad[HEADER_ATTEMPT] == "1"
+    assert bad[HEADER_ORIGINAL_TOPIC] == route.topic
+    assert bad[HEADER_ID] == "evt_bad"
+    assert {HEADER_ORIGINAL_PARTITION, HEADER_ORIGINAL_OFFSET} <= bad.keys()
+    assert headers_of(dead[b"junk"])[HEADER_ERROR_CLASS] == "InvalidEvent"
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+
+
+async def test_a_failure_is_retried_through_the_retry_topic_after_the_backoff(
+    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_retry_backoff_ms=400)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic])
+
+    async def fail_once(event: Event[Any]) -> None:
+        if event.attempt == 1:
+            raise ConnectionError("agent API unreachable")
+
+    await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
+    async with running_worker(settings, route, store, fail_once) as (running, stop):
+        await eventually(lambda: running.outcome("ok") == 1, "the retry to succeed")
+        await stop()
+
+    assert [(event_id, attempt) for event_id, attempt, _ in running.calls] == [("evt_1", 1), ("evt_1", 2)]
+    # Jitter waits between half and all of the backoff.
+    assert running.calls[1][2] - running.calls[0][2] >= 0.2
+    assert running.outcome("retried") == 1
+    [retry] = await read_all(kafka_bootstrap, route.retry_topic, 1)
+    assert headers_of(retry)[HEADER_ERROR_CLASS] == "ConnectionError"
+    assert headers_of(retry)[HEADER_ATTEMPT] == "2"
+    assert await committed_lag(kafka_bootstrap, group, [route.topic, route.retry_topic]) == 0
+
+
+async def test_a_handler_that_always_fails_ends_in_the_dlq_after_max_attempts(
+    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_max_attempts=3)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic])
+
+    async def always_fail(event: Event[Any]) -> None:
+        raise RuntimeError("model overloaded")
+
+    await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
+    async with running_worker(settings, route, store, always_fail) as (running, stop):
+        await eventually(lambda: running.outcome("dead_lettered") == 1, "the dead letter")
+        await stop()
+
+    assert [attempt for _, attempt, _ in running.calls] == [1, 2, 3]
+    assert running.outcome("retried") == 2
+    [dead] = await read_all(kafka_bootstrap, route.dlq_topic, 1)
+    headers = headers_of(dead)
+    assert headers[HEADER_ATTEMPT] == "3"
+    assert headers[HEADER_ERROR_CLASS] == "RuntimeError"
+    assert headers[HEADER_ERROR_MESSAGE] == "model overloaded"
+    assert headers[HEADER_ORIGINAL_TOPIC] == route.topic
+    assert dead.value == envelope_value(dead)
+    assert await committed_lag(kafka_bootstrap, group, [route.topic, route.retry_topic]) == 0
+    # A later redelivery of the dead-lettered event is handled again: its claim was released, not done.
+    assert await store.claim([idempotency_key(group, "hmac", "evt_1")], "t", 1000) == [Claim.CLAIMED]
+
+
+def envelope_value(record: Any) -> bytes:
+    value: bytes = Envelope.from_bytes(record.value).to_bytes()
+    return value
+
+
+async def test_a_permanent_error_or_a_timeout_is_not_retried_forever(
+    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_handler_timeout_s=0.2, consumer_max_attempts=2)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic])
+
+    async def behave(event: Event[Any]) -> None:
+        if event.id == "permanent":
+            raise PermanentError("unknown customer")
+        await asyncio.sleep(10)
+
+    await produce(kafka_bootstrap, route.topic, [("permanent", envelope("permanent")), ("slow", envelope("slow"))])
+    async with running_worker(settings, route, store, behave) as (running, stop):
+        await eventually(lambda: running.outcome("dead_lettered") == 2, "two dead letters")
+        await stop()
+
+    assert sorted((event_id, attempt) for event_id, attempt, _ in running.calls) == [
+        ("permanent", 1),
+        ("slow", 1),
+        ("slow", 2),
+    ]
+    dead = {record.key: headers_of(record) for record in await read_all(kafka_bootstrap, route.dlq_topic, 2)}
+    assert dead[b"permanent"][HEADER_ERROR_CLASS] == "PermanentError"
+    assert dead[b"permanent"][HEADER_ATTEMPT] == "1"
+    assert dead[b"slow"][HEADER_ERROR_CLASS] == "HandlerTimeout"
+    assert dead[b"slow"][HEADER_ATTEMPT] == "2"
+
+
+async def test_a_waiting_retry_does_not_hold_up_new_events(
+    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic])
+
+    async def later_once(event: Event[Any]) -> None:
+        if event.id == "slow" and event.attempt == 1:
+            raise RetryLater("rate limited", delay_s=1.5)
+
+    async with running_worker(settings, route, store, later_once) as (running, stop):
+        await produce(kafka_bootstrap, route.topic, [("slow", envelope("slow"))])
+        await eventually(lambda: running.outcome("retried") == 1, "the retry")
+        await produce(kafka_bootstrap, route.topic, [("fast", envelope("fast"))])
+        await eventually(lambda: running.outcome("ok") == 2, "both events")
+        await stop()
+
+    assert [(event_id, attempt) for event_id, attempt, _ in running.calls] == [("slow", 1), ("fast", 1), ("slow", 2)]
+    assert running.calls[2][2] - running.calls[0][2] >= 1.5
+
+
+async def test_an_event_held_by_another_member_is_waited_for_never_skipped(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic])
+    # Another member claimed both events and then crashed (evt_1) or finished (evt_2).
+    keys = [idempotency_key(group, "hmac", "evt_1"), idempotency_key(group, "hmac", "evt_2")]
+    assert await store.claim(keys, "other-member", 1500) == [Claim.CLAIMED] * 2
+    await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1")), ("evt_2", envelope("evt_2"))])
+
+    async with running_worker(settings, route, store) as (running, stop):
+        await eventually(lambda: running.sample("webhooks_consumed_total") == 2, "the fetch")
+        await asyncio.sleep(0.5)
+        assert running.calls == []
+        assert await store.complete(keys[1:], "other-member", 60) == [True]
+        await eventually(lambda: running.outcome("duplicate") == 1 and running.outcome("ok") == 1, "both resolved")
+        await stop()
+
+    assert [event_id for event_id, _, _ in running.calls] == ["evt_1"]
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+
+
+class FlakyStore(IdempotencyStore):
+    """The real store, down for its first `outages` claims."""
+
+    def __init__(self, client: redis.asyncio.Redis, outages: int) -> None:
+        super().__init__(client)
+        self.outages = outages
+
+    async def claim(self, keys: Sequence[str], token: str, lease_ms: int) -> list[Claim]:
+        if self.outages > 0:
+            self.outages -= 1
+            raise StoreUnavailable("Redis is unavailable: ConnectionError")
+        return await super().claim(keys, token, lease_ms)
+
+
+async def test_redis_down_pauses_and_skips_nothing(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic])
+    store = FlakyStore(redis_client, outages=3)
+    await produce(kafka_bootstrap, route.topic, [(f"evt_{i}", envelope(f"evt_{i}")) for i in range(5)])
+
+    async with running_worker(settings, route, store) as (running, stop):
+        await eventually(lambda: running.outcome("ok") == 5, "all events after the outage")
+        await stop()
+
+    assert store.outages == 0
+    assert sorted(event_id for event_id, _, _ in running.calls) == [f"evt_{i}" for i in range(5)]
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+
+
+async def test_stop_lets_in_flight_handlers_finish_and_commits(
+    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_shutdown_grace_s=5)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic])
+    started, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow(event: Event[Any]) -> None:
+        started.set()
+        await finish.wait()
+
+    await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
+    async with running_worker(settings, route, store, slow) as (running, stop):
+        await asyncio.wait_for(started.wait(), WAIT_S)
+        stopping = asyncio.create_task(stop())
+        await asyncio.sleep(0.2)
+        assert not stopping.done()
+        finish.set()
+        await stopping
+
+    assert running.outcome("ok") == 1
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+
+
+async def test_stop_past_the_grace_releases_the_claim_and_commits_nothing_unfinished(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_shutdown_grace_s=0.2)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic])
+    started = asyncio.Event()
+
+    async def stuck(event: Event[Any]) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
+    async with running_worker(settings, route, store, stuck) as (running, stop):
+        await asyncio.wait_for(started.wait(), WAIT_S)
+        await stop()
+
+    assert running.outcome("ok") == 0
+    assert await redis_client.exists(idempotency_key(group, "hmac", "evt_1")) == 0
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 1
+
+
+async def test_a_claim_is_renewed_while_a_slow_handler_runs(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, store: IdempotencyStore, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_lease_ms=300, consumer_handler_timeout_s=2)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic])
+
+    async def slow(event: Event[Any]) -> None:
+        await asyncio.sleep(0.8)
+
+    await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
+    async with running_worker(settings, route, store, slow) as (running, stop):
+        await eventually(lambda: running.outcome("ok") == 1, "the slow handler")
+        await stop()
+
+    # Held past two lease lengths, and still ours at the end: marked done, so a redelivery is a duplicate.
+    assert await redis_client.get(idempotency_key(group, "hmac", "evt_1")) == b"done"

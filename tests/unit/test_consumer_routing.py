@@ -1,0 +1,102 @@
+"""Retry or dead letter, the backoff, and the headers of the record that carries a failed event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from consumers.errors import HandlerTimeout, InvalidEvent, PermanentError, RetryLater, StoreUnavailable
+from consumers.metrics import Outcome
+from consumers.routing import MAX_ERROR_MESSAGE_CHARS, Route, backoff_ms, failure_record, failure_route
+from schemas.topics import (
+    HEADER_ATTEMPT,
+    HEADER_ERROR_CLASS,
+    HEADER_ERROR_MESSAGE,
+    HEADER_ID,
+    HEADER_NOT_BEFORE,
+    HEADER_ORIGINAL_OFFSET,
+    HEADER_ORIGINAL_PARTITION,
+    HEADER_ORIGINAL_TOPIC,
+)
+
+
+@dataclass
+class FakeRecord:
+    topic: str = "webhooks.stripe"
+    partition: int = 3
+    offset: int = 41
+    key: bytes | None = b"evt_1"
+    value: bytes | None = b"{}"
+    headers: list[tuple[str, bytes]] = field(default_factory=lambda: [(HEADER_ID, b"evt_1")])
+
+
+ROUTE = Route.for_provider("stripe", "agents")
+
+
+def test_the_standard_topics() -> None:
+    assert Route("stripe", "webhooks.stripe", "webhooks.stripe.agents.retry", "webhooks.stripe.agents.dlq") == ROUTE
+
+
+@pytest.mark.parametrize(
+    ("error", "attempt", "outcome"),
+    [
+        (RuntimeError("boom"), 1, Outcome.RETRIED),
+        (RuntimeError("boom"), 4, Outcome.RETRIED),
+        (RuntimeError("boom"), 5, Outcome.DEAD_LETTERED),
+        (HandlerTimeout("slow"), 1, Outcome.RETRIED),
+        (RetryLater(delay_s=3), 2, Outcome.RETRIED),
+        (RetryLater(delay_s=3), 5, Outcome.DEAD_LETTERED),
+        (PermanentError("never"), 1, Outcome.DEAD_LETTERED),
+        (InvalidEvent("bad"), 1, Outcome.DEAD_LETTERED),
+        (StoreUnavailable("down"), 1, Outcome.RETRIED),
+    ],
+)
+def test_failure_route(error: BaseException, attempt: int, outcome: Outcome) -> None:
+    assert failure_route(error, attempt, max_attempts=5) is outcome
+
+
+def test_backoff_doubles_with_jitter_between_half_and_all() -> None:
+    for attempt, full in ((1, 1000), (2, 2000), (4, 8000)):
+        delays = {backoff_ms(RuntimeError(), attempt, 1000) for _ in range(50)}
+        assert all(full // 2 <= delay <= full for delay in delays)
+        assert len(delays) > 1
+
+
+def test_backoff_is_capped_and_retry_later_picks_its_own_delay() -> None:
+    assert backoff_ms(RuntimeError(), 60, 1000) <= 3_600_000
+    assert backoff_ms(RetryLater(delay_s=2.5), 1, 1000) == 2500
+
+
+def test_a_retry_record_keeps_key_value_and_headers_and_adds_the_retry_headers() -> None:
+    record = FakeRecord()
+
+    out = failure_record(record, ROUTE, Outcome.RETRIED, ConnectionError("agent down"), 1, now_ms=1000, delay_ms=500)
+
+    assert (out.topic, out.key, out.value) == ("webhooks.stripe.agents.retry", b"evt_1", b"{}")
+    assert dict(out.headers) == {
+        HEADER_ID: b"evt_1",
+        HEADER_ORIGINAL_TOPIC: b"webhooks.stripe",
+        HEADER_ORIGINAL_PARTITION: b"3",
+        HEADER_ORIGINAL_OFFSET: b"41",
+        HEADER_ATTEMPT: b"2",
+        HEADER_ERROR_CLASS: b"ConnectionError",
+        HEADER_ERROR_MESSAGE: b"agent down",
+        HEADER_NOT_BEFORE: b"1500",
+    }
+
+
+def test_a_dead_letter_of_a_retry_keeps_the_original_location_and_replaces_the_retry_headers() -> None:
+    retried = failure_record(FakeRecord(), ROUTE, Outcome.RETRIED, RuntimeError("1"), 1, now_ms=0, delay_ms=1)
+    record = FakeRecord(topic=ROUTE.retry_topic, partition=0, offset=7, headers=list(retried.headers))
+
+    out = failure_record(record, ROUTE, Outcome.DEAD_LETTERED, RuntimeError("x" * 1000), 5, now_ms=0, delay_ms=0)
+
+    headers = dict(out.headers)
+    assert out.topic == "webhooks.stripe.agents.dlq"
+    assert len(out.headers) == len(headers)  # no header twice
+    assert headers[HEADER_ORIGINAL_TOPIC] == b"webhooks.stripe"
+    assert headers[HEADER_ORIGINAL_OFFSET] == b"41"
+    assert headers[HEADER_ATTEMPT] == b"5"
+    assert HEADER_NOT_BEFORE not in headers
+    assert len(headers[HEADER_ERROR_MESSAGE]) == MAX_ERROR_MESSAGE_CHARS

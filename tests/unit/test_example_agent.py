@@ -1,0 +1,68 @@
+"""The example agent handlers on real provider samples: a typed result, the event id as idempotency key."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from consumers.examples.agent import (
+    AgentResult,
+    AgentTask,
+    on_issue_or_pull_request,
+    on_payment,
+    on_signed_event,
+    registry,
+    run_agent,
+)
+from consumers.registry import Event
+from schemas import Envelope
+from schemas.github import GitHubEvent
+from schemas.hmac import HmacEvent
+from schemas.stripe import StripeEvent
+
+
+def _event(provider: str, type: str, payload: Any, event_id: str = "evt_1") -> Envelope:
+    return Envelope(
+        id=event_id, source=provider, provider=provider, type=type, received_at=datetime.now(UTC), payload=payload
+    )
+
+
+async def test_a_github_issue_is_triaged(samples: Path) -> None:
+    payload = json.loads((samples / "github" / "issues" / "labeled.payload.json").read_text())
+    envelope = _event("github", "issues.labeled", payload, "3b1d9a2e-delivery")
+    assert registry.handlers_for("github", envelope.type) == (on_issue_or_pull_request,)
+    event = Event(envelope, GitHubEvent.model_validate(payload), attempt=1, idempotency_key=envelope.id)
+
+    result = await on_issue_or_pull_request(event)
+
+    assert isinstance(result, AgentResult)
+    assert result.summary == "triage: Triage the issues that was labeled"
+
+
+async def test_a_stripe_payment_is_followed_up() -> None:
+    payload = {
+        "id": "evt_1",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": 1,
+        "livemode": False,
+        "data": {"object": {"id": "pi_1", "amount": 2000, "currency": "usd"}},
+    }
+    envelope = _event("stripe", "payment_intent.succeeded", payload)
+    event = Event(envelope, StripeEvent.model_validate(payload), attempt=2, idempotency_key=envelope.id)
+
+    result = await on_payment(event)
+
+    assert result.summary == "payment: Follow up on payment_intent.succeeded"
+
+
+async def test_the_same_event_gives_the_same_agent_run() -> None:
+    envelope = _event("hmac", "order.created", {"id": "o1"}, "o1")
+    event = Event(envelope, HmacEvent.model_validate({"id": "o1"}), attempt=1, idempotency_key="o1")
+
+    first, again = await on_signed_event(event), await on_signed_event(event)
+
+    assert first == again
+    assert first.run_id != (await run_agent(AgentTask("generic", "x", {}), idempotency_key="o2")).run_id
