@@ -62,6 +62,8 @@ def main() -> int:
         print(f"consumers: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiokafka logs every (re)assignment and reconnect at INFO; ours say what matters.
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     try:
         handlers = load_handlers(settings.consumer_handlers)
     except ConfigError as exc:

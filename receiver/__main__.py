@@ -22,6 +22,8 @@ def main() -> int:
         print(f"receiver: configuration error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiokafka logs every (re)assignment and reconnect at INFO; ours say what matters.
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     # The `_created` series double every counter and no dashboard of ours reads them.
     disable_created_metrics()  # type: ignore[no-untyped-call]
     try:

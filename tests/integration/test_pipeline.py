@@ -1,0 +1,63 @@
+"""End to end on the real broker and Redis: provider -> receiver -> Kafka -> consumer groups -> handler."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import redis.asyncio
+from prometheus_client import CollectorRegistry
+
+from consumers.idempotency import IdempotencyStore
+from consumers.routing import Route
+from receiver.app import create_app
+from receiver.settings import ReceiverSettings
+from receiver.sources import Source
+from receiver.verify import GitHubScheme
+from tests.integration.kafka_tools import serving
+from tests.integration.test_worker import eventually, make_settings, running_worker
+from tests.signing import github_headers
+
+
+async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str, samples: Path
+) -> None:
+    topic = f"it.{unique}.github"
+    body = (samples / "github" / "pull_request" / "opened.payload.json").read_bytes()
+    delivery = f"delivery-{unique}"
+    receiver = create_app(
+        ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=2),
+        sources={"github": Source("github", GitHubScheme(), (b"gh-secret",), topic)},
+        registry=CollectorRegistry(),
+    )
+    store = IdempotencyStore(redis_client)
+    group_a, group_b = f"triage-{unique}", f"audit-{unique}"
+    route_a = Route("github", topic, f"{topic}.{group_a}.retry", f"{topic}.{group_a}.dlq")
+    route_b = Route("github", topic, f"{topic}.{group_b}.retry", f"{topic}.{group_b}.dlq")
+
+    async with (
+        serving(receiver) as url,
+        httpx.AsyncClient(base_url=url) as http,
+        running_worker(make_settings(kafka_bootstrap, redis_url, group_a), route_a, store) as (triage, _),
+        running_worker(make_settings(kafka_bootstrap, redis_url, group_b), route_b, store) as (audit, _),
+    ):
+        # GitHub redelivers with the same X-GitHub-Delivery: each must be accepted, and handled once.
+        for _ in range(3):
+            response = await http.post(
+                "/webhooks/github", content=body, headers=github_headers(body, "gh-secret", "pull_request", delivery)
+            )
+            assert (response.status_code, response.json()) == (202, {"status": "accepted", "id": delivery})
+
+        for group in (triage, audit):
+            await eventually(lambda g=group: g.outcome("ok") + g.outcome("duplicate") == 3, "three records handled")  # type: ignore[misc]
+        # Give a wrongly repeated run the chance to show up before counting.
+        await asyncio.sleep(0.5)
+
+    for group in (triage, audit):
+        assert [(event_id, attempt) for event_id, attempt, _ in group.calls] == [(delivery, 1)]
+        assert group.outcome("ok") == 1
+        assert group.outcome("duplicate") == 2
+        assert group.sample("webhooks_duplicates_total") == 2
+        assert group.sample("webhooks_consumed_total") == 3
+    assert await redis_client.get(f"webhooks:idem:{group_a}:github:{delivery}") == b"done"
