@@ -8,6 +8,7 @@ test is never skipped.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -20,7 +21,8 @@ import redis.asyncio
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "samples"
 # Tests keep their claims in a database of their own, flushed per test, away from `make run`'s db 0.
-TEST_REDIS_DB = 15
+# Two test runs at once on one Redis (two checkouts) each need their own: TEST_REDIS_DB picks it.
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
 
 
 def _load_stack() -> ModuleType:
