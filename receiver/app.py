@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.types import Receive, Scope, Send
 
 from receiver.metrics import ReceiverMetrics
-from receiver.publish import KafkaPublisher, Publisher
+from receiver.publish import Publisher, create_publisher
 from receiver.routes import PATH_PREFIX, WebhookRoute
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources
@@ -51,14 +51,14 @@ def create_app(
     Args:
         settings: the process settings.
         sources: the enabled sources; default: from the environment and `settings.sources_file`.
-        publisher: where events go; default: a `KafkaPublisher` for the sources' topics.
+        publisher: where events go; default: `create_publisher` (RECEIVER_KAFKA_CLIENT) for the sources' topics.
         registry: the Prometheus registry for this app's metrics; default: a new one.
         clock: seconds since the epoch, for timestamp checks; default `time.time`.
     """
     if sources is None:
         sources = load_sources(os.environ, sources_file=settings.sources_file, tolerance_s=settings.tolerance_s)
     if publisher is None:
-        publisher = KafkaPublisher(settings, topics={source.topic for source in sources.values()})
+        publisher = create_publisher(settings, {source.topic for source in sources.values()})
     registry = registry if registry is not None else CollectorRegistry()
     metrics = ReceiverMetrics(registry)
     active_publisher = publisher

@@ -22,6 +22,8 @@ class ReceiverSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, validation_alias="RECEIVER_PORT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="LOG_LEVEL")
 
+    # librdkafka runs batching and network I/O off the event loop; aiokafka is the pure-Python fallback.
+    kafka_client: Literal["librdkafka", "aiokafka"] = Field("librdkafka", validation_alias="RECEIVER_KAFKA_CLIENT")
     kafka_bootstrap_servers: str = Field("localhost:9092", min_length=1, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
@@ -36,6 +38,8 @@ class ReceiverSettings(BaseSettings):
     kafka_replication_factor: int = Field(1, ge=1, le=32, validation_alias="KAFKA_REPLICATION_FACTOR")
     # How long the producer may gather records into one batch; 0 sends as soon as the sender is free.
     kafka_linger_ms: int = Field(0, ge=0, le=1000, validation_alias="KAFKA_LINGER_MS")
+    # Per-partition batch limit of the producer; also sizes the topics' max.message.bytes.
+    kafka_batch_bytes: int = Field(1_048_576, ge=16_384, le=16 * 1_048_576, validation_alias="KAFKA_BATCH_BYTES")
 
     # Signed timestamps further than this from now, either way, are refused (replay window).
     tolerance_s: int = Field(300, ge=1, le=86_400, validation_alias="WEBHOOK_TOLERANCE_SECONDS")

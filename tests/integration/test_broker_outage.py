@@ -14,8 +14,9 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from receiver.aiokafka_publisher import AiokafkaPublisher
 from receiver.app import create_app
-from receiver.publish import KafkaPublisher
+from receiver.rdkafka_publisher import RdkafkaPublisher
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
@@ -56,7 +57,12 @@ async def eventually_accepted(http: httpx.AsyncClient, event_id: str, timeout_s:
     raise AssertionError(f"{event_id} not accepted within {timeout_s}s")
 
 
-async def test_receiver_rides_out_a_broker_outage(own_broker: stack.Broker, unique: str) -> None:  # type: ignore[name-defined]
+@pytest.mark.parametrize("publisher_class", [RdkafkaPublisher, AiokafkaPublisher])
+async def test_receiver_rides_out_a_broker_outage(
+    own_broker: stack.Broker,  # type: ignore[name-defined]
+    unique: str,
+    publisher_class: type[RdkafkaPublisher | AiokafkaPublisher],
+) -> None:
     topic = f"it.{unique}.outage"
     settings = ReceiverSettings(
         kafka_bootstrap_servers=own_broker.bootstrap,
@@ -65,7 +71,7 @@ async def test_receiver_rides_out_a_broker_outage(own_broker: stack.Broker, uniq
         retry_after_s=3,
     )
     sources = {"hmac": Source("hmac", HmacScheme(), (b"k",), topic)}
-    publisher = KafkaPublisher(settings, {topic}, startup_wait_s=0.5)
+    publisher = publisher_class(settings, {topic}, startup_wait_s=0.5)
     app = create_app(settings, sources=sources, publisher=publisher, registry=CollectorRegistry())
     accepted: list[str] = []
 

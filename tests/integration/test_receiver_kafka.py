@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import orjson
+import pytest
+from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry
 
 from receiver.app import create_app
@@ -18,17 +21,18 @@ from tests.integration.kafka_tools import read_topic, serving
 from tests.signing import github_headers, hmac_headers, stripe_headers
 
 
-def settings(bootstrap: str) -> ReceiverSettings:
-    return ReceiverSettings(kafka_bootstrap_servers=bootstrap, kafka_topic_partitions=3)
+def settings(bootstrap: str, client: Literal["librdkafka", "aiokafka"] = "librdkafka") -> ReceiverSettings:
+    return ReceiverSettings(kafka_bootstrap_servers=bootstrap, kafka_topic_partitions=3, kafka_client=client)
 
 
+@pytest.mark.parametrize("client", ["librdkafka", "aiokafka"])
 async def test_signed_github_delivery_lands_on_its_topic_keyed_by_delivery_id(
-    kafka_bootstrap: str, unique: str, samples: Path
+    kafka_bootstrap: str, unique: str, samples: Path, client: Literal["librdkafka", "aiokafka"]
 ) -> None:
     topic = f"it.{unique}.github"
     sources = {"github": Source("github", GitHubScheme(), (b"gh-secret",), topic)}
     body = (samples / "github" / "issues" / "opened.payload.json").read_bytes()
-    app = create_app(settings(kafka_bootstrap), sources=sources, registry=CollectorRegistry())
+    app = create_app(settings(kafka_bootstrap, client), sources=sources, registry=CollectorRegistry())
     async with serving(app) as url, httpx.AsyncClient(base_url=url) as http:
         response = await http.post(
             "/webhooks/github", content=body, headers=github_headers(body, "gh-secret", "issues", f"del-{unique}")
@@ -37,6 +41,8 @@ async def test_signed_github_delivery_lands_on_its_topic_keyed_by_delivery_id(
 
     [record] = await read_topic(kafka_bootstrap, topic, expect=1)
     assert record.key == f"del-{unique}".encode()
+    # Java-compatible key hashing, so a key lands where any other producer would put it.
+    assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % 3
     assert record.headers == {
         "webhook-id": f"del-{unique}".encode(),
         "webhook-provider": b"github",

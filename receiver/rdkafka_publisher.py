@@ -1,0 +1,253 @@
+"""The librdkafka producer behind `Publisher` (confluent-kafka; the default `RECEIVER_KAFKA_CLIENT`).
+
+librdkafka batches, retries and talks to the brokers in its own C threads, so the event loop that serves
+HTTP only hands records over (`produce` copies them into librdkafka's queue) and settles futures. One
+thread polls for delivery reports and settles them on the loop in batches, one wake-up per poll rather
+than one per record. One sweeper task fails the records whose ack is overdue, instead of a timer per
+request. The only module of the receiver importing confluent_kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import logging
+import threading
+from collections.abc import Collection
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from receiver.errors import Unavailable
+from receiver.publish import (
+    CONNECT_BACKOFF_S,
+    STARTUP_WAIT_S,
+    RecordHeaders,
+    delivery_timeout_ms,
+    max_message_bytes,
+    max_record_bytes,
+)
+from receiver.settings import ReceiverSettings
+
+logger = logging.getLogger(__name__)
+
+# How long one poll for delivery reports blocks, seconds: also how long stop() may wait for the thread.
+_POLL_S = 0.1
+# How often overdue publishes are failed, seconds: the 503 comes at most this much after the timeout.
+_SWEEP_S = 0.05
+# Bounds on start-up and shutdown calls into librdkafka, seconds.
+_ADMIN_TIMEOUT_S = 5.0
+_FLUSH_TIMEOUT_S = 10.0
+
+_Report = tuple["asyncio.Future[None]", KafkaError | None]
+
+
+def rdkafka_config(settings: ReceiverSettings) -> dict[str, Any]:
+    """Connection settings shared by the producer and the admin client (SASL/SSL for real clusters)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "security.protocol": settings.kafka_security_protocol,
+        "client.id": "webhooks-receiver",
+        "logger": logging.getLogger("librdkafka"),
+    }
+    if settings.kafka_ssl_cafile is not None:
+        config["ssl.ca.location"] = str(settings.kafka_ssl_cafile)
+    if settings.kafka_sasl_mechanism is not None:
+        config["sasl.mechanism"] = settings.kafka_sasl_mechanism
+        config["sasl.username"] = settings.kafka_sasl_username or ""
+        password = settings.kafka_sasl_password
+        config["sasl.password"] = password.get_secret_value() if password else ""
+    return config
+
+
+class RdkafkaPublisher:
+    """librdkafka's producer, with topic creation at start-up and a bounded wait for each ack."""
+
+    def __init__(
+        self, settings: ReceiverSettings, topics: Collection[str], *, startup_wait_s: float = STARTUP_WAIT_S
+    ) -> None:
+        self._settings = settings
+        self._topics = sorted(set(topics))
+        self._startup_wait_s = startup_wait_s
+        self._timeout_s = settings.publish_timeout_ms / 1000
+        self._producer = Producer(
+            {
+                **rdkafka_config(settings),
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": settings.kafka_linger_ms,
+                "batch.size": settings.kafka_batch_bytes,
+                "message.max.bytes": max_record_bytes(settings),
+                "message.timeout.ms": delivery_timeout_ms(settings),
+                # The Java client's key hashing: a key lands on the partition any other producer puts it on.
+                "partitioner": "murmur2_random",
+                "error_cb": _log_client_error,
+            }
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reports: list[_Report] = []
+        self._deadlines: collections.deque[tuple[float, asyncio.Future[None]]] = collections.deque()
+        self._closing = threading.Event()
+        self._poller: threading.Thread | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = False
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    async def start(self) -> None:
+        """Start polling and connecting; wait a bounded time for the topics, then go on in the background."""
+        self._loop = asyncio.get_running_loop()
+        self._poller = threading.Thread(target=self._poll_reports, name="kafka-delivery-reports", daemon=True)
+        self._poller.start()
+        self._tasks = [
+            asyncio.create_task(self._sweep_overdue(), name="kafka-sweep"),
+            asyncio.create_task(self._connect(), name="kafka-connect"),
+        ]
+        await asyncio.wait({self._tasks[1]}, timeout=self._startup_wait_s)
+
+    async def stop(self) -> None:
+        """Deliver what is queued (bounded), then stop the threads."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        left = await asyncio.to_thread(self._producer.flush, _FLUSH_TIMEOUT_S)
+        if left:
+            logger.warning("%d records were not acknowledged before shutdown", left)
+        self._closing.set()
+        if self._poller is not None:
+            await asyncio.to_thread(self._poller.join)
+        self._settle(self._take_reports())
+        self._ready = False
+
+    async def publish(self, topic: str, key: bytes, value: bytes, headers: RecordHeaders) -> None:
+        if not self._ready:
+            raise Unavailable("not connected to Kafka")
+        loop = self._loop
+        assert loop is not None
+        delivered: asyncio.Future[None] = loop.create_future()
+        try:
+            self._producer.produce(
+                topic,
+                value,
+                key,
+                headers=list(headers),
+                on_delivery=functools.partial(self._on_delivery, delivered),
+            )
+        except BufferError:
+            raise Unavailable("the producer's queue is full") from None
+        except KafkaException as exc:
+            raise Unavailable(f"Kafka refused the record: {_error_name(exc)}") from None
+        self._deadlines.append((loop.time() + self._timeout_s, delivered))
+        await delivered
+
+    # ------------------------------------------------------------------------------------ delivery thread
+
+    def _on_delivery(self, delivered: asyncio.Future[None], error: KafkaError | None, _: Message) -> None:
+        # Runs in the poller thread, inside poll(): only queue the report for the loop.
+        self._reports.append((delivered, error))
+
+    def _poll_reports(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        while not self._closing.is_set():
+            self._producer.poll(_POLL_S)
+            reports = self._take_reports()
+            if reports:
+                try:
+                    loop.call_soon_threadsafe(self._settle, reports)
+                except RuntimeError:  # the loop closed under us: nothing is waiting any more
+                    return
+
+    def _take_reports(self) -> list[_Report]:
+        # Only the poller thread appends (from poll()), and the swap is one bytecode-atomic rebinding.
+        reports, self._reports = self._reports, []
+        return reports
+
+    @staticmethod
+    def _settle(reports: list[_Report]) -> None:
+        for delivered, error in reports:
+            if delivered.done():  # timed out or its request went away
+                continue
+            if error is None:
+                delivered.set_result(None)
+            else:
+                delivered.set_exception(Unavailable(f"Kafka refused the record: {error.name()}"))
+
+    # ------------------------------------------------------------------------------------------ loop tasks
+
+    async def _sweep_overdue(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadlines = self._deadlines
+        timeout_ms = self._settings.publish_timeout_ms
+        while True:
+            await asyncio.sleep(_SWEEP_S)
+            now = loop.time()
+            # One timeout for all, so the deque is in deadline order.
+            while deadlines and deadlines[0][0] <= now:
+                _, delivered = deadlines.popleft()
+                if not delivered.done():
+                    delivered.set_exception(Unavailable(f"Kafka did not acknowledge within {timeout_ms} ms"))
+
+    async def _connect(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._ensure_topics()
+            except KafkaException as exc:
+                delay = CONNECT_BACKOFF_S[min(attempt, len(CONNECT_BACKOFF_S) - 1)]
+                attempt += 1
+                logger.warning(
+                    "Kafka at %s not ready (%s); retrying in %.1fs",
+                    self._settings.kafka_bootstrap_servers,
+                    _error_name(exc),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            self._ready = True
+            logger.info("connected to Kafka at %s", self._settings.kafka_bootstrap_servers)
+            return
+
+    async def _ensure_topics(self) -> None:
+        """Create the sources' topics where missing, sized for the largest accepted body and batch."""
+        admin = AdminClient(rdkafka_config(self._settings))
+        config = {"max.message.bytes": str(max_message_bytes(self._settings))}
+        if not self._topics:
+            await asyncio.to_thread(admin.list_topics, timeout=_ADMIN_TIMEOUT_S)
+            return
+        futures = admin.create_topics(
+            [
+                NewTopic(
+                    name,
+                    num_partitions=self._settings.kafka_topic_partitions,
+                    replication_factor=self._settings.kafka_replication_factor,
+                    config=config,
+                )
+                for name in self._topics
+            ],
+            operation_timeout=_ADMIN_TIMEOUT_S,
+            request_timeout=_ADMIN_TIMEOUT_S,
+        )
+        for topic, future in futures.items():
+            try:
+                await asyncio.wrap_future(future)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+            else:
+                logger.info("created topic %s", topic)
+
+
+def _error_name(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else None
+    return error.name() if isinstance(error, KafkaError) else type(exc).__name__
+
+
+def _log_client_error(error: KafkaError) -> None:
+    # librdkafka reports broker disconnects here and keeps reconnecting by itself.
+    logger.warning("Kafka client: %s", error.name())
