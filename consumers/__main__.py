@@ -1,36 +1,49 @@
-"""`python -m consumers`: one consumer-group member, configured from the environment.
+"""`python -m consumers`: one consumer-group member; `python -m consumers replay`: re-drive dead letters.
 
-Exit codes: 0 after a clean stop (SIGTERM, SIGINT), 2 for a configuration error (one line on stderr).
+Both are configured from the environment (`CONSUMER_*`, `KAFKA_*`, `REDIS_URL`); `replay` takes its
+selection on the command line (`python -m consumers replay --help`).
+
+Exit codes: 0 after a clean stop (SIGTERM, SIGINT) or a replay that left nothing behind; 1 when a replay
+could not handle every selected event; 2 for a configuration or usage error (one line on stderr).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import partial
 
 import redis.asyncio
 from prometheus_client import CollectorRegistry
 
 from consumers.errors import ConfigError
 from consumers.idempotency import IdempotencyStore
-from consumers.kafka import KafkaClient, ensure_topics
+from consumers.kafka import KafkaClient, ensure_topics, read_to_end
 from consumers.metrics import ConsumerMetrics, serve
 from consumers.registry import Registry, load_handlers
+from consumers.replay import Replayer, Selection, Summary
 from consumers.routing import Route
+from consumers.runner import HandlerRunner
 from consumers.settings import Settings, load_settings
 from consumers.worker import Worker
 
 log = logging.getLogger(__name__)
+
+# Redis calls that get no answer in this many seconds fail (and are tried again): a hung server is an outage.
+REDIS_TIMEOUT_S = 5.0
 
 
 async def run(settings: Settings, handlers: Registry) -> None:
     """Create the topics, serve the metrics and run a worker until SIGTERM or SIGINT."""
     metrics = ConsumerMetrics(CollectorRegistry())
     server, _ = serve(metrics.registry, settings.consumer_metrics_host, settings.consumer_metrics_port)
-    log.info("metrics on http://%s:%d/metrics", settings.consumer_metrics_host, settings.consumer_metrics_port)
-    client = redis.asyncio.Redis.from_url(settings.redis_url.get_secret_value())
+    log.info("metrics on http://%s:%d/metrics", settings.consumer_metrics_host, server.server_port)
+    client = _redis(settings)
     try:
         worker = Worker(
             settings=settings,
@@ -49,15 +62,121 @@ async def run(settings: Settings, handlers: Registry) -> None:
         server.shutdown()
 
 
+async def replay(settings: Settings, handlers: Registry, args: argparse.Namespace) -> int:
+    """Replay the selected dead letters of the group; the exit code."""
+    client = _redis(settings)
+    try:
+        runner = HandlerRunner(
+            handlers,
+            ConsumerMetrics(CollectorRegistry()),
+            group=settings.consumer_group,
+            timeout_s=settings.consumer_handler_timeout_s,
+            max_attempts=settings.consumer_max_attempts,
+        )
+        replayer = Replayer(
+            group=settings.consumer_group,
+            store=IdempotencyStore(client),
+            runner=runner,
+            read=partial(read_to_end, settings),
+            lease_ms=settings.consumer_lease_ms,
+            done_ttl_s=settings.consumer_done_ttl_s,
+            rate_per_s=args.rate,
+            force=args.force,
+        )
+        routes = [Route.for_provider(p, settings.consumer_group) for p in args.provider or settings.consumer_providers]
+        selection = Selection(frozenset(args.id or ()), args.since, args.until)
+        summary = Summary()
+        plans = await replayer.select(routes, selection, summary)
+        if args.dry_run:
+            await replayer.dry_run(plans, summary)
+        else:
+            await replayer.run(plans, summary, _progress_bar)
+            if summary.selected and sys.stderr.isatty():
+                print(file=sys.stderr)
+        print(("dry run: " if args.dry_run else "replay: ") + summary.line(dry_run=args.dry_run))
+        return 0 if args.dry_run or summary.complete else 1
+    finally:
+        await client.aclose()
+
+
+def _progress_bar(summary: Summary) -> None:
+    # One line, redrawn in place on a terminal; a log file gets only the summary.
+    if not sys.stderr.isatty():
+        return
+    width = 30
+    filled = width * summary.processed // max(1, summary.selected)
+    bar = "#" * filled + "-" * (width - filled)
+    print(f"\r[{bar}] {summary.processed}/{summary.selected}", end="", file=sys.stderr, flush=True)
+
+
+def _redis(settings: Settings) -> redis.asyncio.Redis:
+    return redis.asyncio.Redis.from_url(
+        settings.redis_url.get_secret_value(), socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+    )
+
+
 def _all_topics(settings: Settings) -> list[str]:
     routes = [Route.for_provider(p, settings.consumer_group) for p in settings.consumer_providers]
     return [topic for route in routes for topic in (route.topic, route.retry_topic, route.dlq_topic)]
 
 
-def main() -> int:
-    """Run the process; the exit code."""
+def _moment(value: str) -> datetime:
     try:
-        settings = load_settings()
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is no ISO 8601 time (2026-11-26T17:00:00Z)") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = 0.0
+    if not rate > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is no positive number")
+    return rate
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: `run` (the default) and `replay`."""
+    main = argparse.ArgumentParser(
+        prog="python -m consumers",
+        description="Consumer-group worker of the webhook topics. Configured from the environment "
+        "(CONSUMER_GROUP, CONSUMER_PROVIDERS, CONSUMER_HANDLERS, KAFKA_*, REDIS_URL; see the README).",
+    )
+    commands = main.add_subparsers(dest="command", metavar="{run,replay}")
+    commands.add_parser("run", help="run one member of the group until SIGTERM (the default)")
+    again = commands.add_parser(
+        "replay",
+        help="run dead-lettered events through the group's handlers again",
+        description="Read the group's DLQ topics (webhooks.<provider>.<group>.dlq) from the beginning and run "
+        "the selected events through the handlers of CONSUMER_HANDLERS, with the group's claims in Redis: an "
+        "event handled already is a duplicate and is skipped unless --force. The DLQ is left as it is. Exit "
+        "code 0 when every selected event is handled now (or was already), 1 when one failed, was invalid, "
+        "was busy (a worker holds it) or an --id was not found, 2 for a usage or configuration error.",
+    )
+    again.add_argument("--group", help="the consumer group (default: CONSUMER_GROUP)")
+    again.add_argument(
+        "--provider", action="append", help="a provider whose DLQ to read; repeatable (default: CONSUMER_PROVIDERS)"
+    )
+    again.add_argument("--id", action="append", metavar="EVENT_ID", help="replay only this event id; repeatable")
+    again.add_argument(
+        "--since", type=_moment, metavar="TIME", help="only events dead-lettered at or after TIME (ISO 8601, UTC)"
+    )
+    again.add_argument("--until", type=_moment, metavar="TIME", help="only events dead-lettered before TIME")
+    again.add_argument("--rate", type=_rate, default=10.0, help="most handler runs per second (default: 10)")
+    again.add_argument("--force", action="store_true", help="run events that were handled already, too")
+    again.add_argument("--dry-run", action="store_true", help="list what would be replayed, and change nothing")
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the process; the exit code."""
+    args = parser().parse_args(argv)
+    overrides = {"consumer_group": args.group} if getattr(args, "group", None) else {}
+    try:
+        settings = load_settings(**overrides)
     except ConfigError as exc:
         print(f"consumers: {exc}", file=sys.stderr)
         return 2
@@ -71,6 +190,8 @@ def main() -> int:
         return 2
     if not len(handlers):
         log.warning("no handlers registered (CONSUMER_HANDLERS): every event is marked done without work")
+    if args.command == "replay":
+        return asyncio.run(replay(settings, handlers, args))
     asyncio.run(run(settings, handlers))
     return 0
 

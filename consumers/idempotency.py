@@ -35,26 +35,40 @@ class Claim(enum.Enum):
     """Another live claim holds it: leave it to that one, and ask again later."""
 
 
-# KEYS: the keys; ARGV[1]: our token, ARGV[2]: the lease in ms. Returns one Claim value per key.
+# KEYS: the keys; ARGV[1]: our token, ARGV[2]: the lease in ms, ARGV[3]: '1' to take over `done` keys too
+# (a forced replay). Returns one Claim value per key. A key that already holds our token is ours: the reply to
+# an earlier claim was lost (Redis restarted, a connection dropped) and the call is being tried again.
 _CLAIM = """
 local result = {}
 for i, key in ipairs(KEYS) do
     if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
         result[i] = 0
-    elseif redis.call('GET', key) == 'done' then
-        result[i] = 1
     else
-        result[i] = 2
+        local value = redis.call('GET', key)
+        if value == ARGV[1] then
+            redis.call('PEXPIRE', key, ARGV[2])
+            result[i] = 0
+        elseif value == 'done' and ARGV[3] == '1' then
+            redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+            result[i] = 0
+        elseif value == 'done' then
+            result[i] = 1
+        else
+            result[i] = 2
+        end
     end
 end
 return result
 """
 
-# KEYS: the keys; ARGV[1]: our token, ARGV[2]: the done TTL in s. Returns 1 per key we marked done.
+# KEYS: the keys; ARGV[1]: our token, ARGV[2]: the done TTL in s. Returns 1 per key we marked done: ours, or
+# free because our lease lapsed (Redis was away longer than it) and nobody claimed it since. A key another
+# member claimed meanwhile is left alone: that member is running the event too, and marks it done itself.
 _COMPLETE = """
 local result = {}
 for i, key in ipairs(KEYS) do
-    if redis.call('GET', key) == ARGV[1] then
+    local value = redis.call('GET', key)
+    if value == ARGV[1] or value == false then
         redis.call('SET', key, 'done', 'EX', ARGV[2])
         result[i] = 1
     else
@@ -106,21 +120,36 @@ class IdempotencyStore:
     """
 
     def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._client = client
         self._claim = client.register_script(_CLAIM)
         self._complete = client.register_script(_COMPLETE)
         self._release = client.register_script(_RELEASE)
         self._renew = client.register_script(_RENEW)
 
-    async def claim(self, keys: Sequence[str], token: str, lease_ms: int) -> list[Claim]:
+    async def claim(self, keys: Sequence[str], token: str, lease_ms: int, *, force: bool = False) -> list[Claim]:
         """Try to claim every key with `SET NX PX`; one result per key, in order.
+
+        Args:
+            force: take over keys that are `done` as well (a forced replay); live claims are never taken.
 
         Raises:
             StoreUnavailable: Redis did not answer.
         """
         if not keys:
             return []
-        codes = await _call(lambda: self._claim(keys=list(keys), args=[token, lease_ms]))
+        codes = await _call(lambda: self._claim(keys=list(keys), args=[token, lease_ms, "1" if force else "0"]))
         return [Claim(int(code)) for code in codes]
+
+    async def is_done(self, keys: Sequence[str]) -> list[bool]:
+        """Whether each key is marked `done`, without claiming anything (one `MGET`).
+
+        Raises:
+            StoreUnavailable: Redis did not answer.
+        """
+        if not keys:
+            return []
+        values = await _call(lambda: self._client.mget(list(keys)))
+        return [value == DONE.encode() for value in values]
 
     async def complete(self, keys: Sequence[str], token: str, ttl_s: int) -> list[bool]:
         """Mark keys `done` for `ttl_s` seconds where our claim still holds them; True where it did.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -58,8 +58,18 @@ class Record(Protocol):
     def headers(self) -> Headers: ...
 
 
-# Called with the partitions taken away from this member, before the group rebalances.
-RevokedCallback = Callable[[list[Partition]], None]
+class TimedRecord(Record, Protocol):
+    """A fetched record with the broker's timestamp (epoch ms): for a DLQ record, when it was dead-lettered."""
+
+    @property
+    def timestamp(self) -> int: ...
+
+
+# Awaited with the partitions taken away from this member, before the group rebalances: the member still
+# owns them meanwhile, so it can finish or give up its work and commit.
+RevokedCallback = Callable[[list[Partition]], Awaitable[None]]
+# Called with the partitions given to this member by a rebalance.
+AssignedCallback = Callable[[list[Partition]], None]
 
 
 def connection_options(settings: Settings) -> dict[str, Any]:
@@ -98,14 +108,19 @@ async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, on_revoked: RevokedCallback) -> None:
+    def __init__(self, on_revoked: RevokedCallback, on_assigned: AssignedCallback | None) -> None:
         self._on_revoked = on_revoked
+        self._on_assigned = on_assigned
 
-    def on_partitions_revoked(self, revoked: Iterable[Any]) -> None:
-        self._on_revoked([Partition(tp.topic, tp.partition) for tp in revoked])
+    async def on_partitions_revoked(self, revoked: Iterable[Any]) -> None:
+        # aiokafka awaits this before it rejoins the group (ConsumerRebalanceListener allows a coroutine).
+        await self._on_revoked([Partition(tp.topic, tp.partition) for tp in revoked])
 
     def on_partitions_assigned(self, assigned: Iterable[Any]) -> None:
-        log.info("assigned %s", sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+        parts = sorted(Partition(tp.topic, tp.partition) for tp in assigned)
+        log.info("assigned %s", [f"{topic}[{partition}]" for topic, partition in parts])
+        if self._on_assigned is not None:
+            self._on_assigned(parts)
 
 
 class KafkaClient:
@@ -117,22 +132,31 @@ class KafkaClient:
 
     def __init__(self, settings: Settings) -> None:
         options = connection_options(settings)
+        session_ms = settings.consumer_session_timeout_ms
         self._consumer = AIOKafkaConsumer(
             group_id=settings.consumer_group,
             # Offsets are committed by the worker once the records before them are dealt with.
             enable_auto_commit=False,
             # A new group starts at the beginning: a topic's first events are not lost to it.
             auto_offset_reset="earliest",
+            session_timeout_ms=session_ms,
+            heartbeat_interval_ms=session_ms // 3,
+            max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
+            # aiokafka's default is the session timeout; the revocation callback may need the shutdown grace
+            # on top to let in-flight handlers finish, and the group waits for it that long.
+            rebalance_timeout_ms=session_ms + round(settings.consumer_shutdown_grace_s * 1000),
             **options,
         )
         self._producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **options)
 
-    async def start(self, topics: Sequence[str], *, on_revoked: RevokedCallback) -> None:
+    async def start(
+        self, topics: Sequence[str], *, on_revoked: RevokedCallback, on_assigned: AssignedCallback | None = None
+    ) -> None:
         """Connect the producer and the consumer and subscribe to `topics`."""
         await self._producer.start()
         try:
             await self._consumer.start()
-            self._consumer.subscribe(list(topics), listener=_Listener(on_revoked))
+            self._consumer.subscribe(list(topics), listener=_Listener(on_revoked, on_assigned))
         except BaseException:
             await self._producer.stop()
             raise
@@ -217,4 +241,47 @@ class KafkaClient:
             raise BrokerUnavailable(f"Kafka did not acknowledge a record: {type(exc).__name__}") from exc
 
 
-__all__ = ["Headers", "KafkaClient", "OutRecord", "Partition", "Record", "connection_options", "ensure_topics"]
+async def read_to_end(settings: Settings, topic: str) -> AsyncIterator[TimedRecord]:
+    """Every record of `topic` from its beginning to its end as of the call, partition by partition, without a
+    consumer group (nothing is committed: a DLQ is read, never consumed)."""
+    admin = AIOKafkaAdminClient(**connection_options(settings))
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    # A topic that does not exist (no record was ever dead-lettered) has no partitions: nothing to read.
+    parts = [
+        TopicPartition(topic, p["partition"]) for p in sorted(described["partitions"], key=lambda p: p["partition"])
+    ]
+    if not parts:
+        return
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, **connection_options(settings))
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(parts)
+        starts = await consumer.beginning_offsets(parts)
+        for tp in parts:
+            if ends[tp] <= starts[tp]:
+                continue
+            consumer.assign([tp])
+            consumer.seek(tp, starts[tp])
+            while await consumer.position(tp) < ends[tp]:
+                batch = await consumer.getmany(tp, timeout_ms=1000)
+                for record in batch.get(tp, []):
+                    if record.offset < ends[tp]:
+                        yield record
+    finally:
+        await consumer.stop()
+
+
+__all__ = [
+    "Headers",
+    "KafkaClient",
+    "OutRecord",
+    "Partition",
+    "Record",
+    "connection_options",
+    "ensure_topics",
+    "read_to_end",
+]

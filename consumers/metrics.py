@@ -65,6 +65,13 @@ class ConsumerMetrics:
             registry=registry,
         )
 
+        self.in_flight = Gauge(
+            "webhooks_handlers_in_flight",
+            "Events whose handlers are running now.",
+            ["provider", "group"],
+            registry=registry,
+        )
+
     def outcome(self, provider: str, group: str, outcome: Outcome, count: int = 1) -> None:
         """Count records that ended with `outcome`."""
         if count:

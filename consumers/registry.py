@@ -9,8 +9,11 @@ from consumers import Event, Registry
 registry = Registry()
 
 @registry.handler("stripe", "payment_intent.*")
-async def on_payment(event: Event[StripeEvent]) -> None: ...
+async def on_payment(event: Event[StripeEvent], context: Context) -> None: ...
 ```
+
+A handler takes the event and a `Context` (attempt, deadline, idempotency key, a bound logger); one that needs
+no context may take the event alone.
 
 The process imports the modules with `load_handlers` and hands the merged registry to the worker;
 nothing here is global.
@@ -18,12 +21,15 @@ nothing here is global.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Generic, TypeVar
 
+from consumers.context import Context
 from consumers.errors import ConfigError
 from schemas import Envelope
 
@@ -64,15 +70,20 @@ class Event(Generic[P]):
         return self.envelope.type
 
 
-Handler = Callable[[Event[Any]], Awaitable[object]]
-H = TypeVar("H", bound=Handler)
+# What the worker calls: `handler(event, context)`.
+Handler = Callable[[Event[Any], Context], Awaitable[object]]
+# What may be registered: a `Handler`, or an async function of the event alone.
+AnyHandler = Callable[[Event[Any], Context], Awaitable[object]] | Callable[[Event[Any]], Awaitable[object]]
+H = TypeVar("H", bound=AnyHandler)
 
 
 @dataclass(frozen=True, slots=True)
 class _Route:
     provider: str
     pattern: str
-    handler: Handler
+    handler: AnyHandler
+    # The handler as the worker calls it: with the context, whatever it takes.
+    call: Handler
 
 
 class Registry:
@@ -80,7 +91,7 @@ class Registry:
 
     def __init__(self) -> None:
         self._routes: list[_Route] = []
-        self._cache: dict[tuple[str, str], tuple[Handler, ...]] = {}
+        self._cache: dict[tuple[str, str], tuple[_Route, ...]] = {}
 
     def handler(self, provider: str, pattern: str = "*") -> Callable[[H], H]:
         """Decorator: run the function for the provider's events whose type matches `pattern`."""
@@ -91,9 +102,9 @@ class Registry:
 
         return register
 
-    def add(self, provider: str, pattern: str, handler: Handler) -> None:
+    def add(self, provider: str, pattern: str, handler: AnyHandler) -> None:
         """Register `handler` for the provider's events whose type matches `pattern`."""
-        self._routes.append(_Route(provider, pattern, handler))
+        self._routes.append(_Route(provider, pattern, handler, _with_context(handler)))
         self._cache.clear()
 
     def include(self, other: Registry) -> None:
@@ -101,12 +112,19 @@ class Registry:
         self._routes.extend(other._routes)
         self._cache.clear()
 
-    def handlers_for(self, provider: str, type: str) -> tuple[Handler, ...]:
+    def handlers_for(self, provider: str, type: str) -> tuple[AnyHandler, ...]:
         """The handlers of an event, in registration order; empty when the group has nothing to do for it."""
+        return tuple(route.handler for route in self._matching(provider, type))
+
+    def calls_for(self, provider: str, type: str) -> tuple[Handler, ...]:
+        """`handlers_for`, each as the worker calls it: `call(event, context)`."""
+        return tuple(route.call for route in self._matching(provider, type))
+
+    def _matching(self, provider: str, type: str) -> tuple[_Route, ...]:
         found = self._cache.get((provider, type))
         if found is None:
             found = tuple(
-                route.handler
+                route
                 for route in self._routes
                 if fnmatchcase(provider, route.provider) and fnmatchcase(type, route.pattern)
             )
@@ -115,6 +133,23 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._routes)
+
+
+def _with_context(handler: AnyHandler) -> Handler:
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):  # a callable without a signature: call it the documented way
+        return handler  # type: ignore[return-value]
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) != 1 or any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return handler  # type: ignore[return-value]
+    event_only: Callable[[Event[Any]], Awaitable[object]] = handler  # type: ignore[assignment]
+
+    @functools.wraps(event_only)
+    async def call(event: Event[Any], context: Context) -> object:
+        return await event_only(event)
+
+    return call
 
 
 def load_handlers(modules: Iterable[str]) -> Registry:

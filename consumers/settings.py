@@ -62,8 +62,15 @@ class Settings(BaseSettings):
     consumer_retry_backoff_ms: int = Field(1000, ge=0, validation_alias="CONSUMER_RETRY_BACKOFF_MS")
     consumer_max_batch: int = Field(500, ge=1, validation_alias="CONSUMER_MAX_BATCH")
     consumer_concurrency: int = Field(16, ge=1, validation_alias="CONSUMER_CONCURRENCY")
-    # On SIGTERM, how long in-flight handlers may run on before their claims are released.
+    # On SIGTERM, and before partitions are handed to another member, how long in-flight handlers may run on
+    # before they are cancelled and their claims released.
     consumer_shutdown_grace_s: float = Field(20.0, ge=0, validation_alias="CONSUMER_SHUTDOWN_GRACE_S")
+    # How long the group waits for a silent member (a crashed process) before giving its partitions to others.
+    # The broker's group.min.session.timeout.ms (6 s by default) is the floor.
+    consumer_session_timeout_ms: int = Field(10_000, ge=1000, validation_alias="CONSUMER_SESSION_TIMEOUT_MS")
+    # A member that does not fetch for this long leaves the group. The worker fetches all the time (a partition
+    # with work in flight is paused, not left unpolled), so a slow handler never gets near it.
+    consumer_max_poll_interval_ms: int = Field(300_000, ge=1000, validation_alias="CONSUMER_MAX_POLL_INTERVAL_MS")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", validation_alias="LOG_LEVEL")
 

@@ -1,10 +1,10 @@
 """Example handlers: an AI agent behind the consumers. Copy this module and replace `run_agent`.
 
 Each handler turns an event into a typed `AgentTask`, hands it to the agent with the event's idempotency
-key, and returns the agent's typed `AgentResult`. What the worker guarantees around it: one run per event
-id and group (duplicates are dropped), a timeout, a retry with backoff on any exception (raise
-`PermanentError` for an event that can never succeed, `RetryLater` to pick the delay) and the DLQ after the
-last attempt.
+key and what is left of its deadline, and returns the agent's typed `AgentResult`. What the worker
+guarantees around it: one run per event id and group (duplicates are dropped), a timeout, a retry with
+backoff on any exception (raise `PermanentError` for an event that can never succeed, `RetryLater` to pick
+the delay) and the DLQ after the last attempt.
 
 Enable it with `CONSUMER_HANDLERS=consumers.examples.agent` (the default).
 """
@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from consumers import Event, Registry
+from consumers import Context, Event, Registry
 from schemas.github import GitHubEvent
 from schemas.hmac import HmacEvent
 from schemas.stripe import StripeEvent
@@ -44,11 +44,12 @@ class AgentResult:
     summary: str
 
 
-async def run_agent(task: AgentTask, *, idempotency_key: str) -> AgentResult:
+async def run_agent(task: AgentTask, *, idempotency_key: str, timeout_s: float | None = None) -> AgentResult:
     """A stand-in for the LLM or agent call: local and deterministic, no network.
 
     A real one sends `idempotency_key` along (most agent and LLM APIs take one, or keep it in your own run
-    table): a retry after a timeout then finds the first run instead of starting a second.
+    table): a retry after a timeout then finds the first run instead of starting a second. `timeout_s` is what
+    is left of the handler's deadline: a call given less than that fails cleanly before the worker cancels it.
     """
     run_id = hashlib.sha256(f"{task.kind}:{idempotency_key}".encode()).hexdigest()[:16]
     return AgentResult(run_id=run_id, summary=f"{task.kind}: {task.instruction}")
@@ -56,7 +57,7 @@ async def run_agent(task: AgentTask, *, idempotency_key: str) -> AgentResult:
 
 @registry.handler("stripe", "payment_intent.*")
 @registry.handler("stripe", "charge.*")
-async def on_payment(event: Event[StripeEvent]) -> AgentResult:
+async def on_payment(event: Event[StripeEvent], context: Context) -> AgentResult:
     """A payment changed: ask the agent to follow up with the customer."""
     obj = event.payload.data.object
     task = AgentTask(
@@ -64,12 +65,12 @@ async def on_payment(event: Event[StripeEvent]) -> AgentResult:
         instruction=f"Follow up on {event.type}",
         facts={"object_id": obj.get("id"), "amount": obj.get("amount"), "currency": obj.get("currency")},
     )
-    return await _run(event, task)
+    return await _run(task, context)
 
 
 @registry.handler("github", "issues.*")
 @registry.handler("github", "pull_request.*")
-async def on_issue_or_pull_request(event: Event[GitHubEvent]) -> AgentResult:
+async def on_issue_or_pull_request(event: Event[GitHubEvent], context: Context) -> AgentResult:
     """An issue or pull request changed: ask the agent to triage it."""
     repository = event.payload.repository.full_name if event.payload.repository else None
     task = AgentTask(
@@ -78,17 +79,17 @@ async def on_issue_or_pull_request(event: Event[GitHubEvent]) -> AgentResult:
         instruction=f"Triage the {event.type.partition('.')[0]} that was {event.payload.action or 'changed'}",
         facts={"repository": repository, "sender": event.payload.sender.login if event.payload.sender else None},
     )
-    return await _run(event, task)
+    return await _run(task, context)
 
 
 @registry.handler("hmac", "*")
-async def on_signed_event(event: Event[HmacEvent]) -> AgentResult:
+async def on_signed_event(event: Event[HmacEvent], context: Context) -> AgentResult:
     """Any event of a generic HMAC sender: hand its type to the agent."""
     task = AgentTask(kind="generic", instruction=f"Handle {event.type or 'an event'}", facts={})
-    return await _run(event, task)
+    return await _run(task, context)
 
 
-async def _run(event: Event[Any], task: AgentTask) -> AgentResult:
-    result = await run_agent(task, idempotency_key=event.idempotency_key)
-    log.info("event %s (%s, attempt %d): agent run %s", event.id, event.type, event.attempt, result.run_id)
+async def _run(task: AgentTask, context: Context) -> AgentResult:
+    result = await run_agent(task, idempotency_key=context.idempotency_key, timeout_s=context.time_left_s)
+    context.log.info("agent run %s", result.run_id)
     return result

@@ -127,3 +127,35 @@ async def test_redis_down_is_store_unavailable() -> None:
             await store.complete([idempotency_key("g", "hmac", "e")], "t", TTL_S)
     finally:
         await client.aclose()
+
+
+async def test_a_claim_retried_with_the_same_token_is_ours(redis_client: redis.asyncio.Redis) -> None:
+    # The reply to the first claim was lost (Redis restarted, a connection dropped): trying again succeeds.
+    store = IdempotencyStore(redis_client)
+    key = idempotency_key("g", "hmac", "e1")
+    assert await store.claim([key], "mine", 1000) == [Claim.CLAIMED]
+    assert await store.claim([key], "mine", LEASE_MS) == [Claim.CLAIMED]
+    assert await redis_client.pttl(key) > 1000
+    assert await store.claim([key], "theirs", LEASE_MS) == [Claim.HELD]
+
+
+async def test_a_forced_claim_takes_done_keys_but_never_live_claims(redis_client: redis.asyncio.Redis) -> None:
+    store = IdempotencyStore(redis_client)
+    done, held = idempotency_key("g", "hmac", "done"), idempotency_key("g", "hmac", "held")
+    await store.claim([done], "x", LEASE_MS)
+    await store.complete([done], "x", TTL_S)
+    await store.claim([held], "y", LEASE_MS)
+
+    assert await store.is_done([done, held]) == [True, False]
+    assert await store.claim([done, held], "replay", LEASE_MS, force=True) == [Claim.CLAIMED, Claim.HELD]
+    assert await store.is_done([done]) == [False]
+
+
+async def test_a_lapsed_claim_nobody_took_is_still_marked_done(redis_client: redis.asyncio.Redis) -> None:
+    # Redis was away longer than the lease while the handler finished: the event is done, not left open.
+    store = IdempotencyStore(redis_client)
+    key = idempotency_key("g", "hmac", "lapsed")
+    await store.claim([key], "mine", 100)
+    await asyncio.sleep(0.2)
+    assert await store.complete([key], "mine", TTL_S) == [True]
+    assert await redis_client.get(key) == DONE.encode()

@@ -437,11 +437,11 @@ class FlakyStore(IdempotencyStore):
         super().__init__(client)
         self.outages = outages
 
-    async def claim(self, keys: Sequence[str], token: str, lease_ms: int) -> list[Claim]:
+    async def claim(self, keys: Sequence[str], token: str, lease_ms: int, *, force: bool = False) -> list[Claim]:
         if self.outages > 0:
             self.outages -= 1
             raise StoreUnavailable("Redis is unavailable: ConnectionError")
-        return await super().claim(keys, token, lease_ms)
+        return await super().claim(keys, token, lease_ms, force=force)
 
 
 async def test_redis_down_pauses_and_skips_nothing(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from consumers.context import Context, bound_logger
 from consumers.examples.agent import (
     AgentResult,
     AgentTask,
@@ -23,6 +26,11 @@ from schemas.hmac import HmacEvent
 from schemas.stripe import StripeEvent
 
 
+def _context(event: Event[Any]) -> Context:
+    logger = bound_logger(logging.getLogger("test"), event_id=event.id, event_type=event.type, attempt=event.attempt)
+    return Context(event.attempt, 5, time.monotonic() + 30, event.idempotency_key, logger)
+
+
 def _event(provider: str, type: str, payload: Any, event_id: str = "evt_1") -> Envelope:
     return Envelope(
         id=event_id, source=provider, provider=provider, type=type, received_at=datetime.now(UTC), payload=payload
@@ -35,7 +43,7 @@ async def test_a_github_issue_is_triaged(samples: Path) -> None:
     assert registry.handlers_for("github", envelope.type) == (on_issue_or_pull_request,)
     event = Event(envelope, GitHubEvent.model_validate(payload), attempt=1, idempotency_key=envelope.id)
 
-    result = await on_issue_or_pull_request(event)
+    result = await on_issue_or_pull_request(event, _context(event))
 
     assert isinstance(result, AgentResult)
     assert result.summary == "triage: Triage the issues that was labeled"
@@ -53,7 +61,7 @@ async def test_a_stripe_payment_is_followed_up() -> None:
     envelope = _event("stripe", "payment_intent.succeeded", payload)
     event = Event(envelope, StripeEvent.model_validate(payload), attempt=2, idempotency_key=envelope.id)
 
-    result = await on_payment(event)
+    result = await on_payment(event, _context(event))
 
     assert result.summary == "payment: Follow up on payment_intent.succeeded"
 
@@ -62,7 +70,7 @@ async def test_the_same_event_gives_the_same_agent_run() -> None:
     envelope = _event("hmac", "order.created", {"id": "o1"}, "o1")
     event = Event(envelope, HmacEvent.model_validate({"id": "o1"}), attempt=1, idempotency_key="o1")
 
-    first, again = await on_signed_event(event), await on_signed_event(event)
+    first, again = await on_signed_event(event, _context(event)), await on_signed_event(event, _context(event))
 
     assert first == again
     assert first.run_id != (await run_agent(AgentTask("generic", "x", {}), idempotency_key="o2")).run_id

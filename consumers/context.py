@@ -1,0 +1,56 @@
+"""What a handler gets beside its event: the attempt, the deadline, the idempotency key and a bound logger."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class EventLogger(logging.LoggerAdapter[logging.Logger]):
+    """A logger that prefixes every message with the event it is about (id, type, attempt), never its payload."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        extra: Mapping[str, object] = self.extra or {}
+        kwargs.setdefault("extra", {}).update(extra)
+        return (
+            f"event {extra.get('event_id')} ({extra.get('event_type')}, attempt {extra.get('attempt')}): {msg}",
+            kwargs,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The run of a handler for one event.
+
+    Attributes:
+        attempt: 1 on the first delivery to this group, one more per retry (and per replay from the DLQ).
+        max_attempts: `CONSUMER_MAX_ATTEMPTS`; after a failure of the last attempt the event is dead-lettered.
+        deadline: when the worker cancels the handler, on the `time.monotonic()` clock.
+        idempotency_key: the event id; pass it to every downstream call that takes one (an agent run, a payment
+            API), so that a retry after a partial success does not act twice.
+        log: a logger whose lines name the event, its type and the attempt.
+    """
+
+    attempt: int
+    max_attempts: int
+    deadline: float
+    idempotency_key: str
+    log: logging.LoggerAdapter[logging.Logger]
+
+    @property
+    def time_left_s(self) -> float:
+        """Seconds until the deadline (0 when it has passed): give a downstream call less than this."""
+        return max(0.0, self.deadline - time.monotonic())
+
+    @property
+    def last_attempt(self) -> bool:
+        """Whether a failure now sends the event to the DLQ instead of the retry topic."""
+        return self.attempt >= self.max_attempts
+
+
+def bound_logger(logger: logging.Logger, *, event_id: str, event_type: str, attempt: int) -> EventLogger:
+    """A logger for one handler run of one event."""
+    return EventLogger(logger, {"event_id": event_id, "event_type": event_type or "-", "attempt": attempt})

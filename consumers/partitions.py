@@ -1,0 +1,63 @@
+"""What the worker knows about each partition it owns: offsets in flight, the commit point, running jobs.
+
+A record's offset is tracked from the fetch until the record is done, retried or dead-lettered; the offset
+to commit is the first one not done yet (or one past the last fetched), so a commit never passes over a
+record that is still being handled, whatever order the records finish in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class PartitionState:
+    """One owned partition.
+
+    Attributes:
+        revoked: the partition was taken away (or the worker is stopping): its queued jobs must not start.
+        running: the tasks handling its records now; cancelled when it is revoked past the grace.
+        paused: whether this worker asked Kafka to stop fetching it.
+        not_before_ms: a retry partition waits until this epoch time (ms) for its next record, else None.
+    """
+
+    def __init__(self) -> None:
+        # Offsets fetched and not dealt with yet, in offset order, with whether each is done.
+        self._offsets: dict[int, bool] = {}
+        self._next = -1
+        self.committed = -1
+        self.revoked = False
+        self.running: set[asyncio.Task[None]] = set()
+        self.paused = False
+        self.not_before_ms: int | None = None
+
+    def fetched(self, offset: int) -> None:
+        """A record was fetched and handed on."""
+        self._offsets[offset] = False
+        self._next = max(self._next, offset + 1)
+
+    def finished(self, offset: int) -> None:
+        """A record is done, retried or dead-lettered: the commit may pass it."""
+        if offset in self._offsets:
+            self._offsets[offset] = True
+        while self._offsets:
+            first = next(iter(self._offsets))
+            if not self._offsets[first]:
+                break
+            del self._offsets[first]
+
+    @property
+    def in_flight(self) -> int:
+        """Records fetched and not dealt with yet."""
+        return len(self._offsets)
+
+    @property
+    def commit_point(self) -> int | None:
+        """The offset to commit (the next one the group reads), or None before the first record."""
+        if self._offsets:
+            return next(iter(self._offsets))
+        return self._next if self._next >= 0 else None
+
+    def to_commit(self) -> int | None:
+        """The commit point when it moved past the last commit, else None."""
+        point = self.commit_point
+        return point if point is not None and point > self.committed else None

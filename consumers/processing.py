@@ -1,0 +1,132 @@
+"""One record from claim to outcome: the delivery protocol of DESIGN.md, "Consumers: delivery and idempotency".
+
+1. An invalid record goes to the DLQ with the reason (no retry, no claim).
+2. Claim the event id: `DONE` is a duplicate; `HELD` (another member, or another record of this worker, is
+   on it) is asked again until it is claimed or done, never skipped.
+3. Run the handlers (bounded concurrency, timeout). Success: mark `done`. Failure: release the claim, then
+   send the record to the retry topic with backoff, or after the last attempt to the DLQ, and wait for
+   Kafka's ack before the record counts as dealt with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from consumers.claims import Claims
+from consumers.decoding import Decoded
+from consumers.errors import BrokerUnavailable
+from consumers.idempotency import Claim
+from consumers.kafka import KafkaClient
+from consumers.metrics import ConsumerMetrics, Outcome
+from consumers.routing import backoff_ms, failure_record, failure_route, now_ms
+from consumers.runner import HandlerRunner
+from consumers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How often an event held by another claim is asked for again, in seconds.
+HELD_POLL_S = 0.2
+# Backoff while Kafka does not take a retry or dead-letter record, in seconds: doubles from the first to the cap.
+BROKER_BACKOFF_S = (0.1, 5.0)
+# How long releasing the claim of a cancelled handler may take, in seconds (else the claim expires).
+RELEASE_TIMEOUT_S = 2.0
+
+
+class Processor:
+    """Deals with decoded records, one call per record.
+
+    Args:
+        settings: attempts, backoff and concurrency.
+        claims: this worker's claims.
+        runner: runs the handlers.
+        kafka: sends retry and dead-letter records.
+        metrics: counts outcomes.
+    """
+
+    def __init__(
+        self, settings: Settings, *, claims: Claims, runner: HandlerRunner, kafka: KafkaClient, metrics: ConsumerMetrics
+    ) -> None:
+        self._settings = settings
+        self._group = settings.consumer_group
+        self._claims = claims
+        self._runner = runner
+        self._kafka = kafka
+        self._metrics = metrics
+        self._slots = asyncio.Semaphore(settings.consumer_concurrency)
+
+    async def process(self, item: Decoded, *, gone: Callable[[], bool]) -> Outcome | None:
+        """Handle one record; its outcome (counted), or None when `gone()` turned true first (it was dropped
+        unresolved: the next owner of its partition reads it again)."""
+        outcome = await self._process(item, gone)
+        if outcome is not None:
+            self._metrics.outcome(item.route.provider, self._group, outcome)
+        return outcome
+
+    async def _process(self, item: Decoded, gone: Callable[[], bool]) -> Outcome | None:
+        if item.invalid is not None:
+            await self._send_failure(item, item.invalid, Outcome.INVALID)
+            return Outcome.INVALID
+        event = item.event
+        assert event is not None
+        while True:
+            if gone():
+                return None
+            claim = await self._claims.claim(item.key)
+            if claim is Claim.DONE:
+                return Outcome.DUPLICATE
+            if claim is Claim.CLAIMED:
+                break
+            await asyncio.sleep(HELD_POLL_S)
+        try:
+            async with self._slots:
+                if gone():
+                    await self._claims.release(item.key)
+                    return None
+                error = await self._runner.run(event, item.route.provider)
+        except asyncio.CancelledError:
+            # Cancelled past the grace of a shutdown or a revocation: whoever reads the record next may claim it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RELEASE_TIMEOUT_S):
+                    await self._claims.release_now([item.key])
+            raise
+        if error is None:
+            if not await self._claims.complete(item.key):
+                log.warning("event %s: another member claimed it before it was marked done", item.key)
+            return Outcome.OK
+        # Released first, so that the retry, wherever it is read, can claim the event.
+        await self._claims.release(item.key)
+        outcome = failure_route(error, item.attempt, self._settings.consumer_max_attempts)
+        await self._send_failure(item, error, outcome)
+        return outcome
+
+    async def _send_failure(self, item: Decoded, error: BaseException, outcome: Outcome) -> None:
+        record = item.record
+        if outcome is not Outcome.RETRIED:
+            log.warning(
+                "event at %s[%d]@%d dead-lettered after attempt %d: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                item.attempt,
+                type(error).__name__,
+            )
+        delay = backoff_ms(error, item.attempt, self._settings.consumer_retry_backoff_ms)
+        out = failure_record(record, item.route, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay)
+        await _until_sent(lambda: self._kafka.send_all([out]))
+
+
+async def _until_sent(call: Callable[[], Awaitable[T]]) -> T:
+    delay_s, cap_s = BROKER_BACKOFF_S
+    while True:
+        try:
+            return await call()
+        except BrokerUnavailable as exc:
+            log.warning("%s; trying again in %.1fs", exc, delay_s)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, cap_s)

@@ -1,0 +1,90 @@
+"""Running an event's handlers: one after the other, each with a timeout and a `Context`, measured.
+
+Shared by the worker and by `python -m consumers replay`, so a replayed event runs exactly as a live one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from consumers.context import Context, bound_logger
+from consumers.errors import HandlerTimeout
+from consumers.metrics import ConsumerMetrics
+from consumers.registry import Event, Registry
+
+log = logging.getLogger(__name__)
+# Handlers log through this one (bound to the event), so their lines can be told apart from the worker's.
+handler_log = logging.getLogger("consumers.handlers")
+
+
+class HandlerRunner:
+    """Runs the handlers a registry has for an event.
+
+    Args:
+        registry: the handlers.
+        metrics: handler duration and in-flight count.
+        group: the consumer group, a metrics label.
+        timeout_s: per handler call (`CONSUMER_HANDLER_TIMEOUT_S`).
+        max_attempts: `CONSUMER_MAX_ATTEMPTS`, for `Context.last_attempt`.
+    """
+
+    def __init__(
+        self, registry: Registry, metrics: ConsumerMetrics, *, group: str, timeout_s: float, max_attempts: int
+    ) -> None:
+        self._registry = registry
+        self._metrics = metrics
+        self._group = group
+        self._timeout_s = timeout_s
+        self._max_attempts = max_attempts
+
+    def has_handlers(self, event: Event[Any]) -> bool:
+        """Whether the group has anything to do for the event."""
+        return bool(self._registry.handlers_for(event.provider, event.type))
+
+    async def run(self, event: Event[Any], provider: str) -> BaseException | None:
+        """Run every handler of the event in registration order; the first error stops them and is returned.
+
+        A handler that runs past the timeout is cancelled and reported as `HandlerTimeout`.
+        """
+        duration = self._metrics.handler_duration.labels(provider, self._group)
+        in_flight = self._metrics.in_flight.labels(provider, self._group)
+        logger = bound_logger(handler_log, event_id=event.id, event_type=event.type, attempt=event.attempt)
+        in_flight.inc()
+        try:
+            for handler in self._registry.calls_for(event.provider, event.type):
+                started = time.perf_counter()
+                deadline = asyncio.timeout(self._timeout_s)
+                context = Context(
+                    attempt=event.attempt,
+                    max_attempts=self._max_attempts,
+                    deadline=time.monotonic() + self._timeout_s,
+                    idempotency_key=event.idempotency_key,
+                    log=logger,
+                )
+                try:
+                    async with deadline:
+                        await handler(event, context)
+                except Exception as exc:
+                    error: BaseException = exc
+                    if isinstance(exc, TimeoutError) and deadline.expired():
+                        error = HandlerTimeout(f"{_name(handler)} ran past {self._timeout_s}s")
+                    log.warning(
+                        "event %s attempt %d: %s failed: %s",
+                        event.id,
+                        event.attempt,
+                        _name(handler),
+                        type(error).__name__,
+                    )
+                    return error
+                finally:
+                    duration.observe(time.perf_counter() - started)
+            return None
+        finally:
+            in_flight.dec()
+
+
+def _name(handler: object) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)

@@ -1,0 +1,196 @@
+"""The worker's parts without I/O: commit points, lanes, batched claims, the handler context and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from consumers.__main__ import parser
+from consumers.claims import Claims
+from consumers.context import Context, bound_logger
+from consumers.errors import StoreUnavailable
+from consumers.idempotency import Claim, IdempotencyStore
+from consumers.lanes import Lanes
+from consumers.partitions import PartitionState
+from consumers.registry import Event, Registry
+from consumers.replay import Selection
+
+
+def test_the_commit_point_never_passes_an_unfinished_record() -> None:
+    assert PartitionState().commit_point is None
+    state = PartitionState()
+    for offset in (10, 11, 12, 13):
+        state.fetched(offset)
+    assert state.commit_point == 10
+    state.finished(12)
+    state.finished(11)
+    assert (state.commit_point, state.in_flight) == (10, 4)
+    state.finished(10)
+    assert (state.commit_point, state.in_flight) == (13, 1)
+    state.finished(13)
+    assert (state.commit_point, state.in_flight) == (14, 0)
+    state.committed = 14
+    assert state.to_commit() is None
+
+
+async def test_lanes_run_one_key_in_order_and_keys_side_by_side() -> None:
+    lanes = Lanes()
+    log: list[str] = []
+    gate = asyncio.Event()
+
+    def job(name: str, wait: bool = False) -> Any:
+        async def run() -> None:
+            log.append(f"{name}+")
+            if wait:
+                await gate.wait()
+            log.append(f"{name}-")
+
+        return run
+
+    lanes.submit("a", job("a1", wait=True))
+    lanes.submit("a", job("a2"))
+    lanes.submit("b", job("b1"))
+    await asyncio.sleep(0.01)
+    assert log == ["a1+", "b1+", "b1-"]
+    assert len(lanes) == 2
+    gate.set()
+    await asyncio.sleep(0.01)
+    assert log == ["a1+", "b1+", "b1-", "a1-", "a2+", "a2-"]
+    assert len(lanes) == 0
+    await lanes.close()
+
+
+async def test_a_cancelled_job_leaves_its_lane_running() -> None:
+    lanes = Lanes()
+    ran: list[str] = []
+    tasks: list[asyncio.Task[Any]] = []
+
+    async def stuck() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.append(task)
+        await asyncio.sleep(60)
+
+    async def after() -> None:
+        ran.append("after")
+
+    lanes.submit("k", stuck)
+    lanes.submit("k", after)
+    await asyncio.sleep(0.01)
+    tasks[0].cancel()
+    await asyncio.sleep(0.01)
+    assert ran == ["after"]
+    await lanes.close()
+
+
+class FakeStore(IdempotencyStore):
+    """Claims in a dict; counts calls; can be down for a number of calls."""
+
+    def __init__(self, down: int = 0) -> None:
+        self.values: dict[str, str] = {}
+        self.calls: list[tuple[str, int]] = []
+        self.down = down
+
+    def _up(self, op: str, keys: Sequence[str]) -> None:
+        if self.down:
+            self.down -= 1
+            raise StoreUnavailable("Redis is unavailable: ConnectionError")
+        self.calls.append((op, len(keys)))
+
+    async def claim(self, keys: Sequence[str], token: str, lease_ms: int, *, force: bool = False) -> list[Claim]:
+        self._up("claim", keys)
+        result = []
+        for key in keys:
+            value = self.values.get(key)
+            if value is None or value == token:
+                self.values[key] = token
+                result.append(Claim.CLAIMED)
+            else:
+                result.append(Claim.DONE if value == "done" else Claim.HELD)
+        return result
+
+    async def complete(self, keys: Sequence[str], token: str, ttl_s: int) -> list[bool]:
+        self._up("complete", keys)
+        for key in keys:
+            self.values[key] = "done"
+        return [True] * len(keys)
+
+    async def release(self, keys: Sequence[str], token: str) -> list[bool]:
+        self._up("release", keys)
+        for key in keys:
+            self.values.pop(key, None)
+        return [True] * len(keys)
+
+
+async def test_claims_of_one_tick_are_one_call() -> None:
+    store = FakeStore()
+    claims = Claims(store, lease_ms=1000, done_ttl_s=60)
+    results = await asyncio.gather(*(claims.claim(f"k{i}") for i in range(100)))
+    assert results == [Claim.CLAIMED] * 100
+    await asyncio.gather(*(claims.complete(f"k{i}") for i in range(100)))
+    assert store.calls == [("claim", 100), ("complete", 100)]
+    assert claims.held == set()
+
+
+async def test_a_worker_never_claims_an_event_twice_at_once() -> None:
+    claims = Claims(FakeStore(), lease_ms=1000, done_ttl_s=60)
+    assert list(await asyncio.gather(claims.claim("k"), claims.claim("k"))) == [Claim.CLAIMED, Claim.HELD]
+    assert await claims.claim("k") is Claim.HELD
+    await claims.release("k")
+    assert await claims.claim("k") is Claim.CLAIMED
+
+
+async def test_claims_wait_out_an_outage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("consumers.claims.OUTAGE_BACKOFF_S", (0.001, 0.002))
+    store = FakeStore(down=3)
+    claims = Claims(store, lease_ms=1000, done_ttl_s=60)
+    assert await claims.claim("k") is Claim.CLAIMED
+    assert store.calls == [("claim", 1)]
+
+
+def test_the_context_knows_the_last_attempt_and_the_time_left() -> None:
+    logger = bound_logger(logging.getLogger("t"), event_id="evt_1", event_type="push", attempt=3)
+    context = Context(attempt=3, max_attempts=3, deadline=0.0, idempotency_key="evt_1", log=logger)
+    assert context.last_attempt
+    assert context.time_left_s == 0.0
+    assert logger.process("ran", {})[0] == "event evt_1 (push, attempt 3): ran"
+
+
+async def test_a_handler_may_take_the_event_alone() -> None:
+    registry = Registry()
+    seen: list[object] = []
+
+    @registry.handler("hmac")
+    async def plain(event: Event[Any]) -> None:
+        seen.append(event)
+
+    assert registry.handlers_for("hmac", "x") == (plain,)
+    [call] = registry.calls_for("hmac", "x")
+    context = Context(1, 5, 0.0, "e", bound_logger(logging.getLogger("t"), event_id="e", event_type="", attempt=1))
+    await call("event", context)  # type: ignore[arg-type]
+    assert seen == ["event"]
+
+
+def test_a_selection_by_id_and_time() -> None:
+    noon = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    ms = int(noon.timestamp() * 1000)
+    assert Selection().matches("a", ms)
+    assert Selection(ids=frozenset({"a"})).matches("a", ms)
+    assert not Selection(ids=frozenset({"a"})).matches("b", ms)
+    assert Selection(since=noon).matches("a", ms)
+    assert not Selection(until=noon).matches("a", ms)
+    assert not Selection(since=noon).matches("a", ms - 1)
+
+
+def test_the_replay_command_line() -> None:
+    args = parser().parse_args(["replay", "--id", "a", "--id", "b", "--since", "2026-11-26T12:00:00Z", "--dry-run"])
+    assert (args.command, args.id, args.dry_run, args.force, args.rate) == ("replay", ["a", "b"], True, False, 10.0)
+    assert args.since == datetime(2026, 11, 26, 12, tzinfo=UTC)
+    assert parser().parse_args([]).command is None
+    with pytest.raises(SystemExit):
+        parser().parse_args(["replay", "--rate", "-1"])
