@@ -4,14 +4,19 @@
     ├── ConfigError                  bad settings or sources file: start-up stops with the message
     └── RequestError                 a request is refused; `status_code` and `code` are what the sender sees
         ├── UnknownSource            404 unknown_source
-        ├── SignatureError           401 invalid_signature (missing, malformed or wrong signature)
-        │   └── StaleTimestamp       401 stale_timestamp (signed time outside the tolerance)
+        ├── SignatureError           401 invalid_signature, reason bad_signature (no secret signed it)
+        │   ├── MissingHeader        401 invalid_signature, reason missing_header
+        │   ├── MalformedHeader      401 invalid_signature, reason malformed_header (unparseable value)
+        │   └── StaleTimestamp       401 stale_timestamp, reason stale_timestamp (signed time too old)
+        │       └── FutureTimestamp  401 stale_timestamp, reason future_timestamp (signed time too far ahead)
         ├── BodyTooLarge             413 too_large
         ├── UnsupportedMediaType     415 unsupported_media_type
         ├── BadRequest               400 bad_request (malformed JSON, no event id where one is required)
         └── Unavailable              503 unavailable (Kafka can't take it, or the ack didn't come in time)
 
-`routes.py` turns a `RequestError` into its response in exactly one place. Messages never carry a
+`routes.py` turns a `RequestError` into its response in exactly one place. A `SignatureError`'s `reason`
+is for operators only (`webhooks_signature_failures_total{reason}`); the sender sees just `code`, so a
+forger learns nothing from it. Messages never carry a
 secret or a body: they are safe to log.
 """
 
@@ -49,13 +54,34 @@ class SignatureError(RequestError):
     status_code = 401
     code = "invalid_signature"
     outcome = "invalid_signature"
+    # The `reason` label of webhooks_signature_failures_total (REASONS in metrics.py).
+    reason: ClassVar[str] = "bad_signature"
+
+
+class MissingHeader(SignatureError):
+    """A header the scheme needs (signature, timestamp, id) is absent or empty."""
+
+    reason = "missing_header"
+
+
+class MalformedHeader(SignatureError):
+    """A header (or a signed body field) is there but can't be parsed: bad encoding, syntax, number."""
+
+    reason = "malformed_header"
 
 
 class StaleTimestamp(SignatureError):
-    """The signed timestamp is further from now than the tolerance, in either direction."""
+    """The signed timestamp is older than the tolerance allows."""
 
     code = "stale_timestamp"
     outcome = "stale_timestamp"
+    reason = "stale_timestamp"
+
+
+class FutureTimestamp(StaleTimestamp):
+    """The signed timestamp is further ahead of now than the tolerance (a clock skew or a pre-signed replay)."""
+
+    reason = "future_timestamp"
 
 
 class BodyTooLarge(RequestError):

@@ -19,6 +19,10 @@ OUTCOMES = (
     "bad_request",
     "unavailable",
 )
+# webhooks_signature_failures_total{reason}: why a request's signature was refused (`SignatureError.reason`).
+# The sender only ever sees invalid_signature or stale_timestamp; the reason is for operators.
+REASONS = ("bad_signature", "missing_header", "malformed_header", "stale_timestamp", "future_timestamp")
+
 # The `source` label of requests to a source that doesn't exist: senders choose the path, so it can't be a label.
 UNKNOWN_SOURCE_LABEL = "unknown"
 
@@ -42,6 +46,21 @@ class ReceiverMetrics:
             "Time from the request's first byte to the response, by source.",
             ["source"],
             buckets=_LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.signature_failures = Counter(
+            "webhooks_signature_failures_total",
+            "Refused signatures by source and reason (bad_signature, missing_header, malformed_header, "
+            "stale_timestamp, future_timestamp).",
+            ["source", "reason"],
+            registry=registry,
+        )
+        # The `secret` label is the matching secret's position in WEBHOOK_SECRET_<SOURCE> (0, 1, ...), never
+        # the secret: when the old one's count stops growing, it can be retired.
+        self.secret_matches = Counter(
+            "webhooks_secret_matches_total",
+            "Verified requests by source and position of the secret (or public key) that matched.",
+            ["source", "secret"],
             registry=registry,
         )
         self.publish_duration = Histogram(

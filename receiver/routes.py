@@ -6,6 +6,7 @@ plain ASGI doing the same work). Everything else — health, metrics, docs — s
 
 Order of checks, each cheaper than the next and none trusting what came before it:
 source exists -> size -> body read within the limit -> signature (and timestamp) -> parse -> publish.
+A verified provider handshake (`Source.handshake`) is answered after the signature, instead of parsing.
 A `RequestError` becomes its response here, and only here.
 """
 
@@ -19,10 +20,11 @@ from datetime import UTC, datetime
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from receiver.errors import BodyTooLarge, RequestError, UnknownSource
+from receiver.errors import BodyTooLarge, RequestError, SignatureError, UnknownSource
 from receiver.metrics import UNKNOWN_SOURCE_LABEL, ReceiverMetrics
 from receiver.publish import Publisher
 from receiver.sources import Source
+from receiver.verify import Handshake
 from schemas.envelope import encode_envelope
 from schemas.topics import HEADER_ID, HEADER_PROVIDER, HEADER_SOURCE, HEADER_TYPE
 
@@ -82,19 +84,31 @@ class WebhookRoute:
             outcome, status, body = exc.outcome, exc.status_code, {"error": exc.code}
             if status == 503:
                 headers = self._unavailable_headers
+            elif isinstance(exc, SignatureError):
+                self._metrics.signature_failures.labels(source_label, exc.reason).inc()
             logger.debug("refused %s: %s (%s)", source_label, exc.code, exc)
         except _Disconnected:
             return
         else:
+            if isinstance(event_id, Handshake):
+                # A verified provider handshake: answered as the provider expects, never published.
+                self._metrics.received.labels(source_label, provider_label, "handshake").inc()
+                await _send(send, event_id.status, event_id.body, [(b"content-type", event_id.content_type)])
+                self._metrics.request_duration.labels(source_label).observe(time.perf_counter() - started)
+                return
             outcome, status, body = "accepted", 202, {"status": "accepted", "id": event_id}
         self._metrics.received.labels(source_label, provider_label, outcome).inc()
         await _respond(send, status, body, headers)
         self._metrics.request_duration.labels(source_label).observe(time.perf_counter() - started)
 
-    async def _handle(self, source: Source, scope: Scope, receive: Receive) -> str:
+    async def _handle(self, source: Source, scope: Scope, receive: Receive) -> str | Handshake:
         headers: dict[bytes, bytes] = dict(scope["headers"])
         body = await self._read_body(headers, receive)
-        source.scheme.verify(headers, body, source.secrets, self._clock())
+        matched = source.scheme.verify(headers, body, source.secrets, self._clock())
+        self._metrics.secret_matches.labels(source.name, str(matched)).inc()
+        handshake = source.handshake(headers, body)
+        if handshake is not None:
+            return handshake
         verified = source.scheme.describe(source.name, headers, body)
         value = encode_envelope(
             id=verified.id,
@@ -144,7 +158,10 @@ class _Disconnected(Exception):
 
 
 async def _respond(send: Send, status: int, body: dict[str, str], headers: list[tuple[bytes, bytes]]) -> None:
-    payload = orjson.dumps(body)
+    await _send(send, status, orjson.dumps(body), headers)
+
+
+async def _send(send: Send, status: int, payload: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     await send(
         {
             "type": "http.response.start",

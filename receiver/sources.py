@@ -12,35 +12,59 @@ custom sources (a second Stripe account, a generic HMAC sender with its own head
     [sources.acme]
     provider = "hmac"
     topic = "webhooks.acme"
-    header = "X-Acme-Signature"         # generic HMAC only: header, prefix, algorithm, encoding
-    prefix = ""
-    algorithm = "sha512"
+    header = "X-Acme-Signature"         # generic HMAC only: header, prefix, algorithm, encoding,
+    prefix = ""                         # timestamp_header, timestamp_unit, signed_content,
+    algorithm = "sha512"                # id_header / id_field, type_header / type_field
     encoding = "base64"
 
-Secrets never live in the file, only in the environment.
+    [sources.twilio-eu]
+    provider = "twilio"
+    public_url = "https://hooks.example.com/webhooks/twilio-eu"   # what the provider signs
+
+Schemes that sign the URL they call (Twilio, Square, HubSpot) need the source's public URL, exactly as
+configured at the provider: `public_url` in the file or `WEBHOOK_PUBLIC_URL_<SOURCE>` (which wins), so
+the receiver verifies correctly behind a proxy. Secrets never live in the file, only in the environment.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from receiver.errors import ConfigError
+from receiver.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS, Provider, scheme_for
 from receiver.settings import describe_validation_error
-from receiver.verify import GitHubScheme, HmacScheme, Scheme, StripeScheme
+from receiver.verify import Handshake, HandshakeScheme, Headers, HmacScheme, Scheme
+from receiver.verify.hmac import PLACEHOLDERS
 from schemas.topics import event_topic
 
 SECRET_ENV_PREFIX = "WEBHOOK_SECRET_"  # noqa: S105 (a variable name prefix)
-BUILT_IN_PROVIDERS = ("hmac", "github", "stripe")
+PUBLIC_URL_ENV_PREFIX = "WEBHOOK_PUBLIC_URL_"
+_HMAC_OPTIONS = (
+    "header",
+    "prefix",
+    "algorithm",
+    "encoding",
+    "timestamp_header",
+    "timestamp_unit",
+    "signed_content",
+    "id_header",
+    "id_field",
+    "type_header",
+    "type_field",
+)
 
 # A source name is one URL path segment; a topic name is what Kafka allows.
 _SOURCE_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
 _TOPIC_NAME = r"[A-Za-z0-9._-]{1,249}"
+_HEADER_NAME = r"^[A-Za-z0-9-]{1,128}$"
+_FIELD_PATH = r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +75,20 @@ class Source:
     scheme: Scheme
     secrets: tuple[bytes, ...]
     topic: str
+    # The scheme's handshake, where it has one (checked once here, not per request).
+    _handshake: HandshakeScheme | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scheme, HandshakeScheme):
+            object.__setattr__(self, "_handshake", self.scheme)
 
     @property
     def provider(self) -> str:
         return self.scheme.provider
+
+    def handshake(self, headers: Headers, body: bytes) -> Handshake | None:
+        """The answer to a verified handshake request, or None for an ordinary event."""
+        return None if self._handshake is None else self._handshake.handshake(headers, body)
 
 
 class _SourceEntry(BaseModel):
@@ -62,13 +96,21 @@ class _SourceEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    provider: Literal["hmac", "github", "stripe"]
+    provider: Provider
     topic: Annotated[str, Field(pattern=f"^{_TOPIC_NAME}$")] | None = None
     secrets_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
-    header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,128}$")] | None = None
+    public_url: Annotated[str, Field(pattern=r"^https?://[^\s]{1,2000}$")] | None = None
+    header: Annotated[str, Field(pattern=_HEADER_NAME)] | None = None
     prefix: Annotated[str, Field(max_length=64)] | None = None
     algorithm: Literal["sha1", "sha256", "sha512"] | None = None
     encoding: Literal["hex", "base64"] | None = None
+    timestamp_header: Annotated[str, Field(pattern=_HEADER_NAME)] | None = None
+    timestamp_unit: Literal["s", "ms"] | None = None
+    signed_content: Annotated[str, Field(min_length=6, max_length=256)] | None = None
+    id_header: Annotated[str, Field(pattern=_HEADER_NAME)] | None = None
+    id_field: Annotated[str, Field(pattern=_FIELD_PATH)] | None = None
+    type_header: Annotated[str, Field(pattern=_HEADER_NAME)] | None = None
+    type_field: Annotated[str, Field(pattern=_FIELD_PATH)] | None = None
 
 
 class _SourcesFile(BaseModel):
@@ -82,6 +124,11 @@ def secret_env_name(source: str) -> str:
     return SECRET_ENV_PREFIX + source.upper().replace("-", "_")
 
 
+def public_url_env_name(source: str) -> str:
+    """The variable that holds a source's public URL: `WEBHOOK_PUBLIC_URL_<SOURCE>`."""
+    return PUBLIC_URL_ENV_PREFIX + source.upper().replace("-", "_")
+
+
 def load_sources(environ: Mapping[str, str], *, sources_file: Path | None, tolerance_s: int) -> dict[str, Source]:
     """The enabled sources by name; anything misconfigured is a `ConfigError` that names it.
 
@@ -90,13 +137,16 @@ def load_sources(environ: Mapping[str, str], *, sources_file: Path | None, toler
         sources_file: the TOML file of custom sources, if any.
         tolerance_s: the replay window of timestamped schemes.
     """
-    entries = {name: _SourceEntry.model_validate({"provider": name}) for name in BUILT_IN_PROVIDERS}
+    entries: dict[str, _SourceEntry] = {
+        name: _SourceEntry.model_validate({"provider": name}) for name in BUILT_IN_PROVIDERS
+    }
     from_file = _read_sources_file(sources_file) if sources_file is not None else {}
     entries.update(from_file)
 
     known_envs = {entry.secrets_env or secret_env_name(name): name for name, entry in entries.items()}
+    known_envs.update({public_url_env_name(name): name for name in entries})
     for key in environ:
-        if key.startswith(SECRET_ENV_PREFIX) and key not in known_envs:
+        if key.startswith((SECRET_ENV_PREFIX, PUBLIC_URL_ENV_PREFIX)) and key not in known_envs:
             raise ConfigError(f"{key} names no source (sources: {', '.join(sorted(entries))})")
 
     sources: dict[str, Source] = {}
@@ -110,13 +160,46 @@ def load_sources(environ: Mapping[str, str], *, sources_file: Path | None, toler
         secrets = tuple(part.strip().encode() for part in raw.split(",") if part.strip())
         if not secrets:
             raise ConfigError(f"{env} is set but holds no secret")
+        scheme = _scheme(entry, tolerance_s, _public_url(name, entry, environ))
+        _check_secrets(scheme, secrets, env)
         sources[name] = Source(
             name=name,
-            scheme=_scheme(entry, tolerance_s),
+            scheme=scheme,
             secrets=secrets,
             topic=entry.topic or event_topic(entry.provider),
         )
     return sources
+
+
+def _public_url(name: str, entry: _SourceEntry, environ: Mapping[str, str]) -> str:
+    env = public_url_env_name(name)
+    url = environ.get(env) or entry.public_url
+    if entry.provider not in URL_SIGNING_PROVIDERS:
+        if url is not None:
+            raise ConfigError(f"source {name!r}: a public URL applies to providers twilio, square and hubspot only")
+        return ""
+    if url is None:
+        raise ConfigError(f"source {name!r} ({entry.provider}) signs its URL: set {env} or public_url")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsing the port raises on a bad one)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ConfigError(f"{env}: the public URL must be an absolute http(s) URL without a fragment")
+    return url
+
+
+def _check_secrets(scheme: Scheme, secrets: tuple[bytes, ...], env: str) -> None:
+    """Secrets that are keys (Standard Webhooks' `whsec_`, public keys) must parse; never echo them."""
+    check = getattr(scheme, "check_secret", None)
+    if check is None:
+        return
+    for position, secret in enumerate(secrets):
+        try:
+            check(secret)
+        except ValueError as exc:
+            raise ConfigError(f"{env}: secret {position}: {exc}") from None
 
 
 def _read_sources_file(path: Path) -> dict[str, _SourceEntry]:
@@ -131,24 +214,50 @@ def _read_sources_file(path: Path) -> dict[str, _SourceEntry]:
     except ValidationError as exc:
         raise ConfigError(f"WEBHOOK_SOURCES_FILE {path}: {describe_validation_error(exc)}") from None
     for name, entry in parsed.sources.items():
-        hmac_options = (entry.header, entry.prefix, entry.algorithm, entry.encoding)
-        if entry.provider != "hmac" and any(option is not None for option in hmac_options):
-            raise ConfigError(
-                f"WEBHOOK_SOURCES_FILE {path}: source {name!r}: header, prefix, algorithm and encoding "
-                "apply to provider 'hmac' only"
-            )
+        problem = _hmac_options_problem(entry)
+        if problem:
+            raise ConfigError(f"WEBHOOK_SOURCES_FILE {path}: source {name!r}: {problem}")
     return dict(parsed.sources)
 
 
-def _scheme(entry: _SourceEntry, tolerance_s: int) -> Scheme:
-    if entry.provider == "github":
-        return GitHubScheme()
-    if entry.provider == "stripe":
-        return StripeScheme(tolerance_s=tolerance_s)
-    default = HmacScheme()
-    return HmacScheme(
-        header=entry.header or default.header,
-        prefix=default.prefix if entry.prefix is None else entry.prefix,
-        algorithm=entry.algorithm or default.algorithm,
-        encoding=entry.encoding or default.encoding,
-    )
+def _hmac_options_problem(entry: _SourceEntry) -> str | None:
+    if entry.provider != "hmac":
+        if any(getattr(entry, option) is not None for option in _HMAC_OPTIONS):
+            return f"{', '.join(_HMAC_OPTIONS)} apply to provider 'hmac' only"
+        return None
+    content = entry.signed_content
+    if content is None:
+        return None
+    if "{body}" not in content:
+        return "signed_content must contain {body}"
+    if "{timestamp}" in content and entry.timestamp_header is None:
+        return "signed_content names {timestamp}: set timestamp_header"
+    if "{id}" in content and entry.id_header is None:
+        return "signed_content names {id}: set id_header"
+    stripped = content
+    for placeholder in PLACEHOLDERS:
+        stripped = stripped.replace(placeholder, "")
+    if "{" in stripped or "}" in stripped:
+        return f"signed_content may only use the placeholders {', '.join(PLACEHOLDERS)}"
+    return None
+
+
+def _scheme(entry: _SourceEntry, tolerance_s: int, public_url: str) -> Scheme:
+    provider = entry.provider
+    if provider == "hmac":
+        default = HmacScheme()
+        return HmacScheme(
+            header=entry.header or default.header,
+            prefix=default.prefix if entry.prefix is None else entry.prefix,
+            algorithm=entry.algorithm or default.algorithm,
+            encoding=entry.encoding or default.encoding,
+            timestamp_header=entry.timestamp_header,
+            timestamp_unit=entry.timestamp_unit or default.timestamp_unit,
+            signed_content=entry.signed_content or default.signed_content,
+            id_header=entry.id_header,
+            id_field=entry.id_field,
+            type_header=entry.type_header,
+            type_field=entry.type_field,
+            tolerance_s=tolerance_s,
+        )
+    return scheme_for(provider, tolerance_s=tolerance_s, public_url=public_url)

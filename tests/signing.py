@@ -8,12 +8,26 @@ exactly as GitHub's docs describe.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
 import uuid
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
+import nacl.signing
+import orjson
+import standardwebhooks
 import stripe
+import svix.webhooks
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from hubspot.utils.signature import Signature  # type: ignore[import-untyped]
+from paddle_billing.Notifications.PaddleSignature import PaddleSignature  # type: ignore[import-untyped]
+from slack_sdk.signature import SignatureVerifier
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 
 def hmac_headers(body: bytes, secret: str, **extra: str) -> dict[str, str]:
@@ -38,3 +52,182 @@ def stripe_headers(body: bytes, secret: str, timestamp: int | None = None) -> di
         body.decode(), secret, timestamp=int(time.time()) if timestamp is None else timestamp
     )
     return {"content-type": "application/json; charset=utf-8", "stripe-signature": header}
+
+
+# ------------------------------------------------------------------------------------------------------
+# The providers of issue 3. Where the provider's SDK can sign, it signs here; where it can only verify
+# (Square, SendGrid), tests/unit/test_provider_sdks.py first proves the signer below with that verifier.
+
+
+def slack_headers(
+    body: bytes, secret: str, timestamp: int | None = None, content_type: str = "application/json"
+) -> dict[str, str]:
+    """Signed by slack_sdk's own `SignatureVerifier.generate_signature`."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    assert signature is not None
+    return {"content-type": content_type, "x-slack-request-timestamp": stamp, "x-slack-signature": signature}
+
+
+def standard_headers(
+    body: bytes, secret: str, msg_id: str, timestamp: int | None = None, *, svix_names: bool = False
+) -> dict[str, str]:
+    """Standard Webhooks headers signed by the `standardwebhooks` library (or `svix`'s, for svix-* names)."""
+    when = datetime.fromtimestamp(int(time.time()) if timestamp is None else timestamp, UTC)
+    if svix_names:
+        signature = svix.webhooks.Webhook(secret).sign(msg_id, when, body.decode())
+        prefix = "svix-"
+    else:
+        signature = standardwebhooks.Webhook(secret).sign(msg_id, when, body.decode())
+        prefix = "webhook-"
+    return {
+        "content-type": "application/json",
+        f"{prefix}id": msg_id,
+        f"{prefix}timestamp": str(int(when.timestamp())),
+        f"{prefix}signature": signature,
+    }
+
+
+def shopify_headers(body: bytes, secret: str, topic: str, webhook_id: str) -> dict[str, str]:
+    # Shopify's docs: base64 of the HMAC-SHA256 of the raw body. Shopify's Python SDK only checks OAuth HMACs.
+    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return {
+        "content-type": "application/json",
+        "x-shopify-hmac-sha256": digest,
+        "x-shopify-topic": topic,
+        "x-shopify-webhook-id": webhook_id,
+        "x-shopify-triggered-at": "2026-11-26T17:00:00.123456789Z",
+    }
+
+
+def twilio_headers(url: str, body: bytes, token: str, *, form: bool = True, sha256: bool = False) -> dict[str, str]:
+    """Signed by twilio's `RequestValidator.compute_signature` (a JSON body through `bodySHA256`)."""
+    validator = RequestValidator(token)
+    algorithm = "HMAC_SHA256" if sha256 else None
+    if form:
+        params: dict[str, str] = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        signature = validator.compute_signature(url, params, algorithm)
+        content_type = "application/x-www-form-urlencoded"
+    else:
+        signed_url = f"{url}{'&' if '?' in url else '?'}bodySHA256={hashlib.sha256(body).hexdigest()}"
+        signature = validator.compute_signature(signed_url, {}, algorithm)
+        content_type = "application/json"
+    headers = {"content-type": content_type, "x-twilio-signature": signature, "i-twilio-idempotency-token": "it-1"}
+    if sha256:
+        headers["x-twilio-webhooks-signature-settings"] = "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"
+    return headers
+
+
+def paddle_headers(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    """Signed with paddle-python-sdk's `PaddleSignature.calculate_hmac` over `<ts>:<body>`."""
+    stamp = int(time.time()) if timestamp is None else timestamp
+    digest = PaddleSignature.calculate_hmac(secret, f"{stamp}:".encode() + body).hexdigest()
+    return {"content-type": "application/json", "paddle-signature": f"ts={stamp};h1={digest}"}
+
+
+def discord_headers(body: bytes, key: nacl.signing.SigningKey, timestamp: int | None = None) -> dict[str, str]:
+    """Ed25519-signed with PyNaCl, as Discord signs."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = key.sign(stamp.encode() + body).signature.hex()
+    return {"content-type": "application/json", "x-signature-ed25519": signature, "x-signature-timestamp": stamp}
+
+
+def twitch_headers(
+    body: bytes,
+    secret: str,
+    message_id: str,
+    timestamp: int | None = None,
+    message_type: str = "notification",
+    subscription_type: str = "channel.follow",
+) -> dict[str, str]:
+    # Twitch publishes no SDK signer; built as Twitch's "Verifying the event message" describes.
+    when = datetime.fromtimestamp(int(time.time()) if timestamp is None else timestamp, UTC)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
+    digest = hmac.new(secret.encode(), message_id.encode() + stamp.encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "content-type": "application/json",
+        "twitch-eventsub-message-id": message_id,
+        "twitch-eventsub-message-timestamp": stamp,
+        "twitch-eventsub-message-signature": f"sha256={digest}",
+        "twitch-eventsub-message-type": message_type,
+        "twitch-eventsub-subscription-type": subscription_type,
+        "twitch-eventsub-subscription-version": "2",
+    }
+
+
+def gitlab_headers(token: str, event: str = "Push Hook", idempotency_key: str = "idem-1") -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "x-gitlab-token": token,
+        "x-gitlab-event": event,
+        "idempotency-key": idempotency_key,
+    }
+
+
+def hubspot_headers(url: str, body: bytes, secret: str, timestamp_ms: int | None = None) -> dict[str, str]:
+    """Signed by hubspot-api-client's `Signature.get_signature` (v3)."""
+    stamp = str(int(time.time() * 1000) if timestamp_ms is None else timestamp_ms)
+    signature = Signature.get_signature(secret, body.decode(), "v3", http_uri=url, http_method="POST", timestamp=stamp)
+    return {
+        "content-type": "application/json",
+        "x-hubspot-signature-v3": signature,
+        "x-hubspot-request-timestamp": stamp,
+    }
+
+
+def square_headers(url: str, body: bytes, key: str) -> dict[str, str]:
+    # Square's SDK only verifies: test_provider_sdks.py proves this signer with `square.utils.webhooks_helper`.
+    digest = base64.b64encode(hmac.new(key.encode(), url.encode() + body, hashlib.sha256).digest()).decode()
+    return {"content-type": "application/json", "x-square-hmacsha256-signature": digest}
+
+
+def linear_headers(body: bytes, secret: str, delivery: str) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"content-type": "application/json", "linear-signature": digest, "linear-delivery": delivery}
+
+
+def pagerduty_headers(body: bytes, *secrets: str) -> dict[str, str]:
+    signatures = ",".join(f"v1={hmac.new(s.encode(), body, hashlib.sha256).hexdigest()}" for s in secrets)
+    return {"content-type": "application/json", "x-pagerduty-signature": signatures}
+
+
+def sendgrid_headers(body: bytes, key: ec.EllipticCurvePrivateKey, timestamp: int | None = None) -> dict[str, str]:
+    # SendGrid's SDK only verifies: test_provider_sdks.py proves this signer with `sendgrid.EventWebhook`.
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = base64.b64encode(key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+    return {
+        "content-type": "application/json",
+        "x-twilio-email-event-webhook-signature": signature,
+        "x-twilio-email-event-webhook-timestamp": stamp,
+    }
+
+
+def sendgrid_public_key(key: ec.EllipticCurvePrivateKey) -> str:
+    """The verification key as SendGrid shows it: base64 DER SubjectPublicKeyInfo."""
+    der = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode()
+
+
+def mailgun_body(event_data: dict[str, object], key: str, timestamp: int | None = None, token: str = "t0k") -> bytes:  # noqa: S107
+    """A Mailgun JSON webhook body: the signature (of `<timestamp><token>`) travels inside it."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = hmac.new(key.encode(), (stamp + token).encode(), hashlib.sha256).hexdigest()
+    return orjson.dumps(
+        {"signature": {"timestamp": stamp, "token": token, "signature": signature}, "event-data": event_data}
+    )
+
+
+def typeform_headers(body: bytes, secret: str) -> dict[str, str]:
+    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return {"content-type": "application/json", "typeform-signature": f"sha256={digest}"}
+
+
+def calendly_headers(body: bytes, key: str, timestamp: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(key.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"content-type": "application/json", "calendly-webhook-signature": f"t={stamp},v1={digest}"}
+
+
+def websub_headers(body: bytes, secret: str, algorithm: str, **extra: str) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, getattr(hashlib, algorithm)).hexdigest()
+    return {"content-type": "application/json", "x-hub-signature": f"{algorithm}={digest}", **extra}

@@ -1,8 +1,51 @@
-"""Signature schemes, one module per family, all behind `base.Scheme`."""
+"""Signature schemes, one module per family, all behind `base.Scheme` (and, for handshakes, `HandshakeScheme`)."""
 
-from receiver.verify.base import Headers, Scheme, Verified
+from receiver.verify.base import Handshake, HandshakeScheme, Headers, Scheme, Verified
+from receiver.verify.calendly import CalendlyScheme
+from receiver.verify.discord import DiscordScheme
 from receiver.verify.github import GitHubScheme
+from receiver.verify.gitlab import GitLabScheme
 from receiver.verify.hmac import HmacScheme
+from receiver.verify.hubspot import HubSpotScheme
+from receiver.verify.linear import LinearScheme
+from receiver.verify.mailgun import MailgunScheme
+from receiver.verify.paddle import PaddleScheme
+from receiver.verify.pagerduty import PagerDutyScheme
+from receiver.verify.sendgrid import SendGridScheme
+from receiver.verify.shopify import ShopifyScheme
+from receiver.verify.slack import SlackScheme
+from receiver.verify.square import SquareScheme
+from receiver.verify.standard import StandardWebhooksScheme
 from receiver.verify.stripe import StripeScheme
+from receiver.verify.twilio import TwilioScheme
+from receiver.verify.twitch import TwitchScheme
+from receiver.verify.typeform import TypeformScheme
+from receiver.verify.websub import WebSubScheme
 
-__all__ = ["GitHubScheme", "Headers", "HmacScheme", "Scheme", "StripeScheme", "Verified"]
+__all__ = [
+    "CalendlyScheme",
+    "DiscordScheme",
+    "GitHubScheme",
+    "GitLabScheme",
+    "Handshake",
+    "HandshakeScheme",
+    "Headers",
+    "HmacScheme",
+    "HubSpotScheme",
+    "LinearScheme",
+    "MailgunScheme",
+    "PaddleScheme",
+    "PagerDutyScheme",
+    "Scheme",
+    "SendGridScheme",
+    "ShopifyScheme",
+    "SlackScheme",
+    "SquareScheme",
+    "StandardWebhooksScheme",
+    "StripeScheme",
+    "TwilioScheme",
+    "TwitchScheme",
+    "TypeformScheme",
+    "Verified",
+    "WebSubScheme",
+]

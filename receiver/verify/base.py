@@ -7,16 +7,27 @@ escape as a 500.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qsl
 
 import orjson
 
-from receiver.errors import BadRequest, SignatureError, StaleTimestamp, UnsupportedMediaType
+from receiver.errors import (
+    BadRequest,
+    FutureTimestamp,
+    MalformedHeader,
+    MissingHeader,
+    SignatureError,
+    StaleTimestamp,
+    UnsupportedMediaType,
+)
 
 # Request headers as the ASGI server gives them: lower-case names, raw bytes values.
 Headers = Mapping[bytes, bytes]
@@ -42,6 +53,15 @@ class Verified:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """The synchronous answer to a provider's verified handshake request (never published)."""
+
+    body: bytes
+    content_type: bytes = b"application/json"
+    status: int = 200
+
+
 class Scheme(Protocol):
     """One provider's way of signing and describing its webhooks."""
 
@@ -50,8 +70,13 @@ class Scheme(Protocol):
         """The provider name: the default topic suffix and the envelope's `provider`."""
         ...
 
-    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> None:
-        """Raise `SignatureError` (or `StaleTimestamp`) unless one of `secrets` signed exactly `body`."""
+    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
+        """The position in `secrets` of the secret (or public key) that signed exactly `body`.
+
+        Raises `SignatureError` (one of its reason-coded subclasses, `StaleTimestamp` for the window)
+        unless one of them did. The position feeds `webhooks_secret_matches_total{secret}`, so an operator
+        can see when a rotated-out secret stops matching and retire it.
+        """
         ...
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
@@ -59,11 +84,22 @@ class Scheme(Protocol):
         ...
 
 
+@runtime_checkable
+class HandshakeScheme(Protocol):
+    """The optional extension of a `Scheme` whose provider sends handshakes (Slack, Discord, Twitch).
+
+    `routes.py` asks it after the request is verified, and before `describe`: a `Handshake` is answered
+    as is (counted as outcome `handshake`, never published); `None` means an ordinary event.
+    """
+
+    def handshake(self, headers: Headers, body: bytes) -> Handshake | None: ...
+
+
 def require_header(headers: Headers, name: bytes) -> bytes:
-    """The header's value; a missing or empty one is a `SignatureError` naming it."""
+    """The header's value; a missing or empty one is a `MissingHeader` naming it."""
     value = headers.get(name)
     if not value:
-        raise SignatureError(f"missing {name.decode()} header")
+        raise MissingHeader(f"missing {name.decode()} header")
     return value
 
 
@@ -71,20 +107,67 @@ def hmac_digest(algorithm: str, secret: bytes, message: bytes) -> bytes:
     return hmac.new(secret, message, DIGESTS[algorithm]).digest()
 
 
-def matches_any(expected: Iterable[bytes], candidates: Sequence[bytes]) -> bool:
-    """Constant-time check that any candidate equals any expected value (rotated secrets, several sigs)."""
-    found = False
-    for value in expected:
+def matching_secret(expected: Iterable[bytes], candidates: Sequence[bytes], *, per_secret: int = 1) -> int:
+    """The position of the secret whose expected signature equals a candidate; `SignatureError` if none.
+
+    Args:
+        expected: the expected signatures in secret order, `per_secret` consecutive values per secret
+            (Twilio accepts the URL with and without its port, so it has two).
+        candidates: the signatures the request carries (several while the provider rotates a secret).
+
+    Every pair is compared with `hmac.compare_digest` and without an early exit, so the time taken
+    doesn't depend on which secret or which signature matched.
+    """
+    found = -1
+    for position, value in enumerate(expected):
         for candidate in candidates:
-            # No early exit: the time taken doesn't depend on which secret or signature matched.
-            found |= hmac.compare_digest(value, candidate)
+            if hmac.compare_digest(value, candidate) and found < 0:
+                found = position // per_secret
+    if found < 0:
+        raise SignatureError("signature does not match")
     return found
 
 
-def check_timestamp(timestamp_s: int, now_s: float, tolerance_s: int) -> None:
-    """Refuse a signed timestamp further than the tolerance from now, past or future (replays)."""
-    if abs(now_s - timestamp_s) > tolerance_s:
-        raise StaleTimestamp(f"timestamp is {int(now_s - timestamp_s)}s from now, tolerance {tolerance_s}s")
+def check_timestamp(timestamp_s: float, now_s: float, tolerance_s: int) -> None:
+    """Refuse a signed timestamp further than the tolerance from now, past (replays) or future (skew)."""
+    if now_s - timestamp_s > tolerance_s:
+        raise StaleTimestamp(f"timestamp is {int(now_s - timestamp_s)}s old, tolerance {tolerance_s}s")
+    if timestamp_s - now_s > tolerance_s:
+        raise FutureTimestamp(f"timestamp is {int(timestamp_s - now_s)}s ahead, tolerance {tolerance_s}s")
+
+
+def parse_unix(value: bytes, *, name: str, max_digits: int = 11) -> int:
+    """An unsigned decimal integer from a header (`max_digits`: 11 for seconds, 14 for milliseconds)."""
+    if not (value.isdigit() and value.isascii() and 0 < len(value) <= max_digits):
+        raise MalformedHeader(f"{name} is not a unix timestamp")
+    return int(value)
+
+
+def parse_rfc3339(value: bytes | str, *, name: str) -> datetime:
+    """An RFC 3339 date-time with an offset (Twitch sends nanoseconds: Python keeps microseconds)."""
+    try:
+        text_value = value.decode("ascii") if isinstance(value, bytes) else value
+        parsed = datetime.fromisoformat(text_value) if "T" in text_value[:11] else None
+    except (UnicodeDecodeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise MalformedHeader(f"{name} is not an RFC 3339 date-time")
+    return parsed
+
+
+def decode_base64(value: bytes, *, name: str) -> bytes:
+    """Strict standard base64; anything else is a `MalformedHeader`."""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedHeader(f"{name} is not base64") from None
+
+
+def decode_hex(value: bytes, *, name: str) -> bytes:
+    try:
+        return bytes.fromhex(value.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedHeader(f"{name} is not hex") from None
 
 
 def check_json_content_type(headers: Headers) -> None:
@@ -99,12 +182,84 @@ def check_json_content_type(headers: Headers) -> None:
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object; anything else is a `BadRequest`."""
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise BadRequest("body is not valid UTF-8 JSON") from None
+    value = parse_json(body)
     if not isinstance(value, dict):
         raise BadRequest("body must be a JSON object")
+    return value
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as any JSON value (HubSpot and SendGrid send arrays); invalid JSON is a `BadRequest`."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("body is not valid UTF-8 JSON") from None
+
+
+def media_type(headers: Headers, default: bytes = b"application/json") -> bytes:
+    """The content type without its parameters, lower case."""
+    return headers.get(b"content-type", default).split(b";", 1)[0].strip().lower()
+
+
+FORM = b"application/x-www-form-urlencoded"
+
+
+def parse_form(body: bytes) -> dict[str, Any]:
+    """A form-encoded body as a JSON-ready dict: one value as a string, repeated names as a list.
+
+    Empty values are kept: Twilio signs them (`Body=` is `Body` + `""`).
+    """
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=1000)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("malformed form body") from None
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        if name not in fields:
+            fields[name] = value
+        elif isinstance(fields[name], list):
+            fields[name].append(value)
+        else:
+            fields[name] = [fields[name], value]
+    return fields
+
+
+def kept_headers(headers: Headers, names: Iterable[bytes]) -> dict[str, str]:
+    """The named headers that are present, for the envelope (never a signature or a credential)."""
+    return {name.decode(): headers[name].decode("latin-1") for name in names if name in headers}
+
+
+def from_unix(value: object, *, per_second: int = 1) -> datetime | None:
+    """A number of seconds (or ms with `per_second=1000`) since the epoch as UTC, or None if it isn't one."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    seconds = value / per_second
+    if not 0 <= seconds < 10**11:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def from_rfc3339(value: object) -> datetime | None:
+    """A body field holding an RFC 3339 date-time, or None where it isn't one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_rfc3339(value, name="date")
+    except MalformedHeader:
+        return None
+
+
+def dig(value: Any, *path: str) -> Any:
+    """`value[path[0]][path[1]]...`, or None where a step is missing or not an object."""
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
     return value
 
 

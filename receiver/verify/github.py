@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from receiver.errors import BadRequest, SignatureError, UnsupportedMediaType
+from receiver.errors import BadRequest, MalformedHeader, UnsupportedMediaType
 from receiver.verify.base import (
     Headers,
     Verified,
     event_id,
     hmac_digest,
-    matches_any,
+    matching_secret,
     parse_json_object,
     require_header,
     text,
@@ -43,13 +43,12 @@ _KEPT_HEADERS = (
 class GitHubScheme:
     provider: str = "github"
 
-    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> None:
+    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         value = require_header(headers, _SIGNATURE).strip()
         if not value.startswith(_PREFIX):
-            raise SignatureError("X-Hub-Signature-256 must start with 'sha256='")
+            raise MalformedHeader("X-Hub-Signature-256 must start with 'sha256='")
         candidate = value[len(_PREFIX) :].lower()
-        if not matches_any((hmac_digest("sha256", s, body).hex().encode() for s in secrets), [candidate]):
-            raise SignatureError("signature does not match")
+        return matching_secret((hmac_digest("sha256", s, body).hex().encode() for s in secrets), [candidate])
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         payload_json = _payload_json(headers, body)

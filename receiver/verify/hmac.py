@@ -1,73 +1,132 @@
-"""The generic HMAC scheme: a keyed hash of the raw body in one header.
+"""The generic HMAC scheme: a keyed hash of the raw body (or of a template around it) in one header.
 
 Default (the seed article's): `X-Signature-256: sha256=<hex>` over the raw body. A custom source can
-name another header, prefix, hash (sha1, sha256, sha512) and encoding (hex, base64).
+name another header, prefix, hash (sha1, sha256, sha512) and encoding (hex, base64), and for senders
+that sign a time: a `timestamp_header` (unix seconds or milliseconds, checked against the tolerance in
+both directions) and a `signed_content` template such as `{timestamp}.{body}` (placeholders:
+`{timestamp}` and `{id}`, the raw values of the timestamp and id headers, and `{body}`, the raw body).
 
-Event id: the body's `id` or `idempotency_key`, else the `Idempotency-Key` or `X-Event-Id` header, else a
-SHA-256 of source and body. Type: the body's `type` or `event_type`.
+Event id: `id_header` or `id_field` (a dotted path into the body) where the source names one; otherwise
+the body's `id` or `idempotency_key`, else the `Idempotency-Key` or `X-Event-Id` header, else a SHA-256
+of source and body. Type: `type_header` or `type_field` where named, else the body's `type` or
+`event_type`.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from receiver.errors import SignatureError
+from receiver.errors import MalformedHeader, MissingHeader
 from receiver.verify.base import (
     Headers,
     Verified,
     check_json_content_type,
+    check_timestamp,
+    dig,
     event_id,
     fallback_event_id,
     hmac_digest,
-    matches_any,
+    kept_headers,
+    matching_secret,
     parse_json_object,
+    parse_unix,
     require_header,
     text,
 )
 
 Algorithm = Literal["sha1", "sha256", "sha512"]
 Encoding = Literal["hex", "base64"]
+TimestampUnit = Literal["s", "ms"]
 
+PLACEHOLDERS = ("{timestamp}", "{id}", "{body}")
+_PLACEHOLDER = re.compile(r"(\{timestamp\}|\{id\}|\{body\})")
 _ID_HEADERS = (b"idempotency-key", b"x-event-id")
 _KEPT_HEADERS = (b"idempotency-key", b"x-event-id", b"user-agent")
 
 
 @dataclass(frozen=True, slots=True)
 class HmacScheme:
-    """HMAC of the raw body, in a header of the source's choosing."""
+    """HMAC of the raw body, or of `signed_content`, in a header of the source's choosing."""
 
     header: str = "X-Signature-256"
     prefix: str = "sha256="
     algorithm: Algorithm = "sha256"
     encoding: Encoding = "hex"
+    timestamp_header: str | None = None
+    timestamp_unit: TimestampUnit = "s"
+    signed_content: str = "{body}"
+    id_header: str | None = None
+    id_field: str | None = None
+    type_header: str | None = None
+    type_field: str | None = None
+    tolerance_s: int = 300
     provider: str = "hmac"
 
-    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> None:
+    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         value = require_header(headers, self.header.lower().encode()).strip()
         prefix = self.prefix.encode()
         if not value.startswith(prefix):
-            raise SignatureError(f"{self.header} must start with {self.prefix!r}")
+            raise MalformedHeader(f"{self.header} must start with {self.prefix!r}")
         candidate = value[len(prefix) :]
         if self.encoding == "hex":
             candidate = candidate.lower()
-        if not matches_any((self._encode(hmac_digest(self.algorithm, s, body)) for s in secrets), [candidate]):
-            raise SignatureError("signature does not match")
+        timestamp = b""
+        if self.timestamp_header is not None:
+            timestamp = require_header(headers, self.timestamp_header.lower().encode()).strip()
+            parse_unix(timestamp, name=self.timestamp_header, max_digits=11 if self.timestamp_unit == "s" else 14)
+        signed = self._signed_content(headers, timestamp, body)
+        matched = matching_secret([self._encode(hmac_digest(self.algorithm, s, signed)) for s in secrets], [candidate])
+        if self.timestamp_header is not None:
+            check_timestamp(int(timestamp) / (1 if self.timestamp_unit == "s" else 1000), now_s, self.tolerance_s)
+        return matched
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         check_json_content_type(headers)
         payload = parse_json_object(body)
+        return Verified(
+            id=self._event_id(headers, payload) or fallback_event_id(source, body),
+            type=self._event_type(headers, payload),
+            payload_json=body,
+            headers=kept_headers(headers, _KEPT_HEADERS),
+        )
+
+    def _signed_content(self, headers: Headers, timestamp: bytes, body: bytes) -> bytes:
+        if self.signed_content == "{body}":
+            return body
+        parts = []
+        for part in _PLACEHOLDER.split(self.signed_content):
+            if part == "{body}":
+                parts.append(body)
+            elif part == "{timestamp}":
+                parts.append(timestamp)
+            elif part == "{id}":
+                if self.id_header is None:
+                    raise MissingHeader("signed_content names {id} but the source has no id_header")
+                parts.append(require_header(headers, self.id_header.lower().encode()).strip())
+            else:
+                parts.append(part.encode())
+        return b"".join(parts)
+
+    def _event_id(self, headers: Headers, payload: dict[str, Any]) -> str | None:
+        if self.id_header is not None:
+            return event_id(headers.get(self.id_header.lower().encode()))
+        if self.id_field is not None:
+            return event_id(dig(payload, *self.id_field.split(".")))
         found = event_id(payload.get("id")) or event_id(payload.get("idempotency_key"))
         for name in _ID_HEADERS:
             found = found or event_id(headers.get(name))
-        return Verified(
-            id=found or fallback_event_id(source, body),
-            type=text(payload.get("type")) or text(payload.get("event_type")),
-            payload_json=body,
-            headers={name.decode(): headers[name].decode("latin-1") for name in _KEPT_HEADERS if name in headers},
-        )
+        return found
+
+    def _event_type(self, headers: Headers, payload: dict[str, Any]) -> str:
+        if self.type_header is not None:
+            return text(event_id(headers.get(self.type_header.lower().encode())))
+        if self.type_field is not None:
+            return text(dig(payload, *self.type_field.split(".")))
+        return text(payload.get("type")) or text(payload.get("event_type"))
 
     def _encode(self, digest: bytes) -> bytes:
         return digest.hex().encode() if self.encoding == "hex" else base64.b64encode(digest)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from receiver.errors import BadRequest, SignatureError
+from receiver.errors import BadRequest, MalformedHeader
 from receiver.verify.base import (
     Headers,
     Verified,
@@ -22,7 +22,7 @@ from receiver.verify.base import (
     check_timestamp,
     event_id,
     hmac_digest,
-    matches_any,
+    matching_secret,
     parse_json_object,
     require_header,
     text,
@@ -39,12 +39,12 @@ class StripeScheme:
     tolerance_s: int = 300
     provider: str = "stripe"
 
-    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> None:
+    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         timestamp, signatures = _parse_header(require_header(headers, _SIGNATURE))
         signed = timestamp + b"." + body
-        if not matches_any([hmac_digest("sha256", s, signed).hex().encode() for s in secrets], signatures):
-            raise SignatureError("no v1 signature matches")
+        matched = matching_secret([hmac_digest("sha256", s, signed).hex().encode() for s in secrets], signatures)
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
+        return matched
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         check_json_content_type(headers)
@@ -78,7 +78,7 @@ def _parse_header(value: bytes) -> tuple[bytes, list[bytes]]:
         elif key == b"v1":
             signatures.append(item_value.lower())
     if timestamp is None or not (timestamp.isdigit() and len(timestamp) <= _MAX_TIMESTAMP_DIGITS):
-        raise SignatureError("Stripe-Signature has no valid t= timestamp")
+        raise MalformedHeader("Stripe-Signature has no valid t= timestamp")
     if not signatures:
-        raise SignatureError("Stripe-Signature has no v1 signature")
+        raise MalformedHeader("Stripe-Signature has no v1 signature")
     return timestamp, signatures

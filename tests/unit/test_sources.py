@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from receiver.errors import ConfigError
+from receiver.providers import BUILT_IN_PROVIDERS
 from receiver.sources import load_sources
-from receiver.verify import HmacScheme, StripeScheme
+from receiver.verify import HmacScheme, SlackScheme, SquareScheme, StripeScheme, TwilioScheme
 
 
 def load(environ: dict[str, str], sources_file: Path | None = None) -> dict[str, object]:
@@ -98,3 +99,122 @@ def test_secret_values_never_appear_in_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load({}, path)
     assert "hunter2" not in str(caught.value)
+
+
+# ------------------------------------------------------------------------------ providers of issue 3
+
+
+def test_every_built_in_provider_has_a_default_source() -> None:
+    environ = {f"WEBHOOK_SECRET_{name.upper()}": "k" for name in BUILT_IN_PROVIDERS}
+    environ.update(
+        {
+            "WEBHOOK_SECRET_STANDARDWEBHOOKS": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "WEBHOOK_SECRET_SVIX": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "WEBHOOK_SECRET_CLERK": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "WEBHOOK_SECRET_DISCORD": "00" * 32,
+            "WEBHOOK_SECRET_SENDGRID": (
+                "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhd"
+                "bcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA=="
+            ),
+            "WEBHOOK_PUBLIC_URL_TWILIO": "https://hooks.example.com/webhooks/twilio",
+            "WEBHOOK_PUBLIC_URL_SQUARE": "https://hooks.example.com/webhooks/square",
+            "WEBHOOK_PUBLIC_URL_HUBSPOT": "https://hooks.example.com/webhooks/hubspot",
+        }
+    )
+    sources = load_sources(environ, sources_file=None, tolerance_s=300)
+    assert sorted(sources) == sorted(BUILT_IN_PROVIDERS)
+    for name, source in sources.items():
+        assert (source.provider, source.topic) == (name, f"webhooks.{name}")
+    assert sources["slack"].scheme == SlackScheme(tolerance_s=300)
+    assert sources["twilio"].scheme == TwilioScheme(public_url="https://hooks.example.com/webhooks/twilio")
+
+
+def test_public_url_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        '[sources.twilio-eu]\nprovider = "twilio"\npublic_url = "https://eu.example.com/webhooks/twilio-eu"\n'
+        '[sources.square-2]\nprovider = "square"\npublic_url = "https://file.example.com/x"\n'
+    )
+    environ = {
+        "WEBHOOK_SECRET_TWILIO_EU": "tok",
+        "WEBHOOK_SECRET_SQUARE_2": "key",
+        "WEBHOOK_PUBLIC_URL_SQUARE_2": "https://env.example.com/webhooks/square-2",
+    }
+    sources = load_sources(environ, sources_file=path, tolerance_s=300)
+    assert sources["twilio-eu"].scheme == TwilioScheme(public_url="https://eu.example.com/webhooks/twilio-eu")
+    # The environment wins: the URL follows the deployment, the file the provider's configuration.
+    assert sources["square-2"].scheme == SquareScheme(public_url="https://env.example.com/webhooks/square-2")
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"WEBHOOK_SECRET_TWILIO": "tok"}, "set WEBHOOK_PUBLIC_URL_TWILIO or public_url"),
+        ({"WEBHOOK_SECRET_HUBSPOT": "s", "WEBHOOK_PUBLIC_URL_HUBSPOT": "ftp://x/y"}, "absolute http"),
+        ({"WEBHOOK_SECRET_SQUARE": "s", "WEBHOOK_PUBLIC_URL_SQUARE": "https://x:99999/y"}, "absolute http"),
+        ({"WEBHOOK_SECRET_SQUARE": "s", "WEBHOOK_PUBLIC_URL_SQUARE": "https:///y"}, "absolute http"),
+        ({"WEBHOOK_SECRET_SLACK": "s", "WEBHOOK_PUBLIC_URL_SLACK": "https://x/y"}, "twilio, square and hubspot only"),
+        ({"WEBHOOK_PUBLIC_URL_NOPE": "https://x/y"}, "WEBHOOK_PUBLIC_URL_NOPE names no source"),
+        ({"WEBHOOK_SECRET_STANDARDWEBHOOKS": "whsec_!!!"}, "WEBHOOK_SECRET_STANDARDWEBHOOKS: secret 0: .*base64"),
+        ({"WEBHOOK_SECRET_SVIX": "whsec_"}, "WEBHOOK_SECRET_SVIX: secret 0: .*empty"),
+        ({"WEBHOOK_SECRET_DISCORD": "00" * 32 + ",zz"}, "WEBHOOK_SECRET_DISCORD: secret 1: .*Ed25519"),
+        ({"WEBHOOK_SECRET_SENDGRID": "c2VjcmV0"}, "WEBHOOK_SECRET_SENDGRID: secret 0: .*P-256"),
+    ],
+)
+def test_bad_provider_configuration_names_itself_and_never_the_secret(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        load(environ)
+    assert "c2VjcmV0" not in str(caught.value)
+
+
+def test_generic_hmac_options_from_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        """
+[sources.acme]
+provider = "hmac"
+header = "X-Acme-Signature"
+prefix = "v1="
+timestamp_header = "X-Acme-Timestamp"
+timestamp_unit = "ms"
+signed_content = "{timestamp}.{body}"
+id_header = "X-Acme-Delivery"
+type_field = "event.kind"
+"""
+    )
+    sources = load_sources({"WEBHOOK_SECRET_ACME": "k"}, sources_file=path, tolerance_s=60)
+    assert sources["acme"].scheme == HmacScheme(
+        header="X-Acme-Signature",
+        prefix="v1=",
+        timestamp_header="X-Acme-Timestamp",
+        timestamp_unit="ms",
+        signed_content="{timestamp}.{body}",
+        id_header="X-Acme-Delivery",
+        type_field="event.kind",
+        tolerance_s=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('signed_content = "{timestamp}.x"', "signed_content must contain {body}"),
+        ('signed_content = "{timestamp}.{body}"', "set timestamp_header"),
+        ('signed_content = "{id}.{body}"', "set id_header"),
+        ('signed_content = "{when}.{body}"', "may only use the placeholders"),
+        ('id_field = "a..b"', "sources.x.id_field"),
+        ('timestamp_unit = "ns"', "sources.x.timestamp_unit"),
+    ],
+)
+def test_bad_generic_hmac_options(tmp_path: Path, entry: str, message: str) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text(f'[sources.x]\nprovider = "hmac"\n{entry}\n')
+    with pytest.raises(ConfigError, match=message):
+        load({"WEBHOOK_SECRET_X": "k"}, path)
+
+
+def test_hmac_options_on_another_provider_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "sources.toml"
+    path.write_text('[sources.x]\nprovider = "slack"\ntimestamp_header = "X-T"\n')
+    with pytest.raises(ConfigError, match="apply to provider 'hmac' only"):
+        load({"WEBHOOK_SECRET_X": "k"}, path)

@@ -8,14 +8,43 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from urllib.parse import quote_from_bytes
 
 import pytest
 import stripe
 
-from receiver.errors import BadRequest, SignatureError, StaleTimestamp, UnsupportedMediaType
-from receiver.verify import GitHubScheme, HmacScheme, StripeScheme
+from receiver.errors import (
+    BadRequest,
+    FutureTimestamp,
+    MalformedHeader,
+    MissingHeader,
+    SignatureError,
+    StaleTimestamp,
+    UnsupportedMediaType,
+)
+from receiver.verify import (
+    CalendlyScheme,
+    DiscordScheme,
+    GitHubScheme,
+    GitLabScheme,
+    HmacScheme,
+    HubSpotScheme,
+    LinearScheme,
+    MailgunScheme,
+    PaddleScheme,
+    PagerDutyScheme,
+    Scheme,
+    SendGridScheme,
+    SlackScheme,
+    StandardWebhooksScheme,
+    StripeScheme,
+    TwilioScheme,
+    TwitchScheme,
+    TypeformScheme,
+    WebSubScheme,
+)
 from receiver.verify.base import Headers
-from tests.signing import github_headers, hmac_headers, stripe_headers
+from tests.signing import github_headers, hmac_headers, pagerduty_headers, slack_headers, stripe_headers, twitch_headers
 
 NOW = 1_795_000_000.0
 BODY = b'{"id":"evt_123","object":"event","type":"payment_intent.succeeded","created":1795000000}'
@@ -221,3 +250,171 @@ def test_bodies_that_are_not_a_json_object_are_bad_requests(body: bytes) -> None
 def test_missing_signature_header_is_a_signature_error(scheme: HmacScheme | GitHubScheme | StripeScheme) -> None:
     with pytest.raises(SignatureError, match="missing"):
         scheme.verify({}, BODY, [b"s"], time.time())
+
+
+# ---------------------------------------------------------------------- generic hmac: time and template
+
+
+def test_hmac_with_a_signed_timestamp_and_template() -> None:
+    import base64
+
+    scheme = HmacScheme(
+        header="X-Acme-Signature",
+        prefix="",
+        encoding="base64",
+        timestamp_header="X-Acme-Timestamp",
+        timestamp_unit="ms",
+        signed_content="{id}:{timestamp}:{body}",
+        id_header="X-Acme-Id",
+        type_field="event.kind",
+    )
+    body = b'{"event":{"kind":"order.paid"}}'
+    stamp = str(int(NOW * 1000)).encode()
+    digest = base64.b64encode(hmac.new(b"k", b"d-1:" + stamp + b":" + body, hashlib.sha256).digest())
+    headers = {b"x-acme-signature": digest, b"x-acme-timestamp": stamp, b"x-acme-id": b"d-1"}
+    assert scheme.verify(headers, body, [b"old", b"k"], NOW) == 1
+    with pytest.raises(SignatureError):
+        scheme.verify({**headers, b"x-acme-id": b"d-2"}, body, [b"k"], NOW)
+    with pytest.raises(StaleTimestamp):
+        scheme.verify(headers, body, [b"k"], NOW + 301)
+    with pytest.raises(FutureTimestamp):
+        scheme.verify(headers, body, [b"k"], NOW - 301)
+    with pytest.raises(MalformedHeader):
+        scheme.verify({**headers, b"x-acme-timestamp": b"soon"}, body, [b"k"], NOW)
+    verified = scheme.describe("acme", headers, body)
+    assert (verified.id, verified.type) == ("d-1", "order.paid")
+
+
+# ---------------------------------------------------------------------- reasons at the trust boundary
+
+
+@pytest.mark.parametrize(
+    ("scheme", "headers", "reason"),
+    [
+        (SlackScheme(), {}, MissingHeader),
+        (SlackScheme(), {b"x-slack-signature": b"v0=00", b"x-slack-request-timestamp": b"12e3"}, MalformedHeader),
+        (SlackScheme(), {b"x-slack-signature": b"v1=00", b"x-slack-request-timestamp": b"1795000000"}, MalformedHeader),
+        (StandardWebhooksScheme(), {b"webhook-id": b"m", b"webhook-timestamp": b"1795000000"}, MissingHeader),
+        (
+            StandardWebhooksScheme(),
+            {b"webhook-id": b"m", b"webhook-timestamp": b"1795000000", b"webhook-signature": b"v1,!!!"},
+            MalformedHeader,
+        ),
+        (
+            StandardWebhooksScheme(),
+            {b"webhook-id": b"m", b"webhook-timestamp": b"1795000000", b"webhook-signature": b"v2,AAAA"},
+            MalformedHeader,
+        ),
+        (PaddleScheme(), {b"paddle-signature": b"h1=00"}, MalformedHeader),
+        (PaddleScheme(), {b"paddle-signature": b"ts=1795000000;h1"}, MalformedHeader),
+        (PaddleScheme(), {b"paddle-signature": b"ts=-1;h1=00"}, MalformedHeader),
+        (DiscordScheme(), {b"x-signature-ed25519": b"zz", b"x-signature-timestamp": b"1795000000"}, MalformedHeader),
+        (DiscordScheme(), {b"x-signature-ed25519": b"00", b"x-signature-timestamp": b"1795000000"}, MalformedHeader),
+        (
+            TwitchScheme(),
+            {
+                b"twitch-eventsub-message-id": b"m",
+                b"twitch-eventsub-message-timestamp": b"yesterday",
+                b"twitch-eventsub-message-signature": b"sha256=00",
+            },
+            MalformedHeader,
+        ),
+        (TwilioScheme(public_url="https://x.example.com/t"), {}, MissingHeader),
+        (
+            TwilioScheme(public_url="https://x.example.com/t"),
+            {b"x-twilio-signature": b"AAAA", b"x-twilio-webhooks-signature-settings": b"algorithm=MD5"},
+            MalformedHeader,
+        ),
+        (HubSpotScheme(public_url="https://x.example.com/h"), {b"x-hubspot-signature-v3": b"A"}, MissingHeader),
+        (PagerDutyScheme(), {b"x-pagerduty-signature": b"v2=00"}, MalformedHeader),
+        (SendGridScheme(), {b"x-twilio-email-event-webhook-signature": b"%%%"}, MalformedHeader),
+        (CalendlyScheme(), {b"calendly-webhook-signature": b"v1=00"}, MalformedHeader),
+        (TypeformScheme(), {b"typeform-signature": b"sha1=AAAA"}, MalformedHeader),
+        (WebSubScheme(provider="intercom"), {b"x-hub-signature": b"sha256=00"}, MalformedHeader),
+        (WebSubScheme(provider="jira"), {b"x-hub-signature": b"sha1=00"}, MalformedHeader),
+        (GitLabScheme(), {}, MissingHeader),
+    ],
+)
+def test_malformed_and_missing_headers_carry_their_reason(
+    scheme: Scheme, headers: dict[bytes, bytes], reason: type[SignatureError]
+) -> None:
+    with pytest.raises(reason):
+        scheme.verify(headers, BODY, [b"s"], NOW)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not json", MalformedHeader),
+        (b'{"event-data":{}}', MissingHeader),
+        (b'{"signature":{"timestamp":"1","token":"t"}}', MissingHeader),
+        (b'{"signature":{"timestamp":"soon","token":"t","signature":"s"}}', MalformedHeader),
+    ],
+)
+def test_mailgun_signature_object_in_the_body(body: bytes, reason: type[SignatureError]) -> None:
+    with pytest.raises(reason):
+        MailgunScheme().verify({}, body, [b"k"], NOW)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"action":"create"}', b'{"webhookTimestamp":"1795000000000"}', b'{"webhookTimestamp":true}', b"[1]"],
+)
+def test_linear_needs_its_signed_body_timestamp(body: bytes) -> None:
+    headers = {b"linear-signature": hmac.new(b"k", body, hashlib.sha256).hexdigest().encode()}
+    with pytest.raises(SignatureError) as caught:
+        LinearScheme().verify(headers, body, [b"k"], NOW)
+    assert caught.value.reason in ("missing_header", "malformed_header")
+
+
+def test_reasons_keep_what_the_sender_sees() -> None:
+    for error in (MissingHeader, MalformedHeader):
+        assert (error.status_code, error.code, error.outcome) == (401, "invalid_signature", "invalid_signature")
+    assert (FutureTimestamp.status_code, FutureTimestamp.code, FutureTimestamp.outcome) == (
+        401,
+        "stale_timestamp",
+        "stale_timestamp",
+    )
+    assert (SignatureError.reason, StaleTimestamp.reason, FutureTimestamp.reason) == (
+        "bad_signature",
+        "stale_timestamp",
+        "future_timestamp",
+    )
+
+
+def test_twitch_nanosecond_timestamps_are_read() -> None:
+    body = b'{"subscription":{"type":"channel.follow"}}'
+    headers = raw(twitch_headers(body, "s", "m-1", timestamp=int(NOW)))
+    assert headers[b"twitch-eventsub-message-timestamp"].endswith(b".123456789Z")
+    assert TwitchScheme().verify(headers, body, [b"s"], NOW) == 0
+    occurred = TwitchScheme().describe("twitch", headers, body).occurred_at
+    assert occurred is not None
+    assert int(occurred.timestamp()) == int(NOW)
+
+
+def test_pagerduty_accepts_any_of_several_v1_signatures() -> None:
+    body = b'{"event":{"id":"1","event_type":"incident.triggered"}}'
+    headers = raw(pagerduty_headers(body, "old-secret", "new-secret"))
+    assert PagerDutyScheme().verify(headers, body, [b"new-secret"], NOW) == 0
+    assert PagerDutyScheme().verify(headers, body, [b"other", b"old-secret"], NOW) == 1
+
+
+def test_slack_interaction_publishes_its_payload_json() -> None:
+    inner = b'{"type":"block_actions","trigger_id":"13345224609.738474920.8088930838d88f008e0","actions":[]}'
+    body = b"payload=" + quote_from_bytes(inner).encode()
+    headers = raw(slack_headers(body, "s", int(NOW), content_type="application/x-www-form-urlencoded"))
+    SlackScheme().verify(headers, body, [b"s"], NOW)
+    verified = SlackScheme().describe("slack", headers, body)
+    assert (verified.id, verified.type, verified.payload_json) == (
+        "13345224609.738474920.8088930838d88f008e0",
+        "block_actions",
+        inner,
+    )
+
+
+def test_slack_retries_keep_the_event_id_and_say_so() -> None:
+    body = b'{"type":"event_callback","event_id":"Ev1","event":{"type":"message"}}'
+    headers = raw({**slack_headers(body, "s", int(NOW)), "x-slack-retry-num": "1", "x-slack-retry-reason": "timeout"})
+    verified = SlackScheme().describe("slack", headers, body)
+    assert (verified.id, verified.headers["x-slack-retry-num"]) == ("Ev1", "1")
+    assert "x-slack-signature" not in verified.headers

@@ -1,0 +1,66 @@
+"""Linear: `Linear-Signature: <hex>`, an HMAC-SHA256 of the raw body keyed with the webhook's signing secret.
+
+The time Linear signs is inside the body: `webhookTimestamp` (unix milliseconds), checked against the
+tolerance both ways after the signature (Linear's docs suggest a minute; `WEBHOOK_TOLERANCE_SECONDS`
+applies). Event id: `Linear-Delivery` (a UUID per delivery, the same on retries), else the body's
+`webhookId` and timestamp. Type: `<type>.<action>` (`Issue.create`). Occurred: `createdAt`.
+Reference: Linear docs, "Webhooks" (securing webhooks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from receiver.errors import BadRequest, MalformedHeader, MissingHeader
+from receiver.verify.base import (
+    Headers,
+    Verified,
+    check_json_content_type,
+    check_timestamp,
+    event_id,
+    fallback_event_id,
+    from_rfc3339,
+    hmac_digest,
+    kept_headers,
+    matching_secret,
+    parse_json_object,
+    require_header,
+    text,
+)
+
+_SIGNATURE = b"linear-signature"
+_MAX_TIMESTAMP_MS = 10**14
+_KEPT_HEADERS = (b"linear-delivery", b"linear-event", b"user-agent")
+
+
+@dataclass(frozen=True, slots=True)
+class LinearScheme:
+    tolerance_s: int = 300
+    provider: str = "linear"
+
+    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
+        candidate = require_header(headers, _SIGNATURE).strip().lower()
+        matched = matching_secret([hmac_digest("sha256", s, body).hex().encode() for s in secrets], [candidate])
+        try:
+            stamp = parse_json_object(body).get("webhookTimestamp")
+        except BadRequest:
+            raise MalformedHeader("a signed Linear body must be a JSON object") from None
+        if stamp is None:
+            raise MissingHeader("missing webhookTimestamp")
+        if isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 <= stamp < _MAX_TIMESTAMP_MS:
+            raise MalformedHeader("webhookTimestamp is not unix milliseconds")
+        check_timestamp(stamp / 1000, now_s, self.tolerance_s)
+        return matched
+
+    def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
+        check_json_content_type(headers)
+        payload = parse_json_object(body)
+        kind, action = text(payload.get("type")), text(payload.get("action"))
+        return Verified(
+            id=event_id(headers.get(b"linear-delivery")) or fallback_event_id(source, body),
+            type=f"{kind}.{action}" if kind and action else kind,
+            payload_json=body,
+            occurred_at=from_rfc3339(payload.get("createdAt")),
+            headers=kept_headers(headers, _KEPT_HEADERS),
+        )

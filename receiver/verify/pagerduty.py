@@ -1,0 +1,63 @@
+"""PagerDuty (v3 webhooks): `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]`.
+
+Each `v1` is an HMAC-SHA256 of the raw body keyed with the subscription's secret; PagerDuty sends several
+while a secret is rotated. No timestamp is signed: no replay window (replays are duplicates by event id).
+Event id: `event.id`. Type: `event.event_type` (`incident.triggered`). Occurred: `event.occurred_at`.
+Reference: PagerDuty developer docs, "Verifying Signatures" (webhooks v3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from receiver.errors import BadRequest, MalformedHeader
+from receiver.verify.base import (
+    Headers,
+    Verified,
+    check_json_content_type,
+    dig,
+    event_id,
+    from_rfc3339,
+    hmac_digest,
+    kept_headers,
+    matching_secret,
+    parse_json_object,
+    require_header,
+    text,
+)
+
+_SIGNATURE = b"x-pagerduty-signature"
+_MAX_SIGNATURES = 16
+_KEPT_HEADERS = (b"x-webhook-id", b"x-webhook-subscription", b"user-agent")
+
+
+@dataclass(frozen=True, slots=True)
+class PagerDutyScheme:
+    provider: str = "pagerduty"
+
+    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
+        candidates = []
+        for item in require_header(headers, _SIGNATURE).split(b",")[:_MAX_SIGNATURES]:
+            version, sep, value = item.strip().partition(b"=")
+            if not sep:
+                raise MalformedHeader("X-PagerDuty-Signature entries must be v1=<hex>")
+            if version == b"v1":
+                candidates.append(value.lower())
+        if not candidates:
+            raise MalformedHeader("X-PagerDuty-Signature has no v1 signature")
+        return matching_secret([hmac_digest("sha256", s, body).hex().encode() for s in secrets], candidates)
+
+    def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
+        check_json_content_type(headers)
+        payload = parse_json_object(body)
+        found = event_id(dig(payload, "event", "id"))
+        if found is None:
+            raise BadRequest("a PagerDuty webhook must have an 'event.id'")
+        return Verified(
+            id=found,
+            type=text(dig(payload, "event", "event_type")),
+            payload_json=body,
+            occurred_at=from_rfc3339(dig(payload, "event", "occurred_at")),
+            headers=kept_headers(headers, _KEPT_HEADERS),
+        )

@@ -1,0 +1,130 @@
+"""Standard Webhooks (and Svix and Clerk, which send the same thing under `svix-*` headers).
+
+Headers: `webhook-id`, `webhook-timestamp` (unix seconds) and `webhook-signature`, a space-separated list
+of `v1,<base64>` signatures (several while a secret is rotated); Svix and Clerk name them `svix-id`,
+`svix-timestamp`, `svix-signature`, and either set is accepted on every source of this family. Each `v1`
+is an HMAC-SHA256 of `<id>.<timestamp>.<raw body>`, keyed with the secret's bytes: the secret is
+`whsec_<base64>`, and the key is the base64-decoded part (a secret without the prefix is base64 as it is).
+Asymmetric `v1a` (Ed25519) signatures are not supported and are ignored. The timestamp must be within the
+tolerance both ways (the reference libraries use 5 minutes).
+Event id: `webhook-id` (the same on retries). Type: the body's `type`. Occurred: the body's `timestamp`
+(RFC 3339 in the spec, milliseconds in Clerk's events).
+Reference: the Standard Webhooks specification (standardwebhooks.com, `spec/standard-webhooks.md`) and the
+`standardwebhooks` and `svix` libraries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from receiver.errors import MalformedHeader, MissingHeader
+from receiver.verify.base import (
+    Headers,
+    Verified,
+    check_json_content_type,
+    check_timestamp,
+    event_id,
+    from_rfc3339,
+    from_unix,
+    hmac_digest,
+    kept_headers,
+    matching_secret,
+    parse_json_object,
+    parse_unix,
+    require_header,
+    text,
+)
+
+SECRET_PREFIX = b"whsec_"
+# The header families: the standard's own, and Svix's branded names (also Clerk's).
+_PREFIXES = (b"webhook-", b"svix-")
+# Unix milliseconds are past 10**11 (year 5138 in seconds), so a larger number is milliseconds.
+_MS_THRESHOLD = 10**11
+_MAX_SIGNATURES = 16
+_KEPT_HEADERS = (b"user-agent",)
+
+
+@dataclass(frozen=True, slots=True)
+class StandardWebhooksScheme:
+    tolerance_s: int = 300
+    provider: str = "standardwebhooks"
+
+    def check_secret(self, secret: bytes) -> None:
+        """Raise `ValueError` unless the secret is `whsec_<base64>` (or bare base64) of a non-empty key."""
+        signing_key(secret)
+
+    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
+        prefix = _header_prefix(headers)
+        msg_id = require_header(headers, prefix + b"id").strip()
+        timestamp = require_header(headers, prefix + b"timestamp").strip()
+        parse_unix(timestamp, name=(prefix + b"timestamp").decode())
+        candidates = _signatures(require_header(headers, prefix + b"signature"))
+        signed = msg_id + b"." + timestamp + b"." + body
+        matched = matching_secret([hmac_digest("sha256", _key(s), signed) for s in secrets], candidates)
+        check_timestamp(int(timestamp), now_s, self.tolerance_s)
+        return matched
+
+    def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
+        check_json_content_type(headers)
+        payload = parse_json_object(body)
+        found = event_id(headers.get(_header_prefix(headers) + b"id"))
+        if found is None:
+            raise MissingHeader("missing webhook-id header")
+        stamp = payload.get("timestamp")
+        if isinstance(stamp, int) and stamp > _MS_THRESHOLD:
+            occurred_at = from_unix(stamp, per_second=1000)
+        else:
+            occurred_at = from_rfc3339(stamp) or from_unix(stamp)
+        return Verified(
+            id=found,
+            type=text(payload.get("type")),
+            payload_json=body,
+            occurred_at=occurred_at,
+            headers=kept_headers(headers, _KEPT_HEADERS),
+        )
+
+
+def signing_key(secret: bytes) -> bytes:
+    """The HMAC key of a `whsec_<base64>` secret; `ValueError` where it isn't one."""
+    encoded = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
+    try:
+        key = base64.b64decode(encoded + b"=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a Standard Webhooks secret must be whsec_ followed by base64") from None
+    if not key:
+        raise ValueError("a Standard Webhooks secret must not be empty")
+    return key
+
+
+@functools.lru_cache(maxsize=64)
+def _key(secret: bytes) -> bytes:
+    # Secrets are checked at start-up (`check_secret`), so this never raises on a configured one.
+    return signing_key(secret)
+
+
+def _header_prefix(headers: Headers) -> bytes:
+    for prefix in _PREFIXES:
+        if prefix + b"id" in headers:
+            return prefix
+    return _PREFIXES[0]
+
+
+def _signatures(value: bytes) -> list[bytes]:
+    """The decoded `v1` signatures of a signature header; other versions are skipped."""
+    found = []
+    for item in value.split()[:_MAX_SIGNATURES]:
+        version, sep, encoded = item.partition(b",")
+        if not sep:
+            raise MalformedHeader("webhook-signature entries must be '<version>,<base64>'")
+        if version == b"v1":
+            try:
+                found.append(base64.b64decode(encoded, validate=True))
+            except (binascii.Error, ValueError):
+                raise MalformedHeader("webhook-signature is not base64") from None
+    if not found:
+        raise MalformedHeader("webhook-signature has no v1 signature")
+    return found

@@ -1,0 +1,19 @@
+"""Shopify payloads: the resource itself (an order, a product, ...); the topic is in `X-Shopify-Topic`.
+
+Reference: Shopify docs, "Webhooks" (payloads are the REST resource of the topic).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ShopifyResource(BaseModel):
+    """Any Shopify webhook body: the resource, with the ids most topics carry."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: int | str | None = None
+    admin_graphql_api_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None

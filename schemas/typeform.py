@@ -1,0 +1,18 @@
+"""Typeform webhook payloads: `{"event_id", "event_type": "form_response", "form_response": {...}}`.
+
+Reference: Typeform developer docs, "Webhooks: example payload".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class TypeformEvent(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event_id: str
+    event_type: str
+    form_response: dict[str, Any] | None = None

@@ -1,0 +1,266 @@
+"""Our verifiers against the providers' own code and published test vectors.
+
+Where the SDK can sign, tests/signing.py signs with it (exercised by test_providers.py); here the SDKs
+verify what our test signers produce where they can only verify (Square, SendGrid), the SDK verifiers
+agree with ours on the same bytes, and the providers' published vectors verify (each names its source).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+import standardwebhooks
+import svix.webhooks
+from hubspot.utils.signature import Signature  # type: ignore[import-untyped]
+from paddle_billing.Notifications.Secret import Secret  # type: ignore[import-untyped]
+from paddle_billing.Notifications.Verifier import Verifier  # type: ignore[import-untyped]
+from sendgrid.helpers.eventwebhook import EventWebhook  # type: ignore[import-untyped]
+from slack_sdk.signature import SignatureVerifier
+from square.utils.webhooks_helper import verify_signature as square_verify
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+
+from receiver.errors import SignatureError
+from receiver.verify import (
+    HubSpotScheme,
+    PaddleScheme,
+    SendGridScheme,
+    SlackScheme,
+    SquareScheme,
+    StandardWebhooksScheme,
+    TwilioScheme,
+)
+from receiver.verify.hubspot import signed_uri
+from tests.signing import (
+    hubspot_headers,
+    paddle_headers,
+    sendgrid_headers,
+    sendgrid_public_key,
+    slack_headers,
+    square_headers,
+    standard_headers,
+    twilio_headers,
+)
+from tests.unit.test_providers import SENDGRID_KEY
+
+
+def raw(headers: dict[str, str]) -> dict[bytes, bytes]:
+    return {name.lower().encode(): value.encode("latin-1") for name, value in headers.items()}
+
+
+# ---------------------------------------------------------------------------------------------- slack
+
+
+def test_slack_documented_example() -> None:
+    # Slack docs, "Verifying requests from Slack": the worked example's secret, timestamp, body and signature.
+    body = (
+        b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+        b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+        b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    headers = {
+        b"x-slack-request-timestamp": b"1531420618",
+        b"x-slack-signature": b"v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+    }
+    assert SlackScheme().verify(headers, body, [b"8f742231b10e8888abcd99yyyzzz85a5"], 1531420618 + 10) == 0
+    with pytest.raises(SignatureError):
+        SlackScheme().verify(headers, body + b"x", [b"8f742231b10e8888abcd99yyyzzz85a5"], 1531420618)
+
+
+def test_slack_sdk_verifier_agrees() -> None:
+    body = b'{"type":"event_callback","event_id":"Ev1"}'
+    headers = slack_headers(body, "s3cret")
+    assert SignatureVerifier("s3cret").is_valid_request(body, headers)
+    SlackScheme().verify(raw(headers), body, [b"s3cret"], time.time())
+
+
+# ---------------------------------------------------------------------------- standard webhooks / svix
+
+# The Standard Webhooks reference libraries' test vector (standardwebhooks and svix test suites).
+VECTOR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+VECTOR_HEADERS = {
+    b"webhook-id": b"msg_p5jXN8AQM9LWM0D4loKWxJek",
+    b"webhook-timestamp": b"1614265330",
+    b"webhook-signature": b"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+}
+VECTOR_BODY = b'{"test": 2432232314}'
+
+
+def test_standard_webhooks_published_vector() -> None:
+    StandardWebhooksScheme().verify(VECTOR_HEADERS, VECTOR_BODY, [VECTOR_SECRET.encode()], 1614265330)
+    svix_headers = {name.replace(b"webhook-", b"svix-"): value for name, value in VECTOR_HEADERS.items()}
+    StandardWebhooksScheme(provider="svix").verify(svix_headers, VECTOR_BODY, [VECTOR_SECRET.encode()], 1614265330)
+    # A secret without the whsec_ prefix is the same key, as in the reference libraries.
+    StandardWebhooksScheme().verify(VECTOR_HEADERS, VECTOR_BODY, [VECTOR_SECRET[6:].encode()], 1614265330)
+
+
+def test_standard_webhooks_any_of_several_signatures() -> None:
+    headers = {**VECTOR_HEADERS, b"webhook-signature": b"v1a,AAAA v1,bm9wZQ== " + VECTOR_HEADERS[b"webhook-signature"]}
+    StandardWebhooksScheme().verify(headers, VECTOR_BODY, [VECTOR_SECRET.encode()], 1614265330)
+
+
+def test_standard_webhooks_and_svix_libraries_accept_what_they_signed_and_so_do_we() -> None:
+    body = b'{"type":"invoice.paid"}'
+    for svix_names in (False, True):
+        headers = standard_headers(body, VECTOR_SECRET, "msg_1", svix_names=svix_names)
+        if svix_names:
+            svix.webhooks.Webhook(VECTOR_SECRET).verify(body, headers)
+        else:
+            standardwebhooks.Webhook(VECTOR_SECRET).verify(body, headers)
+        StandardWebhooksScheme().verify(raw(headers), body, [VECTOR_SECRET.encode()], time.time())
+
+
+# --------------------------------------------------------------------------------------------- twilio
+
+
+def test_twilio_documented_example() -> None:
+    # Twilio docs, "Webhooks security": auth token 12345, this URL and these parameters.
+    scheme = TwilioScheme(public_url="https://mycompany.com/myapp.php?foo=1&bar=2")
+    body = b"To=%2B18005551212&CallSid=CA1234567890ABCDE&Digits=1234&From=%2B12349013030&Caller=%2B12349013030"
+    headers = {
+        b"content-type": b"application/x-www-form-urlencoded",
+        b"x-twilio-signature": b"0/KCTR6DLpKmkAf8muzZqo1nDgQ=",
+    }
+    assert scheme.verify(headers, body, [b"12345"], 0) == 0
+    with pytest.raises(SignatureError):
+        scheme.verify(headers, body.replace(b"1234&", b"9999&"), [b"12345"], 0)
+
+
+@pytest.mark.parametrize("form", [True, False])
+@pytest.mark.parametrize("sha256", [False, True])
+def test_twilio_sdk_validator_agrees(form: bool, sha256: bool) -> None:
+    url = "https://hooks.example.com/webhooks/twilio"
+    body = b"MessageSid=SM1&Body=hi+there&Empty=" if form else b'{"type":"x"}'
+    headers = twilio_headers(url, body, "tok", form=form, sha256=sha256)
+    algorithm = "HMAC_SHA256" if sha256 else None
+    if form:
+        params = {"MessageSid": "SM1", "Body": "hi there", "Empty": ""}
+        assert RequestValidator("tok").validate(url, params, headers["x-twilio-signature"], algorithm)
+    else:
+        signed_url = f"{url}?bodySHA256={hashlib.sha256(body).hexdigest()}"
+        assert RequestValidator("tok").validate(signed_url, body.decode(), headers["x-twilio-signature"], algorithm)
+    TwilioScheme(public_url=url).verify(raw(headers), body, [b"tok"], 0)
+    # Twilio's validator also accepts the URL with its default port written out; so do we.
+    TwilioScheme(public_url="https://hooks.example.com:443/webhooks/twilio").verify(raw(headers), body, [b"tok"], 0)
+
+
+# --------------------------------------------------------------------------------------------- paddle
+
+
+@dataclass
+class _PaddleRequest:
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def test_paddle_sdk_verifier_accepts_what_we_accept() -> None:
+    body = b'{"event_id":"evt_1","event_type":"transaction.completed","data":{}}'
+    headers = paddle_headers(body, "pdl_ntfset_01_secret")
+    assert Verifier().verify(
+        _PaddleRequest(body, {"Paddle-Signature": headers["paddle-signature"]}), Secret("pdl_ntfset_01_secret")
+    )
+    PaddleScheme().verify(raw(headers), body, [b"pdl_ntfset_01_secret"], time.time())
+
+
+def test_paddle_rotation_sends_two_h1_signatures() -> None:
+    body = b'{"event_id":"evt_1"}'
+    old = paddle_headers(body, "old", 1_795_000_000)["paddle-signature"]
+    new = paddle_headers(body, "new", 1_795_000_000)["paddle-signature"]
+    header = f"{old};{new.split(';')[1]}"
+    assert PaddleScheme().verify({b"paddle-signature": header.encode()}, body, [b"new"], 1_795_000_000) == 0
+
+
+# -------------------------------------------------------------------------------------------- hubspot
+
+
+def test_hubspot_sdk_verifier_agrees() -> None:
+    url = "https://hooks.example.com/webhooks/hubspot?portal=62515"
+    body = b'[{"eventId":1,"subscriptionType":"contact.creation"}]'
+    headers = hubspot_headers(url, body, "client-secret")
+    assert Signature.is_valid(
+        headers["x-hubspot-signature-v3"],
+        "client-secret",
+        body.decode(),
+        http_uri=url,
+        signature_version="v3",
+        timestamp=headers["x-hubspot-request-timestamp"],
+    )
+    HubSpotScheme(public_url=url).verify(raw(headers), body, [b"client-secret"], time.time())
+
+
+def test_hubspot_decodes_the_characters_its_docs_list() -> None:
+    assert signed_uri("https://h.example.com/a%3Ab%2Fc?x=%40%21%24%27%28%29%2A%2C%3B%20") == (
+        "https://h.example.com/a:b/c?x=@!$'()*,;%20"
+    )
+
+
+# --------------------------------------------------------------------------------------------- square
+
+
+def test_square_sdk_verifier_accepts_our_test_signer() -> None:
+    url = "https://hooks.example.com/webhooks/square"
+    body = b'{"event_id":"e1","type":"payment.updated"}'
+    headers = square_headers(url, body, "sig-key")
+    assert square_verify(
+        request_body=body.decode(),
+        signature_header=headers["x-square-hmacsha256-signature"],
+        signature_key="sig-key",
+        notification_url=url,
+    )
+    SquareScheme(public_url=url).verify(raw(headers), body, [b"sig-key"], 0)
+
+
+# ------------------------------------------------------------------------------------------- sendgrid
+
+# sendgrid-python's test suite (test/unit/test_eventwebhook.py), the same vector in every SendGrid SDK.
+SENDGRID_VECTOR_KEY = (
+    b"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhd"
+    b"bcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA=="
+)
+SENDGRID_VECTOR_HEADERS = {
+    b"x-twilio-email-event-webhook-signature": (
+        b"MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH2j/0="
+    ),
+    b"x-twilio-email-event-webhook-timestamp": b"1588788367",
+}
+SENDGRID_VECTOR_BODY = b'{"category":"example_payload","event":"test_event","message_id":"message_id"}'
+
+
+def test_sendgrid_published_vector() -> None:
+    scheme = SendGridScheme()
+    assert scheme.verify(SENDGRID_VECTOR_HEADERS, SENDGRID_VECTOR_BODY, [SENDGRID_VECTOR_KEY], 1588788367) == 0
+    with pytest.raises(SignatureError):
+        scheme.verify(
+            SENDGRID_VECTOR_HEADERS, SENDGRID_VECTOR_BODY.replace(b"test", b"tEst"), [SENDGRID_VECTOR_KEY], 1588788367
+        )
+
+
+def test_sendgrid_sdk_verifier_accepts_our_test_signer() -> None:
+    body = b'[{"event":"delivered","sg_event_id":"sg-1"}]'
+    headers = sendgrid_headers(body, SENDGRID_KEY)
+    public_key = sendgrid_public_key(SENDGRID_KEY)
+    assert EventWebhook(public_key).verify_signature(
+        body.decode(),
+        headers["x-twilio-email-event-webhook-signature"],
+        headers["x-twilio-email-event-webhook-timestamp"],
+    )
+    SendGridScheme().verify(raw(headers), body, [public_key.encode()], time.time())
+
+
+def test_sendgrid_public_key_is_checked_at_start() -> None:
+    scheme = SendGridScheme()
+    for bad in (b"not base64!", base64.b64encode(b"not a key"), b""):
+        with pytest.raises(ValueError, match="P-256"):
+            scheme.check_secret(bad)
+
+
+def test_standard_webhooks_sign_helper_matches_vector() -> None:
+    when = datetime.fromtimestamp(1614265330, UTC)
+    assert standardwebhooks.Webhook(VECTOR_SECRET).sign("msg_p5jXN8AQM9LWM0D4loKWxJek", when, VECTOR_BODY.decode()) == (
+        VECTOR_HEADERS[b"webhook-signature"].decode()
+    )
