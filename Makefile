@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down run test lint
+.PHONY: help install up down run test lint bench
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ help:  ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; $(PYTHON) is " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
 	@touch $@
 
 install: $(STAMP)  ## create .venv and install the pinned dependencies
@@ -29,6 +29,11 @@ run: $(STAMP)  ## Kafka, Redis, receiver and one consumer group in the foregroun
 
 test: $(STAMP) up  ## the whole suite against the real Kafka and Redis
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) up  ## the benchmark: receiver and consumer against their baselines; writes bench/results and the README table
+	@command -v wrk >/dev/null || { echo "make bench: wrk is missing (apt-get install -y wrk)"; exit 1; }
+	@command -v go >/dev/null || { echo "make bench: go is missing (it builds the open-loop load generator)"; exit 1; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)  ## ruff (lint and format), mypy --strict, import contracts
 	$(BIN)/ruff check .

@@ -1,0 +1,149 @@
+"""Driving load: wrk (closed loop, for the most a server can take) and the open-loop generator (for latency
+at a fixed rate), both replaying the same pre-signed corpus with a distinct delivery id per request."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WRK_SCRIPT = ROOT / "bench" / "wrk" / "replay.lua"
+LOADGEN_SRC = ROOT / "bench" / "loadgen"
+LOADGEN_BIN = ROOT / ".cache" / "bench" / "loadgen"
+
+
+@dataclass
+class LoadResult:
+    """One load run against one server."""
+
+    server: str
+    connections: int
+    requests: int
+    accepted: int
+    refused: int
+    errors: int
+    duration_s: float
+    accepted_per_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    body_bytes: float
+    target_rate: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def require_tools() -> None:
+    missing = [tool for tool in ("wrk", "go") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"bench: needs {' and '.join(missing)} (apt-get install -y wrk; Go from the machine image)")
+
+
+def build_loadgen() -> Path:
+    LOADGEN_BIN.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["go", "build", "-o", str(LOADGEN_BIN), "."], cwd=LOADGEN_SRC, check=True)
+    return LOADGEN_BIN
+
+
+def wrk(
+    server: str, url: str, corpus: Path, *, connections: int, seconds: int, ids_dir: Path, body_bytes: float
+) -> LoadResult:
+    """Closed loop: each connection sends its next request when the last one was answered."""
+    run_dir = ids_dir / f"wrk-{uuid.uuid4().hex[:8]}"
+    run_dir.mkdir(parents=True)
+    threads = min(2, connections)
+    output = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(WRK_SCRIPT),
+            url,
+            "--",
+            str(corpus),
+            run_dir.name,
+            str(run_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    summary = json.loads(output.strip().splitlines()[-1])
+    return _result(server, connections, summary, body_bytes)
+
+
+def open_loop(
+    server: str,
+    url: str,
+    corpus: Path,
+    *,
+    rate: float,
+    seconds: int,
+    connections: int,
+    ids_file: Path,
+    body_bytes: float,
+) -> LoadResult:
+    """Open loop: requests leave on schedule; latency counts from when each was due."""
+    output = subprocess.run(
+        [
+            str(LOADGEN_BIN),
+            "-url",
+            url,
+            "-corpus",
+            str(corpus),
+            "-rate",
+            str(rate),
+            "-duration",
+            f"{seconds}s",
+            "-conns",
+            str(connections),
+            "-run",
+            f"open-{uuid.uuid4().hex[:8]}",
+            "-accepted",
+            str(ids_file),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    summary = json.loads(output.strip().splitlines()[-1])
+    result = _result(server, connections, summary, body_bytes)
+    result.target_rate = rate
+    return result
+
+
+def accepted_ids(ids_dir: Path) -> set[str]:
+    """Every delivery id a load run saw answered 202."""
+    ids: set[str] = set()
+    for path in ids_dir.rglob("*.txt"):
+        ids.update(line for line in path.read_text().splitlines() if line)
+    return ids
+
+
+def _result(server: str, connections: int, summary: dict[str, float], body_bytes: float) -> LoadResult:
+    duration_s = summary["duration_us"] / 1e6
+    return LoadResult(
+        server=server,
+        connections=connections,
+        requests=int(summary["requests"]),
+        accepted=int(summary["accepted"]),
+        refused=int(summary["refused"]),
+        errors=int(summary["errors"]),
+        duration_s=round(duration_s, 2),
+        accepted_per_s=round(summary["accepted"] / duration_s, 1),
+        p50_ms=summary["p50_us"] / 1000,
+        p90_ms=summary["p90_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+        max_ms=summary["max_us"] / 1000,
+        body_bytes=round(body_bytes),
+    )

@@ -1,0 +1,3 @@
+module webhookbench/loadgen
+
+go 1.22

@@ -1,0 +1,13 @@
+"""The benchmark's handler set: one no-op handler for every provider and type, so the worker's own cost
+(fetch, decode, validate, claim, complete, commit) is what gets measured."""
+
+from __future__ import annotations
+
+from consumers import Event, Registry
+
+registry = Registry()
+
+
+@registry.handler("*", "*")
+async def noop(event: Event[object]) -> None:
+    return None

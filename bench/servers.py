@@ -1,0 +1,126 @@
+"""Processes the benchmark starts: the receiver, the two baselines and a consumer worker, on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Server:
+    """A started process and the port it serves on."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def peak_rss_mb(self) -> float:
+        """The process's peak resident memory so far (VmHWM), in MiB."""
+        return peak_rss_mb(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"exited with {process.returncode} while starting; see {log}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not open within {timeout_s:.0f}s; see {log}")
+
+
+def start(name: str, argv: list[str], env: Mapping[str, str], port: int, logs: Path) -> Server:
+    """Start a process with this environment plus `env`, less any inherited source secret."""
+    log = logs / f"{name}.log"
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("WEBHOOK_")}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, env={**inherited, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    wait_for_port(port, process, log)
+    return Server(name, process, port)
+
+
+def uvicorn_app(name: str, app: str, env: Mapping[str, str], logs: Path) -> Server:
+    """A baseline ASGI app under one uvicorn worker, with the same loop and parser as the receiver."""
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--no-proxy-headers",
+        "--log-level",
+        "warning",
+    ]
+    return start(name, argv, env, port, logs)
+
+
+def receiver(name: str, env: Mapping[str, str], logs: Path) -> Server:
+    """`python -m receiver`, exactly as it is deployed, once its producer is ready."""
+    port = free_port()
+    server = start(name, [sys.executable, "-m", "receiver"], {**env, "RECEIVER_PORT": str(port)}, port, logs)
+    wait_ready(server)
+    return server
+
+
+def wait_ready(server: Server, timeout_s: float = 60.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{server.url}/readyz", timeout=2) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name} not ready within {timeout_s:.0f}s")

@@ -1,0 +1,114 @@
+"""Kafka access for the benchmark: fill a topic with envelopes, read back which ids a topic holds."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from schemas import HEADER_ID, HEADER_PROVIDER, HEADER_SOURCE, HEADER_TYPE, encode_envelope
+
+
+async def create_topic(bootstrap: str, topic: str, partitions: int = 6) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1, topic_configs={"max.message.bytes": "2097152"})])
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, *topics: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [topic for topic in topics if topic in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
+async def topic_ids(bootstrap: str, topic: str) -> list[str]:
+    """The keys (event ids) of every record in the topic, end offsets taken at the start."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    ids: list[str] = []
+    try:
+        await consumer.getmany(timeout_ms=1000)  # joins the assignment; records read here are kept below
+        partitions = consumer.assignment()
+        end = await consumer.end_offsets(list(partitions))
+        await consumer.seek_to_beginning(*partitions)
+        while True:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batch.values():
+                ids.extend(record.key.decode() for record in records)
+            positions = [await consumer.position(tp) for tp in partitions]
+            if all(position >= end[tp] for position, tp in zip(positions, partitions, strict=True)):
+                return ids
+            if not batch:
+                raise RuntimeError(f"{topic}: stopped short of the end offsets")
+    finally:
+        await consumer.stop()
+
+
+async def fill_with_envelopes(
+    bootstrap: str, topic: str, bodies: list[tuple[str, bytes]], count: int, duplicate_share: float
+) -> tuple[int, int]:
+    """Produce `count` GitHub envelopes of real bodies, a share of them repeating an earlier id.
+
+    Returns (records produced, distinct ids).
+    """
+    rng = random.Random(7)
+    types = [_github_type(event, body) for event, body in bodies]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_batch_size=1 << 20, linger_ms=5
+    )
+    await producer.start()
+    distinct = 0
+    try:
+        pending = []
+        for _ in range(count):
+            # A duplicate is a redelivery of an earlier event: same id, same body, new received_at.
+            original = rng.randrange(distinct) if distinct and rng.random() < duplicate_share else None
+            if original is None:
+                original = distinct
+                distinct += 1
+            event_id = f"bench-{original}"
+            body = bodies[original % len(bodies)][1]
+            event_type = types[original % len(bodies)]
+            value = encode_envelope(
+                id=event_id,
+                source="github",
+                provider="github",
+                type=event_type,
+                received_at=datetime.now(UTC),
+                occurred_at=None,
+                payload_json=body,
+                headers={},
+            )
+            headers = [
+                (HEADER_ID, event_id.encode()),
+                (HEADER_PROVIDER, b"github"),
+                (HEADER_SOURCE, b"github"),
+                (HEADER_TYPE, event_type.encode()),
+            ]
+            pending.append(await producer.send(topic, value, key=event_id.encode(), headers=headers))
+            if len(pending) >= 2000:
+                for future in pending:
+                    await future
+                pending.clear()
+        for future in pending:
+            await future
+    finally:
+        await producer.stop()
+    return count, distinct
+
+
+def _github_type(event: str, body: bytes) -> str:
+    action = orjson.loads(body).get("action")
+    return f"{event}.{action}" if isinstance(action, str) else event
