@@ -19,6 +19,7 @@ from consumers.idempotency import IdempotencyStore
 from consumers.kafka import KafkaClient, ensure_topics
 from consumers.metrics import ConsumerMetrics, serve
 from consumers.routing import Route
+from consumers.runtime import tune_gc
 from consumers.settings import load_settings
 from consumers.worker import Worker
 
@@ -41,6 +42,7 @@ async def drain(topic: str) -> None:
     )
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, worker.stop)
+    tune_gc()  # as `python -m consumers` does
     try:
         await worker.run()
     finally:

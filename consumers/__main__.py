@@ -29,6 +29,7 @@ from consumers.registry import Registry, load_handlers
 from consumers.replay import Replayer, Selection, Summary
 from consumers.routing import Route
 from consumers.runner import HandlerRunner
+from consumers.runtime import tune_gc
 from consumers.settings import Settings, load_settings
 from consumers.worker import Worker
 
@@ -56,6 +57,7 @@ async def run(settings: Settings, handlers: Registry) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, worker.stop)
+        tune_gc()
         await worker.run()
     finally:
         await client.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -13,6 +14,8 @@ from receiver.errors import ConfigError
 from receiver.settings import load_settings
 
 logger = logging.getLogger("receiver")
+
+_GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def main() -> int:
@@ -35,6 +38,12 @@ def main() -> int:
     if not enabled:
         logger.warning("no source is enabled: set WEBHOOK_SECRET_<SOURCE> (e.g. WEBHOOK_SECRET_GITHUB)")
     logger.info("sources enabled: %s", ", ".join(enabled) or "none")
+    # Every request parses a JSON body into a tree of containers that refcounting frees; with the default
+    # gen-0 threshold (700) the cycle collector ran every few requests. Start-up state is frozen out of its
+    # way. Measured: throughput within noise, p99 a little lower; the consumers gain more (see runtime.py).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)
     uvicorn.run(
         app,
         host=settings.host,

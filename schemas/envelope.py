@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
+import pydantic_core
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 # Bumped only for a change a reader of version 1 can't ignore; readers reject versions they don't know.
@@ -55,7 +56,14 @@ class Envelope(BaseModel):
     @classmethod
     def from_bytes(cls, data: bytes | str) -> Envelope:
         """Parse and validate a published envelope; raises `pydantic.ValidationError`."""
-        return cls.model_validate_json(data)
+        try:
+            # Parsed once into Python objects (exact integers, like the JSON mode), then validated: the payload
+            # (`Any`) is taken as it is. Validating the JSON directly rebuilt the payload tree and cost twice as
+            # much for a typical 10 KB body (~65 µs against ~34 µs), the consumers' largest cost per event.
+            document = pydantic_core.from_json(data)
+        except ValueError:
+            return cls.model_validate_json(data)  # not JSON: let pydantic say so, as a ValidationError
+        return cls.model_validate(document)
 
 
 def encode_envelope(

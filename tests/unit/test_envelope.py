@@ -71,3 +71,9 @@ def test_reader_refuses_what_it_does_not_know(change: dict[str, object]) -> None
     }
     with pytest.raises(ValidationError):
         Envelope.from_bytes(orjson.dumps({**document, **change}))
+
+
+@pytest.mark.parametrize("data", [b"", b"not json", b"\xff\xfe", b'{"version":1', b"[]"])
+def test_bytes_that_are_not_an_envelope_raise_a_validation_error(data: bytes) -> None:
+    with pytest.raises(ValidationError):
+        Envelope.from_bytes(data)
