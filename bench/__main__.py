@@ -98,13 +98,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             if client == "librdkafka":
                 best = max(r.accepted_per_s for r in closed if r.server == name)
+                time.sleep(2)  # let the last closed-loop run's backlog settle: this run measures normal load
                 open_loop = load.open_loop(
                     name,
                     f"{receiver.url}/webhooks/bench",
                     corpus,
                     rate=round(best / 2),
                     seconds=args.seconds + 2,
-                    connections=256,
+                    connections=64,
                     ids_file=ids_dir / "open-loop.txt",
                     body_bytes=body_bytes,
                 )
