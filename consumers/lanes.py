@@ -48,18 +48,21 @@ class Lanes:
 
     async def _drain(self, key: Hashable) -> None:
         queue = self._queues[key]
+        lane = asyncio.current_task()
+        assert lane is not None
         try:
             while queue:
                 job = queue[0]
                 # A job of its own: cancelling one job (a revoked partition) leaves the lane running.
                 task = asyncio.ensure_future(job())
                 try:
-                    await asyncio.wait({task})
+                    await task  # cancelling the lane cancels the job too
                 except asyncio.CancelledError:
-                    task.cancel()
-                    raise
-                if not task.cancelled() and task.exception() is not None:
-                    log.error("a job of lane %r failed", key, exc_info=task.exception())
+                    if lane.cancelling():
+                        raise
+                    # Only the job was cancelled: the lane goes on with the next one.
+                except Exception:
+                    log.exception("a job of lane %r failed", key)
                 queue.popleft()
         finally:
             del self._queues[key]
