@@ -98,7 +98,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             if client == "librdkafka":
                 best = max(r.accepted_per_s for r in closed if r.server == name)
-                time.sleep(2)  # let the last closed-loop run's backlog settle: this run measures normal load
+                await asyncio.sleep(2)  # let the last closed-loop run's backlog settle: this run measures normal load
                 open_loop = load.open_loop(
                     name,
                     f"{receiver.url}/webhooks/bench",

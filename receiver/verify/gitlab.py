@@ -1,10 +1,14 @@
 """GitLab: `X-Gitlab-Token`, the webhook's secret token sent as it is (compared in constant time).
 
 GitLab sends the token itself, not a signature of the body, so TLS is what protects the body, and there is
-no replay window. Event id: `Idempotency-Key` (GitLab 17.4+, the same on retries), else
-`X-Gitlab-Event-UUID`, else a SHA-256 of source and body. Type: the body's `object_kind` (`push`,
+no replay window. Event id: `Idempotency-Key` (a UUID per event and hook, kept when a delivery is resent;
+GitLab 17.4+), else a SHA-256 of source and body. Neither UUID header is an event id:
+`X-Gitlab-Webhook-UUID` is new on every attempt, and `X-Gitlab-Event-UUID` is the recursion-detection UUID,
+shared by every hook a request (or a chain of webhook-triggered requests) sets off, so it would merge distinct
+events. Both are kept in the envelope's headers for tracing. Type: the body's `object_kind` (`push`,
 `merge_request`), with `.<object_attributes.action>` where there is one (`merge_request.open`).
-Reference: GitLab docs, "Webhooks" (custom headers, secret token, delivery headers).
+Reference: gitlabhq/gitlabhq `app/services/web_hook_service.rb` (`build_headers`),
+`lib/gitlab/web_hooks/recursion_detection/uuid.rb`; GitLab docs, "Webhooks".
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ class GitLabScheme:
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         check_json_content_type(headers)
         payload = parse_json_object(body)
-        found = event_id(headers.get(b"idempotency-key")) or event_id(headers.get(b"x-gitlab-event-uuid"))
+        found = event_id(headers.get(b"idempotency-key"))
         kind = text(payload.get("object_kind")) or text(payload.get("event_name"))
         action = text(dig(payload, "object_attributes", "action"))
         updated = dig(payload, "object_attributes", "updated_at")

@@ -1,10 +1,13 @@
 """Linear: `Linear-Signature: <hex>`, an HMAC-SHA256 of the raw body keyed with the webhook's signing secret.
 
-The time Linear signs is inside the body: `webhookTimestamp` (unix milliseconds), checked against the
-tolerance both ways after the signature (Linear's docs suggest a minute; `WEBHOOK_TOLERANCE_SECONDS`
-applies). Event id: `Linear-Delivery` (a UUID per delivery, the same on retries), else the body's
-`webhookId` and timestamp. Type: `<type>.<action>` (`Issue.create`). Occurred: `createdAt`.
-Reference: Linear docs, "Webhooks" (securing webhooks).
+The time Linear signs is inside the body: `webhookTimestamp` (unix milliseconds), required, and checked
+against the tolerance both ways after the signature (Linear's SDK allows one minute;
+`WEBHOOK_TOLERANCE_SECONDS` applies). Linear also sends a `Linear-Timestamp` header, but it is not signed:
+Linear's own SDK ignores it and trusts only the body's field, and so does this scheme (it is kept in the
+envelope's headers). The signature is compared as lower-case hex. Event id: `Linear-Delivery` (a UUID per
+delivery), else a SHA-256 of source and body. Type: `<type>.<action>` (`Issue.create`). Occurred: `createdAt`.
+Reference: linear/linear `packages/sdk/src/webhooks/client.ts` (`LinearWebhookClient.verify`) and its tests;
+Linear docs, "Webhooks" (securing webhooks).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from receiver.verify.base import (
 
 _SIGNATURE = b"linear-signature"
 _MAX_TIMESTAMP_MS = 10**14
-_KEPT_HEADERS = (b"linear-delivery", b"linear-event", b"user-agent")
+_KEPT_HEADERS = (b"linear-delivery", b"linear-event", b"linear-timestamp", b"user-agent")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,13 @@
-"""Mailgun: the signature is in the JSON body, `signature: {timestamp, token, signature}`.
+"""Mailgun: the signature is in the JSON body, `signature: {timestamp, token, signature[, parent-signature]}`.
 
-`signature` is the hex HMAC-SHA256 of `<timestamp><token>` keyed with the domain's HTTP webhook signing
-key. Mailgun signs only those two values, not `event-data`: the window (the timestamp, unix seconds,
-within the tolerance both ways) is what limits a captured signature's reuse, and a consumer that must be
-sure should look the event up through Mailgun's API. Event id: `event-data.id`. Type: `event-data.event`
-(`delivered`). Occurred: `event-data.timestamp` (float seconds).
-Reference: Mailgun docs, "Securing webhooks" (verifying the signature).
+`signature` is the hex HMAC-SHA256 of `<timestamp><token>` (no separator) keyed with the domain's HTTP webhook
+signing key; for a subaccount's domain Mailgun adds `parent-signature`, the same HMAC keyed with the primary
+account's key, so either may match a configured key. Mailgun signs only those two values, not `event-data`:
+the window (the timestamp, unix seconds, within the tolerance both ways) is what limits a captured
+signature's reuse, and a consumer that must be sure should look the event up through Mailgun's API. The
+timestamp is a decimal string in Mailgun's examples and an `int` in its table; both are read. Event id:
+`event-data.id`. Type: `event-data.event` (`delivered`). Occurred: `event-data.timestamp` (float seconds).
+Reference: Mailgun docs, "Securing Webhooks"; mailgun/mailgun-go `VerifyWebhookSignature`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from receiver.verify.base import (
 )
 
 _KEPT_HEADERS = (b"user-agent",)
+# Eleven digits of unix seconds, as `parse_unix` accepts.
+_MAX_TIMESTAMP_S = 10**11
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +50,19 @@ class MailgunScheme:
             raise MalformedHeader("a Mailgun body must be a JSON object with a 'signature'") from None
         if not isinstance(signature, dict):
             raise MissingHeader("missing signature object")
-        fields = [signature.get(name) for name in ("timestamp", "token", "signature")]
-        if not all(isinstance(field, str) and field for field in fields):
+        timestamp = _timestamp_text(signature.get("timestamp"))
+        token = signature.get("token")
+        candidates = [
+            value.encode("utf-8").lower()
+            for value in (signature.get("signature"), signature.get("parent-signature"))
+            if isinstance(value, str) and value
+        ]
+        if timestamp is None or not isinstance(token, str) or not token or not candidates:
             raise MissingHeader("signature needs timestamp, token and signature strings")
-        timestamp, token, candidate = (str(field).encode("utf-8") for field in fields)
         parse_unix(timestamp, name="signature.timestamp")
-        expected = [hmac_digest("sha256", s, timestamp + token).hex().encode() for s in secrets]
-        matched = matching_secret(expected, [candidate.lower()])
+        signed = timestamp + token.encode("utf-8")
+        expected = [hmac_digest("sha256", s, signed).hex().encode() for s in secrets]
+        matched = matching_secret(expected, candidates)
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
         return matched
 
@@ -66,3 +76,13 @@ class MailgunScheme:
             occurred_at=from_unix(dig(payload, "event-data", "timestamp")),
             headers=kept_headers(headers, _KEPT_HEADERS),
         )
+
+
+def _timestamp_text(value: object) -> bytes | None:
+    """The signed timestamp as the bytes Mailgun signed: the string as sent, or an integer's decimal digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        # Out of range becomes a value `parse_unix` refuses as malformed.
+        return str(value).encode() if 0 <= value < _MAX_TIMESTAMP_S else b"-"
+    if isinstance(value, str) and value:
+        return value.encode("utf-8")
+    return None

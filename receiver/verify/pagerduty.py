@@ -1,9 +1,11 @@
 """PagerDuty (v3 webhooks): `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]`.
 
-Each `v1` is an HMAC-SHA256 of the raw body keyed with the subscription's secret; PagerDuty sends several
-while a secret is rotated. No timestamp is signed: no replay window (replays are duplicates by event id).
+Each `v1` is the hex HMAC-SHA256 of the raw body keyed with the subscription's secret; PagerDuty sends one per
+signing secret, comma-separated, while a secret is rotated. Entries of another version are skipped, as
+PagerDuty's own verifier does. No timestamp is signed: no replay window (replays are duplicates by event id).
 Event id: `event.id`. Type: `event.event_type` (`incident.triggered`). Occurred: `event.occurred_at`.
-Reference: PagerDuty developer docs, "Verifying Signatures" (webhooks v3).
+Reference: PagerDuty developer docs, "Verifying Signatures" (`docs/webhooks/04-Signatures.md`);
+PagerDuty/go-pagerduty `webhookv3/webhookv3.go`.
 """
 
 from __future__ import annotations
@@ -40,9 +42,7 @@ class PagerDutyScheme:
         candidates = []
         for item in require_header(headers, _SIGNATURE).split(b",")[:_MAX_SIGNATURES]:
             version, sep, value = item.strip().partition(b"=")
-            if not sep:
-                raise MalformedHeader("X-PagerDuty-Signature entries must be v1=<hex>")
-            if version == b"v1":
+            if version == b"v1" and sep:
                 candidates.append(value.lower())
         if not candidates:
             raise MalformedHeader("X-PagerDuty-Signature has no v1 signature")

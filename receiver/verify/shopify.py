@@ -2,9 +2,11 @@
 
 Shopify signs no timestamp, so there is no replay window: a replay carries the same webhook id and is a
 duplicate for the consumers. Event id: `X-Shopify-Webhook-Id` (one per delivery, the same on retries);
-`X-Shopify-Event-Id` (one per event across subscriptions) is kept in the envelope's headers.
+`X-Shopify-Event-Id` (shared by every delivery one merchant action produces, across topics and
+subscriptions, so not an id here) is kept in the envelope's headers.
 Type: `X-Shopify-Topic` (`orders/create`). Occurred: `X-Shopify-Triggered-At`.
-Reference: Shopify docs, "Verify webhooks" (HMAC of the raw body, base64).
+Reference: shopify.dev "Webhooks delivery structure" (headers); Shopify/shopify-api-js
+`lib/webhooks/validate.ts` (base64 HMAC-SHA256 of the raw body with the app's client secret).
 """
 
 from __future__ import annotations

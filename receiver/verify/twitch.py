@@ -8,7 +8,8 @@ with the body's `challenge`, as `text/plain` (200).
 Event id: `Twitch-Eventsub-Message-Id` (the same on a resend). Type: `Twitch-Eventsub-Subscription-Type`
 (`channel.follow`) for notifications, `revocation` for a revoked subscription. Occurred: the message
 timestamp.
-Reference: Twitch docs, "Handling webhook events" (verifying the event message).
+Reference: Twitch docs, "Handling webhook events" (verifying the event message); twitchdev/twitch-cli
+`internal/events/trigger/forward_event.go` (the signer).
 """
 
 from __future__ import annotations

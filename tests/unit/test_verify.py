@@ -5,11 +5,13 @@ Malformed inputs must raise our `SignatureError` and nothing else: any other exc
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
 from urllib.parse import quote_from_bytes
 
+import orjson
 import pytest
 import stripe
 
@@ -35,6 +37,7 @@ from receiver.verify import (
     PagerDutyScheme,
     Scheme,
     SendGridScheme,
+    ShopifyScheme,
     SlackScheme,
     StandardWebhooksScheme,
     StripeScheme,
@@ -43,7 +46,7 @@ from receiver.verify import (
     TypeformScheme,
     WebSubScheme,
 )
-from receiver.verify.base import Headers
+from receiver.verify.base import Headers, fallback_event_id
 from tests.signing import github_headers, hmac_headers, pagerduty_headers, slack_headers, stripe_headers, twitch_headers
 
 NOW = 1_795_000_000.0
@@ -418,3 +421,248 @@ def test_slack_retries_keep_the_event_id_and_say_so() -> None:
     verified = SlackScheme().describe("slack", headers, body)
     assert (verified.id, verified.headers["x-slack-retry-num"]) == ("Ev1", "1")
     assert "x-slack-signature" not in verified.headers
+
+
+# ------------------------------------------------------------------ signed as each provider documents
+# Each test builds the signature inline, exactly as the named source describes, so that a change to
+# tests/signing.py can't hide a drift from the provider. Published vectors name where they come from.
+
+SHOPIFY_BODY = b'{"foo": "bar"}'
+# PagerDuty/go-pagerduty, webhookv3/webhookv3_test.go: `secret`, `defaultBody` and the "valid" signature.
+PAGERDUTY_SECRET = b"lDQHScfUeXUKaQRNF+8XIiDKZ7XX3itBAYzwU0TARw8lJqRnkKl2iB1anSb0Z+IK"
+PAGERDUTY_BODY = (
+    b'{"event":{"id":"01BWDWL3NYY7LUFPZCC28QUCMK","event_type":"incident.priority_updated","resource_type":"incident",'
+    b'"occurred_at":"2021-04-26T17:36:27.458Z","agent":{"html_url":"https://acme.pagerduty.com/users/PLH1HKV",'
+    b'"id":"PLH1HKV","self":"https://api.pagerduty.com/users/PLH1HKV","summary":"Tenex Engineer",'
+    b'"type":"user_reference"},'
+    b'"client":null,"data":{"id":"PGR0VU2","type":"incident","self":"https://api.pagerduty.com/incidents/PGR0VU2",'
+    b'"html_url":"https://acme.pagerduty.com/incidents/PGR0VU2","number":2,"status":"triggered",'
+    b'"title":"A little bump in the road","service":{"html_url":"https://acme.pagerduty.com/services/PF9KMXH",'
+    b'"id":"PF9KMXH","self":"https://api.pagerduty.com/services/PF9KMXH","summary":"API Service",'
+    b'"type":"service_reference"},"assignees":[{"html_url":"https://acme.pagerduty.com/users/PTUXL6G","id":"PTUXL6G",'
+    b'"self":"https://api.pagerduty.com/users/PTUXL6G","summary":"User 123","type":"user_reference"}],'
+    b'"escalation_policy":{"html_url":"https://acme.pagerduty.com/escalation_policies/PUS0KTE","id":"PUS0KTE",'
+    b'"self":"https://api.pagerduty.com/escalation_policies/PUS0KTE","summary":"Default",'
+    b'"type":"escalation_policy_reference"},"teams":[{"html_url":"https://acme.pagerduty.com/teams/PFCVPS0",'
+    b'"id":"PFCVPS0","self":"https://api.pagerduty.com/teams/PFCVPS0","summary":"Engineering","type":"team_reference"}],'
+    b'"priority":{"html_url":"https://acme.pagerduty.com/account/incident_priorities","id":"PSO75BM",'
+    b'"self":"https://api.pagerduty.com/priorities/PSO75BM","summary":"P1","type":"priority_reference"},'
+    b'"urgency":"high","conference_bridge":{"conference_number":1000,"conference_url":"https://example.com"},'
+    b'"resolve_reason":null}}}'
+)
+# twitch-rs/twitch_api (a community library, not Twitch's own), src/eventsub/mod.rs `verify_request`: a request
+# captured from Twitch's CLI (Content-Length 458 matches the body), with a 7-digit fraction in its timestamp.
+TWITCH_CAPTURED_BODY = (
+    b'{"subscription":{"id":"ae2ff348-e102-16be-a3eb-6830c1bf38d2","status":"enabled","type":"channel.follow",'
+    b'"version":"1","condition":{"broadcaster_user_id":"44429626"},"transport":{"method":"webhook","callback":"null"},'
+    b'"created_at":"2021-02-19T23:47:00.7621315Z"},"event":{"user_id":"28408015","user_login":"testFromUser",'
+    b'"user_name":"testFromUser","broadcaster_user_id":"44429626","broadcaster_user_login":"44429626",'
+    b'"broadcaster_user_name":"testBroadcaster"}}'
+)
+
+
+def _hex(algorithm: str, key: bytes, message: bytes) -> str:
+    return hmac.new(key, message, getattr(hashlib, algorithm)).hexdigest()
+
+
+def test_shopify_published_vector() -> None:
+    # Shopify/shopify-api-js, lib/webhooks/__tests__/validate.test.ts: body '{"foo": "bar"}', apiSecretKey
+    # 'test_secret_key' (lib/__tests__/test-config.ts) and the expected X-Shopify-Hmac-Sha256.
+    headers = {b"x-shopify-hmac-sha256": b"B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g="}
+    assert ShopifyScheme().verify(headers, SHOPIFY_BODY, [b"test_secret_key"], NOW) == 0
+    with pytest.raises(SignatureError):
+        ShopifyScheme().verify(headers, SHOPIFY_BODY + b" ", [b"test_secret_key"], NOW)
+
+
+def test_shopify_signed_as_documented_and_described_by_its_headers() -> None:
+    # shopify.dev "Webhooks delivery structure": base64 HMAC-SHA256 of the raw body with the app's client secret;
+    # X-Shopify-Webhook-Id deduplicates deliveries, X-Shopify-Event-Id is shared by every delivery of one action.
+    digest = base64.b64encode(hmac.new(b"app-secret", SHOPIFY_BODY, hashlib.sha256).digest())
+    headers = {
+        b"x-shopify-hmac-sha256": digest,
+        b"x-shopify-topic": b"products/create",
+        b"x-shopify-webhook-id": b"b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+        b"x-shopify-event-id": b"98880550-7158-44d4-b7cd-2c97c8a091b5",
+        b"x-shopify-triggered-at": b"2023-03-29T18:00:27.877041743Z",
+    }
+    assert ShopifyScheme().verify(headers, SHOPIFY_BODY, [b"app-secret"], NOW) == 0
+    verified = ShopifyScheme().describe("shopify", headers, SHOPIFY_BODY)
+    assert (verified.id, verified.type) == ("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", "products/create")
+    assert verified.headers["x-shopify-event-id"] == "98880550-7158-44d4-b7cd-2c97c8a091b5"
+    assert verified.occurred_at is not None
+    assert "x-shopify-hmac-sha256" not in verified.headers
+
+
+def test_twitch_captured_vector() -> None:
+    headers = {
+        b"twitch-eventsub-message-id": b"ae2ff348-e102-16be-a3eb-6830c1bf38d2",
+        b"twitch-eventsub-message-timestamp": b"2021-02-19T23:47:00.8091512Z",
+        b"twitch-eventsub-message-signature": (
+            b"sha256=d10f5bd9474b7ac7bd7105eb79c2d52768b4d0cd2a135982c3bf5a1d59a78823"
+        ),
+        b"twitch-eventsub-message-type": b"notification",
+        b"twitch-eventsub-subscription-type": b"channel.follow",
+    }
+    sent_at = 1_613_778_420.8
+    assert TwitchScheme().verify(headers, TWITCH_CAPTURED_BODY, [b"secretabcd"], sent_at) == 0
+    with pytest.raises(StaleTimestamp):
+        TwitchScheme().verify(headers, TWITCH_CAPTURED_BODY, [b"secretabcd"], NOW)
+
+
+def test_twitch_signed_as_its_cli_signs() -> None:
+    # twitchdev/twitch-cli, internal/events/trigger/forward_event.go: HMAC-SHA256 over the message id, the
+    # RFC 3339 (nanosecond) timestamp and the body, sent as "sha256=%x"; the docs reject messages over 10 min old.
+    stamp = b"2026-11-18T21:46:40.123456789Z"
+    body = b'{"subscription":{"type":"stream.online"},"event":{"id":"9001"}}'
+    headers = {
+        b"twitch-eventsub-message-id": b"befa7b53-d79d-478f-86b9-120f112b044e",
+        b"twitch-eventsub-message-timestamp": stamp,
+        b"twitch-eventsub-message-signature": b"sha256="
+        + _hex("sha256", b"s3cre7", b"befa7b53-d79d-478f-86b9-120f112b044e" + stamp + body).encode(),
+        b"twitch-eventsub-subscription-type": b"stream.online",
+    }
+    assert TwitchScheme().verify(headers, body, [b"s3cre7"], 1_795_038_400.0) == 0
+    headers[b"twitch-eventsub-message-signature"] = b"sha256=" + _hex("sha256", b"s3cre7", body).encode()
+    with pytest.raises(SignatureError):
+        TwitchScheme().verify(headers, body, [b"s3cre7"], 1_795_038_400.0)
+
+
+def test_gitlab_event_id_is_the_idempotency_key_never_the_recursion_uuid() -> None:
+    # gitlabhq/gitlabhq app/services/web_hook_service.rb `build_headers`: Idempotency-Key is kept on a resend,
+    # X-Gitlab-Webhook-UUID is new per attempt, and X-Gitlab-Event-UUID (recursion detection, uuid.rb) is shared
+    # by every hook one request triggers, so two distinct events can carry the same one.
+    body = b'{"object_kind":"push","ref":"refs/heads/main"}'
+    headers = {
+        b"x-gitlab-token": b"t0ken",
+        b"x-gitlab-event": b"Push Hook",
+        b"x-gitlab-event-uuid": b"13792a34-cac6-4fda-95a8-c58e00a3954e",
+        b"x-gitlab-webhook-uuid": b"a7cbfbc9-3d3e-4e86-9d5b-9d87fd1ad7c4",
+        b"idempotency-key": b"f5e5f430-f57b-4e6e-9fac-d9128cd7232f",
+    }
+    assert GitLabScheme().verify(headers, body, [b"other", b"t0ken"], NOW) == 1
+    verified = GitLabScheme().describe("gitlab", headers, body)
+    assert (verified.id, verified.type) == ("f5e5f430-f57b-4e6e-9fac-d9128cd7232f", "push")
+    assert verified.headers["x-gitlab-event-uuid"] == "13792a34-cac6-4fda-95a8-c58e00a3954e"
+    assert "x-gitlab-token" not in verified.headers
+    del headers[b"idempotency-key"]
+    assert GitLabScheme().describe("gitlab", headers, body).id == fallback_event_id("gitlab", body)
+
+
+def test_linear_signed_as_its_sdk_verifies() -> None:
+    # linear/linear packages/sdk/src/webhooks/client.ts: hex HMAC-SHA256 of the raw body in `linear-signature`;
+    # only the body's `webhookTimestamp` (ms) establishes freshness, never the `linear-timestamp` header.
+    fresh = b'{"type":"Issue","action":"create","webhookTimestamp":1795000000000}'
+    stale = b'{"type":"Issue","action":"create","webhookTimestamp":1794999400000}'
+    for body, ok in ((fresh, True), (stale, False)):
+        headers = {
+            b"linear-signature": _hex("sha256", b"SECRET", body).encode(),
+            b"linear-timestamp": b"1795000000000",
+            b"linear-delivery": b"7f3a2d9e-4f0b-4c1e-9a57-1b2c3d4e5f60",
+        }
+        if ok:
+            assert LinearScheme().verify(headers, body, [b"SECRET"], NOW) == 0
+            verified = LinearScheme().describe("linear", headers, body)
+            assert (verified.id, verified.type) == ("7f3a2d9e-4f0b-4c1e-9a57-1b2c3d4e5f60", "Issue.create")
+            assert verified.headers["linear-timestamp"] == "1795000000000"
+        else:
+            with pytest.raises(StaleTimestamp):
+                LinearScheme().verify(headers, body, [b"SECRET"], NOW)
+
+
+def test_pagerduty_published_vector() -> None:
+    valid = {b"x-pagerduty-signature": b"v1=0c0b9495b893a39e70d1fea2fe11fbe0a825f88b9f67846f6cc07dd2bc5476cd"}
+    assert PagerDutyScheme().verify(valid, PAGERDUTY_BODY, [PAGERDUTY_SECRET], NOW) == 0
+    mismatch = {b"x-pagerduty-signature": b"v1=7020c8a7ec668a9b7012bc3dd82e483394b038f4230acc6785efbf2a7d8bcaf5"}
+    with pytest.raises(SignatureError):
+        PagerDutyScheme().verify(mismatch, PAGERDUTY_BODY, [PAGERDUTY_SECRET], NOW)
+    verified = PagerDutyScheme().describe("pagerduty", valid, PAGERDUTY_BODY)
+    assert (verified.id, verified.type) == ("01BWDWL3NYY7LUFPZCC28QUCMK", "incident.priority_updated")
+
+
+def test_pagerduty_skips_entries_of_other_versions_as_its_sdk_does() -> None:
+    # docs/webhooks/04-Signatures.md: split on ",", keep only "v1=" entries; go-pagerduty skips the rest.
+    signature = _hex("sha256", PAGERDUTY_SECRET, PAGERDUTY_BODY).encode()
+    headers = {b"x-pagerduty-signature": b"v0=abc,garbage,v1=" + signature}
+    assert PagerDutyScheme().verify(headers, PAGERDUTY_BODY, [PAGERDUTY_SECRET], NOW) == 0
+
+
+def _mailgun(signature: dict[str, object]) -> bytes:
+    return orjson.dumps({"signature": signature, "event-data": {"id": "CPgfbmQMTCKtHW6uIWtuVe", "event": "delivered"}})
+
+
+def test_mailgun_signed_as_documented() -> None:
+    # Mailgun docs, "Securing Webhooks": hex HMAC-SHA256 of timestamp + token (no separator) with the webhook
+    # signing key; mailgun/mailgun-go webhooks_test.go signs token "token" at timestamp "123456789" the same way.
+    body = _mailgun(
+        {"token": "token", "timestamp": "123456789", "signature": _hex("sha256", b"key", b"123456789token")}
+    )
+    assert MailgunScheme().verify({}, body, [b"key"], 123_456_789.0) == 0
+    verified = MailgunScheme().describe("mailgun", {}, body)
+    assert (verified.id, verified.type) == ("CPgfbmQMTCKtHW6uIWtuVe", "delivered")
+
+
+def test_mailgun_accepts_the_parent_signature_of_a_subaccount_and_an_integer_timestamp() -> None:
+    # Mailgun docs, "Securing Webhooks": a subaccount's event adds `parent-signature`, made with the primary
+    # account's key; the docs' table types `timestamp` as int.
+    token = "e0b5477167110d68991efc6b9f89f0a11066af27834600e123"
+    body = _mailgun(
+        {
+            "token": token,
+            "timestamp": 1795000000,
+            "signature": _hex("sha256", b"subaccount-key", b"1795000000" + token.encode()),
+            "parent-signature": _hex("sha256", b"parent-key", b"1795000000" + token.encode()),
+        }
+    )
+    assert MailgunScheme().verify({}, body, [b"parent-key"], NOW) == 0
+    assert MailgunScheme().verify({}, body, [b"other", b"subaccount-key"], NOW) == 1
+    with pytest.raises(SignatureError):
+        MailgunScheme().verify({}, body, [b"other"], NOW)
+
+
+@pytest.mark.parametrize("timestamp", [-1, 10**11, 1.5, True, ""])
+def test_mailgun_refuses_odd_timestamps_with_our_errors(timestamp: object) -> None:
+    body = _mailgun({"token": "t", "timestamp": timestamp, "signature": "00"})
+    with pytest.raises(SignatureError):
+        MailgunScheme().verify({}, body, [b"k"], NOW)
+
+
+def test_typeform_signed_as_documented() -> None:
+    # typeform.com/developers/webhooks/secure-your-webhooks: HMAC-SHA256 of the raw payload with the webhook
+    # secret, base64 (Ruby `strict_encode64`), prefixed "sha256=", in Typeform-Signature.
+    body = b'{"event_id":"01J6Z8","event_type":"form_response","form_response":{"form_id":"lT4Z3j"}}'
+    digest = base64.b64encode(hmac.new(b"abc123", body, hashlib.sha256).digest())
+    headers = {b"typeform-signature": b"sha256=" + digest}
+    assert TypeformScheme().verify(headers, body, [b"abc123"], NOW) == 0
+    hex_form = {b"typeform-signature": b"sha256=" + _hex("sha256", b"abc123", body).encode()}
+    with pytest.raises(SignatureError):
+        TypeformScheme().verify(hex_form, body, [b"abc123"], NOW)
+
+
+def test_calendly_signed_as_documented() -> None:
+    # Calendly "Webhook Signatures": Calendly-Webhook-Signature: t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">.
+    body = b'{"created_at":"2026-11-18T21:46:40.000000Z","event":"invitee.created","payload":{"uri":"u"}}'
+    headers = {
+        b"calendly-webhook-signature": b"t=1795000000,v1=" + _hex("sha256", b"key", b"1795000000." + body).encode()
+    }
+    assert CalendlyScheme().verify(headers, body, [b"key"], NOW) == 0
+    with pytest.raises(StaleTimestamp):
+        CalendlyScheme().verify(headers, body, [b"key"], NOW + 3600)
+
+
+def test_intercom_and_jira_signed_as_documented() -> None:
+    # Intercom "Signed Notifications": X-Hub-Signature: sha1=<hex HMAC-SHA1 of the body>. Jira "Secure admin
+    # webhooks": the WebSub form, X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>.
+    intercom = b'{"type":"notification_event","id":"notif_78c122d0-23ba-11e4-9464-79b01267cc2e","topic":"user.created"}'
+    headers = {b"x-hub-signature": b"sha1=" + _hex("sha1", b"client-secret", intercom).encode()}
+    assert WebSubScheme(provider="intercom").verify(headers, intercom, [b"client-secret"], NOW) == 0
+    verified = WebSubScheme(provider="intercom").describe("intercom", headers, intercom)
+    assert (verified.id, verified.type) == ("notif_78c122d0-23ba-11e4-9464-79b01267cc2e", "user.created")
+
+    jira = b'{"timestamp":1795000000000,"webhookEvent":"jira:issue_created","issue":{"key":"ABC-1"}}'
+    headers = {
+        b"x-hub-signature": b"sha256=" + _hex("sha256", b"jira-secret", jira).encode(),
+        b"x-atlassian-webhook-identifier": b"8f6c1a21-3c1e-4d9a-b7a8-2d1e0f9c4b11",
+    }
+    assert WebSubScheme(provider="jira").verify(headers, jira, [b"jira-secret"], NOW) == 0
+    verified = WebSubScheme(provider="jira").describe("jira", headers, jira)
+    assert (verified.id, verified.type) == ("8f6c1a21-3c1e-4d9a-b7a8-2d1e0f9c4b11", "jira:issue_created")
