@@ -88,6 +88,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         clients = ("librdkafka",) if quick else ("librdkafka", "aiokafka")
         open_loop: load.LoadResult | None = None
+        server_side: dict[str, float] = {}
         for client in clients:
             name = f"receiver-{client}"
             topic = f"bench.{run_id}.{client}"
@@ -99,6 +100,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if client == "librdkafka":
                 best = max(r.accepted_per_s for r in closed if r.server == name)
                 await asyncio.sleep(2)  # let the last closed-loop run's backlog settle: this run measures normal load
+                before = report.scrape(receiver.url)
                 open_loop = load.open_loop(
                     name,
                     f"{receiver.url}/webhooks/bench",
@@ -108,6 +110,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     connections=64,
                     ids_file=ids_dir / "open-loop.txt",
                     body_bytes=body_bytes,
+                )
+                server_side = report.histogram_quantiles(
+                    before, report.scrape(receiver.url), "webhooks_request_duration_seconds", {"source": "bench"}
                 )
             rss[name] = receiver.peak_rss_mb()
             receiver.stop()
@@ -158,6 +163,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "receiver": {
             "closed_loop": [r.as_dict() for r in closed],
             "open_loop": open_loop.as_dict() if open_loop else None,
+            # The same run as the receiver itself saw it (its request histogram, first byte of the route to the
+            # answer): the client-side figures above add the load generator's and the kernel's queueing.
+            "open_loop_server_side_ms": server_side if open_loop else None,
             "body_sizes": [r.as_dict() for r in sizes],
             "kafka_check": checks,
             "accepted": accepted_total,

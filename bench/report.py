@@ -64,6 +64,40 @@ def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return samples
 
 
+def histogram_quantiles(
+    before: dict[tuple[str, frozenset[tuple[str, str]]], float],
+    after: dict[tuple[str, frozenset[tuple[str, str]]], float],
+    name: str,
+    labels: dict[str, str],
+) -> dict[str, float]:
+    """p50/p90/p99 in ms of what a Prometheus histogram counted between two scrapes, interpolated linearly
+    within buckets as `histogram_quantile` does."""
+    buckets: list[tuple[float, float]] = []
+    for (metric, metric_labels), value in after.items():
+        label_map = dict(metric_labels)
+        if metric != f"{name}_bucket" or any(label_map.get(k) != v for k, v in labels.items()):
+            continue
+        bound = float(label_map["le"])
+        buckets.append((bound, value - before.get((metric, metric_labels), 0.0)))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0.0
+    out: dict[str, float] = {"count": total}
+    for quantile in (0.5, 0.9, 0.99):
+        rank = quantile * total
+        lower_bound, lower_count = 0.0, 0.0
+        for bound, count in buckets:
+            if count >= rank:
+                if bound == float("inf"):
+                    value = lower_bound
+                else:
+                    share = (rank - lower_count) / (count - lower_count) if count > lower_count else 0.0
+                    value = lower_bound + (bound - lower_bound) * share
+                out[f"p{round(quantile * 100)}_ms"] = round(value * 1000, 2)
+                break
+            lower_bound, lower_count = bound, count
+    return out
+
+
 def best(results: dict[str, Any], server: str) -> dict[str, Any]:
     runs = [r for r in results["receiver"]["closed_loop"] if r["server"] == server]
     return max(runs, key=lambda r: r["accepted_per_s"])
@@ -176,6 +210,13 @@ def table(results: dict[str, Any]) -> str:
             f"{open_loop['p50_ms']:.1f} ms, p90 {open_loop['p90_ms']:.1f} ms, p99 {open_loop['p99_ms']:.1f} ms, "
             f"max {open_loop['max_ms']:.1f} ms; {open_loop['accepted']} of {open_loop['requests']} accepted.",
         ]
+        server = results["receiver"].get("open_loop_server_side_ms")
+        if server and "p99_ms" in server:
+            lines[-1] += (
+                " The receiver's own histogram for the same run (route entry to answer):"
+                f" p50 {server['p50_ms']:.1f} ms, p99 {server['p99_ms']:.1f} ms; the rest is queueing in the kernel"
+                " and the load generator, which share the 2 cores with the broker."
+            )
     lines += ["", "| target | measured | wanted | met |", "| --- | --- | --- | --- |"]
     for target in results["targets"]:
         lines.append(
