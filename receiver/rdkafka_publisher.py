@@ -142,6 +142,7 @@ class RdkafkaPublisher:
             raise Unavailable("the producer's queue is full") from None
         except KafkaException as exc:
             raise Unavailable(f"Kafka refused the record: {_error_name(exc)}") from None
+        del value  # librdkafka copied it: a large envelope isn't held twice through the wait for the ack
         self._deadlines.append((loop.time() + self._timeout_s, delivered))
         await delivered
 
