@@ -115,12 +115,13 @@ class RdkafkaPublisher:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        left = await asyncio.to_thread(self._producer.flush, _FLUSH_TIMEOUT_S)
-        if left:
-            logger.warning("%d records were not acknowledged before shutdown", left)
+        # The poller goes first, so that flush() is the only thread left running delivery callbacks.
         self._closing.set()
         if self._poller is not None:
             await asyncio.to_thread(self._poller.join)
+        left = await asyncio.to_thread(self._producer.flush, _FLUSH_TIMEOUT_S)
+        if left:
+            logger.warning("%d records were not acknowledged before shutdown", left)
         self._settle(self._take_reports())
         self._ready = False
 
@@ -165,7 +166,7 @@ class RdkafkaPublisher:
                     return
 
     def _take_reports(self) -> list[_Report]:
-        # Only the poller thread appends (from poll()), and the swap is one bytecode-atomic rebinding.
+        # Called by the thread that runs the callbacks (the poller; in stop(), after flush), never beside it.
         reports, self._reports = self._reports, []
         return reports
 
