@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -16,8 +17,12 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import GitHubScheme
 from tests.integration.kafka_tools import serving
-from tests.integration.test_worker import eventually, make_settings, running_worker
+from tests.integration.test_worker import Running, eventually, make_settings, running_worker
 from tests.signing import github_headers
+
+
+def _handled_all(group: Running, count: int) -> bool:
+    return group.outcome("ok") + group.outcome("duplicate") == count
 
 
 async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
@@ -50,7 +55,7 @@ async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
             assert (response.status_code, response.json()) == (202, {"status": "accepted", "id": delivery})
 
         for group in (triage, audit):
-            await eventually(lambda g=group: g.outcome("ok") + g.outcome("duplicate") == 3, "three records handled")  # type: ignore[misc]
+            await eventually(partial(_handled_all, group, 3), "three records handled")
         # Give a wrongly repeated run the chance to show up before counting.
         await asyncio.sleep(0.5)
 
