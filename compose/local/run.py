@@ -33,10 +33,10 @@ def main() -> int:
         stack.log(f"error: {exc}")
         return 1
     env = {**DEV_SECRETS, **os.environ, "PYTHONUNBUFFERED": "1"}
-    children = [
-        subprocess.Popen([sys.executable, "-m", "receiver"], env=env, cwd=stack.ROOT),
-        subprocess.Popen([sys.executable, "-m", "consumers"], env=env, cwd=stack.ROOT),
-    ]
+    children = {
+        name: subprocess.Popen([sys.executable, "-m", name], env=env, cwd=stack.ROOT)
+        for name in ("receiver", "consumers")
+    }
     stop_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -51,18 +51,18 @@ def main() -> int:
     exit_code = 0
     try:
         while not stop_requested:
-            for child in children:
+            for name, child in children.items():
                 if child.poll() is not None:
-                    stack.log(f"{' '.join(child.args[1:])} exited with code {child.returncode}; stopping")  # type: ignore[index]
+                    stack.log(f"{name} exited with code {child.returncode}; stopping")
                     exit_code = child.returncode or 1
                     stop_requested = True
             time.sleep(0.2)
     finally:
-        for child in children:
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + SHUTDOWN_GRACE_S
-        for child in children:
+        for child in children.values():
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

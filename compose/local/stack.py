@@ -70,7 +70,7 @@ def kafka_answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
     except OSError:
         return False
     correlation_id, error_code = struct.unpack(">ih", reply[:6])
-    return correlation_id == 1 and error_code == 0
+    return bool(correlation_id == 1 and error_code == 0)
 
 
 def redis_answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
