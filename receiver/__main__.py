@@ -1,4 +1,7 @@
-"""`python -m receiver`: serve the receiver with uvicorn on RECEIVER_HOST:RECEIVER_PORT."""
+"""`python -m receiver`: serve the receiver with uvicorn on RECEIVER_HOST:RECEIVER_PORT.
+
+`python -m receiver send <source>` signs a sample event with the source's secret and posts it (`send.py`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import sys
 import uvicorn
 from prometheus_client import disable_created_metrics
 
+from receiver import send
 from receiver.app import create_app
 from receiver.errors import ConfigError
 from receiver.settings import load_settings
@@ -18,7 +22,13 @@ logger = logging.getLogger("receiver")
 _GC_THRESHOLDS = (50_000, 20, 100)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["send"]:
+        return send.main(args[1:])
+    if args:
+        print("usage: python -m receiver [send <source> ...]  (python -m receiver send --help)", file=sys.stderr)
+        return 2
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -103,6 +103,8 @@ def create_app(
         publisher=active_publisher,
         metrics=metrics,
         max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+        max_header_bytes=settings.max_header_bytes,
         retry_after_s=settings.retry_after_s,
         **({"clock": clock} if clock is not None else {}),
     )
@@ -160,7 +162,9 @@ def _openapi_with_webhook_route(api: FastAPI, source_names: list[str]) -> Callab
                     ),
                     "404": error("Unknown or disabled source", ["unknown_source"]),
                     "405": error("Only POST", ["method_not_allowed"]),
+                    "408": error("The body did not arrive within RECEIVER_BODY_TIMEOUT_S", ["timeout"]),
                     "413": error("Body over WEBHOOK_MAX_BODY_BYTES", ["too_large"]),
+                    "431": error("Headers over RECEIVER_MAX_HEADER_BYTES", ["headers_too_large"]),
                     "415": error("Content type the scheme can't take", ["unsupported_media_type"]),
                     "503": error("Kafka unavailable or the ack did not come in time; see Retry-After", ["unavailable"]),
                 },

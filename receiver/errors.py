@@ -10,6 +10,8 @@
         │   └── StaleTimestamp       401 stale_timestamp, reason stale_timestamp (signed time too old)
         │       └── FutureTimestamp  401 stale_timestamp, reason future_timestamp (signed time too far ahead)
         ├── BodyTooLarge             413 too_large
+        ├── HeadersTooLarge          431 headers_too_large (over RECEIVER_MAX_HEADER_BYTES)
+        ├── BodyTimeout              408 timeout (the body did not arrive within RECEIVER_BODY_TIMEOUT_S)
         ├── UnsupportedMediaType     415 unsupported_media_type
         ├── BadRequest               400 bad_request (malformed JSON, no event id where one is required)
         └── Unavailable              503 unavailable (Kafka can't take it, or the ack didn't come in time)
@@ -88,6 +90,22 @@ class BodyTooLarge(RequestError):
     status_code = 413
     code = "too_large"
     outcome = "too_large"
+
+
+class HeadersTooLarge(RequestError):
+    """The request's headers add up to more than the limit (the HTTP parser itself sets none)."""
+
+    status_code = 431
+    code = "headers_too_large"
+    outcome = "too_large"
+
+
+class BodyTimeout(RequestError):
+    """The sender did not deliver its whole body in time (a slow or stalled sender holds a connection)."""
+
+    status_code = 408
+    code = "timeout"
+    outcome = "bad_request"
 
 
 class UnsupportedMediaType(RequestError):

@@ -5,13 +5,15 @@ more than the verification itself (DESIGN.md measured ~3.0k req/s for a FastAPI 
 plain ASGI doing the same work). Everything else — health, metrics, docs — stays in FastAPI.
 
 Order of checks, each cheaper than the next and none trusting what came before it:
-source exists -> size -> body read within the limit -> signature (and timestamp) -> parse -> publish.
+source exists -> size -> body read within the limit and the deadline -> signature (and timestamp) -> parse
+-> publish.
 A verified provider handshake (`Source.handshake`) is answered after the signature, instead of parsing.
 A `RequestError` becomes its response here, and only here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +22,14 @@ from datetime import UTC, datetime
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from receiver.errors import BodyTooLarge, RequestError, SignatureError, UnknownSource
+from receiver.errors import (
+    BodyTimeout,
+    BodyTooLarge,
+    HeadersTooLarge,
+    RequestError,
+    SignatureError,
+    UnknownSource,
+)
 from receiver.metrics import UNKNOWN_SOURCE_LABEL, ReceiverMetrics
 from receiver.publish import Publisher
 from receiver.sources import Source
@@ -42,6 +51,8 @@ class WebhookRoute:
         publisher: where verified events go.
         metrics: the receiver's metrics.
         max_body_bytes: larger bodies get a 413 before they are read whole.
+        body_timeout_s: a body not read whole within this many seconds gets a 408 (slow or stalled senders).
+        max_header_bytes: headers adding up to more get a 431 before the body is read.
         retry_after_s: the `Retry-After` of a 503.
         clock: seconds since the epoch (injected so tests can move time).
     """
@@ -54,12 +65,16 @@ class WebhookRoute:
         metrics: ReceiverMetrics,
         max_body_bytes: int,
         retry_after_s: int,
+        body_timeout_s: float = 10.0,
+        max_header_bytes: int = 65_536,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._sources = dict(sources)
         self._publisher = publisher
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
+        self._body_timeout_s = body_timeout_s
+        self._max_header_bytes = max_header_bytes
         self._unavailable_headers = [*_JSON_HEADERS, (b"retry-after", str(retry_after_s).encode())]
         self._clock = clock
         # The hot path's metric children, looked up once rather than by labels on every request.
@@ -114,7 +129,10 @@ class WebhookRoute:
         self._durations[source_label].observe(time.perf_counter() - started)
 
     async def _handle(self, source: Source, scope: Scope, receive: Receive) -> str | Handshake:
-        headers: dict[bytes, bytes] = dict(scope["headers"])
+        raw_headers = scope["headers"]
+        if sum(len(name) + len(value) for name, value in raw_headers) > self._max_header_bytes:
+            raise HeadersTooLarge(f"headers over {self._max_header_bytes} bytes")
+        headers: dict[bytes, bytes] = dict(raw_headers)
         body = await self._read_body(headers, receive)
         matched = source.scheme.verify(headers, body, source.secrets, self._clock())
         self._matches[source.name][matched].inc()
@@ -158,17 +176,22 @@ class WebhookRoute:
             raise BodyTooLarge(f"declared {int(declared)} bytes, limit {self._max_body_bytes}")
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self._max_body_bytes:
-                raise BodyTooLarge(f"body over {self._max_body_bytes} bytes")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        try:
+            # One deadline for the whole body, not per chunk: a sender trickling a byte at a time never idles.
+            async with asyncio.timeout(self._body_timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise _Disconnected
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self._max_body_bytes:
+                        raise BodyTooLarge(f"body over {self._max_body_bytes} bytes")
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        except TimeoutError:
+            raise BodyTimeout(f"body not read within {self._body_timeout_s} s ({size} bytes so far)") from None
 
 
 class _Disconnected(Exception):

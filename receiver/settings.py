@@ -47,6 +47,11 @@ class ReceiverSettings(BaseSettings):
     tolerance_s: int = Field(300, ge=1, le=86_400, validation_alias="WEBHOOK_TOLERANCE_SECONDS")
     max_body_bytes: int = Field(1_048_576, ge=1, le=64 * 1_048_576, validation_alias="WEBHOOK_MAX_BODY_BYTES")
     sources_file: Path | None = Field(None, validation_alias="WEBHOOK_SOURCES_FILE")
+    # The longest a sender may take to deliver its whole body: a slow-loris sender can't hold a connection
+    # (and its buffer) open for longer. Seconds, measured from the start of the body read.
+    body_timeout_s: float = Field(10.0, gt=0, le=600, validation_alias="RECEIVER_BODY_TIMEOUT_S")
+    # uvicorn's httptools parser reads headers of any size; providers send a few KiB at most.
+    max_header_bytes: int = Field(65_536, ge=1024, le=16 * 1_048_576, validation_alias="RECEIVER_MAX_HEADER_BYTES")
 
     # The longest a sender waits for Kafka's ack before a 503; under Slack's 3 s delivery timeout.
     publish_timeout_ms: int = Field(2500, ge=10, le=60_000, validation_alias="RECEIVER_PUBLISH_TIMEOUT_MS")

@@ -1,0 +1,88 @@
+"""Test-side control of `python -m receiver` subprocesses: a source of its own, a free port, its output in a file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.integration.kafka_tools import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class ReceiverSource:
+    """A generic HMAC source of its own (`WEBHOOK_SOURCES_FILE`), so each test writes to a topic of its own."""
+
+    unique: str
+    secret: str
+
+    @property
+    def name(self) -> str:
+        return f"s{self.unique}"
+
+    @property
+    def topic(self) -> str:
+        return f"it.{self.unique}.{self.name}"
+
+    def write(self, directory: Path) -> Path:
+        path = directory / f"sources-{self.unique}.toml"
+        path.write_text(f'[sources.{self.name}]\nprovider = "hmac"\ntopic = "{self.topic}"\n')
+        return path
+
+    def env(self, bootstrap: str, directory: Path, **extra: str) -> dict[str, str]:
+        ours = ("WEBHOOK_", "CONSUMER_", "RECEIVER_", "KAFKA_", "REDIS_URL", "LOG_LEVEL")
+        clean = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
+        return {
+            **clean,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "KAFKA_TOPIC_PARTITIONS": "3",
+            "WEBHOOK_SOURCES_FILE": str(self.write(directory)),
+            f"WEBHOOK_SECRET_{self.name.upper()}": self.secret,
+            "RECEIVER_PORT": str(free_port()),
+            **extra,
+        }
+
+
+@contextmanager
+def receiver_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m receiver` in the background, stdout and stderr in `log`; killed on the way out if running."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "receiver"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+
+
+async def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float = 30.0) -> None:
+    """Until `/readyz` answers 200 (connected to Kafka); fails with the process's output otherwise."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(base_url=url, timeout=2) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"the receiver exited ({process.returncode}): {_tail(log)}")
+            try:
+                if (await http.get("/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"the receiver was not ready within {timeout_s}s: {_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-3000:]
