@@ -32,6 +32,7 @@ class Context:
         idempotency_key: the event id; pass it to every downstream call that takes one (an agent run, a payment
             API), so that a retry after a partial success does not act twice.
         log: a logger whose lines name the event, its type and the attempt.
+        traceparent: the W3C trace context the sender sent with the webhook, to continue its trace.
     """
 
     attempt: int
@@ -39,6 +40,7 @@ class Context:
     deadline: float
     idempotency_key: str
     log: logging.LoggerAdapter[logging.Logger]
+    traceparent: str | None = None
 
     @property
     def time_left_s(self) -> float:

@@ -18,7 +18,7 @@ from consumers.registry import Event
 from consumers.routing import Route, header
 from schemas import Envelope
 from schemas.payloads import payload_model
-from schemas.topics import HEADER_ATTEMPT
+from schemas.topics import HEADER_ATTEMPT, HEADER_TRACEPARENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,13 @@ def decode(record: Record, route: Route, group: str, attempt: int) -> Decoded:
     except ValidationError as exc:
         reason = f"invalid {envelope.provider} payload: {_describe(exc, 'payload.')}"
         return Decoded(record, route, attempt, invalid=InvalidEvent(reason))
-    event = Event(envelope=envelope, payload=payload, attempt=attempt, idempotency_key=envelope.id)
+    event = Event(
+        envelope=envelope,
+        payload=payload,
+        attempt=attempt,
+        idempotency_key=envelope.id,
+        traceparent=header(record, HEADER_TRACEPARENT),
+    )
     return Decoded(record, route, attempt, event=event, key=idempotency_key(group, route.provider, envelope.id))
 
 

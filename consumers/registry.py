@@ -47,12 +47,14 @@ class Event(Generic[P]):
         attempt: 1 on the first delivery to this group, then one more per retry.
         idempotency_key: the event id; pass it to every downstream call that takes one (an agent run, a
             payment API), so that a retry after a partial success does not act twice.
+        traceparent: the W3C trace context the sender sent with the webhook, if any.
     """
 
     envelope: Envelope
     payload: P
     attempt: int
     idempotency_key: str
+    traceparent: str | None = None
 
     @property
     def id(self) -> str:

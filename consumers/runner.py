@@ -63,6 +63,7 @@ class HandlerRunner:
                     deadline=time.monotonic() + self._timeout_s,
                     idempotency_key=event.idempotency_key,
                     log=logger,
+                    traceparent=event.traceparent,
                 )
                 try:
                     async with deadline:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -35,11 +36,13 @@ from receiver.publish import Publisher
 from receiver.sources import Source
 from receiver.verify import Handshake
 from schemas.envelope import encode_envelope
-from schemas.topics import HEADER_ID, HEADER_PROVIDER, HEADER_SOURCE, HEADER_TYPE
+from schemas.topics import HEADER_ID, HEADER_PROVIDER, HEADER_SOURCE, HEADER_TRACEPARENT, HEADER_TYPE
 
 logger = logging.getLogger(__name__)
 
 PATH_PREFIX = "/webhooks/"
+# W3C Trace Context `traceparent`, version 00: anything else is not passed on (tracing is best effort).
+_TRACEPARENT = re.compile(rb"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -151,12 +154,15 @@ class WebhookRoute:
             headers=verified.headers,
         )
         key = verified.id.encode()
-        record_headers = (
+        record_headers = [
             (HEADER_ID, key),
             (HEADER_PROVIDER, source.provider.encode()),
             (HEADER_SOURCE, source.name.encode()),
             (HEADER_TYPE, verified.type.encode()),
-        )
+        ]
+        traceparent = headers.get(b"traceparent")
+        if traceparent is not None and _TRACEPARENT.fullmatch(traceparent):
+            record_headers.append((HEADER_TRACEPARENT, traceparent))
         event_id = verified.id
         publishing = self._publisher.publish(source.topic, key, value, record_headers)
         # Large bodies: the producer keeps its own copy of the envelope, so nothing here holds the request's

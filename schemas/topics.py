@@ -12,6 +12,8 @@ HEADER_ID = "webhook-id"
 HEADER_PROVIDER = "webhook-provider"
 HEADER_SOURCE = "webhook-source"
 HEADER_TYPE = "webhook-type"
+# The sender's W3C trace context, when it sent a valid one: carried to the handlers and through retries.
+HEADER_TRACEPARENT = "traceparent"
 
 # Headers a consumer group adds to records it sends to its retry and dead-letter topics.
 HEADER_ATTEMPT = "webhook-attempt"

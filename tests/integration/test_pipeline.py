@@ -5,20 +5,22 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis.asyncio
 from prometheus_client import CollectorRegistry
 
 from consumers.idempotency import IdempotencyStore
+from consumers.registry import Event
 from consumers.routing import Route
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
-from receiver.verify import GitHubScheme
+from receiver.verify import GitHubScheme, HmacScheme
 from tests.integration.kafka_tools import serving
 from tests.integration.test_worker import Running, eventually, make_settings, running_worker
-from tests.signing import github_headers
+from tests.signing import github_headers, hmac_headers
 
 
 def _handled_all(group: Running, count: int) -> bool:
@@ -66,3 +68,37 @@ async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
         assert group.sample("webhooks_duplicates_total") == 2
         assert group.sample("webhooks_consumed_total") == 3
     assert await redis_client.get(f"webhooks:idem:{group_a}:github:{delivery}") == b"done"
+
+
+async def test_the_senders_traceparent_reaches_the_handler_and_survives_a_retry(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    topic = f"it.{unique}.hmac"
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    receiver = create_app(
+        ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=2),
+        sources={"hmac": Source("hmac", HmacScheme(), (b"k",), topic)},
+        registry=CollectorRegistry(),
+    )
+    group = f"trace-{unique}"
+    route = Route("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
+    seen: list[tuple[int, str | None]] = []
+
+    async def fail_once(event: Event[Any]) -> None:
+        seen.append((event.attempt, event.traceparent))
+        if event.attempt == 1:
+            raise RuntimeError("flaky agent")
+
+    body = b'{"id":"evt-traced","type":"order.created"}'
+    async with (
+        serving(receiver) as url,
+        httpx.AsyncClient(base_url=url) as http,
+        running_worker(
+            make_settings(kafka_bootstrap, redis_url, group), route, IdempotencyStore(redis_client), fail_once
+        ) as (worker, _),
+    ):
+        headers = {**hmac_headers(body, "k"), "traceparent": traceparent}
+        assert (await http.post("/webhooks/hmac", content=body, headers=headers)).status_code == 202
+        await eventually(partial(_handled_all, worker, 1), "the retry handled")
+
+    assert seen == [(1, traceparent), (2, traceparent)]

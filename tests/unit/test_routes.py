@@ -239,3 +239,32 @@ async def test_health_readiness_metrics_and_docs(client: httpx.AsyncClient, publ
     assert "webhooks_request_duration_seconds" in (await client.get("/metrics")).text
     spec = (await client.get("/openapi.json")).json()
     assert set(spec["paths"]["/webhooks/{source}"]["post"]["responses"]) >= {"202", "401", "404", "413", "503"}
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+@pytest.mark.parametrize(
+    ("sent", "published"),
+    [
+        (TRACEPARENT, TRACEPARENT),
+        (None, None),
+        ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", None),  # all-zero trace id
+        ("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", None),  # all-zero parent id
+        ("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", None),  # version ff
+        ("00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01", None),  # upper case
+        ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", None),
+        ("not-a-traceparent", None),
+    ],
+)
+async def test_a_valid_traceparent_travels_as_a_record_header(
+    client: httpx.AsyncClient, publisher: RecordingPublisher, sent: str | None, published: str | None
+) -> None:
+    body = b'{"id":"evt-trace","type":"t"}'
+    headers = hmac_headers(body, "dev-secret")
+    if sent is not None:
+        headers["traceparent"] = sent
+    response = await client.post("/webhooks/hmac", content=body, headers=headers)
+    assert response.status_code == 202
+    [(_, _, _, record_headers)] = publisher.records
+    assert dict(record_headers).get("traceparent") == (published.encode() if published else None)
