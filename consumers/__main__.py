@@ -32,6 +32,7 @@ from consumers.runner import HandlerRunner
 from consumers.runtime import tune_gc
 from consumers.settings import Settings, load_settings
 from consumers.worker import Worker
+from schemas.logline import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"consumers: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     # aiokafka logs every (re)assignment and reconnect at INFO; ours say what matters.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -27,6 +28,8 @@ from consumers.runner import HandlerRunner
 from consumers.settings import Settings
 
 log = logging.getLogger(__name__)
+# The per-event line, a logger of its own so it can be turned down alone (`consumers.events`).
+events_log = logging.getLogger("consumers.events")
 
 T = TypeVar("T")
 
@@ -63,10 +66,31 @@ class Processor:
     async def process(self, item: Decoded, *, gone: Callable[[], bool]) -> Outcome | None:
         """Handle one record; its outcome (counted), or None when `gone()` turned true first (it was dropped
         unresolved: the next owner of its partition reads it again)."""
+        started = time.perf_counter()
         outcome = await self._process(item, gone)
         if outcome is not None:
             self._metrics.outcome(item.route.provider, self._group, outcome)
+            if events_log.isEnabledFor(logging.INFO):
+                self._log(item, outcome, time.perf_counter() - started)
         return outcome
+
+    def _log(self, item: Decoded, outcome: Outcome, elapsed_s: float) -> None:
+        # One line per processed record: which event, what became of it; never the payload.
+        event = item.event
+        key = item.record.key
+        events_log.info(
+            "event %s",
+            outcome.value,
+            extra={
+                "event_id": event.id if event is not None else (key.decode("utf-8", "replace") if key else None),
+                "provider": item.route.provider,
+                "group": self._group,
+                "type": event.type if event is not None else None,
+                "outcome": outcome.value,
+                "attempt": item.attempt,
+                "duration_ms": round(elapsed_s * 1000, 3),
+            },
+        )
 
     async def _process(self, item: Decoded, gone: Callable[[], bool]) -> Outcome | None:
         if item.invalid is not None:

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     consumer_max_poll_interval_ms: int = Field(300_000, ge=1000, validation_alias="CONSUMER_MAX_POLL_INTERVAL_MS")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", validation_alias="LOG_LEVEL")
+    # One JSON object per line (for log pipelines), or text (for a terminal).
+    log_format: Literal["json", "text"] = Field("json", validation_alias="LOG_FORMAT")
 
     @field_validator("consumer_providers", "consumer_handlers", mode="before")
     @classmethod

@@ -16,6 +16,7 @@ from receiver import send
 from receiver.app import create_app
 from receiver.errors import ConfigError
 from receiver.settings import load_settings
+from schemas.logline import configure_logging
 
 logger = logging.getLogger("receiver")
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"receiver: configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     # aiokafka logs every (re)assignment and reconnect at INFO; ours say what matters.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     # The `_created` series double every counter and no dashboard of ours reads them.

@@ -39,6 +39,8 @@ from schemas.envelope import encode_envelope
 from schemas.topics import HEADER_ID, HEADER_PROVIDER, HEADER_SOURCE, HEADER_TRACEPARENT, HEADER_TYPE
 
 logger = logging.getLogger(__name__)
+# The per-request line, a logger of its own so it can be turned down alone (`receiver.requests`).
+requests_log = logging.getLogger("receiver.requests")
 
 PATH_PREFIX = "/webhooks/"
 # W3C Trace Context `traceparent`, version 00: anything else is not passed on (tracing is best effort).
@@ -106,7 +108,7 @@ class WebhookRoute:
         try:
             if source is None:
                 raise UnknownSource("no such source")
-            event_id = await self._handle(source, scope, receive)
+            handled = await self._handle(source, scope, receive)
         except RequestError as exc:
             outcome, status, body = exc.outcome, exc.status_code, {"error": exc.code}
             if status == 503:
@@ -117,21 +119,50 @@ class WebhookRoute:
         except _Disconnected:
             return
         else:
-            if isinstance(event_id, Handshake):
+            if isinstance(handled, Handshake):
                 # A verified provider handshake: answered as the provider expects, never published.
                 self._metrics.received.labels(source_label, provider_label, "handshake").inc()
-                await _send(send, event_id.status, event_id.body, [(b"content-type", event_id.content_type)])
-                self._durations[source_label].observe(time.perf_counter() - started)
+                await _send(send, handled.status, handled.body, [(b"content-type", handled.content_type)])
+                self._finish(started, source_label, provider_label, "handshake", handled.status)
                 return
+            event_id, event_type = handled
             self._accepted[source_label].inc()
             await _respond(send, 202, {"status": "accepted", "id": event_id}, headers)
-            self._durations[source_label].observe(time.perf_counter() - started)
+            self._finish(started, source_label, provider_label, "accepted", 202, event_id, event_type)
             return
         self._metrics.received.labels(source_label, provider_label, outcome).inc()
         await _respond(send, status, body, headers)
-        self._durations[source_label].observe(time.perf_counter() - started)
+        self._finish(started, source_label, provider_label, outcome, status)
 
-    async def _handle(self, source: Source, scope: Scope, receive: Receive) -> str | Handshake:
+    def _finish(
+        self,
+        started: float,
+        source: str,
+        provider: str,
+        outcome: str,
+        status: int,
+        event_id: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        elapsed_s = time.perf_counter() - started
+        self._durations[source].observe(elapsed_s)
+        if requests_log.isEnabledFor(logging.INFO):
+            # One line per request: what happened to which event, never the body or a header value.
+            requests_log.info(
+                "webhook %s",
+                outcome,
+                extra={
+                    "source": source,
+                    "provider": provider,
+                    "outcome": outcome,
+                    "status": status,
+                    "event_id": event_id,
+                    "type": event_type,
+                    "duration_ms": round(elapsed_s * 1000, 3),
+                },
+            )
+
+    async def _handle(self, source: Source, scope: Scope, receive: Receive) -> tuple[str, str] | Handshake:
         raw_headers = scope["headers"]
         if sum(len(name) + len(value) for name, value in raw_headers) > self._max_header_bytes:
             raise HeadersTooLarge(f"headers over {self._max_header_bytes} bytes")
@@ -163,7 +194,7 @@ class WebhookRoute:
         traceparent = headers.get(b"traceparent")
         if traceparent is not None and _TRACEPARENT.fullmatch(traceparent):
             record_headers.append((HEADER_TRACEPARENT, traceparent))
-        event_id = verified.id
+        event_id, event_type = verified.id, verified.type
         publishing = self._publisher.publish(source.topic, key, value, record_headers)
         # Large bodies: the producer keeps its own copy of the envelope, so nothing here holds the request's
         # bytes or the envelope's through the wait for the ack (peak RSS with 256 KiB bodies at 64
@@ -174,7 +205,7 @@ class WebhookRoute:
             await publishing
         finally:
             self._metrics.publish_duration.observe(time.perf_counter() - publish_started)
-        return event_id
+        return event_id, event_type
 
     async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive) -> bytes:
         declared = headers.get(b"content-length")

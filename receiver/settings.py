@@ -21,6 +21,8 @@ class ReceiverSettings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias="RECEIVER_HOST")
     port: int = Field(8000, ge=0, le=65535, validation_alias="RECEIVER_PORT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="LOG_LEVEL")
+    # One JSON object per line (for log pipelines), or text (for a terminal).
+    log_format: Literal["json", "text"] = Field("json", validation_alias="LOG_FORMAT")
 
     # librdkafka runs batching and network I/O off the event loop; aiokafka is the pure-Python fallback.
     kafka_client: Literal["librdkafka", "aiokafka"] = Field("librdkafka", validation_alias="RECEIVER_KAFKA_CLIENT")

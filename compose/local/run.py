@@ -32,7 +32,8 @@ def main() -> int:
     except stack.StackError as exc:
         stack.log(f"error: {exc}")
         return 1
-    env = {**DEV_SECRETS, **os.environ, "PYTHONUNBUFFERED": "1"}
+    # Text logs for a person at a terminal; deployments keep the JSON default.
+    env = {**DEV_SECRETS, "LOG_FORMAT": "text", **os.environ, "PYTHONUNBUFFERED": "1"}
     children = {
         name: subprocess.Popen([sys.executable, "-m", name], env=env, cwd=stack.ROOT)
         for name in ("receiver", "consumers")

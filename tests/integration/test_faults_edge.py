@@ -270,7 +270,8 @@ async def test_no_secret_and_no_body_reaches_the_logs_at_debug(
     )
     url = f"http://127.0.0.1:{env['RECEIVER_PORT']}"
     marker = f"bodymarker-{unique}"
-    good = orjson.dumps({"id": f"{marker}-good", "type": "t", "note": marker})
+    # Event ids are logged on purpose (one line per request); the marker stands for body content only.
+    good = orjson.dumps({"id": f"evt-{unique}-good", "type": "t", "note": marker})
     tampered = good.replace(b'"t"', b'"u"')
     hmac_path = f"/webhooks/{source.name}"
     wrong_mac = hmac.new(b"not-" + secret.encode(), good, hashlib.sha256).hexdigest()
@@ -282,7 +283,7 @@ async def test_no_secret_and_no_body_reaches_the_logs_at_debug(
         (hmac_path, good, {"content-type": "application/json", "x-signature-256": secret}, 401),
         (hmac_path, b"{" + marker.encode(), hmac_headers(b"{" + marker.encode(), secret), 400),
         (hmac_path, marker.encode() * 1000, hmac_headers(marker.encode() * 1000, secret), 413),
-        ("/webhooks/gitlab", good, gitlab_headers(gitlab_token, idempotency_key=f"{marker}-gl"), 202),
+        ("/webhooks/gitlab", good, gitlab_headers(gitlab_token, idempotency_key=f"gl-{unique}"), 202),
         ("/webhooks/gitlab", good, gitlab_headers(f"{gitlab_token}-wrong"), 401),
         (f"/webhooks/{marker}", good, hmac_headers(good, secret), 404),
     ]
@@ -298,8 +299,25 @@ async def test_no_secret_and_no_body_reaches_the_logs_at_debug(
     assert statuses == [expected for *_, expected in sends]
     assert stalled.status == 408
     records = await read_topic(kafka_bootstrap, source.topic, expect=1)
-    assert [Envelope.from_bytes(r.value).id for r in records] == [f"{marker}-good"]
+    assert [Envelope.from_bytes(r.value).id for r in records] == [f"evt-{unique}-good"]
     output = log.read_text()
     assert "DEBUG" in output  # the log really was at DEBUG: refusals are logged there
     for needle in (secret, gitlab_token, marker, wrong_mac):
         assert needle not in output, f"{needle!r} appears in the receiver's output"
+    # One JSON line per request (LOG_FORMAT defaults to json), naming the event, never its body.
+    lines = [orjson.loads(line) for line in output.splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line["logger"] == "receiver.requests"]
+    assert [(line["outcome"], line["status"]) for line in requests] == [
+        ("accepted", 202),
+        ("invalid_signature", 401),
+        ("invalid_signature", 401),
+        ("invalid_signature", 401),
+        ("bad_request", 400),
+        ("too_large", 413),
+        ("accepted", 202),
+        ("invalid_signature", 401),
+        ("unknown_source", 404),
+        ("bad_request", 408),
+    ]
+    assert requests[0]["event_id"] == f"evt-{unique}-good"
+    assert requests[0]["type"] == "t"

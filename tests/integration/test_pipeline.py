@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import redis.asyncio
 from prometheus_client import CollectorRegistry
 
@@ -28,8 +30,14 @@ def _handled_all(group: Running, count: int) -> bool:
 
 
 async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str, samples: Path
+    kafka_bootstrap: str,
+    redis_url: str,
+    redis_client: redis.asyncio.Redis,
+    unique: str,
+    samples: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="consumers.events")
     topic = f"it.{unique}.github"
     body = (samples / "github" / "pull_request" / "opened.payload.json").read_bytes()
     delivery = f"delivery-{unique}"
@@ -68,6 +76,12 @@ async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
         assert group.sample("webhooks_duplicates_total") == 2
         assert group.sample("webhooks_consumed_total") == 3
     assert await redis_client.get(f"webhooks:idem:{group_a}:github:{delivery}") == b"done"
+    # One log line per processed record, per group: which event, what became of it.
+    lines = [r for r in caplog.records if r.name == "consumers.events" and r.event_id == delivery]  # type: ignore[attr-defined]
+    for group_name in (group_a, group_b):
+        outcomes = sorted(r.outcome for r in lines if r.group == group_name)  # type: ignore[attr-defined]
+        assert outcomes == ["duplicate", "duplicate", "ok"]
+    assert {r.type for r in lines} == {"pull_request.opened"}  # type: ignore[attr-defined]
 
 
 async def test_the_senders_traceparent_reaches_the_handler_and_survives_a_retry(

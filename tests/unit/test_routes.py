@@ -6,6 +6,7 @@ tests): each refusal must leave it empty.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -268,3 +269,19 @@ async def test_a_valid_traceparent_travels_as_a_record_header(
     assert response.status_code == 202
     [(_, _, _, record_headers)] = publisher.records
     assert dict(record_headers).get("traceparent") == (published.encode() if published else None)
+
+
+async def test_one_log_line_per_request_with_the_event_and_never_the_body(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="receiver.requests")
+    body = b'{"id":"evt-log","type":"order.created","card":"4242-secret-body"}'
+    await client.post("/webhooks/hmac", content=body, headers=hmac_headers(body, "dev-secret"))
+    await client.post("/webhooks/hmac", content=body, headers=hmac_headers(body, "wrong"))
+    lines = [r for r in caplog.records if r.name == "receiver.requests"]
+    assert [(r.outcome, r.status, r.event_id, r.type, r.source) for r in lines] == [  # type: ignore[attr-defined]
+        ("accepted", 202, "evt-log", "order.created", "hmac"),
+        ("invalid_signature", 401, None, None, "hmac"),
+    ]
+    assert all(r.duration_ms >= 0 for r in lines)  # type: ignore[attr-defined]
+    assert "4242" not in caplog.text

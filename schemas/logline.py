@@ -1,0 +1,42 @@
+"""The log line both processes write: one JSON object per line, for log pipelines to parse.
+
+Fields: `ts` (RFC 3339, UTC, milliseconds), `level`, `logger`, `msg`, then whichever of `FIELDS` the call
+passed as `extra`. Only those are written: facts about an event, never its payload or a credential.
+`LOG_FORMAT=text` gives the classic one-line text form instead, for a terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import orjson
+
+FIELDS = ("event_id", "source", "provider", "group", "type", "outcome", "status", "attempt", "duration_ms")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for field in FIELDS:
+            value = record.__dict__.get(field)
+            if value is not None:
+                line[field] = value
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+def configure_logging(level: str, log_format: str) -> None:
+    """Configure the root logger once, from `__main__`: JSON lines or text, at `level`."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
