@@ -35,8 +35,20 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class TextFormatter(logging.Formatter):
+    """The classic text line, with the same event facts appended as `key=value`."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        facts = [f"{field}={record.__dict__[field]}" for field in FIELDS if record.__dict__.get(field) is not None]
+        line = super().format(record)
+        return f"{line} {' '.join(facts)}" if facts else line
+
+
 def configure_logging(level: str, log_format: str) -> None:
     """Configure the root logger once, from `__main__`: JSON lines or text, at `level`."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -6,7 +6,7 @@ import logging
 
 import orjson
 
-from schemas.logline import JsonFormatter
+from schemas.logline import JsonFormatter, TextFormatter
 
 
 def record(**extra: object) -> logging.LogRecord:
@@ -36,3 +36,8 @@ def test_fields_outside_the_list_are_never_written() -> None:
     assert "4242" not in line
     assert "whsec_x" not in line
     assert orjson.loads(line)["event_id"] == "evt_2"
+
+
+def test_the_text_line_carries_the_same_facts() -> None:
+    line = TextFormatter().format(record(event_id="evt_3", outcome="accepted", status=202, payload="x"))
+    assert line.endswith("INFO receiver.requests: webhook accepted event_id=evt_3 outcome=accepted status=202")
