@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down run test lint bench
+.PHONY: help install up down cluster-up cluster-down run test lint bench
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; $(PYTHON) is " + sys.version.split()[0])'
@@ -23,6 +23,12 @@ up:  ## start Kafka and Redis in the background unless they answer already
 
 down:  ## stop the Kafka and Redis that `make up` started
 	@$(PYTHON) compose/local/stack.py down
+
+cluster-up:  ## three KRaft brokers (45092, 45102, 45112), every topic on 3 replicas, 2 in sync; prints the settings
+	@$(PYTHON) compose/local/stack.py cluster-up
+
+cluster-down:  ## stop the three brokers of cluster-up
+	@$(PYTHON) compose/local/stack.py cluster-down
 
 run: $(STAMP)  ## Kafka, Redis, receiver and one consumer group in the foreground; Ctrl-C stops them
 	@$(BIN)/python compose/local/run.py

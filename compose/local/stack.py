@@ -144,11 +144,13 @@ def fetch_jars() -> None:
 
 @dataclass
 class Broker:
-    """One single-node KRaft broker (combined broker and controller) in its own data directory.
+    """One KRaft broker (combined broker and controller) in its own data directory: a single node by
+    default, or one node of a cluster (`cluster()` builds three).
 
     Attributes:
         port: the client listener; the controller listens on `controller_port`.
         name: names the data directory and pid file, so several brokers can run side by side.
+        node_id, voters, cluster_id, replication: set for a member of a cluster.
     """
 
     port: int = 9092
@@ -156,6 +158,10 @@ class Broker:
     name: str = "kafka"
     heap: str = KAFKA_HEAP
     extra_properties: tuple[str, ...] = ()
+    node_id: int = 1
+    voters: str = ""
+    cluster_id: str = ""
+    replication: int = 1
 
     @property
     def home(self) -> Path:
@@ -175,8 +181,8 @@ class Broker:
     def properties(self) -> str:
         lines = [
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@localhost:{self.controller_port}",
+            f"node.id={self.node_id}",
+            f"controller.quorum.voters={self.voters or f'1@localhost:{self.controller_port}'}",
             f"listeners=PLAINTEXT://localhost:{self.port},CONTROLLER://localhost:{self.controller_port}",
             f"advertised.listeners=PLAINTEXT://localhost:{self.port}",
             "controller.listener.names=CONTROLLER",
@@ -184,10 +190,12 @@ class Broker:
             "inter.broker.listener.name=PLAINTEXT",
             f"log.dirs={self.home / 'data'}",
             "num.partitions=6",
-            # One node: internal topics can only have one replica.
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
+            # One node: internal topics can only have one replica. A cluster: every topic on 3, 2 in sync.
+            f"offsets.topic.replication.factor={self.replication}",
+            f"transaction.state.log.replication.factor={self.replication}",
+            f"transaction.state.log.min.isr={min(2, self.replication)}",
+            f"default.replication.factor={self.replication}",
+            f"min.insync.replicas={min(2, self.replication)}",
             # Tests start and stop groups often; don't wait 3 s for more members to join.
             "group.initial.rebalance.delay.ms=0",
             # Topics are created on purpose, with their partitions, by the services.
@@ -200,6 +208,17 @@ class Broker:
         """Start the broker unless one already answers on the port; True when this call started it."""
         if self.answers():
             return False
+        proc, log_file = self.launch()
+        self.wait(proc, log_file)
+        return True
+
+    def wait(self, proc: subprocess.Popen[bytes], log_file: Path) -> None:
+        started = time.monotonic()
+        _wait(self.answers, f"kafka on port {self.port}", KAFKA_START_TIMEOUT_S, proc, log_file)
+        log(f"kafka {self.name} answers on {self.bootstrap} after {time.monotonic() - started:.1f}s")
+
+    def launch(self) -> tuple[subprocess.Popen[bytes], Path]:
+        """Format (once) and start the broker without waiting for it (a cluster member can't answer alone)."""
         fetch_jars()
         self.home.mkdir(parents=True, exist_ok=True)
         RUN.mkdir(parents=True, exist_ok=True)
@@ -212,7 +231,7 @@ class Broker:
         ]
         cluster_id_file = self.home / "cluster.id"
         if not cluster_id_file.exists():
-            cluster_id_file.write_text(_kafka_cluster_id())
+            cluster_id_file.write_text(self.cluster_id or _kafka_cluster_id())
         format_cmd = [
             "java",
             "-cp",
@@ -249,10 +268,7 @@ class Broker:
             )
         _CHILDREN[proc.pid] = proc
         self.pid_file.write_text(str(proc.pid))
-        started = time.monotonic()
-        _wait(self.answers, f"kafka on port {self.port}", KAFKA_START_TIMEOUT_S, proc, log_file)
-        log(f"kafka {self.name} answers on {self.bootstrap} after {time.monotonic() - started:.1f}s")
-        return True
+        return proc, log_file
 
     def stop(self, *, kill: bool = False) -> bool:
         """Stop the broker this stack started (SIGTERM, or SIGKILL with `kill`); True when one was running."""
@@ -261,6 +277,37 @@ class Broker:
     def wipe(self) -> None:
         """Delete the broker's data directory (it must be stopped)."""
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def cluster(base_port: int = 45092, name: str = "kafka-cluster", heap: str = "-Xms192m -Xmx384m") -> list[Broker]:
+    """Three KRaft brokers on one machine (ports base, base+10, base+20; controllers one above each), every
+    topic replicated 3 times with 2 in sync required: losing any one broker loses no acknowledged record."""
+    ports = [base_port + 10 * n for n in range(3)]
+    voters = ",".join(f"{n + 1}@localhost:{port + 1}" for n, port in enumerate(ports))
+    shared_id_file = CACHE / "kafka" / f"{name}.cluster.id"
+    shared_id_file.parent.mkdir(parents=True, exist_ok=True)
+    if not shared_id_file.exists():
+        shared_id_file.write_text(_kafka_cluster_id())
+    return [
+        Broker(
+            port=port,
+            controller_port=port + 1,
+            name=f"{name}-{n + 1}",
+            heap=heap,
+            node_id=n + 1,
+            voters=voters,
+            cluster_id=shared_id_file.read_text().strip(),
+            replication=3,
+        )
+        for n, port in enumerate(ports)
+    ]
+
+
+def start_cluster(brokers: list[Broker]) -> None:
+    """Start every broker, then wait for each: none answers until a majority of controllers is up."""
+    launched = [(broker, broker.launch()) for broker in brokers if not broker.answers()]
+    for broker, (proc, log_file) in launched:
+        broker.wait(proc, log_file)
 
 
 def _kafka_cluster_id() -> str:
@@ -418,7 +465,7 @@ def status() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stack.py", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "fetch"])
+    parser.add_argument("command", choices=["up", "down", "status", "fetch", "cluster-up", "cluster-down"])
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -427,6 +474,13 @@ def main(argv: list[str] | None = None) -> int:
             down()
         elif args.command == "fetch":
             fetch_jars()
+        elif args.command == "cluster-up":
+            brokers = cluster()
+            start_cluster(brokers)
+            log(f"cluster: KAFKA_BOOTSTRAP_SERVERS={','.join(b.bootstrap for b in brokers)} KAFKA_REPLICATION_FACTOR=3")
+        elif args.command == "cluster-down":
+            for broker in cluster():
+                broker.stop()
         else:
             return status()
     except StackError as exc:
