@@ -5,8 +5,8 @@ more than the verification itself (DESIGN.md measured ~3.0k req/s for a FastAPI 
 plain ASGI doing the same work). Everything else — health, metrics, docs — stays in FastAPI.
 
 Order of checks, each cheaper than the next and none trusting what came before it:
-source exists -> size -> body read within the limit and the deadline -> signature (and timestamp) -> parse
--> publish.
+source exists -> header size -> declared body size -> body read within the limit and the deadline ->
+signature (and timestamp) -> parse -> publish.
 A verified provider handshake (`Source.handshake`) is answered after the signature, instead of parsing.
 A `RequestError` becomes its response here, and only here.
 """
