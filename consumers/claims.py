@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal, TypeVar
+from collections.abc import Sequence
+from typing import Literal
 
 from consumers.errors import StoreUnavailable
 from consumers.idempotency import Claim, IdempotencyStore
+from consumers.outage import until_available
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Op = Literal["claim", "complete", "release"]
 
 # Backoff while Redis is unavailable, in seconds: doubles from the first to the cap.
@@ -117,7 +117,7 @@ class Claims:
         batch, self._pending[op] = self._pending[op], []
         keys = [key for key, _ in batch]
         try:
-            results: Sequence[object] = await _until_available(lambda: self._call(op, keys))
+            results: Sequence[object] = await until_available(lambda: self._call(op, keys), backoff_s=OUTAGE_BACKOFF_S)
         except BaseException:
             for _, future in batch:
                 future.cancel()
@@ -141,14 +141,3 @@ class Claims:
         if op == "complete":
             return await self._store.complete(keys, self.token, self._done_ttl_s)
         return await self._store.release(keys, self.token)
-
-
-async def _until_available(call: Callable[[], Awaitable[T]]) -> T:
-    delay_s, cap_s = OUTAGE_BACKOFF_S
-    while True:
-        try:
-            return await call()
-        except StoreUnavailable as exc:
-            log.warning("%s; trying again in %.1fs", exc, delay_s)
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, cap_s)

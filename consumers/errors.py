@@ -14,7 +14,7 @@ ConsumerError
 
 A handler raises `RetryLater` or `PermanentError` to steer the retry; any other exception it raises counts
 as retriable. The worker turns `retriable` into a retry or a dead letter in one place
-(`consumers.worker.failure_route`).
+(`consumers.routing.failure_route`).
 """
 
 from __future__ import annotations

@@ -14,15 +14,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
 
 from consumers.claims import Claims
 from consumers.decoding import Decoded
-from consumers.errors import BrokerUnavailable
 from consumers.idempotency import Claim
 from consumers.kafka import KafkaClient
 from consumers.metrics import ConsumerMetrics, Outcome
+from consumers.outage import until_available
 from consumers.routing import backoff_ms, failure_record, failure_route, now_ms
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
@@ -30,8 +29,6 @@ from consumers.settings import Settings
 log = logging.getLogger(__name__)
 # The per-event line, a logger of its own so it can be turned down alone (`consumers.events`).
 events_log = logging.getLogger("consumers.events")
-
-T = TypeVar("T")
 
 # How often an event held by another claim is asked for again, in seconds.
 HELD_POLL_S = 0.2
@@ -142,15 +139,4 @@ class Processor:
             )
         delay = backoff_ms(error, item.attempt, self._settings.consumer_retry_backoff_ms)
         out = failure_record(record, item.route, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay)
-        await _until_sent(lambda: self._kafka.send_all([out]))
-
-
-async def _until_sent(call: Callable[[], Awaitable[T]]) -> T:
-    delay_s, cap_s = BROKER_BACKOFF_S
-    while True:
-        try:
-            return await call()
-        except BrokerUnavailable as exc:
-            log.warning("%s; trying again in %.1fs", exc, delay_s)
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, cap_s)
+        await until_available(lambda: self._kafka.send_all([out]), backoff_s=BROKER_BACKOFF_S)

@@ -40,10 +40,6 @@ class HandlerRunner:
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
 
-    def has_handlers(self, event: Event[Any]) -> bool:
-        """Whether the group has anything to do for the event."""
-        return bool(self._registry.handlers_for(event.provider, event.type))
-
     async def run(self, event: Event[Any], provider: str) -> BaseException | None:
         """Run every handler of the event in registration order; the first error stops them and is returned.
 

@@ -32,6 +32,11 @@ from receiver.errors import (
 # Request headers as the ASGI server gives them: lower-case names, raw bytes values.
 Headers = Mapping[bytes, bytes]
 
+# Entries read from a `key=value` signature header: a provider rotating its secret sends two or three.
+MAX_SIGNATURE_ITEMS = 16
+# Unix seconds fit in 11 digits until the year 5138: a longer value is no timestamp.
+_MAX_UNIX_DIGITS = 11
+
 # Event ids become Kafka keys and Redis key parts: bounded, and printable.
 MAX_EVENT_ID_CHARS = 256
 
@@ -136,11 +141,43 @@ def check_timestamp(timestamp_s: float, now_s: float, tolerance_s: int) -> None:
         raise FutureTimestamp(f"timestamp is {int(timestamp_s - now_s)}s ahead, tolerance {tolerance_s}s")
 
 
-def parse_unix(value: bytes, *, name: str, max_digits: int = 11) -> int:
+def parse_unix(value: bytes, *, name: str, max_digits: int = _MAX_UNIX_DIGITS) -> int:
     """An unsigned decimal integer from a header (`max_digits`: 11 for seconds, 14 for milliseconds)."""
     if not (value.isdigit() and value.isascii() and 0 < len(value) <= max_digits):
         raise MalformedHeader(f"{name} is not a unix timestamp")
     return int(value)
+
+
+def signature_items(value: bytes, *, separator: bytes = b",") -> list[tuple[bytes, bytes]]:
+    """The `key=value` entries of a signature header (`t=…,v1=…`), in order; entries without `=` are
+    skipped, and only the first `MAX_SIGNATURE_ITEMS` are read."""
+    items = []
+    for item in value.split(separator)[:MAX_SIGNATURE_ITEMS]:
+        key, sep, item_value = item.strip().partition(b"=")
+        if sep:
+            items.append((key, item_value))
+    return items
+
+
+def timestamp_and_signatures(
+    value: bytes, *, name: str, separator: bytes = b",", timestamp_key: bytes = b"t", signature_key: bytes = b"v1"
+) -> tuple[bytes, list[bytes]]:
+    """The first timestamp (unix seconds, checked) and every signature (lower-case hex) of a header such as
+    Stripe's `t=…,v1=…,v1=…`; a header without both is a `MalformedHeader` naming it."""
+    timestamp: bytes | None = None
+    signatures: list[bytes] = []
+    for key, item_value in signature_items(value, separator=separator):
+        if key == signature_key:
+            signatures.append(item_value.lower())
+        elif key == timestamp_key and timestamp is None:
+            timestamp = item_value
+    if timestamp is None:
+        raise MalformedHeader(f"{name} has no {timestamp_key.decode()}= timestamp")
+    if not (timestamp.isdigit() and timestamp.isascii() and len(timestamp) <= _MAX_UNIX_DIGITS):
+        parse_unix(timestamp, name=f"{name} {timestamp_key.decode()}")  # raises, naming the header
+    if not signatures:
+        raise MalformedHeader(f"{name} has no {signature_key.decode()}= signature")
+    return timestamp, signatures
 
 
 def parse_rfc3339(value: bytes | str, *, name: str) -> datetime:
@@ -161,13 +198,6 @@ def decode_base64(value: bytes, *, name: str) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise MalformedHeader(f"{name} is not base64") from None
-
-
-def decode_hex(value: bytes, *, name: str) -> bytes:
-    try:
-        return bytes.fromhex(value.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        raise MalformedHeader(f"{name} is not hex") from None
 
 
 def check_json_content_type(headers: Headers) -> None:

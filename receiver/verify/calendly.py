@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from receiver.errors import MalformedHeader
 from receiver.verify.base import (
     Headers,
     Verified,
@@ -24,13 +23,12 @@ from receiver.verify.base import (
     kept_headers,
     matching_secret,
     parse_json_object,
-    parse_unix,
     require_header,
     text,
+    timestamp_and_signatures,
 )
 
 _SIGNATURE = b"calendly-webhook-signature"
-_MAX_ITEMS = 16
 _KEPT_HEADERS = (b"user-agent",)
 
 
@@ -40,17 +38,9 @@ class CalendlyScheme:
     provider: str = "calendly"
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
-        timestamp: bytes | None = None
-        candidates: list[bytes] = []
-        for item in require_header(headers, _SIGNATURE).split(b",")[:_MAX_ITEMS]:
-            key, sep, value = item.strip().partition(b"=")
-            if key == b"t" and sep and timestamp is None:
-                timestamp = value
-            elif key == b"v1" and sep:
-                candidates.append(value.lower())
-        if timestamp is None or not candidates:
-            raise MalformedHeader("Calendly-Webhook-Signature needs t= and v1=")
-        parse_unix(timestamp, name="Calendly-Webhook-Signature t")
+        timestamp, candidates = timestamp_and_signatures(
+            require_header(headers, _SIGNATURE), name="Calendly-Webhook-Signature"
+        )
         signed = timestamp + b"." + body
         matched = matching_secret([hmac_digest("sha256", s, signed).hex().encode() for s in secrets], candidates)
         check_timestamp(int(timestamp), now_s, self.tolerance_s)

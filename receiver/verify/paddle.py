@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from receiver.errors import BadRequest, MalformedHeader
+from receiver.errors import BadRequest
 from receiver.verify.base import (
     Headers,
     Verified,
@@ -27,13 +27,12 @@ from receiver.verify.base import (
     kept_headers,
     matching_secret,
     parse_json_object,
-    parse_unix,
     require_header,
     text,
+    timestamp_and_signatures,
 )
 
 _SIGNATURE = b"paddle-signature"
-_MAX_SIGNATURES = 16
 _KEPT_HEADERS = (b"user-agent",)
 
 
@@ -43,7 +42,13 @@ class PaddleScheme:
     provider: str = "paddle"
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
-        timestamp, signatures = _parse_header(require_header(headers, _SIGNATURE))
+        timestamp, signatures = timestamp_and_signatures(
+            require_header(headers, _SIGNATURE),
+            name="Paddle-Signature",
+            separator=b";",
+            timestamp_key=b"ts",
+            signature_key=b"h1",
+        )
         signed = timestamp + b":" + body
         matched = matching_secret([hmac_digest("sha256", s, signed).hex().encode() for s in secrets], signatures)
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
@@ -62,22 +67,3 @@ class PaddleScheme:
             occurred_at=from_rfc3339(payload.get("occurred_at")),
             headers=kept_headers(headers, _KEPT_HEADERS),
         )
-
-
-def _parse_header(value: bytes) -> tuple[bytes, list[bytes]]:
-    timestamp: bytes | None = None
-    signatures: list[bytes] = []
-    for item in value.split(b";")[:_MAX_SIGNATURES]:
-        key, sep, item_value = item.strip().partition(b"=")
-        if not sep:
-            raise MalformedHeader("Paddle-Signature entries must be key=value")
-        if key == b"ts" and timestamp is None:
-            timestamp = item_value
-        elif key == b"h1":
-            signatures.append(item_value.lower())
-    if timestamp is None:
-        raise MalformedHeader("Paddle-Signature has no ts=")
-    parse_unix(timestamp, name="Paddle-Signature ts")
-    if not signatures:
-        raise MalformedHeader("Paddle-Signature has no h1 signature")
-    return timestamp, signatures

@@ -26,11 +26,11 @@ from receiver.verify.base import (
     matching_secret,
     parse_json_object,
     require_header,
+    signature_items,
     text,
 )
 
 _SIGNATURE = b"x-pagerduty-signature"
-_MAX_SIGNATURES = 16
 _KEPT_HEADERS = (b"x-webhook-id", b"x-webhook-subscription", b"user-agent")
 
 
@@ -39,11 +39,8 @@ class PagerDutyScheme:
     provider: str = "pagerduty"
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
-        candidates = []
-        for item in require_header(headers, _SIGNATURE).split(b",")[:_MAX_SIGNATURES]:
-            version, sep, value = item.strip().partition(b"=")
-            if version == b"v1" and sep:
-                candidates.append(value.lower())
+        items = signature_items(require_header(headers, _SIGNATURE))
+        candidates = [value.lower() for version, value in items if version == b"v1"]
         if not candidates:
             raise MalformedHeader("X-PagerDuty-Signature has no v1 signature")
         return matching_secret([hmac_digest("sha256", s, body).hex().encode() for s in secrets], candidates)

@@ -12,25 +12,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from receiver.errors import BadRequest, MalformedHeader
+from receiver.errors import BadRequest
 from receiver.verify.base import (
     Headers,
     Verified,
     check_json_content_type,
     check_timestamp,
     event_id,
+    from_unix,
     hmac_digest,
+    kept_headers,
     matching_secret,
     parse_json_object,
     require_header,
     text,
+    timestamp_and_signatures,
 )
 
 _SIGNATURE = b"stripe-signature"
-# Unix seconds fit in 11 digits until the year 5138; a longer value is not a timestamp.
-_MAX_TIMESTAMP_DIGITS = 11
 _KEPT_HEADERS = (b"user-agent",)
 
 
@@ -40,7 +40,7 @@ class StripeScheme:
     provider: str = "stripe"
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
-        timestamp, signatures = _parse_header(require_header(headers, _SIGNATURE))
+        timestamp, signatures = timestamp_and_signatures(require_header(headers, _SIGNATURE), name="Stripe-Signature")
         signed = timestamp + b"." + body
         matched = matching_secret([hmac_digest("sha256", s, signed).hex().encode() for s in secrets], signatures)
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
@@ -52,33 +52,10 @@ class StripeScheme:
         found = event_id(payload.get("id"))
         if found is None:
             raise BadRequest("a Stripe event must have an 'id'")
-        created = payload.get("created")
-        occurred_at = None
-        if isinstance(created, int) and not isinstance(created, bool) and 0 <= created < 10**_MAX_TIMESTAMP_DIGITS:
-            occurred_at = datetime.fromtimestamp(created, UTC)
         return Verified(
             id=found,
             type=text(payload.get("type")),
             payload_json=body,
-            occurred_at=occurred_at,
-            headers={name.decode(): headers[name].decode("latin-1") for name in _KEPT_HEADERS if name in headers},
+            occurred_at=from_unix(payload.get("created")),
+            headers=kept_headers(headers, _KEPT_HEADERS),
         )
-
-
-def _parse_header(value: bytes) -> tuple[bytes, list[bytes]]:
-    """The timestamp digits and the `v1` signatures (lower-case hex) of a Stripe-Signature header."""
-    timestamp: bytes | None = None
-    signatures: list[bytes] = []
-    for item in value.split(b","):
-        key, sep, item_value = item.strip().partition(b"=")
-        if not sep:
-            continue
-        if key == b"t" and timestamp is None:
-            timestamp = item_value
-        elif key == b"v1":
-            signatures.append(item_value.lower())
-    if timestamp is None or not (timestamp.isdigit() and len(timestamp) <= _MAX_TIMESTAMP_DIGITS):
-        raise MalformedHeader("Stripe-Signature has no valid t= timestamp")
-    if not signatures:
-        raise MalformedHeader("Stripe-Signature has no v1 signature")
-    return timestamp, signatures

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from receiver.app import Receiver
 
@@ -23,15 +22,6 @@ class Record:
     key: bytes
     value: bytes
     headers: dict[str, bytes]
-
-
-async def create_topics(bootstrap: str, *topics: str, partitions: int = 3) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, partitions, 1) for topic in topics])
-    finally:
-        await admin.close()
 
 
 async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 20.0) -> list[Record]:
