@@ -36,7 +36,7 @@ run: $(STAMP)  ## Kafka, Redis, receiver and one consumer group in the foregroun
 test: $(STAMP) up  ## the whole suite against the real Kafka and Redis
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(STAMP) up  ## the benchmark: receiver and consumer against their baselines; writes bench/results and the README table
+bench: $(STAMP) up  ## the benchmark: receiver and consumer against their baselines; writes bench/results and docs/performance.md
 	@command -v wrk >/dev/null || { echo "make bench: wrk is missing (apt-get install -y wrk)"; exit 1; }
 	@command -v go >/dev/null || { echo "make bench: go is missing (it builds the open-loop load generator)"; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -1,1 +1,1 @@
-"""`make bench`: the receiver and consumer benchmarks, with their baselines (see DESIGN.md, "Performance")."""
+"""`make bench`: the receiver and consumer benchmarks, with their baselines (see docs/performance.md)."""

@@ -11,7 +11,7 @@ Everything runs on this machine against the real Kafka and Redis (started by `ma
 5. Consumer: a topic of N envelopes (10% redeliveries) drained by one worker with a no-op handler, per
    batch size: events/s and exact counts.
 
-Results: bench/results/latest.json, bench/results/latest.png and the README's table.
+Results: bench/results/latest.json, bench/results/latest.png and the table of docs/performance.md.
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=50_000, help="events in the consumer's topic (default 50000)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2 s runs, 2000 events, one setting each")
     parser.add_argument("--out", type=Path, default=report.RESULTS, help="results directory")
-    parser.add_argument("--no-readme", action="store_true", help="don't rewrite the README's table")
+    parser.add_argument("--no-docs", action="store_true", help="don't rewrite the table of docs/performance.md")
     args = parser.parse_args()
     load.require_tools()
     if args.quick:
         args.seconds, args.events = 2, 2000
     results = asyncio.run(run(args))
-    report.write(results, args.out, readme=not args.no_readme)
+    report.write(results, args.out, page=not args.no_docs)
     for line in report.summary_lines(results):
         print(line)
     return 0 if results["receiver"]["lost"] == 0 and all(r["exact"] for r in results["consumer"]) else 1

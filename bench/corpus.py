@@ -1,8 +1,8 @@
-"""The benchmark's requests: real GitHub bodies from `shared/samples`, signed once each.
+"""The benchmark's requests: real GitHub bodies from `tests/samples`, signed once each.
 
 GitHub signs the body only; the delivery id travels in `X-GitHub-Delivery`, outside the signature. So one
 signature per body serves every request, and the load generators give each request a distinct delivery
-id (hence a distinct event id, as DESIGN.md asks) without signing anything at load time.
+id (hence a distinct event id, as the contract asks) without signing anything at load time.
 
 A corpus file holds one request per line: `event<TAB>signature<TAB>body`, bodies as compact JSON (no
 tabs or newlines), which both wrk's Lua script and the open-loop generator read.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "github"
+SAMPLES = Path(__file__).resolve().parents[1] / "tests" / "samples" / "github"
 # The secret the bench's receiver and baselines are started with; a throwaway, for loopback only.
 BENCH_SECRET = b"bench-secret"
 

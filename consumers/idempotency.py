@@ -16,7 +16,7 @@ import redis.exceptions
 
 from consumers.errors import StoreUnavailable
 
-# The public key layout of DESIGN.md: `webhooks:idem:<group>:<provider>:<event id>`; operators grep for it.
+# The public key layout of docs/contract.md: `webhooks:idem:<group>:<provider>:<event id>`; operators grep for it.
 KEY_PREFIX = "webhooks:idem:"
 # The value of a key whose event was handled; a claim token is random hex, so it never equals this.
 DONE = "done"

@@ -1,4 +1,4 @@
-"""The consumers' Prometheus metrics; names and labels are part of the contract (DESIGN.md, "Metrics").
+"""The consumers' Prometheus metrics; names and labels are part of the contract (docs/contract.md, "Metrics").
 
 Label values come from small fixed sets (providers, the group, topics, partitions, `Outcome`), never
 from an event.

@@ -1,4 +1,4 @@
-"""One record from claim to outcome: the delivery protocol of DESIGN.md, "Consumers: delivery and idempotency".
+"""One record from claim to outcome: the delivery protocol of docs/contract.md, "Consumers: delivery and idempotency".
 
 1. An invalid record goes to the DLQ with the reason (no retry, no claim).
 2. Claim the event id: `DONE` is a duplicate; `HELD` (another member, or another record of this worker, is

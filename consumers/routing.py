@@ -55,7 +55,7 @@ class Route:
 
     @classmethod
     def for_provider(cls, provider: str, group: str) -> Route:
-        """The standard topics of DESIGN.md, "Kafka"."""
+        """The standard topics of docs/contract.md, "Kafka"."""
         return cls(provider, event_topic(provider), retry_topic(provider, group), dlq_topic(provider, group))
 
 

@@ -1,6 +1,6 @@
 """The consumer process's settings, read from the environment once in `__main__` and passed down.
 
-Environment names are the public interface (DESIGN.md, "Configuration"); the `KAFKA_*` ones are shared with
+Environment names are the public interface (docs/contract.md, "Configuration"); the `KAFKA_*` ones are shared with
 the receiver. Field names carry their unit (`lease_ms`, `done_ttl_s`).
 """
 

@@ -1,4 +1,4 @@
-"""The receiver's Prometheus metrics (names are public: DESIGN.md, "Metrics").
+"""The receiver's Prometheus metrics (names are public: docs/contract.md, "Metrics").
 
 Label values come from small fixed sets: the configured source names (an unknown one is counted as
 `unknown`), the providers and the outcomes below. Never an event id.

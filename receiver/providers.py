@@ -1,6 +1,6 @@
 """The built-in providers, and the signature scheme each one is verified with.
 
-Every provider has a default source of its own name (DESIGN.md, "Configuration"); `sources.py` adds the
+Every provider has a default source of its own name (docs/contract.md, "Configuration"); `sources.py` adds the
 secrets, the topic and, for the generic `hmac` scheme, the source's own conventions.
 """
 
@@ -58,7 +58,7 @@ Provider = Literal[
     "intercom",
     "jira",
 ]
-# Every provider has a default source of its own name (DESIGN.md, "Configuration").
+# Every provider has a default source of its own name (docs/contract.md, "Configuration").
 BUILT_IN_PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 # Schemes that sign the URL the provider calls, so they need the source's public URL.
 URL_SIGNING_PROVIDERS = frozenset({"twilio", "square", "hubspot"})

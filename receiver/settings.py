@@ -1,4 +1,4 @@
-"""The receiver's settings, from the environment (DESIGN.md, "Configuration").
+"""The receiver's settings, from the environment (docs/contract.md, "Configuration").
 
 Secrets per source (`WEBHOOK_SECRET_<SOURCE>`) have open-ended names, so `sources.py` reads them; every
 other setting is a field here, with its unit in its name.

@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 # Bumped only for a change a reader of version 1 can't ignore; readers reject versions they don't know.
 ENVELOPE_VERSION: Literal[1] = 1
 
-# RFC 3339 with a `Z` suffix for UTC, the form DESIGN.md gives for `received_at`.
+# RFC 3339 with a `Z` suffix for UTC, the form docs/contract.md gives for `received_at`.
 _DUMPS_OPTIONS = orjson.OPT_UTC_Z
 
 

@@ -2,7 +2,7 @@
 
 GitHub sends the event type in `X-GitHub-Event`, not in the body, and adds fields without notice, so
 the models keep what they don't declare (`extra="allow"`). Reference: GitHub's "Webhook events and
-payloads" documentation and the octokit/webhooks payload examples in `shared/samples/github`.
+payloads" documentation and the octokit/webhooks payload examples in `tests/samples/github`.
 """
 
 from __future__ import annotations

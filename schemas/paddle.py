@@ -1,7 +1,7 @@
 """Paddle Billing notifications: `{"event_id", "event_type", "occurred_at", "notification_id", "data"}`.
 
 `data` is the entity the event is about (a transaction, subscription, customer, ...), kept whole.
-Reference: Paddle docs, "Webhooks: notification payload"; the entity fixtures in `shared/samples/paddle`.
+Reference: Paddle docs, "Webhooks: notification payload"; the entity fixtures in `tests/samples/paddle`.
 """
 
 from __future__ import annotations

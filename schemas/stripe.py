@@ -1,7 +1,7 @@
 """Stripe webhook payloads: the `event` object.
 
 A Stripe webhook body is an Event whose `data.object` is the API resource it is about. Reference:
-Stripe's API reference ("The Event object") and the `event` fixture in `shared/samples/stripe`.
+Stripe's API reference ("The Event object") and the `event` fixture in `tests/samples/stripe`.
 """
 
 from __future__ import annotations

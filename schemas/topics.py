@@ -1,7 +1,7 @@
 """Topic and record-header names, defined once.
 
 Downstream teams subscribe to these names and route on these headers, so they are part of the public
-contract (DESIGN.md, "Kafka"): change one only on purpose, and everywhere at once.
+contract (docs/contract.md, "Kafka"): change one only on purpose, and everywhere at once.
 """
 
 # Every provider's events land on one topic of this prefix; a source may name another topic.

@@ -19,7 +19,8 @@ import pytest
 import redis.asyncio
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "samples"
+# Real provider bodies, copied into the repository with their origin and licence (tests/samples/README.md).
+SAMPLES = ROOT / "tests" / "samples"
 # Tests keep their claims in a database of their own, flushed per test, away from `make run`'s db 0.
 # Two test runs at once on one Redis (two checkouts) each need their own: TEST_REDIS_DB picks it.
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))

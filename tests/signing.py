@@ -55,7 +55,7 @@ def stripe_headers(body: bytes, secret: str, timestamp: int | None = None) -> di
 
 
 # ------------------------------------------------------------------------------------------------------
-# The providers of issue 3. Where the provider's SDK can sign, it signs here; where it can only verify
+# The other providers. Where the provider's SDK can sign, it signs here; where it can only verify
 # (Square, SendGrid), tests/unit/test_provider_sdks.py first proves the signer below with that verifier.
 
 

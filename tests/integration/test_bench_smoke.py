@@ -25,7 +25,7 @@ def test_quick_bench_run_writes_results_and_loses_nothing(local_stack: tuple[str
     bootstrap, redis_base = local_stack
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "REDIS_URL": f"{redis_base}/0"}
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--no-readme", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench", "--quick", "--no-docs", "--out", str(tmp_path)],
         cwd=ROOT,
         env=env,
         capture_output=True,

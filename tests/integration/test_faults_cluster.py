@@ -1,4 +1,4 @@
-"""A replicated cluster loses a broker under load (issue 6): three KRaft brokers on this machine, every topic
+"""A replicated cluster loses a broker under load: three KRaft brokers on this machine, every topic
 with 3 replicas and `min.insync.replicas=2`; one broker is killed with SIGKILL while events flow.
 
 Every event the receiver acknowledged must be in Kafka afterwards, and the consumer group must carry on and

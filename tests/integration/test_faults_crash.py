@@ -1,4 +1,4 @@
-"""`python -m receiver` killed with SIGKILL under load: every 2xx it gave is in Kafka (issue 6).
+"""`python -m receiver` killed with SIGKILL under load: every 2xx it gave is in Kafka.
 
 Senders post distinct events continuously; the receiver is killed once a few hundred are acknowledged, with
 requests in flight. What a 202 promised must hold without any shutdown step: the event is on the topic. The

@@ -1,4 +1,4 @@
-"""A duplicate storm: one delivery posted 50 times at once across two receivers, one consumer group (issue 6).
+"""A duplicate storm: one delivery posted 50 times at once across two receivers, one consumer group.
 
 A provider that times out and retries aggressively, behind a load balancer, does exactly this. Every copy
 must be accepted (the provider must not see failures), every copy lands in Kafka, and the group's handler

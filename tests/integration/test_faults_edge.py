@@ -1,4 +1,4 @@
-"""Abuse at the edge: hostile senders against the receiver under a real uvicorn, on loopback (issue 6).
+"""Abuse at the edge: hostile senders against the receiver under a real uvicorn, on loopback.
 
 Each request is written byte for byte on a raw socket where httpx would tidy it up (declared and streamed
 sizes, chunked bodies, trickled bodies, huge headers). The publisher is the in-memory recording one except in

@@ -1,5 +1,6 @@
-"""DESIGN.md's public names, read from DESIGN.md itself, against the code: metric names and label values,
-env vars, topics, record headers, the Redis key and the HTTP statuses. A name changed on one side fails here.
+"""The public names of docs/contract.md, read from the page itself, against the code: metric names and label
+values, env vars, topics, record headers, the Redis key and the HTTP statuses. A name changed on one side fails
+here.
 """
 
 from __future__ import annotations
@@ -17,22 +18,20 @@ from consumers.settings import Settings
 from receiver import errors
 from receiver.metrics import OUTCOMES, REASONS, ReceiverMetrics
 from receiver.settings import ReceiverSettings
-from receiver.sources import SECRET_ENV_PREFIX
+from receiver.sources import PUBLIC_URL_ENV_PREFIX, SECRET_ENV_PREFIX
 from schemas import topics
 
 E = TypeVar("E", bound=errors.RequestError)
-DESIGN_PATH = Path(__file__).resolve().parents[3] / "shared" / "DESIGN.md"
+CONTRACT_PATH = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
 
 
 @pytest.fixture(scope="module")
-def design() -> str:
-    if not DESIGN_PATH.is_file():
-        pytest.fail(f"the contract is missing: expected {DESIGN_PATH}")
-    return DESIGN_PATH.read_text()
+def contract() -> str:
+    return CONTRACT_PATH.read_text()
 
 
 def section(text: str, heading: str) -> str:
-    return text.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def subclasses(root: type[E]) -> list[type[E]]:
@@ -42,49 +41,63 @@ def subclasses(root: type[E]) -> list[type[E]]:
     return found
 
 
-def test_every_metric_of_the_contract_is_exported(design: str) -> None:
+def test_the_metrics_of_the_contract_are_the_exported_ones(contract: str) -> None:
     registry = CollectorRegistry()
     ReceiverMetrics(registry)
     ConsumerMetrics(registry)
-    exported = {metric.name for metric in registry.collect()}
-    named = set(re.findall(r"`(webhooks_[a-z_]+)", section(design, "Metrics")))
-    assert named  # the section still names metrics
-    assert sorted(name for name in named if name.removesuffix("_total") not in exported) == []
+    # prometheus_client names a counter family without its `_total`.
+    exported = {metric.name + ("_total" if metric.type == "counter" else "") for metric in registry.collect()}
+    named = set(re.findall(r"`(webhooks_[a-z_]+)", section(contract, "Metrics")))
+    assert sorted(named - exported) == []
+    assert sorted(exported - named) == []
 
 
-def test_outcome_and_reason_label_values_are_the_contracts(design: str) -> None:
-    metrics = section(design, "Metrics")
+def test_outcome_and_reason_label_values_are_the_contracts(contract: str) -> None:
+    metrics = section(contract, "Metrics")
     received, processed = re.findall(r"\(outcome: ([a-z_,\s]+)\)", metrics)
     assert set(OUTCOMES) == {value.strip() for value in received.split(",")}
     assert {outcome.value for outcome in Outcome} == {value.strip() for value in processed.split(",")}
+    [reasons] = re.findall(r"\(reason: ([a-z_,\s]+)\)", metrics)
+    assert set(REASONS) == {value.strip() for value in reasons.split(",")}
     request_errors = subclasses(errors.RequestError)
     assert {cls.outcome for cls in request_errors} <= set(OUTCOMES)
     signature_errors: list[type[errors.SignatureError]] = [errors.SignatureError, *subclasses(errors.SignatureError)]
     assert {cls.reason for cls in signature_errors} == set(REASONS)
 
 
-def test_every_env_var_of_the_contract_is_read(design: str) -> None:
+def test_every_env_var_of_the_contract_is_read(contract: str) -> None:
     aliases = {
         str(field.validation_alias) for model in (ReceiverSettings, Settings) for field in model.model_fields.values()
     }
-    named = set(re.findall(r"`((?:KAFKA|REDIS|WEBHOOK|CONSUMER|RECEIVER)_[A-Z0-9_]+)", design))
+    named = set(re.findall(r"`((?:KAFKA|REDIS|WEBHOOK|CONSUMER|RECEIVER)_[A-Z0-9_]+)", contract))
     assert named
-    assert sorted(name for name in named if name not in aliases and not name.startswith(SECRET_ENV_PREFIX)) == []
-    assert f"`{SECRET_ENV_PREFIX}<SOURCE>`" in design
+    prefixes = (SECRET_ENV_PREFIX, PUBLIC_URL_ENV_PREFIX)
+    assert sorted(name for name in named if name not in aliases and not name.startswith(prefixes)) == []
+    for prefix in prefixes:
+        assert f"`{prefix}<SOURCE>`" in contract
 
 
-def test_topics_headers_and_redis_key_are_the_contracts(design: str) -> None:
-    kafka = section(design, "Kafka")
+def test_topics_headers_and_redis_key_are_the_contracts(contract: str) -> None:
+    kafka = section(contract, "Kafka")
     assert topics.event_topic("github") == "webhooks.github"
     assert "`webhooks.<provider>`" in kafka
     assert topics.retry_topic("stripe", "agents") == "webhooks.stripe.agents.retry"
     assert topics.dlq_topic("stripe", "agents") == "webhooks.stripe.agents.dlq"
     assert "`webhooks.<provider>.<group>.retry`" in kafka
     assert "`webhooks.<provider>.<group>.dlq`" in kafka
-    for name in (topics.HEADER_ID, topics.HEADER_PROVIDER, topics.HEADER_SOURCE, topics.HEADER_TYPE):
-        assert f"`{name}`" in kafka
+    headers = {value for name, value in vars(topics).items() if name.startswith("HEADER_")}
+    assert len(headers) >= 12
+    assert sorted(name for name in headers if f"`{name}`" not in kafka) == []
     assert idempotency_key("g", "p", "e") == "webhooks:idem:g:p:e"
-    assert "`webhooks:idem:<group>:<provider>:<event id>`" in design
+    assert "`webhooks:idem:<group>:<provider>:<event id>`" in contract
+
+
+def test_every_refusal_is_a_row_of_the_status_table(contract: str) -> None:
+    api = section(contract, "HTTP API of the receiver")
+    rows = {(int(status), code) for status, code in re.findall(r"\| (\d{3})[^|]*\| `\{\"error\":\"([a-z_]+)\"\}`", api)}
+    request_errors: list[type[errors.RequestError]] = [errors.RequestError, *subclasses(errors.RequestError)]
+    refusals = {(cls.status_code, cls.code) for cls in request_errors}
+    assert sorted(refusals - rows) == []
 
 
 @pytest.mark.parametrize(
@@ -94,17 +107,18 @@ def test_topics_headers_and_redis_key_are_the_contracts(design: str) -> None:
         (errors.SignatureError, 401, "invalid_signature"),
         (errors.StaleTimestamp, 401, "stale_timestamp"),
         (errors.BodyTooLarge, 413, "too_large"),
-        (errors.UnsupportedMediaType, 415, None),
-        (errors.BadRequest, 400, None),
+        (errors.HeadersTooLarge, 431, "headers_too_large"),
+        (errors.BodyTimeout, 408, "timeout"),
+        (errors.UnsupportedMediaType, 415, "unsupported_media_type"),
+        (errors.BadRequest, 400, "bad_request"),
         (errors.Unavailable, 503, "unavailable"),
     ],
 )
 def test_http_statuses_are_the_contracts(
-    design: str, error: type[errors.RequestError], status: int, code: str | None
+    contract: str, error: type[errors.RequestError], status: int, code: str
 ) -> None:
-    api = section(design, "HTTP API of the receiver")
+    api = section(contract, "HTTP API of the receiver")
     assert error.status_code == status
-    assert str(status) in api
-    if code is not None:
-        assert error.code == code
-        assert f'"{code}"' in api
+    assert error.code == code
+    assert f"| {status}" in api
+    assert f'`{{"error":"{code}"}}`' in api

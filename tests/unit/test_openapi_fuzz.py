@@ -1,4 +1,4 @@
-"""schemathesis against the receiver's own OpenAPI document: no generated request gets a 5xx (issue 6).
+"""schemathesis against the receiver's own OpenAPI document: no generated request gets a 5xx.
 
 The app is the real one (FastAPI and the bare webhook route) with the in-memory recording publisher, called
 in process. Generated bodies are also sent signed with the right secret, so they get past the signature

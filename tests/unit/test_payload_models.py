@@ -1,4 +1,4 @@
-"""Every real sample in shared/samples validates with its provider's payload model; unknown types too."""
+"""Every real sample in tests/samples validates with its provider's payload model; unknown types too."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ STRIPE_RESOURCES: dict[str, Any] = orjson.loads((SAMPLES / "stripe" / "fixtures3
 
 
 def test_the_samples_are_all_there() -> None:
-    # shared/samples/README.md: 273 GitHub bodies, 176 Stripe resource kinds, 56 Paddle entities.
+    # tests/samples/README.md: 273 GitHub bodies, 176 Stripe resource kinds, 56 Paddle entities.
     assert (len(GITHUB_BODIES), len(STRIPE_RESOURCES), len(PADDLE_ENTITIES)) == (273, 176, 56)
 
 

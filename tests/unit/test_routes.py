@@ -1,4 +1,4 @@
-"""Every row of DESIGN.md's status table, through the real ASGI app with an in-memory publisher.
+"""Every row of the status table of docs/contract.md, through the real ASGI app with an in-memory publisher.
 
 The publisher double only records what it was given (the broker itself is exercised by the integration
 tests): each refusal must leave it empty.

@@ -101,7 +101,7 @@ def test_secret_values_never_appear_in_errors(tmp_path: Path) -> None:
     assert "hunter2" not in str(caught.value)
 
 
-# ------------------------------------------------------------------------------ providers of issue 3
+# ------------------------------------------------------------------------------ the other providers
 
 
 def test_every_built_in_provider_has_a_default_source() -> None:
