@@ -13,6 +13,7 @@ Java 17+ and Maven fetch and run the broker; `redis-server` comes from Debian's 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import os
 import shutil
@@ -22,7 +23,7 @@ import struct
 import subprocess
 import sys
 import time
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -230,8 +231,9 @@ class Broker:
             f"-Dkafka.logs.dir={self.home / 'logs'}",
         ]
         cluster_id_file = self.home / "cluster.id"
-        if not cluster_id_file.exists():
-            cluster_id_file.write_text(self.cluster_id or _kafka_cluster_id())
+        # An id starting with `-` (from an older stack.py) never formatted: replace it.
+        if not cluster_id_file.exists() or cluster_id_file.read_text().startswith("-"):
+            cluster_id_file.write_text(self.cluster_id or kafka_cluster_id())
         format_cmd = [
             "java",
             "-cp",
@@ -286,8 +288,8 @@ def cluster(base_port: int = 45092, name: str = "kafka-cluster", heap: str = "-X
     voters = ",".join(f"{n + 1}@localhost:{port + 1}" for n, port in enumerate(ports))
     shared_id_file = CACHE / "kafka" / f"{name}.cluster.id"
     shared_id_file.parent.mkdir(parents=True, exist_ok=True)
-    if not shared_id_file.exists():
-        shared_id_file.write_text(_kafka_cluster_id())
+    if not shared_id_file.exists() or shared_id_file.read_text().startswith("-"):
+        shared_id_file.write_text(kafka_cluster_id())
     return [
         Broker(
             port=port,
@@ -310,11 +312,19 @@ def start_cluster(brokers: list[Broker]) -> None:
         broker.wait(proc, log_file)
 
 
-def _kafka_cluster_id() -> str:
-    # Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding.
-    import base64
+# Kafka reserves the all-zero id and the id 1 (the metadata topic's); Uuid.randomUuid() never returns them.
+_RESERVED_IDS = (bytes(16), (1).to_bytes(16, "big"))
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+def kafka_cluster_id(random_bytes: Callable[[int], bytes] = os.urandom) -> str:
+    """A cluster id as Kafka's `Uuid.randomUuid()` makes one: 16 random bytes in URL-safe base64 without
+    padding, drawn again while reserved or starting with `-` (which `kafka-storage format -t` would read as
+    an option: one draw in 64)."""
+    while True:
+        raw = random_bytes(16)
+        cluster_id = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        if raw not in _RESERVED_IDS and not cluster_id.startswith("-"):
+            return cluster_id
 
 
 # ---------------------------------------------------------------------------------------------- redis

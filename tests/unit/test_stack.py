@@ -1,0 +1,31 @@
+"""The local stack's pure parts: the KRaft cluster id handed to `kafka-storage format -t`."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+
+from tests.conftest import stack
+
+
+def test_cluster_ids_are_valid_and_never_start_with_a_dash() -> None:
+    # One URL-safe base64 id in 64 starts with `-`, which kafka-storage's argument parser reads as an option.
+    ids = [stack.kafka_cluster_id() for _ in range(5000)]
+    assert [cluster_id for cluster_id in ids if cluster_id.startswith("-")] == []
+    for cluster_id in ids:
+        assert len(cluster_id) == 22
+        raw = base64.urlsafe_b64decode(cluster_id + "==")
+        assert len(raw) == 16
+        assert base64.urlsafe_b64encode(raw).decode().rstrip("=") == cluster_id
+        assert uuid.UUID(bytes=raw) not in {uuid.UUID(int=0), uuid.UUID(int=1)}
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_draw_that_would_start_with_a_dash_or_is_reserved_is_drawn_again() -> None:
+    dash = bytes([0xF8]) + bytes(15)  # 0b111110 first: base64 index 62, `-` in the URL-safe alphabet
+    assert base64.urlsafe_b64encode(dash).startswith(b"-")
+    good = bytes(range(1, 17))
+    draws: Iterator[bytes] = iter([dash, bytes(16), (1).to_bytes(16, "big"), good])
+    cluster_id = stack.kafka_cluster_id(random_bytes=lambda size: next(draws))
+    assert cluster_id == base64.urlsafe_b64encode(good).decode().rstrip("=")
