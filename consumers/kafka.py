@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import (
+    CommitFailedError,
+    GroupCoordinatorNotAvailableError,
+    IllegalStateError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    for_code,
+)
 from aiokafka.helpers import create_ssl_context
 
 from consumers.errors import BrokerUnavailable
@@ -123,6 +131,42 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             self._on_assigned(parts)
 
 
+# A fresh broker creates its offsets topic on the first group's request and answers "coordinator not
+# available" until it is ready; aiokafka logs each retry at ERROR. That is expected for this long after start.
+COORDINATOR_STARTUP_GRACE_S = 60.0
+_COORDINATOR_LOGGER = "aiokafka.consumer.group_coordinator"
+
+
+class CoordinatorStartupFilter(logging.Filter):
+    """Turns aiokafka's "Group Coordinator Request failed: [Error 15]" into INFO during the start-up grace.
+
+    Any other error, and the same one later (a coordinator that never comes is a real problem), stays ERROR.
+    """
+
+    def __init__(self, grace_s: float = COORDINATOR_STARTUP_GRACE_S, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self._clock = clock
+        self._until = clock() + grace_s
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if (
+            record.levelno == logging.ERROR
+            and args
+            and isinstance(args[0], GroupCoordinatorNotAvailableError)
+            and self._clock() < self._until
+        ):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True
+
+
+def _quiet_coordinator_startup() -> None:
+    coordinator_log = logging.getLogger(_COORDINATOR_LOGGER)
+    for old in [f for f in coordinator_log.filters if isinstance(f, CoordinatorStartupFilter)]:
+        coordinator_log.removeFilter(old)
+    coordinator_log.addFilter(CoordinatorStartupFilter())
+
+
 class KafkaClient:
     """One consumer-group member's consumer and producer.
 
@@ -153,6 +197,7 @@ class KafkaClient:
         self, topics: Sequence[str], *, on_revoked: RevokedCallback, on_assigned: AssignedCallback | None = None
     ) -> None:
         """Connect the producer and the consumer and subscribe to `topics`."""
+        _quiet_coordinator_startup()
         await self._producer.start()
         try:
             await self._consumer.start()
