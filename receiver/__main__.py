@@ -1,13 +1,19 @@
 """`python -m receiver`: serve the receiver with uvicorn on RECEIVER_HOST:RECEIVER_PORT.
 
-`python -m receiver send <source>` signs a sample event with the source's secret and posts it (`send.py`).
+With `RECEIVER_WORKERS=N` above 1 this process supervises N workers instead (`supervisor.py`), each started
+as `python -m receiver worker --listen-fd=F --parent-fd=P` on a socket it inherits. `python -m receiver send
+<source>` signs a sample event with the source's secret and posts it (`send.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import os
+import socket
 import sys
+from pathlib import Path
 
 import uvicorn
 from prometheus_client import disable_created_metrics
@@ -16,6 +22,8 @@ from receiver import send
 from receiver.app import create_app
 from receiver.errors import ConfigError
 from receiver.settings import load_settings
+from receiver.sources import load_sources
+from receiver.supervisor import METRICS_DIR_ENV, Supervisor
 from schemas.logline import configure_logging
 
 logger = logging.getLogger("receiver")
@@ -27,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["send"]:
         return send.main(args[1:])
-    if args:
+    worker = _worker_fds(args)
+    if args and worker is None:
         print("usage: python -m receiver [send <source> ...]  (python -m receiver send --help)", file=sys.stderr)
         return 2
     try:
@@ -38,24 +47,31 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     # aiokafka logs every (re)assignment and reconnect at INFO; ours say what matters.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    if worker is None and settings.workers > 1:
+        try:
+            sources = load_sources(os.environ, sources_file=settings.sources_file, tolerance_s=settings.tolerance_s)
+        except ConfigError as exc:
+            print(f"receiver: configuration error: {exc}", file=sys.stderr)
+            return 2
+        _log_sources(sorted(sources))
+        return Supervisor(settings).run()
     # The `_created` series double every counter and no dashboard of ours reads them.
     disable_created_metrics()  # type: ignore[no-untyped-call]
+    metrics_dir = os.environ.get(METRICS_DIR_ENV) if worker is not None else None
     try:
-        app = create_app(settings)
+        app = create_app(settings, metrics_dir=Path(metrics_dir) if metrics_dir else None)
     except ConfigError as exc:
         print(f"receiver: configuration error: {exc}", file=sys.stderr)
         return 2
-    enabled = sorted(app.webhooks.source_names)
-    if not enabled:
-        logger.warning("no source is enabled: set WEBHOOK_SECRET_<SOURCE> (e.g. WEBHOOK_SECRET_GITHUB)")
-    logger.info("sources enabled: %s", ", ".join(enabled) or "none")
+    if worker is None:
+        _log_sources(sorted(app.webhooks.source_names))
     # Every request parses a JSON body into a tree of containers that refcounting frees; with the default
     # gen-0 threshold (700) the cycle collector ran every few requests. Start-up state is frozen out of its
     # way. Measured: throughput within noise, p99 a little lower; the consumers gain more (see runtime.py).
     gc.collect()
     gc.freeze()
     gc.set_threshold(*_GC_THRESHOLDS)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -69,7 +85,44 @@ def main(argv: list[str] | None = None) -> int:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
-    return 0
+    server = uvicorn.Server(config)
+    sockets = None if worker is None else [socket.socket(fileno=worker[0])]
+    parent_fd = None if worker is None else worker[1]
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve(server, sockets, parent_fd))
+    # uvicorn's code for "never started serving" (the lifespan or the bind failed), as `uvicorn.run` exits.
+    return 0 if server.started else 3
+
+
+async def _serve(server: uvicorn.Server, sockets: list[socket.socket] | None, parent_fd: int | None) -> None:
+    if parent_fd is not None:
+        asyncio.get_running_loop().add_reader(parent_fd, _stop_if_orphaned, server, parent_fd)
+    await server.serve(sockets=sockets)
+
+
+def _stop_if_orphaned(server: uvicorn.Server, parent_fd: int) -> None:
+    # Only the supervisor holds the pipe's write end: end-of-file means it is gone.
+    if not os.read(parent_fd, 1):
+        asyncio.get_running_loop().remove_reader(parent_fd)
+        logger.error("the supervisor is gone: stopping")
+        server.should_exit = True
+
+
+def _worker_fds(args: list[str]) -> tuple[int, int] | None:
+    """(listening socket, supervisor pipe) of `worker --listen-fd=F --parent-fd=P`; None for other arguments."""
+    if len(args) != 3 or args[0] != "worker":
+        return None
+    options = dict(arg.removeprefix("--").partition("=")[::2] for arg in args[1:])
+    try:
+        return int(options["listen-fd"]), int(options["parent-fd"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _log_sources(enabled: list[str]) -> None:
+    if not enabled:
+        logger.warning("no source is enabled: set WEBHOOK_SECRET_<SOURCE> (e.g. WEBHOOK_SECRET_GITHUB)")
+    logger.info("sources enabled: %s", ", ".join(enabled) or "none")
 
 
 if __name__ == "__main__":

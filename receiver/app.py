@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import Receive, Scope, Send
 
 from receiver.metrics import ReceiverMetrics
@@ -45,6 +47,7 @@ def create_app(
     publisher: Publisher | None = None,
     registry: CollectorRegistry | None = None,
     clock: Callable[[], float] | None = None,
+    metrics_dir: Path | None = None,
 ) -> Receiver:
     """Build the receiver.
 
@@ -54,6 +57,8 @@ def create_app(
         publisher: where events go; default: `create_publisher` (RECEIVER_KAFKA_CLIENT) for the sources' topics.
         registry: the Prometheus registry for this app's metrics; default: a new one.
         clock: seconds since the epoch, for timestamp checks; default `time.time`.
+        metrics_dir: the directory where every worker of a multi-process receiver keeps its metrics
+            (PROMETHEUS_MULTIPROC_DIR, `supervisor.py`): `/metrics` then adds up all of them.
     """
     if sources is None:
         sources = load_sources(os.environ, sources_file=settings.sources_file, tolerance_s=settings.tolerance_s)
@@ -61,6 +66,10 @@ def create_app(
         publisher = create_publisher(settings, {source.topic for source in sources.values()})
     registry = registry if registry is not None else CollectorRegistry()
     metrics = ReceiverMetrics(registry)
+    scraped = registry
+    if metrics_dir is not None:
+        scraped = CollectorRegistry()
+        MultiProcessCollector(scraped, path=str(metrics_dir))  # type: ignore[no-untyped-call]
     active_publisher = publisher
 
     @asynccontextmanager
@@ -94,7 +103,7 @@ def create_app(
 
     @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics_endpoint() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(scraped), media_type=CONTENT_TYPE_LATEST)
 
     api.openapi = _openapi_with_webhook_route(api, sorted(sources))  # type: ignore[method-assign]
 

@@ -20,6 +20,10 @@ class ReceiverSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", validation_alias="RECEIVER_HOST")
     port: int = Field(8000, ge=0, le=65535, validation_alias="RECEIVER_PORT")
+    # Processes serving the port (supervisor.py). 1 by default: one process per container is what
+    # orchestrators scale and limit, and a container's CPU quota is not visible in its core count, so
+    # guessing N from the machine would overcommit. Set it to the cores you give the receiver.
+    workers: int = Field(1, ge=1, le=64, validation_alias="RECEIVER_WORKERS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="LOG_LEVEL")
     # One JSON object per line (for log pipelines), or text (for a terminal).
     log_format: Literal["json", "text"] = Field("json", validation_alias="LOG_FORMAT")

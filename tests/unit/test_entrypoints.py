@@ -32,6 +32,13 @@ def run(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ("receiver", {"WEBHOOK_TOLERANCE_SECONDS": "-1"}, "WEBHOOK_TOLERANCE_SECONDS"),
         ("receiver", {"WEBHOOK_SECRET_GITHB": "s3cr3t-value"}, "WEBHOOK_SECRET_GITHB"),
         ("receiver", {"WEBHOOK_SOURCES_FILE": "/nonexistent/sources.toml"}, "WEBHOOK_SOURCES_FILE"),
+        ("receiver", {"RECEIVER_WORKERS": "0"}, "RECEIVER_WORKERS"),
+        # The supervisor checks the sources itself before it starts any worker.
+        (
+            "receiver",
+            {"RECEIVER_WORKERS": "2", "WEBHOOK_SOURCES_FILE": "/nonexistent/sources.toml"},
+            "WEBHOOK_SOURCES_FILE",
+        ),
         ("receiver", {"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL"),
         ("consumers", {"CONSUMER_MAX_ATTEMPTS": "0"}, "CONSUMER_MAX_ATTEMPTS"),
         ("consumers", {"CONSUMER_HANDLERS": "no.such.module"}, "no.such.module"),

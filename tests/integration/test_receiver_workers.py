@@ -1,0 +1,151 @@
+"""`RECEIVER_WORKERS=2` on the real stack: two processes serve one port, `/metrics` adds them up exactly, a
+killed worker is replaced without losing its counts, and nothing outlives the supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.kafka_tools import read_topic
+from tests.integration.receiver_process import ReceiverSource, receiver_process, wait_ready
+from tests.signing import hmac_headers
+
+SENDERS = 16  # connections: the kernel spreads them over both workers' sockets
+FIRST = 300
+SECOND = 100
+WAIT_S = 30.0
+
+
+def children(pid: int) -> set[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(child) for child in text.split()}
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+async def wait_for(condition: str, check: object, timeout_s: float = WAIT_S) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s}s: {condition}")
+        await asyncio.sleep(0.1)
+
+
+def accepted_on(metrics: str, source: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "webhooks_received_total"
+        and sample.labels.get("source") == source
+        and sample.labels.get("outcome") == "accepted"
+    )
+
+
+def accepted_by(pid: int, metrics_dir: Path, scratch: Path, source: str) -> float:
+    """What one worker counted: its own counter file, read alone."""
+    scratch.mkdir()
+    shutil.copy(metrics_dir / f"counter_{pid}.db", scratch)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(scratch))  # type: ignore[no-untyped-call]
+    value = registry.get_sample_value(
+        "webhooks_received_total", {"source": source, "provider": "hmac", "outcome": "accepted"}
+    )
+    return value or 0.0
+
+
+async def send(url: str, source: ReceiverSource, ids: list[str]) -> list[str]:
+    """POST one event per id over SENDERS connections; the ids answered 202."""
+    pending = iter(ids)
+    accepted: list[str] = []
+
+    async def sender(http: httpx.AsyncClient) -> None:
+        for event_id in pending:
+            body = orjson.dumps({"id": event_id, "type": "workers.test"})
+            response = await http.post(
+                f"/webhooks/{source.name}", content=body, headers=hmac_headers(body, source.secret)
+            )
+            if response.status_code == 202:
+                accepted.append(event_id)
+
+    async with httpx.AsyncClient(base_url=url, timeout=10, limits=httpx.Limits(max_connections=SENDERS)) as http:
+        await asyncio.gather(*(sender(http) for _ in range(SENDERS)))
+    return accepted
+
+
+async def test_two_workers_share_the_port_and_metrics_count_every_accepted_request(
+    kafka_bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    # An earlier run's file: counted, it would make every total wrong (and this one can't even be read).
+    (metrics_dir / "counter_1.db").write_bytes(b"left over")
+    source = ReceiverSource(unique, "workers-secret")
+    env = source.env(kafka_bootstrap, tmp_path, RECEIVER_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    url = f"http://127.0.0.1:{env['RECEIVER_PORT']}"
+    log = tmp_path / "receiver.log"
+    with receiver_process(env, log) as supervisor:
+        await wait_for("two workers", lambda: len(children(supervisor.pid)) == 2)
+        first_workers = children(supervisor.pid)
+        await wait_ready(supervisor, url, log)
+        assert not (metrics_dir / "counter_1.db").exists()
+
+        accepted = await send(url, source, [f"evt_{unique}_a{n:04d}" for n in range(FIRST)])
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            assert accepted_on((await http.get("/metrics")).text, source.name) == len(accepted)
+        for n, pid in enumerate(first_workers):
+            assert accepted_by(pid, metrics_dir, tmp_path / f"alone{n}", source.name) > 0, f"worker {pid} idle"
+
+        # A worker dies: a new one takes its place, and what the dead one counted still counts.
+        killed = min(first_workers)
+        os.kill(killed, signal.SIGKILL)
+        await wait_for("a replacement worker", lambda: len(children(supervisor.pid) - first_workers) == 1)
+        await wait_ready(supervisor, url, log)
+        accepted += await send(url, source, [f"evt_{unique}_b{n:04d}" for n in range(SECOND)])
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            assert accepted_on((await http.get("/metrics")).text, source.name) == len(accepted)
+        assert len(accepted) >= 0.9 * (FIRST + SECOND), log.read_text()[-3000:]
+
+        workers = children(supervisor.pid)
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=WAIT_S) == 0
+        await wait_for("every worker stopped", lambda: not any(alive(pid) for pid in workers))
+
+    records = await read_topic(kafka_bootstrap, source.topic, expect=len(accepted))
+    assert {orjson.loads(record.value)["id"] for record in records} >= set(accepted)
+    assert "died (killed by SIGKILL): starting a new one" in log.read_text()
+
+
+async def test_workers_stop_when_the_supervisor_is_killed(kafka_bootstrap: str, unique: str, tmp_path: Path) -> None:
+    source = ReceiverSource(unique, "workers-secret")
+    env = source.env(kafka_bootstrap, tmp_path, RECEIVER_WORKERS="2")
+    log = tmp_path / "receiver.log"
+    with receiver_process(env, log) as supervisor:
+        await wait_for("two workers", lambda: len(children(supervisor.pid)) == 2)
+        workers = children(supervisor.pid)
+        try:
+            supervisor.kill()
+            supervisor.wait(timeout=WAIT_S)
+            await wait_for("the orphaned workers stopped", lambda: not any(alive(pid) for pid in workers))
+        finally:
+            for pid in workers:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+    assert "the supervisor is gone: stopping" in log.read_text()
