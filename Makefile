@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install up down cluster-up cluster-down run test lint bench
+NODE_DIR := tests/asyncapi
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+
+.PHONY: help install node-deps up down cluster-up cluster-down run test lint bench docs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -17,6 +20,13 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $@
 
 install: $(STAMP)  ## create .venv and install the pinned dependencies
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm (Node 20+) is missing: it installs the AsyncAPI parser the tests use"; exit 1; }
+	npm ci --prefix $(NODE_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+node-deps: $(NODE_STAMP)  ## the official AsyncAPI parser, pinned by tests/asyncapi/package-lock.json (git-ignored node_modules)
 
 up:  ## start Kafka and Redis in the background unless they answer already
 	@$(PYTHON) compose/local/stack.py up
@@ -33,13 +43,16 @@ cluster-down:  ## stop the three brokers of cluster-up
 run: $(STAMP)  ## Kafka, Redis, receiver and one consumer group in the foreground; Ctrl-C stops them
 	@$(BIN)/python compose/local/run.py
 
-test: $(STAMP) up  ## the whole suite against the real Kafka and Redis
+test: $(STAMP) $(NODE_STAMP) up  ## the whole suite against the real Kafka and Redis
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) up  ## the benchmark: receiver and consumer against their baselines; writes bench/results and docs/performance.md
 	@command -v wrk >/dev/null || { echo "make bench: wrk is missing (apt-get install -y wrk)"; exit 1; }
 	@command -v go >/dev/null || { echo "make bench: go is missing (it builds the open-loop load generator)"; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+docs: $(STAMP)  ## write docs/asyncapi.json, the AsyncAPI 3.0 document of the topics, from the code
+	$(BIN)/python -m schemas asyncapi docs/asyncapi.json
 
 lint: $(STAMP)  ## ruff (lint and format), mypy --strict, import contracts
 	$(BIN)/ruff check .

@@ -9,7 +9,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from schemas import HEADER_ID, HEADER_PROVIDER, HEADER_SOURCE, HEADER_TYPE, encode_envelope
+from schemas import encode_envelope
+from schemas.records import RecordFormat
 
 
 async def create_topic(bootstrap: str, topic: str, partitions: int = 6) -> None:
@@ -65,6 +66,7 @@ async def fill_with_envelopes(
     """
     rng = random.Random(7)
     types = [_github_type(event, body) for event, body in bodies]
+    record_format = RecordFormat("github", "github")
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_batch_size=1 << 20, linger_ms=5
     )
@@ -81,22 +83,18 @@ async def fill_with_envelopes(
             event_id = f"bench-{original}"
             body = bodies[original % len(bodies)][1]
             event_type = types[original % len(bodies)]
+            received_at = datetime.now(UTC)
             value = encode_envelope(
                 id=event_id,
                 source="github",
                 provider="github",
                 type=event_type,
-                received_at=datetime.now(UTC),
+                received_at=received_at,
                 occurred_at=None,
                 payload_json=body,
                 headers={},
             )
-            headers = [
-                (HEADER_ID, event_id.encode()),
-                (HEADER_PROVIDER, b"github"),
-                (HEADER_SOURCE, b"github"),
-                (HEADER_TYPE, event_type.encode()),
-            ]
+            headers = record_format.headers(id=event_id, type=event_type, time=received_at)
             pending.append(await producer.send(topic, value, key=event_id.encode(), headers=headers))
             if len(pending) >= 2000:
                 for future in pending:

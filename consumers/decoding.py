@@ -16,9 +16,9 @@ from consumers.idempotency import idempotency_key
 from consumers.kafka import Record
 from consumers.registry import Event
 from consumers.routing import Route, header
-from schemas import Envelope
 from schemas.payloads import payload_model
-from schemas.topics import HEADER_ATTEMPT, HEADER_TRACEPARENT
+from schemas.records import envelope_of
+from schemas.topics import HEADER_ATTEMPT, HEADER_CONTENT_TYPE, HEADER_TRACEPARENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,8 @@ class Decoded:
 def decode(record: Record, route: Route, group: str, attempt: int) -> Decoded:
     """Validate a record of `route`'s topics for `group`; `attempt` is the one about to run."""
     try:
-        envelope = Envelope.from_bytes(record.value or b"")
+        # Binary mode (the envelope) or structured mode (a CloudEvent around it), as the header says.
+        envelope = envelope_of(record.value or b"", header(record, HEADER_CONTENT_TYPE))
     except ValidationError as exc:
         return Decoded(record, route, attempt, invalid=InvalidEvent(f"no valid envelope: {_describe(exc)}"))
     model = payload_model(envelope.provider)

@@ -138,5 +138,8 @@ class Processor:
                 type(error).__name__,
             )
         delay = backoff_ms(error, item.attempt, self._settings.consumer_retry_backoff_ms)
-        out = failure_record(record, item.route, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay)
+        envelope = item.event.envelope if item.event is not None else None
+        out = failure_record(
+            record, item.route, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay, envelope=envelope
+        )
         await until_available(lambda: self._kafka.send_all([out]), backoff_s=BROKER_BACKOFF_S)

@@ -2,7 +2,8 @@
 
 `failure_route` is the one place an error becomes a retry or a dead letter; `failure_record` builds the
 record that carries the event there (same key, value and headers, plus the retry headers of
-`schemas.topics`).
+`schemas.topics`; a record without the CloudEvents headers gets them from its envelope, by
+`schemas.records`, so every record we write carries them).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from consumers.errors import ConsumerError, RetryLater
 from consumers.kafka import OutRecord, Record
 from consumers.metrics import Outcome
+from schemas.envelope import Envelope
+from schemas.records import missing_headers
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
@@ -92,7 +95,15 @@ def header(record: Record, name: str) -> str | None:
 
 
 def failure_record(
-    record: Record, route: Route, outcome: Outcome, error: BaseException, attempt: int, *, now_ms: int, delay_ms: int
+    record: Record,
+    route: Route,
+    outcome: Outcome,
+    error: BaseException,
+    attempt: int,
+    *,
+    now_ms: int,
+    delay_ms: int,
+    envelope: Envelope | None = None,
 ) -> OutRecord:
     """The record that carries a failed event to the retry topic (`RETRIED`) or the DLQ (otherwise).
 
@@ -100,9 +111,12 @@ def failure_record(
         attempt: the attempt that just failed; the retry record carries `attempt + 1`, the dead letter
             `attempt` (how many were made).
         delay_ms: for a retry, the wait before the next attempt (`HEADER_NOT_BEFORE` is now + delay).
+        envelope: the record's envelope, where it has a valid one: fills in the headers it lacks.
     """
     retry = outcome is Outcome.RETRIED
     headers = [(k, v) for k, v in record.headers if k not in _RETRY_HEADERS]
+    if envelope is not None:
+        headers += missing_headers(headers, envelope)
     if not any(k in _ORIGIN_HEADERS for k, _ in headers):
         headers += [
             (HEADER_ORIGINAL_TOPIC, record.topic.encode()),

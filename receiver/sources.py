@@ -21,6 +21,11 @@ custom sources (a second Stripe account, a generic HMAC sender with its own head
     provider = "twilio"
     public_url = "https://hooks.example.com/webhooks/twilio-eu"   # what the provider signs
 
+    [sources.stripe-knative]
+    provider = "stripe"
+    topic = "webhooks.stripe-knative"
+    cloudevents = "structured"          # records as whole CloudEvents (default "binary": ce_ headers)
+
 Schemes that sign the URL they call (Twilio, Square, HubSpot) need the source's public URL, exactly as
 configured at the provider: `public_url` in the file or `WEBHOOK_PUBLIC_URL_<SOURCE>` (which wins), so
 the receiver verifies correctly behind a proxy. Secrets never live in the file, only in the environment.
@@ -42,6 +47,7 @@ from receiver.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS, Provid
 from receiver.settings import describe_validation_error
 from receiver.verify import Handshake, HandshakeScheme, Headers, HmacScheme, Scheme
 from receiver.verify.hmac import PLACEHOLDERS
+from schemas.records import Mode, RecordFormat
 from schemas.topics import event_topic
 
 SECRET_ENV_PREFIX = "WEBHOOK_SECRET_"  # noqa: S105 (a variable name prefix)
@@ -75,12 +81,16 @@ class Source:
     scheme: Scheme
     secrets: tuple[bytes, ...]
     topic: str
+    cloudevents: Mode = "binary"
     # The scheme's handshake, where it has one (checked once here, not per request).
     _handshake: HandshakeScheme | None = field(default=None, init=False, repr=False, compare=False)
+    # How its records are written, computed once here rather than per request.
+    record_format: RecordFormat = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.scheme, HandshakeScheme):
             object.__setattr__(self, "_handshake", self.scheme)
+        object.__setattr__(self, "record_format", RecordFormat(self.name, self.scheme.provider, self.cloudevents))
 
     @property
     def provider(self) -> str:
@@ -100,6 +110,7 @@ class _SourceEntry(BaseModel):
     topic: Annotated[str, Field(pattern=f"^{_TOPIC_NAME}$")] | None = None
     secrets_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     public_url: Annotated[str, Field(pattern=r"^https?://[^\s]{1,2000}$")] | None = None
+    cloudevents: Mode = "binary"
     header: Annotated[str, Field(pattern=_HEADER_NAME)] | None = None
     prefix: Annotated[str, Field(max_length=64)] | None = None
     algorithm: Literal["sha1", "sha256", "sha512"] | None = None
@@ -167,6 +178,7 @@ def load_sources(environ: Mapping[str, str], *, sources_file: Path | None, toler
             scheme=scheme,
             secrets=secrets,
             topic=entry.topic or event_topic(entry.provider),
+            cloudevents=entry.cloudevents,
         )
     return sources
 

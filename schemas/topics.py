@@ -12,8 +12,23 @@ HEADER_ID = "webhook-id"
 HEADER_PROVIDER = "webhook-provider"
 HEADER_SOURCE = "webhook-source"
 HEADER_TYPE = "webhook-type"
-# The sender's W3C trace context, when it sent a valid one: carried to the handlers and through retries.
+# The W3C trace context (the sender's, or the receiver's span when tracing is on): carried to the handlers
+# and through retries.
 HEADER_TRACEPARENT = "traceparent"
+
+# CloudEvents 1.0, Kafka protocol binding: the event's attributes as `ce_` headers (binary mode), so a
+# CloudEvents SDK (Dapr, Knative, Argo Events) reads our records as they are; the value stays the envelope.
+HEADER_CE_SPECVERSION = "ce_specversion"
+HEADER_CE_ID = "ce_id"
+HEADER_CE_SOURCE = "ce_source"
+HEADER_CE_TYPE = "ce_type"
+HEADER_CE_TIME = "ce_time"
+HEADER_CE_SUBJECT = "ce_subject"
+# The distributed-tracing extension's attribute: the same value as `traceparent`.
+HEADER_CE_TRACEPARENT = "ce_traceparent"
+# The binding's `datacontenttype`: `application/json` (binary mode) or `application/cloudevents+json`
+# (structured mode: the value is the whole CloudEvent, the envelope its `data`).
+HEADER_CONTENT_TYPE = "content-type"
 
 # Headers a consumer group adds to records it sends to its retry and dead-letter topics.
 HEADER_ATTEMPT = "webhook-attempt"

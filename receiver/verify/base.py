@@ -56,6 +56,8 @@ class Verified:
     payload_json: bytes
     occurred_at: datetime | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    # What the provider names the event's subject (a repository, a payment), where it does: `ce_subject`.
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +311,14 @@ def event_id(value: object) -> str | None:
 def fallback_event_id(source: str, body: bytes) -> str:
     """SHA-256 of source and body, for senders that give no id: a retried delivery gets the same id."""
     return hashlib.sha256(source.encode() + b"\x00" + body).hexdigest()
+
+
+def subject(value: object) -> str | None:
+    """A body field as the event's `subject`: a printable string of at most `MAX_EVENT_ID_CHARS`, else None
+    (it is optional: an odd one is left out, the event is still accepted)."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_EVENT_ID_CHARS and value.isprintable():
+        return value
+    return None
 
 
 def text(value: object) -> str:

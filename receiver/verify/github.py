@@ -3,7 +3,7 @@
 GitHub signs no timestamp, so there is no replay window: a replay carries the same `X-GitHub-Delivery`
 id and is dropped as a duplicate by the consumers. The legacy SHA-1 `X-Hub-Signature` is not accepted.
 Event id: `X-GitHub-Delivery`. Type: `X-GitHub-Event`, with the body's `action` appended where there is
-one (`pull_request.opened`), so handlers can register `pull_request.*`.
+one (`pull_request.opened`), so handlers can register `pull_request.*`. Subject: `repository.full_name`.
 A webhook configured with content type `application/x-www-form-urlencoded` sends the JSON in a `payload`
 form field; both forms are accepted. Reference: GitHub docs, "Validating webhook deliveries".
 """
@@ -18,11 +18,13 @@ from receiver.errors import BadRequest, MalformedHeader, UnsupportedMediaType
 from receiver.verify.base import (
     Headers,
     Verified,
+    dig,
     event_id,
     hmac_digest,
     matching_secret,
     parse_json_object,
     require_header,
+    subject,
     text,
 )
 
@@ -65,6 +67,7 @@ class GitHubScheme:
             type=f"{event}.{action}" if action else event,
             payload_json=payload_json,
             headers={name.decode(): headers[name].decode("latin-1") for name in _KEPT_HEADERS if name in headers},
+            subject=subject(dig(payload, "repository", "full_name")),
         )
 
 

@@ -4,7 +4,8 @@ Each `v1` is an HMAC-SHA256, keyed with the endpoint secret (`whsec_...`, used a
 `<t>.<raw body>`. Stripe sends several `v1` values while an endpoint secret is being rolled; any one that
 matches any configured secret is enough. The timestamp must be within the tolerance, in both directions,
 checked after the signature so a forged request learns nothing about the window. `v0` (test-mode,
-legacy) signatures are ignored. Event id: the body's `id` (`evt_...`); type: `type`; occurred: `created`.
+legacy) signatures are ignored. Event id: the body's `id` (`evt_...`); type: `type`; occurred: `created`;
+subject: `data.object.id`, the object the event is about.
 Reference: Stripe docs, "Check the webhook signatures" (manual verification).
 """
 
@@ -19,6 +20,7 @@ from receiver.verify.base import (
     Verified,
     check_json_content_type,
     check_timestamp,
+    dig,
     event_id,
     from_unix,
     hmac_digest,
@@ -26,6 +28,7 @@ from receiver.verify.base import (
     matching_secret,
     parse_json_object,
     require_header,
+    subject,
     text,
     timestamp_and_signatures,
 )
@@ -58,4 +61,5 @@ class StripeScheme:
             payload_json=body,
             occurred_at=from_unix(payload.get("created")),
             headers=kept_headers(headers, _KEPT_HEADERS),
+            subject=subject(dig(payload, "data", "object", "id")),
         )

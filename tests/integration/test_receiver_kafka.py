@@ -17,6 +17,7 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import GitHubScheme, HmacScheme, StripeScheme
 from schemas import Envelope
+from schemas.records import RecordFormat
 from tests.integration.kafka_tools import read_topic, serving
 from tests.signing import github_headers, hmac_headers, stripe_headers
 
@@ -43,13 +44,13 @@ async def test_signed_github_delivery_lands_on_its_topic_keyed_by_delivery_id(
     assert record.key == f"del-{unique}".encode()
     # Java-compatible key hashing, so a key lands where any other producer would put it.
     assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % 3
-    assert record.headers == {
-        "webhook-id": f"del-{unique}".encode(),
-        "webhook-provider": b"github",
-        "webhook-source": b"github",
-        "webhook-type": b"issues.opened",
-    }
     envelope = Envelope.from_bytes(record.value)
+    # The sample names its repository: the CloudEvents subject. GitHub gives no time: the receive time.
+    expected = RecordFormat("github", "github").headers(
+        id=f"del-{unique}", type="issues.opened", time=envelope.received_at, subject="Codertocat/Hello-World"
+    )
+    assert record.headers == dict(expected)
+    assert record.headers["webhook-type"] == b"issues.opened"
     assert (envelope.id, envelope.source, envelope.provider, envelope.type) == (
         f"del-{unique}",
         "github",

@@ -28,6 +28,7 @@ from consumers.routing import Route
 from consumers.settings import Settings
 from consumers.worker import Worker
 from schemas import Envelope
+from schemas.records import RecordFormat
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
@@ -36,9 +37,6 @@ from schemas.topics import (
     HEADER_ORIGINAL_OFFSET,
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TOPIC,
-    HEADER_PROVIDER,
-    HEADER_SOURCE,
-    HEADER_TYPE,
 )
 
 PARTITIONS = 2
@@ -82,12 +80,7 @@ async def produce(bootstrap: str, topic: str, records: Sequence[tuple[str, bytes
     await producer.start()
     try:
         for key, value in records:
-            headers = [
-                (HEADER_ID, key.encode()),
-                (HEADER_PROVIDER, provider.encode()),
-                (HEADER_SOURCE, provider.encode()),
-                (HEADER_TYPE, b"order.created"),
-            ]
+            headers = RecordFormat(provider, provider).headers(id=key, type="order.created", time=datetime.now(UTC))
             await producer.send_and_wait(topic, value=value, key=key.encode(), headers=headers)
     finally:
         await producer.stop()

@@ -21,6 +21,7 @@ from receiver.errors import Unavailable
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
 from schemas import Envelope
+from schemas.records import RecordFormat
 from tests.signing import github_headers, hmac_headers, stripe_headers
 
 SECRETS = {"WEBHOOK_SECRET_HMAC": "dev-secret", "WEBHOOK_SECRET_GITHUB": "gh", "WEBHOOK_SECRET_STRIPE": "whsec_s"}
@@ -79,13 +80,17 @@ async def test_signed_event_is_published_as_an_envelope(
     assert (response.status_code, response.json()) == (202, {"status": "accepted", "id": "evt-1"})
     [(topic, key, value, headers)] = publisher.records
     assert (topic, key) == ("webhooks.hmac", b"evt-1")
-    assert dict(headers) == {
+    envelope = Envelope.from_bytes(value)
+    # No provider time in this body: the CloudEvents time is the receive time.
+    expected = RecordFormat("hmac", "hmac").headers(id="evt-1", type="order.created", time=envelope.received_at)
+    assert headers == expected
+    assert {name: value for name, value in headers if not name.startswith("ce_")} == {
         "webhook-id": b"evt-1",
         "webhook-provider": b"hmac",
         "webhook-source": b"hmac",
         "webhook-type": b"order.created",
+        "content-type": b"application/json",
     }
-    envelope = Envelope.from_bytes(value)
     assert (envelope.id, envelope.type, envelope.payload["amount"]) == ("evt-1", "order.created", 12)
     assert received(registry, "hmac", "accepted") == 1
 
@@ -269,6 +274,8 @@ async def test_a_valid_traceparent_travels_as_a_record_header(
     assert response.status_code == 202
     [(_, _, _, record_headers)] = publisher.records
     assert dict(record_headers).get("traceparent") == (published.encode() if published else None)
+    # The CloudEvents distributed-tracing extension carries the same value.
+    assert dict(record_headers).get("ce_traceparent") == (published.encode() if published else None)
 
 
 async def test_one_log_line_per_request_with_the_event_and_never_the_body(

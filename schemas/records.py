@@ -1,0 +1,204 @@
+"""What a record carries around the envelope: our `webhook-*` headers and the CloudEvents attributes.
+
+Every record we write, on event, retry and dead-letter topics, is a CloudEvent 1.0 under the Kafka protocol
+binding, so a CloudEvents SDK reads it as it is (https://github.com/cloudevents/spec, `kafka-protocol-binding.md`):
+
+- binary mode (the default): the attributes are `ce_` headers, `content-type: application/json`, and the
+  value is our envelope, unchanged, so every reader of the envelope keeps working;
+- structured mode (per source, `cloudevents = "structured"`): `content-type: application/cloudevents+json`
+  and the value is the whole CloudEvent in JSON, the envelope as its `data`.
+
+Attributes: `id` is the event id, `source` names the endpoint (`urn:webhooks:<source>`), `type` is
+`<provider>.<type>` (the provider alone where it gives no type), `time` is when the provider says the event
+happened, else when we received it, `subject` what the provider names the event's subject where it does,
+`traceparent` the W3C trace context (the distributed-tracing extension).
+
+`RecordFormat.headers` is the one place record headers are built: the receiver computes a `RecordFormat` per
+source at start-up, and the consumers complete the headers of a record that lacks them (written by an older
+receiver or another producer) before they send it to a retry or dead-letter topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+import orjson
+import pydantic_core
+
+from schemas.envelope import Envelope
+from schemas.topics import (
+    HEADER_CE_ID,
+    HEADER_CE_SOURCE,
+    HEADER_CE_SPECVERSION,
+    HEADER_CE_SUBJECT,
+    HEADER_CE_TIME,
+    HEADER_CE_TRACEPARENT,
+    HEADER_CE_TYPE,
+    HEADER_CONTENT_TYPE,
+    HEADER_ID,
+    HEADER_PROVIDER,
+    HEADER_SOURCE,
+    HEADER_TRACEPARENT,
+    HEADER_TYPE,
+)
+
+CLOUDEVENTS_SPECVERSION = "1.0"
+# The value's media type in binary mode (the envelope), and the structured mode's (the whole CloudEvent).
+JSON_MEDIA_TYPE = "application/json"
+CLOUDEVENTS_JSON_MEDIA_TYPE = "application/cloudevents+json"
+SOURCE_URI_PREFIX = "urn:webhooks:"
+
+Mode = Literal["binary", "structured"]
+RecordHeaders = list[tuple[str, bytes]]
+
+_JSON = JSON_MEDIA_TYPE.encode()
+_CLOUDEVENTS_JSON = CLOUDEVENTS_JSON_MEDIA_TYPE.encode()
+# Every CloudEvents header a record of ours may carry: what marks a record as carrying them already.
+CLOUDEVENTS_HEADERS = frozenset(
+    {
+        HEADER_CE_SPECVERSION,
+        HEADER_CE_ID,
+        HEADER_CE_SOURCE,
+        HEADER_CE_TYPE,
+        HEADER_CE_TIME,
+        HEADER_CE_SUBJECT,
+        HEADER_CE_TRACEPARENT,
+        HEADER_CONTENT_TYPE,
+    }
+)
+
+
+def cloudevent_source(source: str) -> str:
+    """The CloudEvents `source` of a source's events: an absolute URI naming the endpoint."""
+    return SOURCE_URI_PREFIX + source
+
+
+def cloudevent_type(provider: str, type: str) -> str:
+    """The CloudEvents `type`: the provider's event type under the provider's name (never empty)."""
+    return f"{provider}.{type}" if type else provider
+
+
+def rfc3339(moment: datetime) -> bytes:
+    """An aware datetime as RFC 3339, `Z` for UTC (the form of the envelope's times)."""
+    return orjson.dumps(moment, option=orjson.OPT_UTC_Z)[1:-1]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFormat:
+    """How the records of one source are written; what doesn't change per event is computed once.
+
+    Attributes:
+        source: the endpoint's name (`POST /webhooks/<source>`).
+        provider: its provider.
+        mode: CloudEvents binary mode (attributes as headers) or structured mode (the value is the event).
+    """
+
+    source: str
+    provider: str
+    mode: Mode = "binary"
+    _ours: tuple[tuple[str, bytes], ...] = field(init=False, repr=False, compare=False)
+    _cloudevents: tuple[tuple[str, bytes], ...] = field(init=False, repr=False, compare=False)
+    _type_prefix: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ours = ((HEADER_PROVIDER, self.provider.encode()), (HEADER_SOURCE, self.source.encode()))
+        cloudevents: tuple[tuple[str, bytes], ...] = (
+            (HEADER_CE_SPECVERSION, CLOUDEVENTS_SPECVERSION.encode()),
+            (HEADER_CE_SOURCE, cloudevent_source(self.source).encode()),
+            (HEADER_CONTENT_TYPE, _JSON),
+        )
+        if self.mode == "structured":
+            cloudevents = ((HEADER_CONTENT_TYPE, _CLOUDEVENTS_JSON),)
+        object.__setattr__(self, "_ours", ours)
+        object.__setattr__(self, "_cloudevents", cloudevents)
+        object.__setattr__(self, "_type_prefix", self.provider.encode() + b".")
+
+    @property
+    def structured(self) -> bool:
+        return self.mode == "structured"
+
+    def headers(
+        self, *, id: str, type: str, time: datetime, subject: str | None = None, traceparent: bytes | None = None
+    ) -> RecordHeaders:
+        """The headers of one event's record.
+
+        Args:
+            id: the event id (also the record key).
+            type: the provider's event type, `""` when it has none.
+            time: when the provider says it happened, else when it was received; timezone-aware.
+            subject: what the provider names the event's subject, if it does.
+            traceparent: a valid W3C `traceparent`, if the event has one.
+        """
+        key = id.encode()
+        type_bytes = type.encode()
+        headers = [(HEADER_ID, key), *self._ours, (HEADER_TYPE, type_bytes), *self._cloudevents]
+        if self.mode == "binary":
+            headers += [
+                (HEADER_CE_ID, key),
+                (HEADER_CE_TYPE, self._type_prefix + type_bytes if type else self.provider.encode()),
+                (HEADER_CE_TIME, rfc3339(time)),
+            ]
+            if subject:
+                headers.append((HEADER_CE_SUBJECT, subject.encode()))
+            if traceparent is not None:
+                headers.append((HEADER_CE_TRACEPARENT, traceparent))
+        if traceparent is not None:
+            headers.append((HEADER_TRACEPARENT, traceparent))
+        return headers
+
+    def value(
+        self,
+        envelope: bytes,
+        *,
+        id: str,
+        type: str,
+        time: datetime,
+        subject: str | None = None,
+        traceparent: bytes | None = None,
+    ) -> bytes:
+        """The record's value: the envelope itself (binary mode) or the CloudEvent around it (structured)."""
+        if self.mode == "binary":
+            return envelope
+        event: dict[str, object] = {
+            "specversion": CLOUDEVENTS_SPECVERSION,
+            "id": id,
+            "source": cloudevent_source(self.source),
+            "type": cloudevent_type(self.provider, type),
+            "time": time,
+            "datacontenttype": JSON_MEDIA_TYPE,
+        }
+        if subject:
+            event["subject"] = subject
+        if traceparent is not None:
+            event["traceparent"] = traceparent.decode()
+        event["data"] = orjson.Fragment(envelope)
+        return orjson.dumps(event, option=orjson.OPT_UTC_Z)
+
+
+def missing_headers(present: RecordHeaders, envelope: Envelope) -> RecordHeaders:
+    """The headers `RecordFormat.headers` would give `envelope` that `present` lacks: none when the record
+    carries CloudEvents headers already (ours are kept as they are, subject and all)."""
+    names = {name for name, _ in present}
+    if names & CLOUDEVENTS_HEADERS:
+        return []
+    traceparent = next((value for name, value in present if name == HEADER_TRACEPARENT), None)
+    built = RecordFormat(envelope.source, envelope.provider).headers(
+        id=envelope.id,
+        type=envelope.type,
+        time=envelope.occurred_at or envelope.received_at,
+        traceparent=traceparent,
+    )
+    return [(name, value) for name, value in built if name not in names]
+
+
+def envelope_of(value: bytes, content_type: str | None) -> Envelope:
+    """The envelope a record's value carries, in either mode; raises `pydantic.ValidationError`."""
+    if content_type != CLOUDEVENTS_JSON_MEDIA_TYPE:
+        return Envelope.from_bytes(value)
+    try:
+        event = pydantic_core.from_json(value)
+    except ValueError:
+        return Envelope.model_validate_json(value)  # not JSON: let pydantic say so, as a ValidationError
+    return Envelope.model_validate(event.get("data") if isinstance(event, dict) else None)
