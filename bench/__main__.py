@@ -2,14 +2,17 @@
 
 Everything runs on this machine against the real Kafka and Redis (started by `make up`):
 
-1. Receiver, closed loop (wrk): the ceiling, the seed design and the receiver (with each Kafka client),
-   the same pre-signed GitHub requests, at several connection counts: accepted requests/s and latency.
-2. Receiver, open loop: a fixed rate at half the receiver's best, latency measured from when each
-   request was due.
-3. Body size: the receiver and the ceiling with 1 KiB, 16 KiB and 256 KiB bodies.
+1. Receiver, closed loop (wrk): the ceiling, the seed design, the receiver with one worker and with two
+   (`RECEIVER_WORKERS=2`), all running at once and driven in turn with the same pre-signed GitHub requests:
+   every connection count, then the next round in another order. A machine shared with other work drifts
+   by the minute; servers measured side by side within a round drift together, so the ratios compare
+   like with like. Each run also records the CPU-seconds the server's processes used.
+2. Body size: the ceiling and both receivers with 1 KiB, 16 KiB and 256 KiB bodies.
+3. Receiver, open loop: a fixed rate at half the one-worker receiver's best, latency measured from when
+   each request was due.
 4. Nothing lost: every id answered 202 must be a record on the receiver's topic.
 5. Consumer: a topic of N envelopes (10% redeliveries) drained by one worker with a no-op handler, per
-   batch size: events/s and exact counts.
+   batch size and per handler concurrency: events/s and exact counts.
 
 Results: bench/results/latest.json, bench/results/latest.png and the table of docs/performance.md.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -33,22 +37,32 @@ KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
 REDIS = os.environ.get("REDIS_URL", "redis://localhost:6379/0").rsplit("/", 1)[0]
 # The seed baseline's SET NX keys go to a database of their own, flushed after the run.
 SEED_REDIS_DB = 9
-CONNECTIONS = (16, 64, 256)
+CONNECTIONS = (16, 32, 64, 128, 256)
+ROUNDS = 3
 BODY_SIZES = (1024, 16 * 1024, 256 * 1024)
+SIZE_CONNECTIONS = 64
+# Consumer runs: every batch size at the default concurrency, then every concurrency at the default batch.
 CONSUMER_BATCHES = (100, 500, 2000)
+CONSUMER_CONCURRENCIES = (1, 16, 64)
+DEFAULT_BATCH, DEFAULT_CONCURRENCY = 500, 16
+RECEIVERS = {report.RECEIVER: 1, report.RECEIVER_2W: 2}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8, help="length of each load run (default 8)")
+    parser.add_argument("--seconds", type=int, default=5, help="length of each load run (default 5)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"closed-loop rounds (default {ROUNDS})")
     parser.add_argument("--events", type=int, default=50_000, help="events in the consumer's topic (default 50000)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 2 s runs, 2000 events, one setting each")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 5 rounds of 1 s runs at 64 connections, 2000 events"
+    )
     parser.add_argument("--out", type=Path, default=report.RESULTS, help="results directory")
     parser.add_argument("--no-docs", action="store_true", help="don't rewrite the table of docs/performance.md")
     args = parser.parse_args()
     load.require_tools()
     if args.quick:
-        args.seconds, args.events = 2, 2000
+        # Short runs, more rounds: a median of five holds up better on a busy machine than one of two.
+        args.seconds, args.events, args.rounds = 1, 2000, 5
     results = asyncio.run(run(args))
     report.write(results, args.out, page=not args.no_docs)
     for line in report.summary_lines(results):
@@ -70,83 +84,51 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         load.build_loadgen()
         print(f"bench: {len(bodies)} GitHub bodies, mean {body_bytes:.0f} bytes; logs in {logs}", file=sys.stderr)
 
-        closed: list[load.LoadResult] = []
-        topics_to_check: dict[str, tuple[str, Path]] = {}
-        rss: dict[str, float] = {}
-
-        ceiling = servers.uvicorn_app("ceiling", "bench.baselines.ceiling:app", {}, logs)
-        closed += _closed_loop(ceiling, corpus, connections, args.seconds, scratch, body_bytes)
-        rss["ceiling"] = ceiling.peak_rss_mb()
-        ceiling.stop()
-
         seed_env = {"REDIS_URL": f"{REDIS}/{SEED_REDIS_DB}"}
-        seed = servers.uvicorn_app("seed", "bench.baselines.seed:app", seed_env, logs)
-        closed += _closed_loop(seed, corpus, connections, args.seconds, scratch, body_bytes)
-        rss["seed"] = seed.peak_rss_mb()
-        seed.stop()
+        started = [
+            servers.uvicorn_app("ceiling", "bench.baselines.ceiling:app", {}, logs),
+            servers.uvicorn_app("seed", "bench.baselines.seed:app", seed_env, logs),
+        ]
+        topic_of = {name: f"bench.{run_id}.{name}" for name in RECEIVERS}
+        try:
+            for name, workers in RECEIVERS.items():
+                started.append(_start_receiver(name, topic_of[name], logs, workers))
+            by_name = {server.name: server for server in started}
+            closed = _rounds(started, corpus, connections, args.rounds, args.seconds, scratch, body_bytes)
+
+            sizes: list[load.LoadResult] = []
+            for size in BODY_SIZES[:1] if quick else BODY_SIZES:
+                sized_corpus = write_corpus(scratch / f"github-{size}.tsv", sized_samples(size))
+                for name in ("ceiling", *RECEIVERS):
+                    sizes.append(_measure(by_name[name], sized_corpus, SIZE_CONNECTIONS, args.seconds, scratch, size))
+                    print(f"bench: {name:<12} {size:>7} B {_line(sizes[-1])}", file=sys.stderr)
+
+            receiver = by_name[report.RECEIVER]
+            best = statistics.median(report.best_by_round(closed, report.RECEIVER).values())
+            await asyncio.sleep(2)  # let the last runs' backlog settle: this run measures normal load
+            before = report.scrape(receiver.url)
+            open_loop = load.open_loop(
+                report.RECEIVER,
+                f"{receiver.url}/webhooks/bench",
+                corpus,
+                rate=round(best / 2),
+                seconds=args.seconds + 3,
+                connections=64,
+                ids_file=scratch / report.RECEIVER / "open-loop.txt",
+                body_bytes=body_bytes,
+            )
+            server_side = report.histogram_quantiles(
+                before, report.scrape(receiver.url), "webhooks_request_duration_seconds", {"source": "bench"}
+            )
+            rss = {server.name: server.peak_rss_mb() for server in started}
+        finally:
+            for server in started:
+                server.stop()
         await _flush_redis(f"{REDIS}/{SEED_REDIS_DB}")
 
-        clients = ("librdkafka",) if quick else ("librdkafka", "aiokafka")
-        open_loop: load.LoadResult | None = None
-        server_side: dict[str, float] = {}
-        for client in clients:
-            name = f"receiver-{client}"
-            topic = f"bench.{run_id}.{client}"
-            ids_dir = scratch / name
-            receiver = _start_receiver(name, client, topic, logs)
-            closed += _closed_loop(
-                receiver, corpus, connections, args.seconds, ids_dir, body_bytes, path="/webhooks/bench"
-            )
-            if client == "librdkafka":
-                best = max(r.accepted_per_s for r in closed if r.server == name)
-                await asyncio.sleep(2)  # let the last closed-loop run's backlog settle: this run measures normal load
-                before = report.scrape(receiver.url)
-                open_loop = load.open_loop(
-                    name,
-                    f"{receiver.url}/webhooks/bench",
-                    corpus,
-                    rate=round(best / 2),
-                    seconds=args.seconds + 2,
-                    connections=64,
-                    ids_file=ids_dir / "open-loop.txt",
-                    body_bytes=body_bytes,
-                )
-                server_side = report.histogram_quantiles(
-                    before, report.scrape(receiver.url), "webhooks_request_duration_seconds", {"source": "bench"}
-                )
-            rss[name] = receiver.peak_rss_mb()
-            receiver.stop()
-            topics_to_check[name] = (topic, ids_dir)
-
-        sizes: list[load.LoadResult] = []
-        for size in BODY_SIZES[:1] if quick else BODY_SIZES:
-            sized = sized_samples(size)
-            sized_corpus = write_corpus(scratch / f"github-{size}.tsv", sized)
-            ceiling = servers.uvicorn_app(f"ceiling-{size}", "bench.baselines.ceiling:app", {}, logs)
-            sizes.append(_one(ceiling, sized_corpus, 64, args.seconds, scratch, size, "ceiling"))
-            ceiling.stop()
-            name = f"receiver-{size}"
-            topic = f"bench.{run_id}.size{size}"
-            receiver = _start_receiver(name, "librdkafka", topic, logs)
-            sizes.append(
-                _one(
-                    receiver,
-                    sized_corpus,
-                    64,
-                    args.seconds,
-                    scratch / name,
-                    size,
-                    "receiver-librdkafka",
-                    path="/webhooks/bench",
-                )
-            )
-            rss[name] = receiver.peak_rss_mb()
-            receiver.stop()
-            topics_to_check[name] = (topic, scratch / name)
-
         accepted_total, lost_total, checks = 0, 0, {}
-        for name, (topic, ids_dir) in topics_to_check.items():
-            accepted = load.accepted_ids(ids_dir)
+        for name, topic in topic_of.items():
+            accepted = load.accepted_ids(scratch / name)
             held = await topics.topic_ids(KAFKA, topic)
             lost = accepted - set(held)
             checks[name] = {"accepted": len(accepted), "records": len(held), "lost": len(lost)}
@@ -154,18 +136,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             lost_total += len(lost)
             await topics.delete_topics(KAFKA, topic)
 
-        consumer = await _consumer_runs(run_id, bodies, args.events, (500,) if quick else CONSUMER_BATCHES, logs)
+        settings = (
+            [(DEFAULT_BATCH, DEFAULT_CONCURRENCY)]
+            if quick
+            else [(batch, DEFAULT_CONCURRENCY) for batch in CONSUMER_BATCHES]
+            + [(DEFAULT_BATCH, c) for c in CONSUMER_CONCURRENCIES if c != DEFAULT_CONCURRENCY]
+        )
+        consumer = await _consumer_runs(run_id, bodies, args.events, settings, logs)
 
     return {
         "run_id": run_id,
         "machine": report.machine(),
         "corpus": {"bodies": len(bodies), "mean_body_bytes": round(body_bytes)},
+        "rounds": args.rounds,
+        "seconds": args.seconds,
         "receiver": {
             "closed_loop": [r.as_dict() for r in closed],
-            "open_loop": open_loop.as_dict() if open_loop else None,
+            "open_loop": open_loop.as_dict(),
             # The same run as the receiver itself saw it (its request histogram, first byte of the route to the
             # answer): the client-side figures above add the load generator's and the kernel's queueing.
-            "open_loop_server_side_ms": server_side if open_loop else None,
+            "open_loop_server_side_ms": server_side,
             "body_sizes": [r.as_dict() for r in sizes],
             "kafka_check": checks,
             "accepted": accepted_total,
@@ -176,66 +166,67 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _start_receiver(name: str, client: str, topic: str, logs: Path) -> servers.Server:
+def _start_receiver(name: str, topic: str, logs: Path, workers: int) -> servers.Server:
     sources = logs.parent / f"{name}-sources.toml"
     sources.write_text(f'[sources.bench]\nprovider = "github"\ntopic = "{topic}"\n')
     env = {
-        "RECEIVER_KAFKA_CLIENT": client,
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
         "WEBHOOK_SOURCES_FILE": str(sources),
         "WEBHOOK_SECRET_BENCH": BENCH_SECRET.decode(),
         "LOG_LEVEL": "WARNING",
     }
-    return servers.receiver(name, env, logs)
+    return servers.receiver(name, env, logs, workers)
 
 
-def _closed_loop(
-    server: servers.Server,
+def _rounds(
+    started: list[servers.Server],
     corpus: Path,
     connections: tuple[int, ...],
+    rounds: int,
     seconds: int,
-    ids_dir: Path,
+    scratch: Path,
     body_bytes: float,
-    path: str = "/webhooks/github",
 ) -> list[load.LoadResult]:
-    url = f"{server.url}{path}"
-    # Warm-up, not recorded: connections, JIT-free but caches and the producer's first batches.
-    load.wrk(server.name, url, corpus, connections=16, seconds=2, ids_dir=ids_dir, body_bytes=body_bytes)
+    """Every server at every connection count, round after round, the order turned by one each round."""
+    for server in started:
+        # Warm-up, not recorded: connections, caches and the producer's first batches.
+        _measure(server, corpus, 16, 2, scratch, body_bytes)
     out = []
-    for count in connections:
-        result = load.wrk(
-            server.name, url, corpus, connections=count, seconds=seconds, ids_dir=ids_dir, body_bytes=body_bytes
-        )
-        print(
-            f"bench: {server.name:<20} c={count:<4} {result.accepted_per_s:>8.0f} req/s  p99 {result.p99_ms:.1f} ms",
-            file=sys.stderr,
-        )
-        out.append(result)
+    for number in range(rounds):
+        order = started[number % len(started) :] + started[: number % len(started)]
+        for count in connections:
+            for server in order:
+                result = _measure(server, corpus, count, seconds, scratch, body_bytes)
+                result.round = number
+                out.append(result)
+                print(f"bench: round {number} {server.name:<12} c={count:<4} {_line(result)}", file=sys.stderr)
     return out
 
 
-def _one(
-    server: servers.Server,
-    corpus: Path,
-    connections: int,
-    seconds: int,
-    ids_dir: Path,
-    size: int,
-    label: str,
-    path: str = "/webhooks/github",
+def _measure(
+    server: servers.Server, corpus: Path, connections: int, seconds: int, scratch: Path, body_bytes: float
 ) -> load.LoadResult:
-    url = f"{server.url}{path}"
-    load.wrk(label, url, corpus, connections=16, seconds=1, ids_dir=ids_dir, body_bytes=size)
-    result = load.wrk(label, url, corpus, connections=connections, seconds=seconds, ids_dir=ids_dir, body_bytes=size)
-    print(
-        f"bench: {label:<20} {size:>7} B {result.accepted_per_s:>8.0f} req/s  p99 {result.p99_ms:.1f} ms",
-        file=sys.stderr,
+    path = "/webhooks/bench" if server.name in RECEIVERS else "/webhooks/github"
+    cpu_before = server.cpu_s()
+    result = load.wrk(
+        server.name,
+        f"{server.url}{path}",
+        corpus,
+        connections=connections,
+        seconds=seconds,
+        ids_dir=scratch / server.name,
+        body_bytes=body_bytes,
     )
+    result.charge(server.cpu_s() - cpu_before)
     return result
 
 
+def _line(result: load.LoadResult) -> str:
+    return f"{result.accepted_per_s:>8.0f} req/s  p99 {result.p99_ms:6.1f} ms  {result.cpu_s_per_1k or 0:.3f} CPU-s/1k"
+
+
 async def _consumer_runs(
-    run_id: str, bodies: list[tuple[str, bytes]], events: int, batches: tuple[int, ...], logs: Path
+    run_id: str, bodies: list[tuple[str, bytes]], events: int, settings: list[tuple[int, int]], logs: Path
 ) -> list[dict[str, Any]]:
     topic = f"bench.{run_id}.consumer"
     await topics.create_topic(KAFKA, topic)
@@ -246,16 +237,18 @@ async def _consumer_runs(
         file=sys.stderr,
     )
     runs = []
-    for batch in batches:
-        group = f"bench-{run_id}-{batch}"
-        runs.append(await _drain(topic, group, batch, produced, distinct, logs))
+    for batch, concurrency in settings:
+        group = f"bench-{run_id}-{batch}-{concurrency}"
+        runs.append(await _drain(topic, group, batch, concurrency, produced, distinct, logs))
         await topics.delete_topics(KAFKA, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
         await _flush_group_keys(group)
     await topics.delete_topics(KAFKA, topic)
     return runs
 
 
-async def _drain(topic: str, group: str, batch: int, produced: int, distinct: int, logs: Path) -> dict[str, Any]:
+async def _drain(
+    topic: str, group: str, batch: int, concurrency: int, produced: int, distinct: int, logs: Path
+) -> dict[str, Any]:
     port = servers.free_port()
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
@@ -263,12 +256,16 @@ async def _drain(topic: str, group: str, batch: int, produced: int, distinct: in
         "CONSUMER_GROUP": group,
         "CONSUMER_METRICS_PORT": str(port),
         "CONSUMER_MAX_BATCH": str(batch),
+        "CONSUMER_CONCURRENCY": str(concurrency),
         "LOG_LEVEL": "WARNING",
     }
-    worker = servers.start(f"drain-{batch}", [sys.executable, "-m", "bench.drain_worker", topic], env, port, logs)
+    worker = servers.start(
+        f"drain-{batch}-{concurrency}", [sys.executable, "-m", "bench.drain_worker", topic], env, port, logs
+    )
     labels = {"provider": "github", "group": group}
     try:
         first = None
+        cpu_before = worker.cpu_s()
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             metrics = report.scrape(worker.url)
@@ -285,6 +282,7 @@ async def _drain(topic: str, group: str, batch: int, produced: int, distinct: in
         else:
             raise RuntimeError(f"the worker did not drain {topic} within 600 s")
         finished = time.monotonic()
+        cpu = worker.cpu_s() - cpu_before
         assert first is not None
         ok = metrics.get(("webhooks_processed_total", frozenset({**labels, "outcome": "ok"}.items())), 0.0)
         duplicates = metrics.get(("webhooks_duplicates_total", frozenset(labels.items())), 0.0)
@@ -292,6 +290,7 @@ async def _drain(topic: str, group: str, batch: int, produced: int, distinct: in
         seconds = finished - first[0]
         result = {
             "batch": batch,
+            "concurrency": concurrency,
             "events": produced,
             "distinct": distinct,
             "handled_ok": int(ok),
@@ -300,9 +299,11 @@ async def _drain(topic: str, group: str, batch: int, produced: int, distinct: in
             "seconds": round(seconds, 2),
             "events_per_s": round((produced - first[1]) / seconds, 1),
             "peak_rss_mb": round(worker.peak_rss_mb(), 1),
+            "cpu_s_per_1k": round(1000 * cpu / produced, 4),
         }
         print(
-            f"bench: consumer batch={batch:<5} {result['events_per_s']:>8.0f} events/s  exact={result['exact']}",
+            f"bench: consumer batch={batch:<5} concurrency={concurrency:<3} {result['events_per_s']:>8.0f} events/s"
+            f"  exact={result['exact']}",
             file=sys.stderr,
         )
         return result

@@ -34,6 +34,14 @@ class LoadResult:
     max_ms: float
     body_bytes: float
     target_rate: float | None = None
+    round: int = 0
+    # CPU-seconds the server's processes used during the run, and per 1,000 requests answered.
+    cpu_s: float | None = None
+    cpu_s_per_1k: float | None = None
+
+    def charge(self, cpu_s: float) -> None:
+        self.cpu_s = round(cpu_s, 3)
+        self.cpu_s_per_1k = round(1000 * cpu_s / self.requests, 4) if self.requests else None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

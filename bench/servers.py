@@ -28,8 +28,12 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def peak_rss_mb(self) -> float:
-        """The process's peak resident memory so far (VmHWM), in MiB."""
-        return peak_rss_mb(self.process.pid)
+        """The peak resident memory so far (VmHWM) of its largest process (a worker, when it has some), MiB."""
+        return max(peak_rss_mb(pid) for pid in process_tree(self.process.pid))
+
+    def cpu_s(self) -> float:
+        """CPU-seconds (user and system, every thread) its processes have used so far."""
+        return sum(cpu_s(pid) for pid in process_tree(self.process.pid))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -46,6 +50,18 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (a receiver's supervisor and its workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(descendant for child in children for descendant in process_tree(int(child)))]
+
+
+def cpu_s(pid: int) -> float:
+    # /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks; the name (field 2) may hold spaces.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -103,24 +119,32 @@ def uvicorn_app(name: str, app: str, env: Mapping[str, str], logs: Path) -> Serv
     return start(name, argv, env, port, logs)
 
 
-def receiver(name: str, env: Mapping[str, str], logs: Path) -> Server:
-    """`python -m receiver`, exactly as it is deployed, once its producer is ready."""
+def receiver(name: str, env: Mapping[str, str], logs: Path, workers: int = 1) -> Server:
+    """`python -m receiver` with RECEIVER_WORKERS=`workers`, exactly as it is deployed, once it is ready."""
     port = free_port()
-    server = start(name, [sys.executable, "-m", "receiver"], {**env, "RECEIVER_PORT": str(port)}, port, logs)
+    env = {**env, "RECEIVER_PORT": str(port), "RECEIVER_WORKERS": str(workers)}
+    server = start(name, [sys.executable, "-m", "receiver"], env, port, logs)
     wait_ready(server)
     return server
+
+
+# Each /readyz is a new connection, which the kernel gives to any of the workers: this many in a row
+# answered 200 means, all but certainly, that every worker is connected.
+_READY_IN_A_ROW = 12
 
 
 def wait_ready(server: Server, timeout_s: float = 60.0) -> None:
     import urllib.request
 
     deadline = time.monotonic() + timeout_s
+    in_a_row = 0
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{server.url}/readyz", timeout=2) as response:  # noqa: S310 (loopback)
-                if response.status == 200:
-                    return
+                in_a_row = in_a_row + 1 if response.status == 200 else 0
         except OSError:
-            pass
-        time.sleep(0.2)
+            in_a_row = 0
+        if in_a_row >= _READY_IN_A_ROW:
+            return
+        time.sleep(0.05 if in_a_row else 0.2)
     raise RuntimeError(f"{server.name} not ready within {timeout_s:.0f}s")
