@@ -5,8 +5,10 @@ completion, or release) asked for while the loop runs one round of ready tasks g
 so a fetched batch of 500 records is one claim round trip, not 500. While Redis is unavailable a call is
 tried again with backoff, for as long as it takes: nothing is skipped and nothing is assumed done.
 
-The claims this worker holds are known here (`held`): they are renewed while handlers run, never claimed
-twice by the worker itself, and released on shutdown or revocation.
+The claims this worker holds are known here (`held`): they are renewed while handlers run (and while they
+wait for a concurrency slot), never claimed twice by the worker itself, and released on shutdown or
+revocation. A claim that a renewal finds lost (another member took the event over after this one was cut off
+longer than the lease) fences its holder: the task that claimed it is cancelled, and `lost` tells it why.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Literal
 
@@ -44,6 +47,11 @@ class Claims:
         self._done_ttl_s = done_ttl_s
         self.token = secrets.token_hex(16)
         self.held: set[str] = set()
+        # Per held claim: the task that claimed it (fenced if the claim is lost) and when, in monotonic seconds.
+        self._owners: dict[str, tuple[asyncio.Task[object] | None, float]] = {}
+        # Held claims being completed or released: a renewal racing that call is no sign of a lost claim.
+        self._finishing: set[str] = set()
+        self._lost: set[str] = set()
         self._claiming: set[str] = set()
         self._pending: dict[Op, list[tuple[str, asyncio.Future[object]]]] = {"claim": [], "complete": [], "release": []}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -53,44 +61,86 @@ class Claims:
         if key in self.held or key in self._claiming:
             return Claim.HELD
         self._claiming.add(key)
+        future = self._queue("claim", key)
         try:
-            result = await self._queue("claim", key)
+            result = await future
+        except asyncio.CancelledError:
+            # Cancelled in the same tick as the reply came: the claim is ours, and nobody else will release it.
+            if future.done() and not future.cancelled() and future.result() is Claim.CLAIMED:
+                self._release_later([key])
+            raise
         finally:
             self._claiming.discard(key)
         assert isinstance(result, Claim)
+        if result is Claim.CLAIMED:
+            self._owners[key] = (asyncio.current_task(), time.monotonic())
         return result
 
     async def complete(self, key: str) -> bool:
         """Mark a claimed event `done`; False when the claim had passed to another member."""
+        self._finishing.add(key)
         return bool(await self._queue("complete", key))
 
     async def release(self, key: str) -> bool:
         """Give a claimed event up, so its retry (or another member) can claim it."""
+        self._finishing.add(key)
         return bool(await self._queue("release", key))
+
+    def lost(self, key: str) -> bool:
+        """Whether the claim on `key` was found lost (and its holder cancelled for it); asked once."""
+        if key in self._lost:
+            self._lost.discard(key)
+            return True
+        return False
+
+    def overdue(self, age_s: float) -> int:
+        """Claims held for longer than `age_s` seconds (a leaked claim, or a queue longer than the slots)."""
+        since = time.monotonic() - age_s
+        return sum(1 for _, claimed_at in self._owners.values() if claimed_at < since)
 
     async def release_now(self, keys: Sequence[str]) -> None:
         """Release claims once, without waiting out an outage (shutdown): claims left behind expire."""
-        self.held.difference_update(keys)
+        self._forget(keys)
         try:
             await self._store.release(keys, self.token)
         except StoreUnavailable as exc:
             log.warning("could not release %d claims (%s); they expire after the lease", len(keys), exc)
 
     async def renew_forever(self) -> None:
-        """Extend the lease of every held claim, a third of a lease apart (a claim outlives one failed renewal)."""
+        """Extend the lease of every held claim, a third of a lease apart (a claim outlives one failed renewal).
+
+        Runs until cancelled, whatever Redis answers; a claim found lost fences the task that holds it.
+        """
         while True:
             await asyncio.sleep(self._lease_ms / 3000)
-            keys = sorted(self.held)
             try:
-                renewed = await self._store.renew(keys, self.token, self._lease_ms)
+                await self.renew()
             except StoreUnavailable as exc:
-                log.warning("could not renew %d claims: %s", len(keys), exc)
-                continue
-            lapsed = [key for key, ok in zip(keys, renewed, strict=True) if not ok and key in self.held]
-            if lapsed:
-                log.warning(
-                    "%d claims lapsed before they were renewed (Redis away longer than the lease?)", len(lapsed)
-                )
+                log.warning("could not renew claims: %s", exc)
+            except Exception:
+                log.exception("renewing claims failed; trying again in a third of a lease")
+
+    async def renew(self) -> None:
+        """Extend the lease of every held claim once, and fence the holders of claims found lost."""
+        keys = sorted(self.held)
+        renewed = await self._store.renew(keys, self.token, self._lease_ms)
+        lost = [
+            key
+            for key, ok in zip(keys, renewed, strict=True)
+            if not ok and key in self.held and key not in self._finishing
+        ]
+        if lost:
+            log.warning(
+                "%d claims were lost before they were renewed (cut off longer than the lease?): "
+                "their handlers are stopped, the events left to their new holders",
+                len(lost),
+            )
+        for key in lost:
+            owner, _ = self._owners.get(key, (None, 0.0))
+            self._forget([key])
+            if owner is not None and not owner.done():
+                self._lost.add(key)
+                owner.cancel()
 
     async def close(self) -> None:
         """Stop pending calls; their callers are cancelled."""
@@ -118,10 +168,14 @@ class Claims:
         keys = [key for key, _ in batch]
         try:
             results: Sequence[object] = await until_available(lambda: self._call(op, keys), backoff_s=OUTAGE_BACKOFF_S)
-        except BaseException:
-            for _, future in batch:
-                future.cancel()
+        except asyncio.CancelledError:  # close(): the worker is stopping
+            self._give_up(op, batch)
             raise
+        except Exception as exc:
+            # No Redis answer (those are waited out) but a bug: the callers get it, and deal with their records.
+            log.exception("a %s call of %d claims failed", op, len(keys))
+            self._give_up(op, batch, exc)
+            return
         orphans = []
         for (key, future), result in zip(batch, results, strict=True):
             if op == "claim" and result is Claim.CLAIMED:
@@ -129,11 +183,34 @@ class Claims:
                 if future.cancelled():  # its record was dropped meanwhile (shutdown, revocation)
                     orphans.append(key)
             elif op != "claim":
-                self.held.discard(key)
+                self._forget([key])
             if not future.done():
                 future.set_result(result)
         if orphans:
             await self.release_now(orphans)
+
+    def _give_up(self, op: Op, batch: list[tuple[str, asyncio.Future[object]]], exc: Exception | None = None) -> None:
+        # A completion or release that never happened must not leave its claim renewed for ever.
+        if op != "claim":
+            self._forget([key for key, _ in batch])
+        for _, future in batch:
+            if future.done():
+                continue
+            if exc is None:
+                future.cancel()
+            else:
+                future.set_exception(exc)
+
+    def _forget(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.held.discard(key)
+            self._owners.pop(key, None)
+            self._finishing.discard(key)
+
+    def _release_later(self, keys: Sequence[str]) -> None:
+        task = asyncio.create_task(self.release_now(keys))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _call(self, op: Op, keys: list[str]) -> Sequence[object]:
         if op == "claim":

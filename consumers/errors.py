@@ -3,7 +3,7 @@
 ```
 ConsumerError
  ├── ConfigError          settings, handler modules: the process can't start   (not retriable)
- ├── StoreUnavailable     Redis can't be reached: pause and retry the batch      (retriable)
+ ├── StoreUnavailable     Redis is away or refuses calls: pause and retry        (retriable)
  ├── BrokerUnavailable    Kafka did not take a retry or DLQ record: retry it     (retriable)
  ├── InvalidEvent         the record is no valid envelope or payload: DLQ        (not retriable)
  └── HandlerError         a handler failed                                       (retriable)
@@ -35,7 +35,8 @@ class ConfigError(ConsumerError):
 
 
 class StoreUnavailable(ConsumerError):
-    """The idempotency store (Redis) did not answer: the worker backs off and retries, never skips."""
+    """The idempotency store (Redis) did not answer or refused the call (NOREPLICAS, BUSY, NOPERM...): the worker
+    backs off and retries, never skips."""
 
     retriable = True
 
@@ -65,7 +66,9 @@ class RetryLater(HandlerError):
 
     Args:
         message: why, without payload data (it goes into a record header).
-        delay_s: the wait before the next attempt, in seconds, instead of the exponential backoff.
+        delay_s: the wait before the next attempt, in seconds, instead of the exponential backoff; at most an
+            hour (`consumers.routing.MAX_RETRY_DELAY_MS`: a retry partition is read in order, and a longer wait
+            would hold back every retry behind it). A longer one is cut to that, a NaN gets the ordinary backoff.
     """
 
     def __init__(self, message: str = "retry later", *, delay_s: float) -> None:

@@ -133,7 +133,7 @@ class IdempotencyStore:
             force: take over keys that are `done` as well (a forced replay); live claims are never taken.
 
         Raises:
-            StoreUnavailable: Redis did not answer.
+            StoreUnavailable: Redis did not answer, or refused the call.
         """
         if not keys:
             return []
@@ -144,7 +144,7 @@ class IdempotencyStore:
         """Whether each key is marked `done`, without claiming anything (one `MGET`).
 
         Raises:
-            StoreUnavailable: Redis did not answer.
+            StoreUnavailable: Redis did not answer, or refused the call.
         """
         if not keys:
             return []
@@ -155,7 +155,7 @@ class IdempotencyStore:
         """Mark keys `done` for `ttl_s` seconds where our claim still holds them; True where it did.
 
         Raises:
-            StoreUnavailable: Redis did not answer.
+            StoreUnavailable: Redis did not answer, or refused the call.
         """
         return await self._each(self._complete, keys, token, ttl_s)
 
@@ -163,7 +163,7 @@ class IdempotencyStore:
         """Delete keys where our claim still holds them, so a retry can claim them; True where it did.
 
         Raises:
-            StoreUnavailable: Redis did not answer.
+            StoreUnavailable: Redis did not answer, or refused the call.
         """
         return await self._each(self._release, keys, token)
 
@@ -171,7 +171,7 @@ class IdempotencyStore:
         """Extend our claims' leases to `lease_ms` from now; True where the claim was still ours.
 
         Raises:
-            StoreUnavailable: Redis did not answer.
+            StoreUnavailable: Redis did not answer, or refused the call.
         """
         return await self._each(self._renew, keys, token, lease_ms)
 
@@ -182,21 +182,22 @@ class IdempotencyStore:
         return [bool(int(code)) for code in codes]
 
 
-# Errors that mean "Redis can't serve us now", as opposed to a bug in a script or a call.
-_UNAVAILABLE = (
-    redis.exceptions.ConnectionError,  # also BusyLoadingError: Redis is loading its dataset
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ReadOnlyError,  # a replica after a failover
-    redis.exceptions.TryAgainError,
-    redis.exceptions.ClusterDownError,
-    redis.exceptions.MasterDownError,
-    redis.exceptions.OutOfMemoryError,
-    OSError,
-)
-
-
 async def _call(call: Callable[[], Awaitable[T]]) -> T:
+    # Every error Redis answers with is a condition to wait out, never a reason to drop a record: besides the
+    # outages (no connection, LOADING, READONLY after a failover) a production Redis refuses calls with
+    # NOREPLICAS, MISCONF, BUSY, NOPERM, OOM, MOVED or CROSSSLOT until an operator or the server itself fixes
+    # the cause. The worker backs off and calls again; the log line names Redis's error code, never a key.
     try:
         return await call()
-    except _UNAVAILABLE as exc:
-        raise StoreUnavailable(f"Redis is unavailable: {type(exc).__name__}") from exc
+    except (redis.exceptions.RedisError, OSError) as exc:
+        raise StoreUnavailable(f"Redis did not take the call: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    # redis-py strips the code of the errors it has a class for (NoPermissionError) and keeps it in
+    # `status_code`; for the others (NOREPLICAS, MISCONF, BUSY) it is the message's first word.
+    name = type(exc).__name__
+    if not isinstance(exc, redis.exceptions.ResponseError):
+        return name
+    code = getattr(exc, "status_code", None) or (str(exc).split(" ", 1)[0] if str(exc) else "")
+    return f"{name} {code}" if code.isupper() else name

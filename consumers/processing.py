@@ -64,12 +64,32 @@ class Processor:
         """Handle one record; its outcome (counted), or None when `gone()` turned true first (it was dropped
         unresolved: the next owner of its partition reads it again)."""
         started = time.perf_counter()
-        outcome = await self._process(item, gone)
+        try:
+            outcome = await self._process(item, gone)
+        except Exception as exc:
+            outcome = await self._salvage(item, exc)
         if outcome is not None:
             self._metrics.outcome(item.route.provider, self._group, outcome)
             if events_log.isEnabledFor(logging.INFO):
                 self._log(item, outcome, time.perf_counter() - started)
         return outcome
+
+    async def _salvage(self, item: Decoded, exc: Exception) -> Outcome:
+        # A bug of ours, not the handler's (those come back as errors): the record must still be resolved, or its
+        # partition's commit stops here for ever. The DLQ keeps it for a replay once the bug is fixed.
+        record = item.record
+        log.error(
+            "event at %s[%d]@%d could not be processed (%s): dead-lettering it",
+            record.topic,
+            record.partition,
+            record.offset,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        if item.key in self._claims.held:
+            await self._claims.release_now([item.key])
+        await self._send_failure(item, exc, Outcome.DEAD_LETTERED)
+        return Outcome.DEAD_LETTERED
 
     def _log(self, item: Decoded, outcome: Outcome, elapsed_s: float) -> None:
         # One line per processed record: which event, what became of it; never the payload.
@@ -101,21 +121,26 @@ class Processor:
             claim = await self._claims.claim(item.key)
             if claim is Claim.DONE:
                 return Outcome.DUPLICATE
-            if claim is Claim.CLAIMED:
+            if claim is Claim.HELD:
+                await asyncio.sleep(HELD_POLL_S)
+                continue
+            try:
+                async with self._slots:
+                    if gone():
+                        await self._claims.release(item.key)
+                        return None
+                    error = await self._runner.run(event, item.route.provider)
                 break
-            await asyncio.sleep(HELD_POLL_S)
-        try:
-            async with self._slots:
-                if gone():
-                    await self._claims.release(item.key)
-                    return None
-                error = await self._runner.run(event, item.route.provider)
-        except asyncio.CancelledError:
-            # Cancelled past the grace of a shutdown or a revocation: whoever reads the record next may claim it.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(RELEASE_TIMEOUT_S):
-                    await self._claims.release_now([item.key])
-            raise
+            except asyncio.CancelledError:
+                if self._claims.lost(item.key) and _uncancel() == 0:
+                    # Fenced: another member holds the event now. Ask again until it is done (a duplicate here).
+                    log.warning("event %s: the claim was lost while it was handled; the handler was stopped", item.key)
+                    continue
+                # Cancelled past the grace of a shutdown or a revocation: whoever reads the record next may claim it.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(RELEASE_TIMEOUT_S):
+                        await self._claims.release_now([item.key])
+                raise
         if error is None:
             if not await self._claims.complete(item.key):
                 log.warning("event %s: another member claimed it before it was marked done", item.key)
@@ -143,3 +168,10 @@ class Processor:
             record, item.route, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay, envelope=envelope
         )
         await until_available(lambda: self._kafka.send_all([out]), backoff_s=BROKER_BACKOFF_S)
+
+
+def _uncancel() -> int:
+    # Takes back one cancellation of the current task (a fence, not a stop); the cancellations left.
+    task = asyncio.current_task()
+    assert task is not None
+    return task.uncancel()

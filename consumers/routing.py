@@ -8,6 +8,7 @@ record that carries the event there (same key, value and headers, plus the retry
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ from schemas.topics import (
 MAX_ERROR_MESSAGE_CHARS = 300
 # The exponential backoff stops growing here (1 hour), however many attempts are configured.
 MAX_BACKOFF_MS = 3_600_000
+# The longest wait a handler's `RetryLater` gets (1 hour). A retry partition is read in order, so one record
+# due in a day would hold back every retry behind it for that day; and a wait past the retry topic's
+# retention would lose the event.
+MAX_RETRY_DELAY_MS = 3_600_000
 
 # Headers this module writes; replaced (not repeated) when a retried record fails again.
 _RETRY_HEADERS = frozenset({HEADER_ATTEMPT, HEADER_NOT_BEFORE, HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE})
@@ -72,13 +77,14 @@ def failure_route(error: BaseException, attempt: int, max_attempts: int) -> Outc
 
 
 def backoff_ms(error: BaseException, attempt: int, base_ms: int) -> int:
-    """The wait before the next attempt: `RetryLater.delay_s`, or `base * 2^(attempt-1)` with jitter.
+    """The wait before the next attempt: `RetryLater.delay_s` (at most `MAX_RETRY_DELAY_MS`), or
+    `base * 2^(attempt-1)` with jitter.
 
     The jitter picks uniformly between half and all of the exponential delay, so that events that failed
     together (a downstream outage) don't all come back at once.
     """
-    if isinstance(error, RetryLater):
-        return max(0, round(error.delay_s * 1000))
+    if isinstance(error, RetryLater) and not math.isnan(error.delay_s):
+        return round(min(max(0.0, error.delay_s * 1000), MAX_RETRY_DELAY_MS))
     delay: int = min(base_ms * 2 ** min(attempt - 1, 32), MAX_BACKOFF_MS)
     return round(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
 
@@ -125,13 +131,18 @@ def failure_record(
         ]
     headers += [
         (HEADER_ATTEMPT, str(attempt + 1 if retry else attempt).encode()),
-        (HEADER_ERROR_CLASS, type(error).__name__.encode()),
-        (HEADER_ERROR_MESSAGE, str(error)[:MAX_ERROR_MESSAGE_CHARS].encode()),
+        (HEADER_ERROR_CLASS, _utf8(type(error).__name__)),
+        (HEADER_ERROR_MESSAGE, _utf8(str(error)[:MAX_ERROR_MESSAGE_CHARS])),
     ]
     if retry:
         headers.append((HEADER_NOT_BEFORE, str(now_ms + delay_ms).encode()))
     topic = route.retry_topic if retry else route.dlq_topic
     return OutRecord(topic, record.key, record.value, headers)
+
+
+def _utf8(text: str) -> bytes:
+    # An exception's text may hold lone surrogates (decoded with surrogateescape): a header is UTF-8 all the same.
+    return text.encode("utf-8", "replace")
 
 
 def now_ms() -> int:

@@ -64,7 +64,12 @@ class HandlerRunner:
                 try:
                     async with deadline:
                         await handler(event, context)
-                except Exception as exc:
+                except (Exception, asyncio.CancelledError) as exc:
+                    task = asyncio.current_task()
+                    if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
+                        raise
+                    # A CancelledError raised, not sent (the handler awaited something cancelled elsewhere) is a
+                    # failure like any other.
                     error: BaseException = exc
                     if isinstance(exc, TimeoutError) and deadline.expired():
                         error = HandlerTimeout(f"{_name(handler)} ran past {self._timeout_s}s")

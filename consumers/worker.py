@@ -113,6 +113,10 @@ class Worker:
         renewing = asyncio.create_task(self._claims.renew_forever())
         try:
             while not self._stopping.is_set():
+                if renewing.done():
+                    # It never returns on its own; a claim left unrenewed lapses and its event runs twice.
+                    log.error("the claim renewal stopped (%r); started again", _outcome_of(renewing))
+                    renewing = asyncio.create_task(self._claims.renew_forever())
                 await self._room()
                 self._steer()
                 fetch = self._kafka.fetch(
@@ -278,6 +282,10 @@ class Worker:
     async def _record_lag(self) -> None:
         for part, lag in (await self._kafka.lags()).items():
             self._metrics.lag.labels(self._group, part.topic, str(part.partition)).set(lag)
+
+
+def _outcome_of(task: asyncio.Task[None]) -> BaseException | None:
+    return asyncio.CancelledError() if task.cancelled() else task.exception()
 
 
 def _lane(item: Decoded) -> Hashable:

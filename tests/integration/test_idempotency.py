@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Sequence
 
 import pytest
 import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from consumers.claims import Claims
 from consumers.errors import StoreUnavailable
 from consumers.idempotency import DONE, Claim, IdempotencyStore, idempotency_key
 
@@ -121,7 +123,7 @@ async def test_redis_down_is_store_unavailable() -> None:
     client = redis.asyncio.Redis(host="127.0.0.1", port=_free_port(), retry=Retry(NoBackoff(), 0))
     store = IdempotencyStore(client)
     try:
-        with pytest.raises(StoreUnavailable, match="Redis is unavailable"):
+        with pytest.raises(StoreUnavailable, match="Redis did not take the call"):
             await store.claim([idempotency_key("g", "hmac", "e")], "t", LEASE_MS)
         with pytest.raises(StoreUnavailable):
             await store.complete([idempotency_key("g", "hmac", "e")], "t", TTL_S)
@@ -159,3 +161,28 @@ async def test_a_lapsed_claim_nobody_took_is_still_marked_done(redis_client: red
     await asyncio.sleep(0.2)
     assert await store.complete([key], "mine", TTL_S) == [True]
     assert await redis_client.get(key) == DONE.encode()
+
+
+async def test_a_claim_cancelled_in_the_tick_its_reply_comes_is_released(redis_client: redis.asyncio.Redis) -> None:
+    key = idempotency_key("g", "hmac", "cancelled-on-reply")
+    claiming: list[asyncio.Task[Claim]] = []
+
+    class CancelOnReply(IdempotencyStore):
+        # The real store; the claiming task is cancelled just after Redis answered, before it runs again.
+        async def claim(self, keys: Sequence[str], token: str, lease_ms: int, *, force: bool = False) -> list[Claim]:
+            result = await super().claim(keys, token, lease_ms, force=force)
+            asyncio.get_running_loop().call_soon(claiming[0].cancel)
+            return result
+
+    claims = Claims(CancelOnReply(redis_client), lease_ms=LEASE_MS, done_ttl_s=TTL_S)
+    claiming.append(asyncio.create_task(claims.claim(key)))
+    with pytest.raises(asyncio.CancelledError):
+        await claiming[0]
+    for _ in range(50):
+        if not await redis_client.exists(key):
+            break
+        await asyncio.sleep(0.02)
+
+    assert await redis_client.exists(key) == 0
+    assert claims.held == set()
+    await claims.close()

@@ -8,7 +8,14 @@ import pytest
 
 from consumers.errors import HandlerTimeout, InvalidEvent, PermanentError, RetryLater, StoreUnavailable
 from consumers.metrics import Outcome
-from consumers.routing import MAX_ERROR_MESSAGE_CHARS, Route, backoff_ms, failure_record, failure_route
+from consumers.routing import (
+    MAX_ERROR_MESSAGE_CHARS,
+    MAX_RETRY_DELAY_MS,
+    Route,
+    backoff_ms,
+    failure_record,
+    failure_route,
+)
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
@@ -100,3 +107,26 @@ def test_a_dead_letter_of_a_retry_keeps_the_original_location_and_replaces_the_r
     assert headers[HEADER_ATTEMPT] == b"5"
     assert HEADER_NOT_BEFORE not in headers
     assert len(headers[HEADER_ERROR_MESSAGE]) == MAX_ERROR_MESSAGE_CHARS
+
+
+@pytest.mark.parametrize(
+    ("delay_s", "lowest_ms", "highest_ms"),
+    [
+        (float("inf"), MAX_RETRY_DELAY_MS, MAX_RETRY_DELAY_MS),
+        (86_400 * 30, MAX_RETRY_DELAY_MS, MAX_RETRY_DELAY_MS),
+        (-5, 0, 0),
+        (float("nan"), 500, 1000),  # no delay at all: the ordinary backoff
+    ],
+)
+def test_retry_later_delays_are_capped_and_nonsense_falls_back_to_the_backoff(
+    delay_s: float, lowest_ms: int, highest_ms: int
+) -> None:
+    assert lowest_ms <= backoff_ms(RetryLater(delay_s=delay_s), 1, 1000) <= highest_ms
+
+
+def test_an_error_message_that_is_no_valid_text_still_makes_a_header() -> None:
+    error = RuntimeError("upstream said \udc80\ud800 and left")
+    out = failure_record(FakeRecord(), ROUTE, Outcome.RETRIED, error, 1, now_ms=0, delay_ms=0)
+    message = dict(out.headers)[HEADER_ERROR_MESSAGE].decode()
+    assert message.startswith("upstream said ")
+    assert message.endswith(" and left")
