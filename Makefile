@@ -28,14 +28,14 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 
 node-deps: $(NODE_STAMP)  ## the official AsyncAPI parser, pinned by tests/asyncapi/package-lock.json (git-ignored node_modules)
 
-up:  ## start Kafka and Redis in the background unless they answer already
-	@$(PYTHON) compose/local/stack.py up
+up: $(STAMP)  ## start Kafka and Redis in the background unless they answer already (providing what is missing)
+	@$(BIN)/python compose/local/stack.py up
 
 down:  ## stop the Kafka and Redis that `make up` started
 	@$(PYTHON) compose/local/stack.py down
 
-cluster-up:  ## three KRaft brokers (45092, 45102, 45112), every topic on 3 replicas, 2 in sync; prints the settings
-	@$(PYTHON) compose/local/stack.py cluster-up
+cluster-up: $(STAMP)  ## three KRaft brokers (45092, 45102, 45112), every topic on 3 replicas, 2 in sync; prints the settings
+	@$(BIN)/python compose/local/stack.py cluster-up
 
 cluster-down:  ## stop the three brokers of cluster-up
 	@$(PYTHON) compose/local/stack.py cluster-down

@@ -19,6 +19,8 @@ from aiokafka.errors import (
     GroupCoordinatorNotAvailableError,
     IllegalStateError,
     KafkaError,
+    LeaderNotAvailableError,
+    NotLeaderForPartitionError,
     TopicAlreadyExistsError,
     for_code,
 )
@@ -131,19 +133,22 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             self._on_assigned(parts)
 
 
-# A fresh broker creates its offsets topic on the first group's request and answers "coordinator not
-# available" until it is ready; aiokafka logs each retry at ERROR. That is expected for this long after start.
-COORDINATOR_STARTUP_GRACE_S = 60.0
-_COORDINATOR_LOGGER = "aiokafka.consumer.group_coordinator"
+# On a fresh broker the offsets topic and new topics get their leaders some seconds after start-up, and aiokafka
+# logs each retry meanwhile at ERROR ("Group Coordinator Request failed: [Error 15]", "Failed fetch offsets
+# from 1: [Error 6]"). That is expected for this long after a client starts; later it is an error again.
+STARTUP_GRACE_S = 60.0
+_STARTUP_ERRORS = (GroupCoordinatorNotAvailableError, LeaderNotAvailableError, NotLeaderForPartitionError)
+_RETRYING_LOGGERS = ("aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher")
 
 
-class CoordinatorStartupFilter(logging.Filter):
-    """Turns aiokafka's "Group Coordinator Request failed: [Error 15]" into INFO during the start-up grace.
+class StartupRetriesFilter(logging.Filter):
+    """Logs aiokafka's retries of a broker that is still starting (`_STARTUP_ERRORS`) at INFO for a grace period.
 
-    Any other error, and the same one later (a coordinator that never comes is a real problem), stays ERROR.
+    Any other error, and these ones after the grace (a coordinator or leader that never comes is a real
+    problem), stay at ERROR.
     """
 
-    def __init__(self, grace_s: float = COORDINATOR_STARTUP_GRACE_S, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, grace_s: float = STARTUP_GRACE_S, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self._clock = clock
         self._until = clock() + grace_s
@@ -152,19 +157,20 @@ class CoordinatorStartupFilter(logging.Filter):
         args = record.args if isinstance(record.args, tuple) else ()
         if (
             record.levelno == logging.ERROR
-            and args
-            and isinstance(args[0], GroupCoordinatorNotAvailableError)
+            and any(isinstance(arg, _STARTUP_ERRORS) for arg in args)
             and self._clock() < self._until
         ):
             record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
         return True
 
 
-def _quiet_coordinator_startup() -> None:
-    coordinator_log = logging.getLogger(_COORDINATOR_LOGGER)
-    for old in [f for f in coordinator_log.filters if isinstance(f, CoordinatorStartupFilter)]:
-        coordinator_log.removeFilter(old)
-    coordinator_log.addFilter(CoordinatorStartupFilter())
+def _quiet_startup_retries() -> None:
+    startup_filter = StartupRetriesFilter()
+    for name in _RETRYING_LOGGERS:
+        retrying = logging.getLogger(name)
+        for old in [f for f in retrying.filters if isinstance(f, StartupRetriesFilter)]:
+            retrying.removeFilter(old)
+        retrying.addFilter(startup_filter)
 
 
 class KafkaClient:
@@ -197,7 +203,7 @@ class KafkaClient:
         self, topics: Sequence[str], *, on_revoked: RevokedCallback, on_assigned: AssignedCallback | None = None
     ) -> None:
         """Connect the producer and the consumer and subscribe to `topics`."""
-        _quiet_coordinator_startup()
+        _quiet_startup_retries()
         await self._producer.start()
         try:
             await self._consumer.start()

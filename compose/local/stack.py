@@ -7,14 +7,13 @@ and the test session (which imports `Broker` to start extra brokers of its own).
     python3 compose/local/stack.py down    # stop only what `up` started
     python3 compose/local/stack.py status
 
-Java 17+ and Maven fetch and run the broker; `redis-server` comes from Debian's package.
+What a fresh machine lacks (a Java runtime, the broker's jars, `redis-server`) is provided by `provision.py`.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import os
 import shutil
 import signal
@@ -25,13 +24,19 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import provision
+from provision import StackError
+
+__all__ = ["Broker", "RedisServer", "StackError", "cluster", "configured", "down", "kafka_cluster_id", "up"]
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache"
-JARS = CACHE / "kafka" / "jars"
 RUN = CACHE / "run"
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
@@ -44,10 +49,6 @@ REDIS_START_TIMEOUT_S = 15.0
 
 # Processes this interpreter started, kept so they can be reaped (and Popen doesn't warn when collected).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-class StackError(Exception):
-    """Something the stack needs is missing or would not start; the message says what to do."""
 
 
 def log(message: str) -> None:
@@ -72,6 +73,27 @@ def kafka_answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
         return False
     correlation_id, error_code = struct.unpack(">ih", reply[:6])
     return bool(correlation_id == 1 and error_code == 0)
+
+
+def coordinator_ready(host: str, port: int, group: str = "stack-probe", timeout_s: float = 2.0) -> bool:
+    """True when the broker names a ready coordinator for `group` (FindCoordinator v1, error code 0).
+
+    A fresh broker creates its offsets topic on the first such request and answers "not available" until
+    the topic's partitions are led and loaded.
+    """
+    client_id, key = b"stack-probe", group.encode()
+    # api_key 10, version 1, correlation id 2, client id; then the key and key type 0 (a group).
+    body = struct.pack(">hhih", 10, 1, 2, len(client_id)) + client_id + struct.pack(">h", len(key)) + key + b"\0"
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
+            reply = _recv_exactly(sock, size)
+    except OSError:
+        return False
+    # correlation id, throttle time, error code
+    correlation_id, _throttle_ms, error_code = struct.unpack(">iih", reply[:10])
+    return bool(correlation_id == 2 and error_code == 0)
 
 
 def redis_answers(host: str, port: int, timeout_s: float = 1.0) -> bool:
@@ -107,40 +129,6 @@ def _wait(check: object, what: str, timeout_s: float, proc: subprocess.Popen[byt
 
 
 # ---------------------------------------------------------------------------------------------- kafka
-
-
-def fetch_jars() -> None:
-    """Copy the broker jars listed in pom.xml into .cache/kafka/jars, once per pom version."""
-    pom = HERE / "pom.xml"
-    stamp = JARS / ".pom-sha256"
-    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
-        return
-    if shutil.which("java") is None:
-        raise StackError("java not found: the local Kafka broker needs Java 17+ (apt-get install -y openjdk-17-jre)")
-    if shutil.which("mvn") is None:
-        raise StackError("mvn not found: the Kafka jars are fetched by Maven (apt-get install -y maven)")
-    log("fetching the Kafka broker jars with Maven (once)")
-    if JARS.exists():
-        shutil.rmtree(JARS)
-    result = subprocess.run(
-        [
-            "mvn",
-            "-q",
-            "-B",
-            "-f",
-            str(pom),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={JARS}",
-            "-DincludeScope=runtime",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise StackError(f"mvn could not fetch the Kafka jars:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    stamp.write_text(digest)
 
 
 @dataclass
@@ -216,16 +204,21 @@ class Broker:
     def wait(self, proc: subprocess.Popen[bytes], log_file: Path) -> None:
         started = time.monotonic()
         _wait(self.answers, f"kafka on port {self.port}", KAFKA_START_TIMEOUT_S, proc, log_file)
+        if self.replication == 1:
+            # Consumer groups find their coordinator at once, instead of retrying through its creation.
+            ready = partial(coordinator_ready, "127.0.0.1", self.port)
+            _wait(ready, f"kafka's group coordinator on port {self.port}", KAFKA_START_TIMEOUT_S, proc, log_file)
         log(f"kafka {self.name} answers on {self.bootstrap} after {time.monotonic() - started:.1f}s")
 
     def launch(self) -> tuple[subprocess.Popen[bytes], Path]:
         """Format (once) and start the broker without waiting for it (a cluster member can't answer alone)."""
-        fetch_jars()
+        java = provision.java(log)
+        jars = provision.fetch_jars(log)
         self.home.mkdir(parents=True, exist_ok=True)
         RUN.mkdir(parents=True, exist_ok=True)
         config = self.home / "server.properties"
         config.write_text(self.properties())
-        classpath = f"{JARS}/*"
+        classpath = f"{jars}/*"
         java_logging = [
             f"-Dlog4j2.configurationFile={HERE / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.home / 'logs'}",
@@ -235,7 +228,7 @@ class Broker:
         if not cluster_id_file.exists() or cluster_id_file.read_text().startswith("-"):
             cluster_id_file.write_text(self.cluster_id or kafka_cluster_id())
         format_cmd = [
-            "java",
+            java,
             "-cp",
             classpath,
             *java_logging,
@@ -254,7 +247,7 @@ class Broker:
         with log_file.open("ab") as out:
             proc = subprocess.Popen(
                 [
-                    "java",
+                    java,
                     *self.heap.split(),
                     "-XX:+UseG1GC",
                     "-cp",
@@ -351,9 +344,7 @@ class RedisServer:
     def start(self) -> bool:
         if self.answers():
             return False
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise StackError("redis-server not found: apt-get install -y redis-server (or set REDIS_URL)")
+        binary = provision.redis_server(log)
         self.home.mkdir(parents=True, exist_ok=True)
         RUN.mkdir(parents=True, exist_ok=True)
         log_file = self.home / "redis.log"
@@ -438,8 +429,10 @@ def configured() -> tuple[Broker, RedisServer]:
     host, port = _host_port(bootstrap, 9092)
     if host not in {"localhost", "127.0.0.1"}:
         raise StackError(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}: the local stack only runs a broker on localhost")
-    redis_url = urlsplit(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
-    return Broker(port=port, controller_port=port + 1), RedisServer(port=redis_url.port or 6379)
+    redis_port = urlsplit(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)).port or 6379
+    # Servers on other ports keep data directories of their own, beside those of the default ones.
+    broker = Broker(port=port, controller_port=port + 1, name="kafka" if port == 9092 else f"kafka-{port}")
+    return broker, RedisServer(port=redis_port, name="redis" if redis_port == 6379 else f"redis-{redis_port}")
 
 
 def up() -> list[str]:
@@ -475,7 +468,7 @@ def status() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stack.py", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "fetch", "cluster-up", "cluster-down"])
+    parser.add_argument("command", choices=["up", "down", "status", "fetch", "lock", "cluster-up", "cluster-down"])
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -483,7 +476,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             down()
         elif args.command == "fetch":
-            fetch_jars()
+            provision.java(log)
+            provision.fetch_jars(log)
+        elif args.command == "lock":
+            provision.lock(log)
         elif args.command == "cluster-up":
             brokers = cluster()
             start_cluster(brokers)
