@@ -42,6 +42,15 @@ class Partition(NamedTuple):
     partition: int
 
 
+class Ends(NamedTuple):
+    """Where a member stands in a partition."""
+
+    position: int
+    """The offset it fetches next."""
+    highwater: int
+    """One past the partition's last record, as of the last fetch."""
+
+
 class OutRecord(NamedTuple):
     """A record to produce."""
 
@@ -261,10 +270,10 @@ class KafkaClient:
         """Fetch a partition from `offset` on next."""
         self._consumer.seek(TopicPartition(*part), offset)
 
-    async def lags(self) -> dict[Partition, int]:
-        """Records behind the end of each assigned partition (high watermark minus position), as of the
-        last fetch; partitions not fetched yet are left out."""
-        lags: dict[Partition, int] = {}
+    async def ends(self) -> dict[Partition, Ends]:
+        """The position and high watermark of each assigned partition, as of the last fetch; partitions not
+        fetched yet are left out."""
+        ends: dict[Partition, Ends] = {}
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)
             if highwater is None:
@@ -273,8 +282,8 @@ class KafkaClient:
                 position = await self._consumer.position(tp)
             except IllegalStateError:  # taken away by a rebalance meanwhile
                 continue
-            lags[Partition(tp.topic, tp.partition)] = max(0, int(highwater) - int(position))
-        return lags
+            ends[Partition(tp.topic, tp.partition)] = Ends(int(position), int(highwater))
+        return ends
 
     async def send_all(self, records: Sequence[OutRecord]) -> None:
         """Produce records and return once every in-sync replica has each of them (acks=all).
@@ -327,6 +336,7 @@ async def read_to_end(settings: Settings, topic: str) -> AsyncIterator[TimedReco
 
 
 __all__ = [
+    "Ends",
     "Headers",
     "KafkaClient",
     "OutRecord",

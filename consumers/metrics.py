@@ -64,6 +64,27 @@ class ConsumerMetrics:
             ["group", "topic", "partition"],
             registry=registry,
         )
+        # The position runs ahead of the commit by the records in flight; a record that never resolves stops
+        # the commit while the position goes on, so only these two show a wedged partition.
+        self.committed_lag = Gauge(
+            "webhooks_consumer_committed_lag",
+            "Records after the group's committed offset of the partition: what a new member would read again.",
+            ["group", "topic", "partition"],
+            registry=registry,
+        )
+        self.commit_stalled = Gauge(
+            "webhooks_consumer_commit_stalled_seconds",
+            "How long the committed offset of the partition has not moved while records wait behind it.",
+            ["group", "topic", "partition"],
+            registry=registry,
+        )
+        self.claims_overdue = Gauge(
+            "webhooks_claims_overdue",
+            "Claims this worker has held for longer than CONSUMER_HANDLER_TIMEOUT_S (leaked, or queued for a "
+            "concurrency slot that long).",
+            ["group"],
+            registry=registry,
+        )
 
         self.in_flight = Gauge(
             "webhooks_handlers_in_flight",

@@ -8,6 +8,7 @@ record that is still being handled, whatever order the records finish in.
 from __future__ import annotations
 
 import asyncio
+import time
 
 
 class PartitionState:
@@ -18,20 +19,25 @@ class PartitionState:
         running: the tasks handling its records now; cancelled when it is revoked past the grace.
         paused: whether this worker asked Kafka to stop fetching it.
         not_before_ms: a retry partition waits until this epoch time (ms) for its next record, else None.
+        commit_moved_at: when (monotonic seconds) its commit last moved, or nothing waited behind it.
     """
 
     def __init__(self) -> None:
         # Offsets fetched and not dealt with yet, in offset order, with whether each is done.
         self._offsets: dict[int, bool] = {}
         self._next = -1
+        self.first_fetched = -1
         self.committed = -1
         self.revoked = False
         self.running: set[asyncio.Task[None]] = set()
         self.paused = False
         self.not_before_ms: int | None = None
+        self.commit_moved_at = time.monotonic()
 
     def fetched(self, offset: int) -> None:
         """A record was fetched and handed on."""
+        if self.first_fetched < 0:
+            self.first_fetched = offset
         self._offsets[offset] = False
         self._next = max(self._next, offset + 1)
 

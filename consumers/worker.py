@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Hashable, Sequence
 from functools import partial
 from typing import TypeVar
@@ -183,9 +184,11 @@ class Worker:
     async def _commit(self) -> None:
         offsets = {part: point for part, state in self._parts.items() if (point := state.to_commit()) is not None}
         if offsets and await self._kafka.commit(offsets):
+            now = time.monotonic()
             for part, point in offsets.items():
                 if (state := self._parts.get(part)) is not None:
                     state.committed = point
+                    state.commit_moved_at = now
 
     # -------------------------------------------------------------------------------- flow control
 
@@ -240,8 +243,9 @@ class Worker:
         await self._drain(parts)
         for part in parts:
             # Another member reports this partition's lag now.
-            with contextlib.suppress(KeyError):
-                self._metrics.lag.remove(self._group, part.topic, str(part.partition))
+            for gauge in (self._metrics.lag, self._metrics.committed_lag, self._metrics.commit_stalled):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(self._group, part.topic, str(part.partition))
 
     async def _drain(self, parts: list[Partition]) -> None:
         states = {part: self._parts[part] for part in parts if part in self._parts}
@@ -280,8 +284,22 @@ class Worker:
         return None if task.cancelled() else task.result()
 
     async def _record_lag(self) -> None:
-        for part, lag in (await self._kafka.lags()).items():
-            self._metrics.lag.labels(self._group, part.topic, str(part.partition)).set(lag)
+        now = time.monotonic()
+        for part, ends in (await self._kafka.ends()).items():
+            labels = (self._group, part.topic, str(part.partition))
+            self._metrics.lag.labels(*labels).set(max(0, ends.highwater - ends.position))
+            state = self._parts.get(part)
+            if state is None:
+                continue
+            # Before this member's first commit, its first fetched record is where the group's commit stood.
+            start = state.committed if state.committed >= 0 else state.first_fetched
+            behind = max(0, ends.highwater - (start if start >= 0 else ends.position))
+            self._metrics.committed_lag.labels(*labels).set(behind)
+            if behind == 0 or state.not_before_ms is not None:  # nothing waits, or a retry waits for its time
+                state.commit_moved_at = now
+            self._metrics.commit_stalled.labels(*labels).set(round(now - state.commit_moved_at, 3))
+        overdue = self._claims.overdue(self._settings.consumer_handler_timeout_s)
+        self._metrics.claims_overdue.labels(self._group).set(overdue)
 
 
 def _outcome_of(task: asyncio.Task[None]) -> BaseException | None:

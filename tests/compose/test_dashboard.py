@@ -51,6 +51,9 @@ def test_the_dashboard_shows_what_the_issue_asks_for(dashboard: dict[str, Any]) 
         "webhooks_consumer_lag",
         'webhooks_processed_total{outcome="dead_lettered"',
         "webhooks_handlers_in_flight",
+        "webhooks_consumer_committed_lag",
+        "webhooks_consumer_commit_stalled_seconds",
+        "webhooks_claims_overdue",
     ):
         assert needed in queried
 

@@ -20,6 +20,8 @@ ALERTS = {
     "WebhookReceiverUnavailable",
     "WebhookSourceSilent",
     "WebhookConsumerLagGrowing",
+    "WebhookConsumerCommitStalled",
+    "WebhookClaimsOverdue",
     "WebhookDeadLettersGrowing",
     "WebhookTargetDown",
 }
@@ -69,5 +71,7 @@ def test_the_alerts_watch_the_metrics_the_issue_names() -> None:
     assert "webhooks_signature_failures_total" in rules["WebhookSignatureFailureSpike"]
     assert 'webhooks_received_total{outcome="unavailable"}' in rules["WebhookReceiverUnavailable"]
     assert "webhooks_consumer_lag" in rules["WebhookConsumerLagGrowing"]
+    assert "webhooks_consumer_commit_stalled_seconds" in rules["WebhookConsumerCommitStalled"]
+    assert "webhooks_claims_overdue" in rules["WebhookClaimsOverdue"]
     assert 'webhooks_processed_total{outcome="dead_lettered"}' in rules["WebhookDeadLettersGrowing"]
     assert "webhooks_received_total" in rules["WebhookSourceSilent"]
