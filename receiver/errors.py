@@ -9,6 +9,7 @@
         │   ├── MalformedHeader      401 invalid_signature, reason malformed_header (unparseable value)
         │   └── StaleTimestamp       401 stale_timestamp, reason stale_timestamp (signed time too old)
         │       └── FutureTimestamp  401 stale_timestamp, reason future_timestamp (signed time too far ahead)
+        ├── HandshakeRefused         403 forbidden (a handshake naming another verify token)
         ├── BodyTooLarge             413 too_large
         ├── HeadersTooLarge          431 headers_too_large (over RECEIVER_MAX_HEADER_BYTES)
         ├── BodyTimeout              408 timeout (the body did not arrive within RECEIVER_BODY_TIMEOUT_S)
@@ -84,6 +85,14 @@ class FutureTimestamp(StaleTimestamp):
     """The signed timestamp is further ahead of now than the tolerance (a clock skew or a pre-signed replay)."""
 
     reason = "future_timestamp"
+
+
+class HandshakeRefused(RequestError):
+    """A provider handshake that is not for us: Meta's `hub.verify_token` is not the one configured."""
+
+    status_code = 403
+    code = "forbidden"
+    outcome = "invalid_signature"
 
 
 class BodyTooLarge(RequestError):

@@ -1,14 +1,15 @@
 """The built-in providers, and the signature scheme each one is verified with.
 
 Every provider has a default source of its own name (docs/contract.md, "Configuration"); `sources.py` adds the
-secrets, the topic and, for the generic `hmac` scheme, the source's own conventions.
+secrets, the topic and, for the generic `hmac` scheme and declared specs, the source's own conventions.
+A provider is either code (`receiver/verify/<family>.py`) or a spec (`receiver/specs/<name>.toml`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, get_args
 
+from receiver.specs import load_specs
 from receiver.verify import (
     CalendlyScheme,
     DiscordScheme,
@@ -24,6 +25,7 @@ from receiver.verify import (
     SendGridScheme,
     ShopifyScheme,
     SlackScheme,
+    SpecScheme,
     SquareScheme,
     StandardWebhooksScheme,
     StripeScheme,
@@ -32,8 +34,10 @@ from receiver.verify import (
     TypeformScheme,
     WebSubScheme,
 )
+from receiver.verify.spec import Spec
 
-Provider = Literal[
+# The providers whose scheme is code (receiver/verify/); the rest are specs (receiver/specs/*.toml).
+CODED_PROVIDERS = (
     "hmac",
     "github",
     "stripe",
@@ -57,11 +61,25 @@ Provider = Literal[
     "calendly",
     "intercom",
     "jira",
-]
+    "openai",
+    "anthropic",
+)
+SPECS: dict[str, Spec] = load_specs()
 # Every provider has a default source of its own name (docs/contract.md, "Configuration").
-BUILT_IN_PROVIDERS: tuple[Provider, ...] = get_args(Provider)
+BUILT_IN_PROVIDERS: tuple[str, ...] = (*CODED_PROVIDERS, *sorted(SPECS))
 # Schemes that sign the URL the provider calls, so they need the source's public URL.
-URL_SIGNING_PROVIDERS = frozenset({"twilio", "square", "hubspot"})
+URL_SIGNING_PROVIDERS = frozenset({"twilio", "square", "hubspot", *(n for n, spec in SPECS.items() if spec.signs_url)})
+
+# Providers that send Standard Webhooks (or Svix's, the same under `svix-*` names), by where the type is.
+STANDARD_WEBHOOKS: dict[str, tuple[str, ...]] = {
+    "standardwebhooks": ("type",),
+    "svix": ("type",),
+    "clerk": ("type",),
+    # OpenAI: "Webhooks" guide and the openai SDK's `webhooks.verify_signature` (Standard Webhooks).
+    "openai": ("type",),
+    # Anthropic: the `type` of a webhook is always "event"; what happened is `data.type`.
+    "anthropic": ("data", "type"),
+}
 
 # Schemes whose only setting is the replay window.
 _TIMED: dict[str, Callable[..., Scheme]] = {
@@ -85,14 +103,16 @@ _UNTIMED: dict[str, Callable[[], Scheme]] = {
 }
 
 
-def scheme_for(provider: Provider, *, tolerance_s: int, public_url: str = "") -> Scheme:
+def scheme_for(provider: str, *, tolerance_s: int, public_url: str = "") -> Scheme:
     """The scheme of a built-in provider with its default conventions (`hmac`: the seed article's)."""
     if provider == "hmac":
         return HmacScheme(tolerance_s=tolerance_s)
-    if provider in ("standardwebhooks", "svix", "clerk"):
-        return StandardWebhooksScheme(tolerance_s=tolerance_s, provider=provider)
-    if provider in ("intercom", "jira"):
-        return WebSubScheme(provider=provider)
+    if provider in STANDARD_WEBHOOKS:
+        return StandardWebhooksScheme(tolerance_s=tolerance_s, provider=provider, type_path=STANDARD_WEBHOOKS[provider])
+    if provider == "intercom":
+        return WebSubScheme(provider="intercom")
+    if provider == "jira":
+        return WebSubScheme(provider="jira")
     if provider == "twilio":
         return TwilioScheme(public_url=public_url)
     if provider == "square":
@@ -101,4 +121,6 @@ def scheme_for(provider: Provider, *, tolerance_s: int, public_url: str = "") ->
         return HubSpotScheme(public_url=public_url, tolerance_s=tolerance_s)
     if provider in _UNTIMED:
         return _UNTIMED[provider]()
+    if provider in SPECS:
+        return SpecScheme(SPECS[provider], tolerance_s=tolerance_s, public_url=public_url)
     return _TIMED[provider](tolerance_s=tolerance_s)

@@ -7,7 +7,11 @@ plain ASGI doing the same work). Everything else — health, metrics, docs — s
 Order of checks, each cheaper than the next and none trusting what came before it:
 source exists -> header size -> declared body size -> body read within the limit and the deadline ->
 signature (and timestamp) -> parse -> publish.
-A verified provider handshake (`Source.handshake`) is answered after the signature, instead of parsing.
+Handshakes (`Source.handshakes`, receiver/verify/handshakes.py): a method other than POST is answered only
+where one of the source's handshakes comes with it, else 405. Unsigned handshakes (an echo) are answered
+before the signature is checked, signed ones (Zoom, Okta, Xero, and the code schemes' Slack, Discord,
+Twitch) only after it verified; either way instead of parsing and publishing. A source with its own
+acknowledgement (Adyen's `[accepted]`) answers an accepted event with it instead of the 202.
 A `RequestError` becomes its response here, and only here.
 """
 
@@ -19,11 +23,13 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.types import Receive, Scope, Send
 
 from receiver.errors import (
+    BadRequest,
     BodyTimeout,
     BodyTooLarge,
     HeadersTooLarge,
@@ -34,7 +40,8 @@ from receiver.errors import (
 from receiver.metrics import UNKNOWN_SOURCE_LABEL, ReceiverMetrics
 from receiver.publish import Publisher
 from receiver.sources import Source
-from receiver.verify import Handshake
+from receiver.verify import Handshake, Inbound
+from receiver.verify.handshakes import handshake_methods
 from schemas.envelope import encode_envelope
 
 logger = logging.getLogger(__name__)
@@ -86,6 +93,9 @@ class WebhookRoute:
             name: metrics.received.labels(name, src.provider, "accepted") for name, src in sources.items()
         }
         self._durations = {name: metrics.request_duration.labels(name) for name in [*sources, UNKNOWN_SOURCE_LABEL]}
+        # The methods besides POST each source answers (its handshakes'), and its own acknowledgement.
+        self._methods = {name: handshake_methods(src.handshakes) for name, src in sources.items()}
+        self._acks = {name: src.ack for name, src in sources.items() if src.ack is not None}
         self._matches = {
             name: [metrics.secret_matches.labels(name, str(index)) for index in range(len(src.secrets))]
             for name, src in sources.items()
@@ -98,8 +108,10 @@ class WebhookRoute:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         source = self._sources.get(scope["path"][len(PATH_PREFIX) :])
-        if scope["method"] != "POST":
-            await _respond(send, 405, {"error": "method_not_allowed"}, [*_JSON_HEADERS, (b"allow", b"POST")])
+        method = scope["method"]
+        if method != "POST" and (source is None or method not in self._methods[source.name]):
+            allow = ", ".join(["POST", *sorted(self._methods[source.name])]) if source is not None else "POST"
+            await _respond(send, 405, {"error": "method_not_allowed"}, [*_JSON_HEADERS, (b"allow", allow.encode())])
             return
         source_label = source.name if source is not None else UNKNOWN_SOURCE_LABEL
         provider_label = source.provider if source is not None else UNKNOWN_SOURCE_LABEL
@@ -119,15 +131,23 @@ class WebhookRoute:
             return
         else:
             if isinstance(handled, Handshake):
-                # A verified provider handshake: answered as the provider expects, never published.
+                # A provider handshake: answered as the provider expects, never published.
                 self._metrics.received.labels(source_label, provider_label, "handshake").inc()
-                await _send(send, handled.status, handled.body, [(b"content-type", handled.content_type)])
+                await _send(
+                    send, handled.status, handled.body, [(b"content-type", handled.content_type), *handled.headers]
+                )
                 self._finish(started, source_label, provider_label, "handshake", handled.status)
                 return
             event_id, event_type = handled
             self._accepted[source_label].inc()
-            await _respond(send, 202, {"status": "accepted", "id": event_id}, headers)
-            self._finish(started, source_label, provider_label, "accepted", 202, event_id, event_type)
+            ack = self._acks.get(source_label)
+            if ack is None:
+                await _respond(send, 202, {"status": "accepted", "id": event_id}, headers)
+            else:
+                await _send(send, ack.status, ack.body, [(b"content-type", ack.content_type)])
+            self._finish(
+                started, source_label, provider_label, "accepted", ack.status if ack else 202, event_id, event_type
+            )
             return
         self._metrics.received.labels(source_label, provider_label, outcome).inc()
         await _respond(send, status, body, headers)
@@ -167,11 +187,29 @@ class WebhookRoute:
             raise HeadersTooLarge(f"headers over {self._max_header_bytes} bytes")
         headers: dict[bytes, bytes] = dict(raw_headers)
         body = await self._read_body(headers, receive)
+        method = scope["method"]
+        handshakes = [h for h in source.handshakes if h.method == method]
+        inbound = Inbound(method, _query(scope), headers, body) if handshakes else None
+        # Unsigned handshakes carry nothing to verify (an echo, a token of their own): asked first.
+        for handshake in handshakes:
+            if not handshake.signed and inbound is not None:
+                answer = handshake.answer(inbound, source.secrets[0], source.verify_token)
+                if answer is not None:
+                    return answer
+        if method != "POST" and not any(handshake.signed for handshake in handshakes):
+            raise BadRequest(f"not a {source.provider} handshake")
         matched = source.scheme.verify(headers, body, source.secrets, self._clock())
         self._matches[source.name][matched].inc()
-        handshake = source.handshake(headers, body)
-        if handshake is not None:
-            return handshake
+        for handshake in handshakes:
+            if handshake.signed and inbound is not None:
+                answer = handshake.answer(inbound, source.secrets[matched], source.verify_token)
+                if answer is not None:
+                    return answer
+        if method != "POST":
+            raise BadRequest(f"not a {source.provider} handshake")
+        coded = source.handshake(headers, body)
+        if coded is not None:
+            return coded
         verified = source.scheme.describe(source.name, headers, body)
         received_at = datetime.now(UTC)
         value = encode_envelope(
@@ -231,6 +269,19 @@ class WebhookRoute:
                         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
         except TimeoutError:
             raise BodyTimeout(f"body not read within {self._body_timeout_s} s ({size} bytes so far)") from None
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    """The query string's fields (the first of a repeated one); a malformed one is a `BadRequest`."""
+    raw: bytes = scope.get("query_string", b"")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("malformed query string") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return fields
 
 
 class _Disconnected(Exception):

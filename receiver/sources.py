@@ -43,15 +43,20 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from receiver.errors import ConfigError
-from receiver.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS, Provider, scheme_for
+from receiver.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS, scheme_for
 from receiver.settings import describe_validation_error
-from receiver.verify import Handshake, HandshakeScheme, Headers, HmacScheme, Scheme
+from receiver.verify import Handshake, HandshakeScheme, Headers, HmacScheme, Scheme, Spec, SpecScheme
+from receiver.verify.base import HandshakeRule
+from receiver.verify.handshakes import HandshakeKind
 from receiver.verify.hmac import PLACEHOLDERS
+from receiver.verify.spec import AckSpec, EventSpec, SampleSpec, SignatureSpec
 from schemas.records import Mode, RecordFormat
 from schemas.topics import event_topic
 
 SECRET_ENV_PREFIX = "WEBHOOK_SECRET_"  # noqa: S105 (a variable name prefix)
 PUBLIC_URL_ENV_PREFIX = "WEBHOOK_PUBLIC_URL_"
+# Meta's GET challenge names a verify token of your choosing, a second secret beside the app secret.
+VERIFY_TOKEN_ENV_PREFIX = "WEBHOOK_VERIFY_TOKEN_"  # noqa: S105 (a variable name prefix)
 _HMAC_OPTIONS = (
     "header",
     "prefix",
@@ -82,6 +87,8 @@ class Source:
     secrets: tuple[bytes, ...]
     topic: str
     cloudevents: Mode = "binary"
+    # Meta's `hub.verify_token`, where the source's handshake checks one.
+    verify_token: bytes | None = None
     # The scheme's handshake, where it has one (checked once here, not per request).
     _handshake: HandshakeScheme | None = field(default=None, init=False, repr=False, compare=False)
     # How its records are written, computed once here rather than per request.
@@ -96,8 +103,20 @@ class Source:
     def provider(self) -> str:
         return self.scheme.provider
 
+    @property
+    def handshakes(self) -> tuple[HandshakeRule, ...]:
+        """The scheme's declared handshakes (receiver/verify/handshakes.py), in the order they are asked."""
+        rules: tuple[HandshakeRule, ...] = tuple(getattr(self.scheme, "handshakes", ()))
+        return rules
+
+    @property
+    def ack(self) -> Handshake | None:
+        """The answer to an accepted event where the provider wants its own, else None (the usual 202)."""
+        ack: Handshake | None = getattr(self.scheme, "ack", None)
+        return ack
+
     def handshake(self, headers: Headers, body: bytes) -> Handshake | None:
-        """The answer to a verified handshake request, or None for an ordinary event."""
+        """The answer to a verified handshake request of a code scheme, or None for an ordinary event."""
         return None if self._handshake is None else self._handshake.handshake(headers, body)
 
 
@@ -106,7 +125,7 @@ class _SourceEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    provider: Provider
+    provider: Annotated[str, Field(pattern=f"^{_SOURCE_NAME}$")] | None = None
     topic: Annotated[str, Field(pattern=f"^{_TOPIC_NAME}$")] | None = None
     secrets_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     public_url: Annotated[str, Field(pattern=r"^https?://[^\s]{1,2000}$")] | None = None
@@ -122,6 +141,12 @@ class _SourceEntry(BaseModel):
     id_field: Annotated[str, Field(pattern=_FIELD_PATH)] | None = None
     type_header: Annotated[str, Field(pattern=_HEADER_NAME)] | None = None
     type_field: Annotated[str, Field(pattern=_FIELD_PATH)] | None = None
+    # A declared provider (receiver/verify/spec.py): the source's own scheme as data.
+    signature: SignatureSpec | None = None
+    event: EventSpec | None = None
+    handshakes: tuple[HandshakeKind, ...] | None = None
+    ack: AckSpec | None = None
+    sample: SampleSpec | None = None
 
 
 class _SourcesFile(BaseModel):
@@ -133,6 +158,11 @@ class _SourcesFile(BaseModel):
 def secret_env_name(source: str) -> str:
     """The variable that holds a source's secrets: `WEBHOOK_SECRET_<SOURCE>`."""
     return SECRET_ENV_PREFIX + source.upper().replace("-", "_")
+
+
+def verify_token_env_name(source: str) -> str:
+    """The variable that holds a source's handshake verify token: `WEBHOOK_VERIFY_TOKEN_<SOURCE>`."""
+    return VERIFY_TOKEN_ENV_PREFIX + source.upper().replace("-", "_")
 
 
 def public_url_env_name(source: str) -> str:
@@ -148,16 +178,18 @@ def load_sources(environ: Mapping[str, str], *, sources_file: Path | None, toler
         sources_file: the TOML file of custom sources, if any.
         tolerance_s: the replay window of timestamped schemes.
     """
-    entries: dict[str, _SourceEntry] = {
-        name: _SourceEntry.model_validate({"provider": name}) for name in BUILT_IN_PROVIDERS
-    }
+    entries: dict[str, _SourceEntry] = {name: _SourceEntry(provider=name) for name in BUILT_IN_PROVIDERS}
     from_file = _read_sources_file(sources_file) if sources_file is not None else {}
     entries.update(from_file)
 
     known_envs = {entry.secrets_env or secret_env_name(name): name for name, entry in entries.items()}
     known_envs.update({public_url_env_name(name): name for name in entries})
+    known_envs.update({verify_token_env_name(name): name for name in entries})
     for key in environ:
-        if key.startswith((SECRET_ENV_PREFIX, PUBLIC_URL_ENV_PREFIX)) and key not in known_envs:
+        if (
+            key.startswith((SECRET_ENV_PREFIX, PUBLIC_URL_ENV_PREFIX, VERIFY_TOKEN_ENV_PREFIX))
+            and key not in known_envs
+        ):
             raise ConfigError(f"{key} names no source (sources: {', '.join(sorted(entries))})")
 
     sources: dict[str, Source] = {}
@@ -171,13 +203,15 @@ def load_sources(environ: Mapping[str, str], *, sources_file: Path | None, toler
         secrets = tuple(part.strip().encode() for part in raw.split(",") if part.strip())
         if not secrets:
             raise ConfigError(f"{env} is set but holds no secret")
-        scheme = _scheme(entry, tolerance_s, _public_url(name, entry, environ))
+        scheme = _scheme(name, entry, tolerance_s, _public_url(name, entry, environ))
         _check_secrets(scheme, secrets, env)
+        token = environ.get(verify_token_env_name(name))
         sources[name] = Source(
             name=name,
             scheme=scheme,
             secrets=secrets,
-            topic=entry.topic or event_topic(entry.provider),
+            topic=entry.topic or event_topic(scheme.provider),
+            verify_token=token.encode() if token else None,
             cloudevents=entry.cloudevents,
         )
     return sources
@@ -186,12 +220,18 @@ def load_sources(environ: Mapping[str, str], *, sources_file: Path | None, toler
 def _public_url(name: str, entry: _SourceEntry, environ: Mapping[str, str]) -> str:
     env = public_url_env_name(name)
     url = environ.get(env) or entry.public_url
-    if entry.provider not in URL_SIGNING_PROVIDERS:
+    signs_url = entry.provider in URL_SIGNING_PROVIDERS or (
+        entry.signature is not None and "{url}" in entry.signature.signed
+    )
+    if not signs_url:
         if url is not None:
-            raise ConfigError(f"source {name!r}: a public URL applies to providers twilio, square and hubspot only")
+            raise ConfigError(
+                f"source {name!r}: a public URL applies only to providers that sign it "
+                f"({', '.join(sorted(URL_SIGNING_PROVIDERS))}, or a signature naming {{url}})"
+            )
         return ""
     if url is None:
-        raise ConfigError(f"source {name!r} ({entry.provider}) signs its URL: set {env} or public_url")
+        raise ConfigError(f"source {name!r} ({entry.provider or name}) signs its URL: set {env} or public_url")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (parsing the port raises on a bad one)
@@ -226,10 +266,27 @@ def _read_sources_file(path: Path) -> dict[str, _SourceEntry]:
     except ValidationError as exc:
         raise ConfigError(f"WEBHOOK_SOURCES_FILE {path}: {describe_validation_error(exc)}") from None
     for name, entry in parsed.sources.items():
-        problem = _hmac_options_problem(entry)
+        problem = _entry_problem(entry)
         if problem:
             raise ConfigError(f"WEBHOOK_SOURCES_FILE {path}: source {name!r}: {problem}")
     return dict(parsed.sources)
+
+
+def _entry_problem(entry: _SourceEntry) -> str | None:
+    declared = [part for part in ("event", "handshakes", "ack", "sample") if getattr(entry, part) is not None]
+    if entry.signature is not None:
+        if entry.provider in BUILT_IN_PROVIDERS:
+            return f"a source with its own signature declares a provider: {entry.provider!r} is a built-in one"
+        if any(getattr(entry, option) is not None for option in _HMAC_OPTIONS):
+            return f"{', '.join(_HMAC_OPTIONS)} apply to provider 'hmac' only, not with a signature table"
+        return None
+    if declared:
+        return f"{', '.join(declared)} apply to a source with its own signature table only"
+    if entry.provider is None:
+        return "set provider (a built-in one) or declare the source's signature"
+    if entry.provider not in BUILT_IN_PROVIDERS:
+        return f"provider {entry.provider!r} is not a built-in one (declare its signature to add it)"
+    return _hmac_options_problem(entry)
 
 
 def _hmac_options_problem(entry: _SourceEntry) -> str | None:
@@ -254,8 +311,18 @@ def _hmac_options_problem(entry: _SourceEntry) -> str | None:
     return None
 
 
-def _scheme(entry: _SourceEntry, tolerance_s: int, public_url: str) -> Scheme:
-    provider = entry.provider
+def _scheme(name: str, entry: _SourceEntry, tolerance_s: int, public_url: str) -> Scheme:
+    if entry.signature is not None:
+        spec = Spec(
+            provider=entry.provider or name,
+            signature=entry.signature,
+            event=entry.event or EventSpec(),
+            handshakes=entry.handshakes or (),
+            ack=entry.ack,
+            sample=entry.sample,
+        )
+        return SpecScheme(spec, tolerance_s=tolerance_s, public_url=public_url)
+    provider = entry.provider or name
     if provider == "hmac":
         default = HmacScheme()
         return HmacScheme(

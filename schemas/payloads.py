@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from schemas.anthropic import AnthropicEvent
+from schemas.asana import AsanaEvents
 from schemas.calendly import CalendlyEvent
+from schemas.cloudevents import CloudEvent
 from schemas.discord import DiscordPayload
+from schemas.dropbox import DropboxNotification
 from schemas.github import GitHubEvent
 from schemas.gitlab import GitLabEvent
 from schemas.hmac import HmacEvent
@@ -19,6 +23,9 @@ from schemas.intercom import IntercomNotification
 from schemas.jira import JiraEvent
 from schemas.linear import LinearEvent
 from schemas.mailgun import MailgunWebhook
+from schemas.meta import MetaNotification
+from schemas.okta import OktaEventHook
+from schemas.openai import OpenAIEvent
 from schemas.paddle import PaddleNotification
 from schemas.pagerduty import PagerDutyWebhook
 from schemas.sendgrid import SendGridBatch
@@ -27,9 +34,14 @@ from schemas.slack import SlackEvent
 from schemas.square import SquareEvent
 from schemas.standardwebhooks import StandardWebhookEvent
 from schemas.stripe import StripeEvent
+from schemas.teams import TeamsActivity
+from schemas.telegram import TelegramUpdate
 from schemas.twilio import TwilioCallback
 from schemas.twitch import TwitchNotification
+from schemas.twitter import TwitterActivity
 from schemas.typeform import TypeformEvent
+from schemas.xero import XeroWebhook
+from schemas.zoom import ZoomEvent
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "github": GitHubEvent,
@@ -55,6 +67,21 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "calendly": CalendlyEvent,
     "intercom": IntercomNotification,
     "jira": JiraEvent,
+    "openai": OpenAIEvent,
+    "anthropic": AnthropicEvent,
+    "whatsapp": MetaNotification,
+    "messenger": MetaNotification,
+    "instagram": MetaNotification,
+    "facebook": MetaNotification,
+    "telegram": TelegramUpdate,
+    "zoom": ZoomEvent,
+    "teams": TeamsActivity,
+    "twitter": TwitterActivity,
+    "dropbox": DropboxNotification,
+    "okta": OktaEventHook,
+    "asana": AsanaEvents,
+    "xero": XeroWebhook,
+    "cloudevents": CloudEvent,
 }
 
 

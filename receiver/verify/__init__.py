@@ -1,6 +1,6 @@
 """Signature schemes, one module per family, all behind `base.Scheme` (and, for handshakes, `HandshakeScheme`)."""
 
-from receiver.verify.base import Handshake, HandshakeScheme, Headers, Scheme, Verified
+from receiver.verify.base import Handshake, HandshakeScheme, Headers, Inbound, Scheme, Signing, Verified
 from receiver.verify.calendly import CalendlyScheme
 from receiver.verify.discord import DiscordScheme
 from receiver.verify.github import GitHubScheme
@@ -14,6 +14,7 @@ from receiver.verify.pagerduty import PagerDutyScheme
 from receiver.verify.sendgrid import SendGridScheme
 from receiver.verify.shopify import ShopifyScheme
 from receiver.verify.slack import SlackScheme
+from receiver.verify.spec import Spec, SpecScheme
 from receiver.verify.square import SquareScheme
 from receiver.verify.standard import StandardWebhooksScheme
 from receiver.verify.stripe import StripeScheme
@@ -32,6 +33,7 @@ __all__ = [
     "Headers",
     "HmacScheme",
     "HubSpotScheme",
+    "Inbound",
     "LinearScheme",
     "MailgunScheme",
     "PaddleScheme",
@@ -39,7 +41,10 @@ __all__ = [
     "Scheme",
     "SendGridScheme",
     "ShopifyScheme",
+    "Signing",
     "SlackScheme",
+    "Spec",
+    "SpecScheme",
     "SquareScheme",
     "StandardWebhooksScheme",
     "StripeScheme",

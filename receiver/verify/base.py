@@ -62,11 +62,25 @@ class Verified:
 
 @dataclass(frozen=True, slots=True)
 class Handshake:
-    """The synchronous answer to a provider's verified handshake request (never published)."""
+    """The synchronous answer to a provider's handshake request (never published).
+
+    Also the shape of a source's own acknowledgement of an accepted event (Adyen's `[accepted]`).
+    """
 
     body: bytes
     content_type: bytes = b"application/json"
     status: int = 200
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A request as a handshake sees it: the method, the query string's fields, the headers, the body."""
+
+    method: str
+    query: Mapping[str, str]
+    headers: Headers
+    body: bytes
 
 
 class Scheme(Protocol):
@@ -100,6 +114,43 @@ class HandshakeScheme(Protocol):
     """
 
     def handshake(self, headers: Headers, body: bytes) -> Handshake | None: ...
+
+
+class HandshakeRule(Protocol):
+    """One kind of handshake a source answers (receiver/verify/handshakes.py holds them all)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def method(self) -> str:
+        """The HTTP method the provider sends it with."""
+        ...
+
+    @property
+    def signed(self) -> bool:
+        """Whether it is verified like an event first (and answered with the secret that matched)."""
+        ...
+
+    def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:
+        """The answer if `request` is this handshake, else None; `RequestError`s for a bad one."""
+        ...
+
+    def sample(self, secret: bytes, verify_token: bytes | None) -> Inbound:
+        """A request such as the provider sends (for `send --handshake` and the tests)."""
+        ...
+
+
+@runtime_checkable
+class Signing(Protocol):
+    """The optional extension of a `Scheme` that can sign: one signer for `send` and the tests."""
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+        """The headers that make `body` a delivery signed with `secret` at `now_s`, as the provider sends it.
+
+        `event_id` and `event_type` go where the provider puts them outside the body (a header), if anywhere.
+        """
+        ...
 
 
 def require_header(headers: Headers, name: bytes) -> bytes:
@@ -287,11 +338,14 @@ def from_rfc3339(value: object) -> datetime | None:
 
 
 def dig(value: Any, *path: str) -> Any:
-    """`value[path[0]][path[1]]...`, or None where a step is missing or not an object."""
+    """`value[path[0]][path[1]]...`, or None where a step is missing; a number steps into a list."""
     for key in path:
-        if not isinstance(value, dict):
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
             return None
-        value = value.get(key)
     return value
 
 

@@ -52,6 +52,14 @@ class GitHubScheme:
         candidate = value[len(_PREFIX) :].lower()
         return matching_secret((hmac_digest("sha256", s, body).hex().encode() for s in secrets), [candidate])
 
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+        """`X-Hub-Signature-256` over the body; `event_type` is `event[.action]` (only the event is a header)."""
+        return {
+            "x-github-event": event_type.partition(".")[0],
+            "x-github-delivery": event_id,
+            "x-hub-signature-256": "sha256=" + hmac_digest("sha256", secret, body).hex(),
+        }
+
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         payload_json = _payload_json(headers, body)
         payload = parse_json_object(payload_json)

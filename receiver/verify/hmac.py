@@ -84,6 +84,22 @@ class HmacScheme:
             check_timestamp(int(timestamp) / (1 if self.timestamp_unit == "s" else 1000), now_s, self.tolerance_s)
         return matched
 
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+        """The source's header (and timestamp, id and type headers) for `body`, as its conventions say."""
+        headers: dict[str, str] = {}
+        timestamp = b""
+        if self.timestamp_header is not None:
+            timestamp = str(int(now_s if self.timestamp_unit == "s" else now_s * 1000)).encode()
+            headers[self.timestamp_header] = timestamp.decode()
+        if self.id_header is not None:
+            headers[self.id_header] = event_id
+        if self.type_header is not None:
+            headers[self.type_header] = event_type
+        wire = {name.lower().encode(): value.encode() for name, value in headers.items()}
+        signed = self._signed_content(wire, timestamp, body)
+        headers[self.header] = self.prefix + self._encode(hmac_digest(self.algorithm, secret, signed)).decode()
+        return headers
+
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         check_json_content_type(headers)
         payload = parse_json_object(body)

@@ -27,6 +27,7 @@ from receiver.verify.base import (
     Verified,
     check_json_content_type,
     check_timestamp,
+    dig,
     event_id,
     from_rfc3339,
     from_unix,
@@ -52,6 +53,8 @@ _KEPT_HEADERS = (b"user-agent",)
 class StandardWebhooksScheme:
     tolerance_s: int = 300
     provider: str = "standardwebhooks"
+    # Where the event type is: the body's `type`, or deeper (Anthropic's is `data.type`).
+    type_path: tuple[str, ...] = ("type",)
 
     def check_secret(self, secret: bytes) -> None:
         """Raise `ValueError` unless the secret is `whsec_<base64>` (or bare base64) of a non-empty key."""
@@ -81,11 +84,21 @@ class StandardWebhooksScheme:
             occurred_at = from_rfc3339(stamp) or from_unix(stamp)
         return Verified(
             id=found,
-            type=text(payload.get("type")),
+            type=text(dig(payload, *self.type_path)),
             payload_json=body,
             occurred_at=occurred_at,
             headers=kept_headers(headers, _KEPT_HEADERS),
         )
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+        """`webhook-id`, `webhook-timestamp` and one `v1,<base64>` signature, as the specification signs."""
+        timestamp = str(int(now_s))
+        digest = hmac_digest("sha256", _key(secret), f"{event_id}.{timestamp}.".encode() + body)
+        return {
+            "webhook-id": event_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": "v1," + base64.b64encode(digest).decode(),
+        }
 
 
 def signing_key(secret: bytes) -> bytes:

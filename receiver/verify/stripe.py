@@ -49,6 +49,12 @@ class StripeScheme:
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
         return matched
 
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+        """`Stripe-Signature: t=<unix>,v1=<hex>` over `<t>.<body>`, keyed with the `whsec_` secret as is."""
+        timestamp = int(now_s)
+        digest = hmac_digest("sha256", secret, f"{timestamp}.".encode() + body).hex()
+        return {"stripe-signature": f"t={timestamp},v1={digest}"}
+
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         check_json_content_type(headers)
         payload = parse_json_object(body)

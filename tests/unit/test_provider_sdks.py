@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 import pytest
 import standardwebhooks
 import svix.webhooks
+from anthropic import Anthropic
 from hubspot.utils.signature import Signature  # type: ignore[import-untyped]
+from openai import InvalidWebhookSignatureError, OpenAI
 from paddle_billing.Notifications.Secret import Secret  # type: ignore[import-untyped]
 from paddle_billing.Notifications.Verifier import Verifier  # type: ignore[import-untyped]
 from sendgrid.helpers.eventwebhook import EventWebhook  # type: ignore[import-untyped]
@@ -24,7 +26,9 @@ from slack_sdk.signature import SignatureVerifier
 from square.utils.webhooks_helper import verify_signature as square_verify
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
+from receiver import send
 from receiver.errors import SignatureError
+from receiver.sources import Source, load_sources, secret_env_name
 from receiver.verify import (
     HubSpotScheme,
     PaddleScheme,
@@ -264,3 +268,36 @@ def test_standard_webhooks_sign_helper_matches_vector() -> None:
     assert standardwebhooks.Webhook(VECTOR_SECRET).sign("msg_p5jXN8AQM9LWM0D4loKWxJek", when, VECTOR_BODY.decode()) == (
         VECTOR_HEADERS[b"webhook-signature"].decode()
     )
+
+
+# ------------------------------------------------------------------------------------ openai, anthropic
+
+
+def _sent(provider: str, secret: str) -> tuple[Source, send.SignedRequest]:
+    sources = load_sources({secret_env_name(provider): secret}, sources_file=None, tolerance_s=300)
+    return sources[provider], send.sign(sources[provider], None, None, time.time())
+
+
+def test_openai_sdk_verifies_what_send_signs_and_ours_verifies_the_same() -> None:
+    # The openai SDK's `webhooks.verify_signature` (Standard Webhooks) is OpenAI's own verifier.
+    source, request = _sent("openai", VECTOR_SECRET)
+    OpenAI(api_key="unused", webhook_secret=VECTOR_SECRET).webhooks.verify_signature(request.body, request.headers)
+    verified = source.scheme.describe("openai", raw(request.headers), request.body)
+    assert (verified.id, verified.type) == (request.headers["webhook-id"], "response.completed")
+
+
+def test_openai_sdk_refuses_what_another_secret_signs() -> None:
+    _, request = _sent("openai", "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==")
+    with pytest.raises(InvalidWebhookSignatureError):
+        OpenAI(api_key="unused", webhook_secret=VECTOR_SECRET).webhooks.verify_signature(request.body, request.headers)
+
+
+def test_anthropic_sdk_unwraps_what_send_signs_and_the_type_is_data_type() -> None:
+    # The anthropic SDK's `beta.webhooks.unwrap` verifies and parses into its own event model.
+    source, request = _sent("anthropic", VECTOR_SECRET)
+    event = Anthropic(api_key="unused").beta.webhooks.unwrap(
+        request.body.decode(), headers=request.headers, key=VECTOR_SECRET
+    )
+    verified = source.scheme.describe("anthropic", raw(request.headers), request.body)
+    assert (event.type, event.data.type) == ("event", verified.type)
+    assert verified.type == "session.status_idled"

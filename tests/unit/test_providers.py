@@ -495,6 +495,36 @@ CASES = [
         timed=False,
     ),
 ]
+OPENAI_EVENT = (
+    b'{"id":"evt_685343a1381c819085d44c354e1b330e","object":"event","created_at":1750287018,'
+    b'"type":"response.completed","data":{"id":"resp_abc"}}'
+)
+ANTHROPIC_EVENT = (
+    b'{"type":"event","id":"wevt_01","created_at":"2026-11-26T17:00:00Z","data":{"type":"session.status_idled",'
+    b'"id":"sesn_01","organization_id":"org_01","workspace_id":"wrkspc_01"}}'
+)
+CASES += [
+    Case(
+        "openai",
+        "openai",
+        lambda key, ts: (OPENAI_EVENT, standard_headers(OPENAI_EVENT, key, "wh_685343a1", ts)),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
+        "wh_685343a1",
+        "response.completed",
+        timed=True,
+    ),
+    Case(
+        "anthropic",
+        "anthropic",
+        lambda key, ts: (ANTHROPIC_EVENT, standard_headers(ANTHROPIC_EVENT, key, "msg_anthropic1", ts)),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
+        "msg_anthropic1",
+        "session.status_idled",
+        timed=True,
+    ),
+]
 TIMED = [case for case in CASES if case.timed]
 
 

@@ -11,7 +11,7 @@ import stripe
 from receiver import send
 from receiver.errors import ConfigError
 from receiver.sources import Source, load_sources
-from receiver.verify import GitHubScheme, HmacScheme, SlackScheme, StripeScheme
+from receiver.verify import DiscordScheme, GitHubScheme, HmacScheme, StripeScheme
 from receiver.verify.base import Headers
 
 NOW = time.time()
@@ -31,7 +31,7 @@ def verified(source: Source, request: send.SignedRequest) -> tuple[str, str]:
 
 def test_a_generic_hmac_sample_verifies_with_a_fresh_id_each_time() -> None:
     source = Source("hmac", HmacScheme(), (b"dev-secret",), "webhooks.hmac")
-    first, second = (send.sign_hmac(source, None, None, NOW) for _ in range(2))
+    first, second = (send.sign(source, None, None, NOW) for _ in range(2))
     assert first.headers["X-Signature-256"].startswith("sha256=")
     (id1, type1), (id2, _) = verified(source, first), verified(source, second)
     assert type1 == "order.created"
@@ -52,14 +52,14 @@ def test_a_custom_hmac_source_is_signed_with_its_own_conventions() -> None:
         type_header="X-Acme-Kind",
     )
     source = Source("acme", scheme, (b"acme-key",), "webhooks.acme")
-    request = send.sign_hmac(source, None, "invoice.paid", NOW)
+    request = send.sign(source, None, "invoice.paid", NOW)
     event_id, event_type = verified(source, request)
     assert (event_id, event_type) == (request.headers["X-Acme-Event"], "invoice.paid")
 
 
 def test_a_github_sample_verifies_and_takes_event_and_action_from_type() -> None:
     source = Source("github", GitHubScheme(), (b"dev-github-secret",), "webhooks.github")
-    request = send.sign_github(source, None, "pull_request.closed", NOW)
+    request = send.sign(source, None, "pull_request.closed", NOW)
     event_id, event_type = verified(source, request)
     assert (event_id, event_type) == (request.headers["x-github-delivery"], "pull_request.closed")
     assert orjson.loads(request.body)["repository"]["full_name"] == "octocat/hello-world"
@@ -67,7 +67,7 @@ def test_a_github_sample_verifies_and_takes_event_and_action_from_type() -> None
 
 def test_a_stripe_sample_verifies_with_stripes_own_sdk() -> None:
     source = Source("stripe", StripeScheme(tolerance_s=300), (b"whsec_dev",), "webhooks.stripe")
-    request = send.sign_stripe(source, None, "charge.refunded", NOW)
+    request = send.sign(source, None, "charge.refunded", NOW)
     stripe.WebhookSignature.verify_header(request.body.decode(), request.headers["stripe-signature"], "whsec_dev")
     event_id, event_type = verified(source, request)
     assert event_type == "charge.refunded"
@@ -77,21 +77,22 @@ def test_a_stripe_sample_verifies_with_stripes_own_sdk() -> None:
 def test_a_given_body_is_sent_as_is() -> None:
     source = Source("hmac", HmacScheme(), (b"dev-secret",), "webhooks.hmac")
     body = b'{"id":"evt_mine","type":"custom.thing"}'
-    request = send.sign_hmac(source, body, None, NOW)
+    request = send.sign(source, body, None, NOW)
     assert request.body == body
     assert verified(source, request) == ("evt_mine", "custom.thing")
 
 
 def test_a_source_whose_scheme_it_cannot_sign_is_refused() -> None:
-    source = Source("slack", SlackScheme(tolerance_s=300), (b"x",), "webhooks.slack")
-    with pytest.raises(ConfigError, match="slack source"):
-        send.signer_for(source)
+    # Discord verifies with the application's public key: only Discord holds the private key that signs.
+    source = Source("discord", DiscordScheme(tolerance_s=300), (b"ab" * 32,), "webhooks.discord")
+    with pytest.raises(ConfigError, match="discord scheme has no signer"):
+        send.sign(source, None, None, NOW)
 
 
 def test_the_configured_secret_is_the_one_used() -> None:
     # The first of several (rotation): the one the receiver tries first.
     sources = load_sources({"WEBHOOK_SECRET_HMAC": "new-secret,old-secret"}, sources_file=None, tolerance_s=300)
-    request = send.signer_for(sources["hmac"])(sources["hmac"], None, None, NOW)
+    request = send.sign(sources["hmac"], None, None, NOW)
     only_new = Source("hmac", HmacScheme(), (b"new-secret",), "webhooks.hmac")
     verified(only_new, request)
 
@@ -100,7 +101,8 @@ def test_the_configured_secret_is_the_one_used() -> None:
     ("argv", "env", "message"),
     [
         (["nosuch"], {}, "source 'nosuch' is not enabled: set WEBHOOK_SECRET_NOSUCH"),
-        (["slack"], {"WEBHOOK_SECRET_SLACK": "x"}, "send signs hmac, github and stripe sources"),
+        (["discord"], {"WEBHOOK_SECRET_DISCORD": "ab" * 32}, "discord scheme has no signer"),
+        (["hmac", "--handshake"], {"WEBHOOK_SECRET_HMAC": "x"}, "hmac has no handshake (its handshakes: none)"),
         (["hmac", "--file", "/nonexistent.json"], {"WEBHOOK_SECRET_HMAC": "x"}, "cannot read /nonexistent.json"),
     ],
 )

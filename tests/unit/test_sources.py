@@ -73,7 +73,13 @@ encoding = "base64"
     [
         ("[sources.x\n", "not valid TOML"),
         ('[sources.Bad_Name]\nprovider = "hmac"\n', "sources.Bad_Name"),
-        ('[sources.x]\nprovider = "paypal"\n', "sources.x.provider"),
+        ('[sources.x]\nprovider = "nosuch"\n', "provider 'nosuch' is not a built-in one"),
+        ("[sources.x]\n", "set provider"),
+        ('[sources.x]\nprovider = "zoom"\n[sources.x.signature]\nheader = "X"\n', "'zoom' is a built-in one"),
+        ('[sources.x]\nprovider = "hmac"\n[sources.x.event]\nid = ["body:id"]\n', "own signature table only"),
+        ('[sources.x]\n[sources.x.signature]\nheader = "X"\nsigned = "{timestamp}{body}"\n', "set timestamp_header"),
+        ('[sources.x]\n[sources.x.signature]\nheader = "X"\nsigned = "{nonce}{body}"\n', "only use the placeholders"),
+        ('[sources.x]\n[sources.x.signature]\nheader = "X"\n[[sources.x.handshakes]]\nkind = "nope"\n', "kind"),
         ('[sources.x]\nprovider = "hmac"\nalgorithm = "md5"\n', "sources.x.algorithm"),
         ('[sources.x]\nprovider = "hmac"\nsecret = "inline"\n', "sources.x.secret: Extra inputs"),
         ('[sources.x]\nprovider = "github"\nheader = "X-Sig"\n', "apply to provider 'hmac' only"),
@@ -111,6 +117,9 @@ def test_every_built_in_provider_has_a_default_source() -> None:
             "WEBHOOK_SECRET_STANDARDWEBHOOKS": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             "WEBHOOK_SECRET_SVIX": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             "WEBHOOK_SECRET_CLERK": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "WEBHOOK_SECRET_OPENAI": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "WEBHOOK_SECRET_ANTHROPIC": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "WEBHOOK_SECRET_TEAMS": "dGVhbXMtc2VjdXJpdHktdG9rZW4=",
             "WEBHOOK_SECRET_DISCORD": "00" * 32,
             "WEBHOOK_SECRET_SENDGRID": (
                 "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhd"
@@ -153,7 +162,7 @@ def test_public_url_from_the_file_and_the_environment(tmp_path: Path) -> None:
         ({"WEBHOOK_SECRET_HUBSPOT": "s", "WEBHOOK_PUBLIC_URL_HUBSPOT": "ftp://x/y"}, "absolute http"),
         ({"WEBHOOK_SECRET_SQUARE": "s", "WEBHOOK_PUBLIC_URL_SQUARE": "https://x:99999/y"}, "absolute http"),
         ({"WEBHOOK_SECRET_SQUARE": "s", "WEBHOOK_PUBLIC_URL_SQUARE": "https:///y"}, "absolute http"),
-        ({"WEBHOOK_SECRET_SLACK": "s", "WEBHOOK_PUBLIC_URL_SLACK": "https://x/y"}, "twilio, square and hubspot only"),
+        ({"WEBHOOK_SECRET_SLACK": "s", "WEBHOOK_PUBLIC_URL_SLACK": "https://x/y"}, "providers that sign it"),
         ({"WEBHOOK_PUBLIC_URL_NOPE": "https://x/y"}, "WEBHOOK_PUBLIC_URL_NOPE names no source"),
         ({"WEBHOOK_SECRET_STANDARDWEBHOOKS": "whsec_!!!"}, "WEBHOOK_SECRET_STANDARDWEBHOOKS: secret 0: .*base64"),
         ({"WEBHOOK_SECRET_SVIX": "whsec_"}, "WEBHOOK_SECRET_SVIX: secret 0: .*empty"),

@@ -1,0 +1,386 @@
+"""Declarative providers: a scheme written as data, the `Spec`, run by one `SpecScheme`.
+
+Most providers sign the same way: an HMAC over a template of the body (and a timestamp, an id, the URL),
+in a header with a format and an encoding, with the event id and type somewhere in the headers or body. A
+spec says which; the built-in ones are TOML files in `receiver/specs/`, and a sources file declares its own
+in the same shape (`[sources.<name>.signature]`, `.event`, `.handshakes`, `.ack`). Code is left for the
+unusual schemes.
+
+    [signature]                      # how a delivery is signed
+    kind = "hmac"                    # or "token": the header carries the secret itself (Telegram, Okta)
+    header = "Mux-Signature"         # where the signature is (`also`: more headers that may carry one)
+    format = "items"                 # "plain": <prefix><signature>; "items": `t=…,v1=…` (`separator`,
+    timestamp_key = "t"              #   `signature_key`, `timestamp_key`)
+    signed = "{timestamp}.{body}"    # placeholders: {body} {timestamp} {id} {url}
+    algorithm = "sha256"             # sha1, sha256, sha512
+    encoding = "hex"                 # hex, base64
+    key = "raw"                      # the secret as is, or "base64"/"hex"-decoded
+    [event]
+    id = ["body:id"]                 # first found: "header:<Name>", "body:<dotted.path>" (list indices: `entry.0`)
+    type = ["body:type"]             # the same, "present:<path>|<path>" (the first present key) or "const:<text>"
+    occurred = ["body:created_at"]   # with occurred_unit: rfc3339, s, ms
+    [[handshakes]]                   # receiver/verify/handshakes.py
+    kind = "zoom"
+    [ack]                            # the answer to an accepted event, where the provider wants its own
+    status = 200
+    body = "[accepted]"
+
+A timestamp (a `timestamp_header`, or the `timestamp_key` entry) is checked against the receiver's window
+both ways, after the signature matched. Without a signed time, a replay is only a duplicate event id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from receiver.errors import MalformedHeader, MissingHeader, UnsupportedMediaType
+from receiver.verify.base import (
+    FORM,
+    Handshake,
+    HandshakeRule,
+    Headers,
+    Verified,
+    check_json_content_type,
+    check_timestamp,
+    dig,
+    event_id,
+    fallback_event_id,
+    from_rfc3339,
+    from_unix,
+    hmac_digest,
+    kept_headers,
+    matching_secret,
+    media_type,
+    parse_form,
+    parse_json,
+    parse_json_object,
+    parse_unix,
+    require_header,
+    signature_items,
+    text,
+)
+from receiver.verify.handshakes import HandshakeKind
+
+HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,128}$")]
+# "header:<Name>", "body:<path>", "present:<path>|<path>…" (the last key of the first path present: the
+# kind of a Telegram update) or "const:<text>".
+_PATH = r"[A-Za-z0-9_@$-]{1,64}(\.[A-Za-z0-9_@$-]{1,64}){0,7}"
+FieldSource = Annotated[
+    str,
+    Field(
+        pattern=rf"^(header:[A-Za-z0-9-]{{1,128}}|body:{_PATH}|present:{_PATH}(\|{_PATH}){{0,31}}|const:[!-~]{{1,128}})$"
+    ),
+]
+PLACEHOLDERS = ("{body}", "{timestamp}", "{id}", "{url}")
+_PLACEHOLDER = re.compile(r"(\{body\}|\{timestamp\}|\{id\}|\{url\})")
+_TEXT = "text/plain; charset=utf-8"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SignatureSpec(_Strict):
+    """How a delivery is signed (see the module docstring)."""
+
+    kind: Literal["hmac", "token"] = "hmac"
+    header: HeaderName
+    also: tuple[HeaderName, ...] = ()
+    format: Literal["plain", "items"] = "plain"
+    prefix: Annotated[str, Field(max_length=64)] = ""
+    separator: Annotated[str, Field(min_length=1, max_length=4)] = ","
+    signature_key: Annotated[str, Field(min_length=1, max_length=32)] = "v1"
+    timestamp_key: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    timestamp_header: HeaderName | None = None
+    timestamp_unit: Literal["s", "ms"] = "s"
+    algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    key: Literal["raw", "base64", "hex"] = "raw"
+    signed: Annotated[str, Field(min_length=6, max_length=256)] = "{body}"
+    id_header: HeaderName | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SignatureSpec:
+        if "{body}" not in self.signed:
+            raise ValueError("signed must contain {body}")
+        if "{" in _PLACEHOLDER.sub("", self.signed) or "}" in _PLACEHOLDER.sub("", self.signed):
+            raise ValueError(f"signed may only use the placeholders {', '.join(PLACEHOLDERS)}")
+        if "{id}" in self.signed and self.id_header is None:
+            raise ValueError("signed names {id}: set id_header")
+        timed = self.timestamp_header is not None or self.timestamp_key is not None
+        if "{timestamp}" in self.signed and not timed:
+            raise ValueError("signed names {timestamp}: set timestamp_header or timestamp_key")
+        if self.timestamp_key is not None and self.format != "items":
+            raise ValueError("timestamp_key applies to format 'items' only")
+        if self.kind == "token" and (self.format != "plain" or timed or self.signed != "{body}"):
+            raise ValueError("a token signature is a plain header: no format, timestamp or signed template")
+        return self
+
+    @property
+    def timed(self) -> bool:
+        return self.timestamp_header is not None or self.timestamp_key is not None
+
+
+class EventSpec(_Strict):
+    """Where a verified delivery's event id, type and time are."""
+
+    body: Literal["json", "any_json", "form"] = "json"
+    id: tuple[FieldSource, ...] = ()
+    type: tuple[FieldSource, ...] = ()
+    occurred: tuple[FieldSource, ...] = ()
+    occurred_unit: Literal["rfc3339", "s", "ms"] = "rfc3339"
+    keep: tuple[HeaderName, ...] = ()
+
+
+class AckSpec(_Strict):
+    """The answer to an accepted event, for providers that want their own (Adyen: `[accepted]`)."""
+
+    status: Annotated[int, Field(ge=200, le=299)] = 200
+    body: Annotated[str, Field(max_length=256)] = ""
+    content_type: Annotated[str, Field(max_length=128)] = _TEXT
+
+
+class SampleSpec(_Strict):
+    """A delivery for `send`: `${id}`, `${type}`, `${now}`, `${now_ms}` and `${now_iso}` are filled in."""
+
+    body: Annotated[str, Field(min_length=2, max_length=65_536)]
+    type: str = ""
+    content_type: str = "application/json"
+
+
+class Spec(_Strict):
+    """One declarative provider."""
+
+    provider: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    # Where the scheme is documented, and how this spec is proven (the providers table shows both).
+    reference: Annotated[str, Field(max_length=500)] = ""
+    proof: Annotated[str, Field(max_length=500)] = ""
+    signature: SignatureSpec
+    event: EventSpec = EventSpec()
+    handshakes: tuple[HandshakeKind, ...] = ()
+    ack: AckSpec | None = None
+    sample: SampleSpec | None = None
+
+    @property
+    def signs_url(self) -> bool:
+        return "{url}" in self.signature.signed
+
+
+@dataclass(frozen=True, slots=True)
+class SpecScheme:
+    """The scheme a `Spec` describes, with the receiver's window and (for `{url}`) the source's public URL."""
+
+    spec: Spec
+    tolerance_s: int = 300
+    public_url: str = ""
+
+    @property
+    def provider(self) -> str:
+        return self.spec.provider
+
+    @property
+    def handshakes(self) -> tuple[HandshakeRule, ...]:
+        return self.spec.handshakes
+
+    @property
+    def ack(self) -> Handshake | None:
+        ack = self.spec.ack
+        return None if ack is None else Handshake(ack.body.encode(), ack.content_type.encode(), ack.status)
+
+    def check_secret(self, secret: bytes) -> None:
+        """Raise `ValueError` where the secret can't be the key the spec names (base64, hex)."""
+        derive_key(self.spec.signature.key, secret)
+
+    def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
+        sig = self.spec.signature
+        candidates, timestamp = self._read(headers)
+        if sig.kind == "token":
+            return matching_secret(secrets, candidates)
+        signed = self._content(sig, headers, body, timestamp)
+        expected = [self._encode(hmac_digest(sig.algorithm, derive_key(sig.key, s), signed)) for s in secrets]
+        matched = matching_secret(expected, candidates)
+        if timestamp:
+            check_timestamp(int(timestamp) / (1000 if sig.timestamp_unit == "ms" else 1), now_s, self.tolerance_s)
+        return matched
+
+    def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
+        event = self.spec.event
+        payload_json = body
+        payload: Any
+        if event.body == "form":
+            if media_type(headers, FORM) != FORM:
+                raise UnsupportedMediaType("content type must be application/x-www-form-urlencoded")
+            payload = parse_form(body)
+            payload_json = orjson.dumps(payload)
+        elif event.body == "any_json":
+            check_json_content_type(headers)
+            payload = parse_json(body)
+        else:
+            check_json_content_type(headers)
+            payload = parse_json_object(body)
+        found = next((v for v in (event_id(_lookup(s, headers, payload)) for s in event.id) if v), None)
+        kind = next((v for v in (text(_lookup(s, headers, payload)) for s in event.type) if v), "")
+        return Verified(
+            id=found or fallback_event_id(source, body),
+            type=kind,
+            payload_json=payload_json,
+            occurred_at=self._occurred(headers, payload),
+            headers=kept_headers(headers, [name.lower().encode() for name in event.keep]),
+        )
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+        sig = self.spec.signature
+        timestamp = str(int(now_s * 1000) if sig.timestamp_unit == "ms" else int(now_s)) if sig.timed else ""
+        headers: dict[str, str] = {}
+        if sig.id_header is not None:
+            headers[sig.id_header] = event_id
+        for where, values in ((self.spec.event.id, event_id), (self.spec.event.type, event_type)):
+            for source in where:
+                if source.startswith("header:") and values:
+                    headers.setdefault(source[len("header:") :], values)
+                    break
+        if sig.timestamp_header is not None:
+            headers[sig.timestamp_header] = timestamp
+        if sig.kind == "token":
+            headers[sig.header] = sig.prefix + secret.decode()
+            return headers
+        wire = {name.lower().encode(): value.encode() for name, value in headers.items()}
+        signed = self._content(sig, wire, body, timestamp.encode())
+        signature = self._encode(hmac_digest(sig.algorithm, derive_key(sig.key, secret), signed)).decode()
+        if sig.format == "items":
+            entries = [f"{sig.signature_key}={signature}"]
+            if sig.timestamp_key is not None:
+                entries.insert(0, f"{sig.timestamp_key}={timestamp}")
+            headers[sig.header] = sig.separator.join(entries)
+        else:
+            headers[sig.header] = sig.prefix + signature
+        return headers
+
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> tuple[bytes, str, str]:
+        """(body, content type, event type) of the spec's sample delivery, filled in."""
+        sample = self.spec.sample or SampleSpec(body='{"id":"${id}","type":"${type}"}', type="sample.event")
+        kind = event_type or sample.type
+        values = {
+            "id": event_id,
+            "type": kind,
+            "now": str(int(now_s)),
+            "now_ms": str(int(now_s * 1000)),
+            "now_iso": _iso(now_s),
+        }
+        return string.Template(sample.body).safe_substitute(values).encode(), sample.content_type, kind
+
+    def _read(self, headers: Headers) -> tuple[list[bytes], bytes]:
+        """The candidate signatures of every signature header present, and the signed timestamp (or b"")."""
+        sig = self.spec.signature
+        candidates: list[bytes] = []
+        timestamp = b""
+        names = [sig.header, *sig.also]
+        for name in names:
+            value = headers.get(name.lower().encode(), b"").strip()
+            if not value:
+                continue
+            if sig.format == "items":
+                for key, item in signature_items(value, separator=sig.separator.encode()):
+                    if key == sig.signature_key.encode():
+                        candidates.append(item.strip())
+                    elif sig.timestamp_key is not None and key == sig.timestamp_key.encode() and not timestamp:
+                        timestamp = item.strip()
+            else:
+                if not value.startswith(sig.prefix.encode()):
+                    raise MalformedHeader(f"{name} must start with {sig.prefix!r}")
+                candidates.append(value[len(sig.prefix) :])
+        if not candidates:
+            if any(headers.get(name.lower().encode()) for name in names):
+                raise MalformedHeader(f"{sig.header} has no {sig.signature_key}= signature")
+            raise MissingHeader(f"missing {sig.header} header")
+        if sig.encoding == "hex":
+            candidates = [c.lower() for c in candidates]
+        if sig.timestamp_header is not None:
+            timestamp = require_header(headers, sig.timestamp_header.lower().encode()).strip()
+        if sig.timed:
+            if not timestamp:
+                raise MalformedHeader(f"{sig.header} has no {sig.timestamp_key}= timestamp")
+            parse_unix(
+                timestamp, name=f"{self.provider} timestamp", max_digits=14 if sig.timestamp_unit == "ms" else 11
+            )
+        return candidates, timestamp
+
+    def _content(self, sig: SignatureSpec, headers: Headers, body: bytes, timestamp: bytes) -> bytes:
+        if sig.signed == "{body}":
+            return body
+        parts = []
+        for part in _PLACEHOLDER.split(sig.signed):
+            if part == "{body}":
+                parts.append(body)
+            elif part == "{timestamp}":
+                parts.append(timestamp)
+            elif part == "{id}":
+                assert sig.id_header is not None  # the spec's validator holds this
+                parts.append(require_header(headers, sig.id_header.lower().encode()).strip())
+            elif part == "{url}":
+                parts.append(self.public_url.encode())
+            else:
+                parts.append(part.encode())
+        return b"".join(parts)
+
+    def _encode(self, digest: bytes) -> bytes:
+        return digest.hex().encode() if self.spec.signature.encoding == "hex" else base64.b64encode(digest)
+
+    def _occurred(self, headers: Headers, payload: Any) -> Any:
+        unit = self.spec.event.occurred_unit
+        for source in self.spec.event.occurred:
+            value = _lookup(source, headers, payload)
+            when = (
+                from_rfc3339(value) if unit == "rfc3339" else from_unix(value, per_second=1000 if unit == "ms" else 1)
+            )
+            if when is not None:
+                return when
+        return None
+
+
+def _lookup(source: str, headers: Headers, payload: Any) -> Any:
+    where, _, name = source.partition(":")
+    if where == "header":
+        value = headers.get(name.lower().encode())
+        return None if value is None else value.decode("latin-1")
+    if where == "const":
+        return name
+    if where == "present":
+        for path in name.split("|"):
+            if dig(payload, *path.split(".")) is not None:
+                return path.rsplit(".", 1)[-1]
+        return None
+    return dig(payload, *name.split("."))
+
+
+def _iso(now_s: float) -> str:
+    return datetime.fromtimestamp(now_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def derive_key(mode: str, secret: bytes) -> bytes:
+    """The HMAC key of a secret: as is, or base64- or hex-decoded; `ValueError` where it can't be decoded."""
+    if mode == "raw":
+        return secret
+    return _decoded_key(mode, secret)
+
+
+@functools.lru_cache(maxsize=256)
+def _decoded_key(mode: str, secret: bytes) -> bytes:
+    try:
+        key = base64.b64decode(secret, validate=True) if mode == "base64" else bytes.fromhex(secret.decode("ascii"))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValueError(f"the secret must be {mode}") from None
+    if not key:
+        raise ValueError("the secret must not be empty")
+    return key

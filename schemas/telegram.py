@@ -1,0 +1,18 @@
+"""Telegram Bot API updates: `{"update_id", <one kind>: {...}}` (message, callback_query, ...).
+
+Reference: Telegram Bot API, "Update".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class TelegramUpdate(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    update_id: int
+    message: dict[str, Any] | None = None
+    callback_query: dict[str, Any] | None = None
