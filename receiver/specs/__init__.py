@@ -23,3 +23,34 @@ def load_specs() -> dict[str, Spec]:
                 raise ValueError(f"receiver/specs/{entry.name} declares provider {spec.provider!r}")
             specs[spec.provider] = spec
     return specs
+
+
+def table_row(spec: Spec) -> str:
+    """The spec's row of the declarative providers table in docs/providers.md (kept in step by a test)."""
+    sig = spec.signature
+    if sig.kind == "token":
+        signature = "none: the secret itself, compared in constant time"
+        headers = f"`{sig.header}: {sig.prefix}<secret>`"
+    else:
+        key = {
+            "raw": "",
+            "base64": " keyed with the base64-decoded secret",
+            "hex": " keyed with the hex-decoded secret",
+        }
+        signature = f"`{sig.signed}`; HMAC-{sig.algorithm.upper()}{key[sig.key]}, {sig.encoding}"
+        if sig.format == "items":
+            stamp = f"{sig.timestamp_key}=…{sig.separator}" if sig.timestamp_key else ""
+            headers = f"`{sig.header}: {stamp}{sig.signature_key}=…`"
+        else:
+            headers = f"`{sig.header}: {sig.prefix}…`"
+        headers += "".join(f", `{name}`" for name in sig.also)
+        if sig.timestamp_header:
+            headers += f", `{sig.timestamp_header}` ({sig.timestamp_unit})"
+    window = f"yes ({sig.timestamp_unit})" if sig.timed else "none"
+    event_id = ", ".join(f"`{source}`" for source in spec.event.id) or "SHA-256 of source and body"
+    kind = ", ".join(f"`{source}`" for source in spec.event.type) or "—"
+    handshakes = ", ".join(f"`{h.kind}` ({h.method})" for h in spec.handshakes) or "—"
+    if spec.ack is not None:
+        handshakes += f"; accepted: {spec.ack.status} `{spec.ack.body}`"
+    cells = [f"`{spec.provider}`", signature, headers, event_id, kind, window, handshakes, spec.proof]
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"

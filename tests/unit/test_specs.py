@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ from prometheus_client import CollectorRegistry
 
 from receiver import send
 from receiver.app import create_app
-from receiver.providers import SPECS
+from receiver.providers import BUILT_IN_PROVIDERS, SPECS
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources, secret_env_name, verify_token_env_name
+from receiver.specs import table_row
 from receiver.verify import SpecScheme
 from schemas import Envelope
 from schemas.payloads import payload_model
@@ -340,3 +342,16 @@ def test_a_declared_spec_in_the_sources_file_verifies(tmp_path: Path) -> None:
     described = acme.scheme.describe("acme", _lower({"content-type": "application/json"}), body)
     assert (described.id, described.type, acme.topic) == ("u-1", "thing.made", "webhooks.acme")
     assert [h.kind for h in acme.handshakes] == ["query"]
+
+
+def test_the_docs_list_every_provider_and_every_spec_row_is_the_generated_one() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "providers.md").read_text(encoding="utf-8")
+    stale = sorted(name for name, spec in SPECS.items() if table_row(spec) not in page)
+    assert stale == [], "docs/providers.md: regenerate these rows with receiver.specs.table_row"
+    listed = set(re.findall(r"^\| `([a-z0-9_-]+)`", page, flags=re.MULTILINE))
+    listed |= {
+        name
+        for row in re.findall(r"^\| (`[a-z0-9_-]+`(?:, `[a-z0-9_-]+`)+) \|", page, flags=re.MULTILINE)
+        for name in re.findall(r"`([a-z0-9_-]+)`", row)
+    }
+    assert sorted(set(BUILT_IN_PROVIDERS) - listed) == []
