@@ -141,12 +141,12 @@ def _rate(value: str) -> float:
     return rate
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m consumers") -> argparse.ArgumentParser:
     """The command line: `run` (the default) and `replay`."""
     main = argparse.ArgumentParser(
-        prog="python -m consumers",
+        prog=prog,
         description="Consumer-group worker of the webhook topics. Configured from the environment "
-        "(CONSUMER_GROUP, CONSUMER_PROVIDERS, CONSUMER_HANDLERS, KAFKA_*, REDIS_URL; see the README).",
+        "(CONSUMER_GROUP, CONSUMER_PROVIDERS, CONSUMER_HANDLERS, KAFKA_*, REDIS_URL: docs/configuration.md).",
     )
     commands = main.add_subparsers(dest="command", metavar="{run,replay}")
     commands.add_parser("run", help="run one member of the group until SIGTERM (the default)")
@@ -174,9 +174,9 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m consumers") -> int:
     """Run the process; the exit code."""
-    args = parser().parse_args(argv)
+    args = parser(prog).parse_args(argv)
     overrides = {"consumer_group": args.group} if getattr(args, "group", None) else {}
     try:
         settings = load_settings(**overrides)

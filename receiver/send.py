@@ -199,9 +199,9 @@ def default_url(settings: ReceiverSettings, source: str) -> str:
     return f"http://{host}:{settings.port}{PATH_PREFIX}{source}"
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m receiver send") -> argparse.ArgumentParser:
     send = argparse.ArgumentParser(
-        prog="python -m receiver send",
+        prog=prog,
         description="Sign a realistic sample event (or --file) with the source's configured secret "
         "(WEBHOOK_SECRET_<SOURCE>) the way its provider signs, and POST it to the receiver.",
     )
@@ -230,9 +230,9 @@ def _positive(value: str) -> int:
     return number
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], *, prog: str = "python -m receiver send") -> int:
     """Run `send`; the exit code."""
-    args = parser().parse_args(argv)
+    args = parser(prog).parse_args(argv)
     try:
         settings = load_settings()
         sources = load_sources(os.environ, sources_file=settings.sources_file, tolerance_s=settings.tolerance_s)

@@ -14,9 +14,9 @@ from schemas.asyncapi import render
 from schemas.export import export
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m schemas") -> int:
     """Run the command; the exit code (2 for a usage error or a directory that can't be written)."""
-    parser = argparse.ArgumentParser(prog="python -m schemas", description="The wire contract as JSON Schema.")
+    parser = argparse.ArgumentParser(prog=prog, description="The wire contract as JSON Schema and AsyncAPI.")
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("export", help="write <name>.schema.json files into DIR")
     command.add_argument("directory", type=Path, metavar="DIR")

@@ -1,0 +1,84 @@
+"""`webhooks serve | consume | replay | send | schema`: the processes and tools of the package, one command.
+
+Each subcommand runs what `python -m receiver`, `python -m consumers` or `python -m schemas` runs, with the
+same environment, options and exit codes (0 ok, 1 a failure it reports, 2 a usage or configuration error).
+This module sits above both processes: `receiver` and `consumers` never import each other, nor this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from consumers import __main__ as consumers_main
+from receiver import __main__ as receiver_main
+from receiver import send
+from schemas import __main__ as schemas_main
+
+PROG = "webhooks"
+CONFIGURED = "Configured from the environment: docs/configuration.md lists every variable."
+
+
+def _serve(argv: Sequence[str]) -> int:
+    argparse.ArgumentParser(
+        prog=f"{PROG} serve",
+        description="Run the receiver (uvicorn) on RECEIVER_HOST:RECEIVER_PORT (default 127.0.0.1:8000), "
+        f"RECEIVER_WORKERS processes. {CONFIGURED}",
+    ).parse_args(argv)
+    return receiver_main.main([])
+
+
+def _consume(argv: Sequence[str]) -> int:
+    argparse.ArgumentParser(
+        prog=f"{PROG} consume",
+        description="Run one member of the consumer group CONSUMER_GROUP until SIGTERM or Ctrl-C: the topics of "
+        "CONSUMER_PROVIDERS, the handlers of CONSUMER_HANDLERS, metrics on CONSUMER_METRICS_PORT (default "
+        f"9400). {CONFIGURED}",
+    ).parse_args(argv)
+    return consumers_main.main(["run"])
+
+
+def _replay(argv: Sequence[str]) -> int:
+    return consumers_main.main(["replay", *argv], prog=PROG)
+
+
+def _send(argv: Sequence[str]) -> int:
+    return send.main(argv, prog=f"{PROG} send")
+
+
+def _schema(argv: Sequence[str]) -> int:
+    return schemas_main.main(argv, prog=f"{PROG} schema")
+
+
+# name: (what it does, its runner)
+COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
+    "serve": ("run the receiver (python -m receiver)", _serve),
+    "consume": ("run one consumer-group member (python -m consumers)", _consume),
+    "replay": ("run dead-lettered events through the group's handlers again", _replay),
+    "send": ("sign a sample event as its provider does and POST it to the receiver", _send),
+    "schema": ("write the JSON Schemas or the AsyncAPI document of the topics", _schema),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The top-level command line; each subcommand parses its own arguments."""
+    top = argparse.ArgumentParser(
+        prog=PROG,
+        description="Webhook ingestion for AI-agent backends: verify, publish to Kafka, process once.",
+        epilog=f"`{PROG} COMMAND --help` describes a command. {CONFIGURED}",
+    )
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (summary, _) in COMMANDS.items():
+        commands.add_parser(name, help=summary, add_help=False)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `webhooks`; the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in COMMANDS:
+        parser().parse_args(args)  # prints the help or the usage error, and exits
+        return 2
+    _, run = COMMANDS[args[0]]
+    return run(args[1:])
