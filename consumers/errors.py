@@ -5,6 +5,7 @@ ConsumerError
  ├── ConfigError          settings, handler modules: the process can't start   (not retriable)
  ├── StoreUnavailable     Redis is away or refuses calls: pause and retry        (retriable)
  ├── BrokerUnavailable    Kafka did not take a retry or DLQ record: retry it     (retriable)
+ ├── RecordTooLarge       ... and never will: it is over the topic's size limit  (not retriable)
  ├── InvalidEvent         the record is no valid envelope or payload: DLQ        (not retriable)
  └── HandlerError         a handler failed                                       (retriable)
       ├── HandlerTimeout  ... by running past `CONSUMER_HANDLER_TIMEOUT_S`       (retriable)
@@ -45,6 +46,11 @@ class BrokerUnavailable(ConsumerError):
     """Kafka did not acknowledge a retry or dead-letter record: the worker backs off and sends it again."""
 
     retriable = True
+
+
+class RecordTooLarge(ConsumerError):
+    """Kafka refused a retry or dead-letter record for its size (over `max.message.bytes`): sending it again
+    can't help, so the worker dead-letters the event without its value."""
 
 
 class InvalidEvent(ConsumerError):

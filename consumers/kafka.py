@@ -14,20 +14,25 @@ from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     CommitFailedError,
     GroupCoordinatorNotAvailableError,
     IllegalStateError,
     KafkaError,
     LeaderNotAvailableError,
+    MessageSizeTooLargeError,
     NotLeaderForPartitionError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
     TopicAlreadyExistsError,
     for_code,
 )
 from aiokafka.helpers import create_ssl_context
 
-from consumers.errors import BrokerUnavailable
+from consumers.errors import BrokerUnavailable, RecordTooLarge
 from consumers.settings import Settings
+from schemas.topics import max_message_bytes, max_retry_record_bytes
 
 log = logging.getLogger(__name__)
 
@@ -109,21 +114,58 @@ def connection_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+# Where a topic's setting comes from in a DescribeConfigs answer: set on the topic itself.
+_DYNAMIC_TOPIC_CONFIG = 1
+_MAX_MESSAGE_BYTES = "max.message.bytes"
+
+
 async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
-    """Create the topics that don't exist yet, with the configured partitions and replication factor."""
+    """Create the topics that don't exist yet, with the configured partitions and replication factor, sized as
+    the receiver sizes them; raise the `max.message.bytes` of existing ones that are smaller than that."""
+    size = max_message_bytes(settings.webhook_max_body_bytes, settings.kafka_batch_bytes)
     admin = AIOKafkaAdminClient(**connection_options(settings))
     await admin.start()
     try:
         new = [
-            NewTopic(name, settings.kafka_topic_partitions, settings.kafka_replication_factor)
+            NewTopic(
+                name,
+                settings.kafka_topic_partitions,
+                settings.kafka_replication_factor,
+                topic_configs={_MAX_MESSAGE_BYTES: str(size)},
+            )
             for name in dict.fromkeys(topics)
         ]
         response = await admin.create_topics(new)
+        existing = []
         for topic, code, *_ in response.topic_errors:
             if code and for_code(code) is not TopicAlreadyExistsError:
                 raise for_code(code)(f"creating topic {topic}")
+            if code:
+                existing.append(topic)
+        if existing:
+            await _fit_message_size(admin, existing, size)
     finally:
         await admin.close()
+
+
+async def _fit_message_size(admin: AIOKafkaAdminClient, topics: list[str], size: int) -> None:
+    # A topic created by someone else (by hand, by an older version, by the broker's auto-creation) may hold less
+    # than an event the receiver accepts: its retry or dead letter would be refused for ever.
+    [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in topics])
+    for code, _, _, topic, entries in response.resources:
+        if code:
+            raise for_code(code)(f"describing topic {topic}")
+        own = {name: value for name, value, _, source, *_ in entries if source == _DYNAMIC_TOPIC_CONFIG}
+        current = next(int(value) for name, value, *_ in entries if name == _MAX_MESSAGE_BYTES)
+        if current >= size:
+            continue
+        # AlterConfigs replaces every setting of the topic: send its own ones along, so only this one changes.
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, {**own, _MAX_MESSAGE_BYTES: str(size)})]
+        )
+        log.warning(
+            "topic %s held records of up to %d bytes; raised to %d to fit the largest event", topic, current, size
+        )
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -206,7 +248,13 @@ class KafkaClient:
             rebalance_timeout_ms=session_ms + round(settings.consumer_shutdown_grace_s * 1000),
             **options,
         )
-        self._producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **options)
+        self._producer = AIOKafkaProducer(
+            acks="all",
+            enable_idempotence=True,
+            # Any event the receiver wrote, with the retry headers: a failed event always fits its retry record.
+            max_request_size=max_retry_record_bytes(settings.webhook_max_body_bytes),
+            **options,
+        )
 
     async def start(
         self, topics: Sequence[str], *, on_revoked: RevokedCallback, on_assigned: AssignedCallback | None = None
@@ -289,6 +337,7 @@ class KafkaClient:
         """Produce records and return once every in-sync replica has each of them (acks=all).
 
         Raises:
+            RecordTooLarge: a record is over its topic's size limit, and no retry can change that.
             BrokerUnavailable: a record was not acknowledged; some of the others may have been.
         """
         try:
@@ -297,6 +346,8 @@ class KafkaClient:
                 for rec in records
             ]
             await asyncio.gather(*pending)
+        except (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError) as exc:
+            raise RecordTooLarge(f"Kafka refused a record for its size: {type(exc).__name__}") from exc
         except KafkaError as exc:
             raise BrokerUnavailable(f"Kafka did not acknowledge a record: {type(exc).__name__}") from exc
 

@@ -18,11 +18,12 @@ from collections.abc import Callable
 
 from consumers.claims import Claims
 from consumers.decoding import Decoded
+from consumers.errors import RecordTooLarge
 from consumers.idempotency import Claim
 from consumers.kafka import KafkaClient
 from consumers.metrics import ConsumerMetrics, Outcome
 from consumers.outage import until_available
-from consumers.routing import backoff_ms, failure_record, failure_route, now_ms
+from consumers.routing import backoff_ms, failure_record, failure_route, now_ms, valueless_dead_letter
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
 
@@ -88,8 +89,7 @@ class Processor:
         )
         if item.key in self._claims.held:
             await self._claims.release_now([item.key])
-        await self._send_failure(item, exc, Outcome.DEAD_LETTERED)
-        return Outcome.DEAD_LETTERED
+        return await self._send_failure(item, exc, Outcome.DEAD_LETTERED)
 
     def _log(self, item: Decoded, outcome: Outcome, elapsed_s: float) -> None:
         # One line per processed record: which event, what became of it; never the payload.
@@ -111,8 +111,7 @@ class Processor:
 
     async def _process(self, item: Decoded, gone: Callable[[], bool]) -> Outcome | None:
         if item.invalid is not None:
-            await self._send_failure(item, item.invalid, Outcome.INVALID)
-            return Outcome.INVALID
+            return await self._send_failure(item, item.invalid, Outcome.INVALID)
         event = item.event
         assert event is not None
         while True:
@@ -148,10 +147,10 @@ class Processor:
         # Released first, so that the retry, wherever it is read, can claim the event.
         await self._claims.release(item.key)
         outcome = failure_route(error, item.attempt, self._settings.consumer_max_attempts)
-        await self._send_failure(item, error, outcome)
-        return outcome
+        return await self._send_failure(item, error, outcome)
 
-    async def _send_failure(self, item: Decoded, error: BaseException, outcome: Outcome) -> None:
+    async def _send_failure(self, item: Decoded, error: BaseException, outcome: Outcome) -> Outcome:
+        # The outcome as it turned out: a retry Kafka refuses for its size can only be a dead letter.
         record = item.record
         if outcome is not Outcome.RETRIED:
             log.warning(
@@ -163,11 +162,30 @@ class Processor:
                 type(error).__name__,
             )
         delay = backoff_ms(error, item.attempt, self._settings.consumer_retry_backoff_ms)
-        envelope = item.event.envelope if item.event is not None else None
-        out = failure_record(
-            record, item.route, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay, envelope=envelope
+        out = failure_record(record, item.route, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay)
+        try:
+            await until_available(lambda: self._kafka.send_all([out]), backoff_s=BROKER_BACKOFF_S)
+            return outcome
+        except RecordTooLarge:
+            pass
+        # Sending it again can't help, and holding it would stop its partition for good.
+        log.error(
+            "event at %s[%d]@%d: Kafka refuses its %d-byte record for %s; dead-lettered without its value (the "
+            "event stays at its original offset until the topic's retention; raise max.message.bytes)",
+            record.topic,
+            record.partition,
+            record.offset,
+            len(record.value or b""),
+            out.topic,
         )
-        await until_available(lambda: self._kafka.send_all([out]), backoff_s=BROKER_BACKOFF_S)
+        bare = valueless_dead_letter(record, item.route, error, item.attempt)
+        try:
+            await until_available(lambda: self._kafka.send_all([bare]), backoff_s=BROKER_BACKOFF_S)
+        except RecordTooLarge:
+            log.error(
+                "event at %s[%d]@%d: not even its headers fit the DLQ", record.topic, record.partition, record.offset
+            )
+        return Outcome.INVALID if outcome is Outcome.INVALID else Outcome.DEAD_LETTERED
 
 
 def _uncancel() -> int:

@@ -140,6 +140,19 @@ def failure_record(
     return OutRecord(topic, record.key, record.value, headers)
 
 
+def valueless_dead_letter(record: Record, route: Route, error: BaseException, attempt: int) -> OutRecord:
+    """A dead letter without the event's value, for a failed event Kafka refuses to take again for its size:
+    its headers say why and where the event still is (`HEADER_ORIGINAL_*`, until the topic's retention)."""
+    out = failure_record(record, route, Outcome.DEAD_LETTERED, error, attempt, now_ms=0, delay_ms=0)
+    size = len(record.value or b"")
+    note = f"too large for Kafka ({size} bytes), dead-lettered without its value: {error}"
+    headers = [
+        (name, _utf8(note[:MAX_ERROR_MESSAGE_CHARS]) if name == HEADER_ERROR_MESSAGE else value)
+        for name, value in out.headers
+    ]
+    return OutRecord(out.topic, out.key, None, headers)
+
+
 def _utf8(text: str) -> bytes:
     # An exception's text may hold lone surrogates (decoded with surrogateescape): a header is UTF-8 all the same.
     return text.encode("utf-8", "replace")

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from receiver.errors import Unavailable
@@ -138,25 +139,55 @@ class AiokafkaPublisher:
         admin = AIOKafkaAdminClient(**kafka_client_options(self._settings), client_id="webhooks-receiver-admin")
         await admin.start()
         try:
-            max_message = str(max_message_bytes(self._settings))
+            size = max_message_bytes(self._settings)
             response = await admin.create_topics(
                 [
                     NewTopic(
                         name,
                         self._settings.kafka_topic_partitions,
                         self._settings.kafka_replication_factor,
-                        topic_configs={"max.message.bytes": max_message},
+                        topic_configs={_MAX_MESSAGE_BYTES: str(size)},
                     )
                     for name in self._topics
                 ]
             )
+            existing = []
+            for topic, code, message in response.topic_errors:
+                if code == 0:
+                    logger.info("created topic %s", topic)
+                elif code == TOPIC_ALREADY_EXISTS:
+                    existing.append(topic)
+                else:
+                    raise _TopicError(f"creating topic {topic} failed: error {code} {message}")
+            if existing:
+                await _fit_message_size(admin, existing, size)
         finally:
             await admin.close()
-        for topic, code, message in response.topic_errors:
-            if code == 0:
-                logger.info("created topic %s", topic)
-            elif code != TOPIC_ALREADY_EXISTS:
-                raise _TopicError(f"creating topic {topic} failed: error {code} {message}")
+
+
+async def _fit_message_size(admin: AIOKafkaAdminClient, topics: list[str], size: int) -> None:
+    # A topic created before (by hand, by an older version) may hold less than a body this receiver accepts:
+    # every such event would get a 503 for ever.
+    [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in topics])
+    for code, message, _, topic, entries in response.resources:
+        if code:
+            raise _TopicError(f"describing topic {topic} failed: error {code} {message}")
+        own = {name: value for name, value, _, source, *_ in entries if source == _DYNAMIC_TOPIC_CONFIG}
+        current = next(int(value) for name, value, *_ in entries if name == _MAX_MESSAGE_BYTES)
+        if current >= size:
+            continue
+        # AlterConfigs replaces every setting of the topic: its own ones go along, so only this one changes.
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, {**own, _MAX_MESSAGE_BYTES: str(size)})]
+        )
+        logger.warning(
+            "topic %s held records of up to %d bytes; raised to %d to fit WEBHOOK_MAX_BODY_BYTES", topic, current, size
+        )
+
+
+# Where a topic's setting comes from in a DescribeConfigs answer: set on the topic itself.
+_DYNAMIC_TOPIC_CONFIG = 1
+_MAX_MESSAGE_BYTES = "max.message.bytes"
 
 
 class _TopicError(KafkaError):  # type: ignore[misc]

@@ -17,11 +17,10 @@ from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from receiver.settings import ReceiverSettings
+from schemas import topics
 
 # Kafka's error code for "topic already exists", which creating topics at start-up expects.
 TOPIC_ALREADY_EXISTS = 36
-# Room for the envelope's own fields and kept headers around the largest accepted body.
-ENVELOPE_OVERHEAD_BYTES = 64 * 1024
 # How long start-up waits for Kafka before serving anyway (503 to webhooks until it connects).
 STARTUP_WAIT_S = 10.0
 # Reconnect backoff while Kafka is unreachable, seconds.
@@ -60,12 +59,12 @@ def create_publisher(settings: ReceiverSettings, topics: Collection[str]) -> Pub
 
 def max_record_bytes(settings: ReceiverSettings) -> int:
     """The largest record the receiver can produce: the largest body in its envelope."""
-    return settings.max_body_bytes + ENVELOPE_OVERHEAD_BYTES
+    return topics.max_record_bytes(settings.max_body_bytes)
 
 
 def max_message_bytes(settings: ReceiverSettings) -> int:
-    """The topics' `max.message.bytes`: a record batch counts as one message, so a full batch must fit."""
-    return max(settings.kafka_batch_bytes, settings.max_body_bytes) + ENVELOPE_OVERHEAD_BYTES
+    """The topics' `max.message.bytes`, the same whichever process creates a topic (`schemas.topics`)."""
+    return topics.max_message_bytes(settings.max_body_bytes, settings.kafka_batch_bytes)
 
 
 def delivery_timeout_ms(settings: ReceiverSettings) -> int:

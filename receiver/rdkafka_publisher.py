@@ -19,6 +19,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource  # no __all__ upstream
+from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
 from receiver.errors import Unavailable
@@ -235,14 +237,43 @@ class RdkafkaPublisher:
             operation_timeout=_ADMIN_TIMEOUT_S,
             request_timeout=_ADMIN_TIMEOUT_S,
         )
+        existing = []
         for topic, future in futures.items():
             try:
                 await asyncio.wrap_future(future)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise
+                existing.append(topic)
             else:
                 logger.info("created topic %s", topic)
+        if existing:
+            await self._fit_message_size(admin, existing, max_message_bytes(self._settings))
+
+    async def _fit_message_size(self, admin: AdminClient, topics: list[str], size: int) -> None:
+        # A topic created before (by hand, by an older version) may hold less than a body this receiver accepts:
+        # every such event would get a 503 for ever.
+        described = admin.describe_configs(
+            [ConfigResource(ResourceType.TOPIC, name) for name in topics], request_timeout=_ADMIN_TIMEOUT_S
+        )
+        for resource, future in described.items():
+            entries = await asyncio.wrap_future(future)
+            current = int(entries["max.message.bytes"].value)
+            if current >= size:
+                continue
+            entry = ConfigEntry("max.message.bytes", str(size), incremental_operation=AlterConfigOpType.SET)
+            altered = admin.incremental_alter_configs(
+                [ConfigResource(ResourceType.TOPIC, resource.name, incremental_configs=[entry])],
+                request_timeout=_ADMIN_TIMEOUT_S,
+            )
+            for done in altered.values():
+                await asyncio.wrap_future(done)
+            logger.warning(
+                "topic %s held records of up to %d bytes; raised to %d to fit WEBHOOK_MAX_BODY_BYTES",
+                resource.name,
+                current,
+                size,
+            )
 
 
 def _error_name(exc: KafkaException) -> str:

@@ -39,6 +39,30 @@ HEADER_ORIGINAL_TOPIC = "webhook-original-topic"
 HEADER_ORIGINAL_PARTITION = "webhook-original-partition"
 HEADER_ORIGINAL_OFFSET = "webhook-original-offset"
 
+# Room around the largest accepted body (`WEBHOOK_MAX_BODY_BYTES`) in a record: the envelope's own fields and
+# the headers kept from the request.
+RECORD_OVERHEAD_BYTES = 64 * 1024
+# Room for the headers a consumer adds to a retry or dead-letter record (an error message of at most 300
+# characters, and a few numbers).
+RETRY_HEADERS_BYTES = 4 * 1024
+
+
+def max_record_bytes(max_body_bytes: int) -> int:
+    """The largest record the receiver writes for a body limit."""
+    return max_body_bytes + RECORD_OVERHEAD_BYTES
+
+
+def max_retry_record_bytes(max_body_bytes: int) -> int:
+    """The largest record a consumer writes to a retry or dead-letter topic: any event the receiver wrote,
+    with the retry headers."""
+    return max_record_bytes(max_body_bytes) + RETRY_HEADERS_BYTES
+
+
+def max_message_bytes(max_body_bytes: int, batch_bytes: int) -> int:
+    """The `max.message.bytes` every webhooks topic gets, whichever process creates it: the largest record or
+    a full producer batch (`KAFKA_BATCH_BYTES`: a batch counts as one message), whichever is larger."""
+    return max(batch_bytes, max_retry_record_bytes(max_body_bytes))
+
 
 def event_topic(provider: str) -> str:
     """The default topic a provider's events are published to: `webhooks.<provider>`."""
