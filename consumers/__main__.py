@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from consumers.routing import Route
 from consumers.runner import HandlerRunner
 from consumers.runtime import tune_gc
 from consumers.settings import Settings, load_settings
+from consumers.tracing import Tracing, tracing_from_env
 from consumers.worker import Worker
 from schemas.logline import configure_logging
 
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 REDIS_TIMEOUT_S = 5.0
 
 
-async def run(settings: Settings, handlers: Registry) -> None:
+async def run(settings: Settings, handlers: Registry, tracing: Tracing | None = None) -> None:
     """Create the topics, serve the metrics and run a worker until SIGTERM or SIGINT."""
     metrics = ConsumerMetrics(CollectorRegistry())
     server, _ = serve(metrics.registry, settings.consumer_metrics_host, settings.consumer_metrics_port)
@@ -53,6 +55,7 @@ async def run(settings: Settings, handlers: Registry) -> None:
             store=IdempotencyStore(client),
             registry=handlers,
             metrics=metrics,
+            tracing=tracing,
         )
         await ensure_topics(settings, _all_topics(settings))
         loop = asyncio.get_running_loop()
@@ -195,7 +198,17 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m consumers"
         log.warning("no handlers registered (CONSUMER_HANDLERS): every event is marked done without work")
     if args.command == "replay":
         return asyncio.run(replay(settings, handlers, args))
-    asyncio.run(run(settings, handlers))
+    try:
+        traces = tracing_from_env(os.environ)
+    except ConfigError as exc:
+        print(f"consumers: {exc}", file=sys.stderr)
+        return 2
+    tracing, stop_tracing = traces if traces is not None else (None, None)
+    try:
+        asyncio.run(run(settings, handlers, tracing))
+    finally:
+        if stop_tracing is not None:
+            stop_tracing()  # sends the spans still batched
     return 0
 
 

@@ -34,6 +34,7 @@ from consumers.registry import Registry
 from consumers.routing import Route, now_ms
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
+from consumers.tracing import TracedClaims, Tracing
 from schemas.topics import HEADER_NOT_BEFORE
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Worker:
         registry: the handlers.
         metrics: where to count.
         routes: the topics per provider; by default `Route.for_provider` of each `CONSUMER_PROVIDERS`.
+        tracing: OpenTelemetry spans of each record and commit (`consumers.tracing`); None, the default, is off.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Worker:
         registry: Registry,
         metrics: ConsumerMetrics,
         routes: Sequence[Route] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._settings = settings
         self._group = settings.consumer_group
@@ -83,13 +86,20 @@ class Worker:
         for route in routes:
             self._by_topic[route.topic] = (route, False)
             self._by_topic[route.retry_topic] = (route, True)
-        self._claims = Claims(store, lease_ms=settings.consumer_lease_ms, done_ttl_s=settings.consumer_done_ttl_s)
+        lease_ms, done_ttl_s = settings.consumer_lease_ms, settings.consumer_done_ttl_s
+        self._tracing = tracing
+        self._claims = (
+            Claims(store, lease_ms=lease_ms, done_ttl_s=done_ttl_s)
+            if tracing is None
+            else TracedClaims(store, lease_ms=lease_ms, done_ttl_s=done_ttl_s, tracing=tracing)
+        )
         runner = HandlerRunner(
             registry,
             metrics,
             group=self._group,
             timeout_s=settings.consumer_handler_timeout_s,
             max_attempts=settings.consumer_max_attempts,
+            tracing=tracing,
         )
         self._processor = Processor(settings, claims=self._claims, runner=runner, kafka=kafka, metrics=metrics)
         self._lanes = Lanes()
@@ -173,7 +183,12 @@ class Worker:
         assert task is not None
         state.running.add(task)
         try:
-            outcome = await self._processor.process(item, gone=lambda: state.revoked)
+            if self._tracing is None:
+                outcome = await self._processor.process(item, gone=lambda: state.revoked)
+            else:
+                with self._tracing.consume(item) as name_outcome:
+                    outcome = await self._processor.process(item, gone=lambda: state.revoked)
+                    name_outcome(outcome)
         finally:
             state.running.discard(task)
         if outcome is not None:
@@ -183,12 +198,18 @@ class Worker:
 
     async def _commit(self) -> None:
         offsets = {part: point for part, state in self._parts.items() if (point := state.to_commit()) is not None}
-        if offsets and await self._kafka.commit(offsets):
+        if offsets and await self._commit_offsets(offsets):
             now = time.monotonic()
             for part, point in offsets.items():
                 if (state := self._parts.get(part)) is not None:
                     state.committed = point
                     state.commit_moved_at = now
+
+    async def _commit_offsets(self, offsets: dict[Partition, int]) -> bool:
+        if self._tracing is None:
+            return await self._kafka.commit(offsets)
+        with self._tracing.commit():
+            return await self._kafka.commit(offsets)
 
     # -------------------------------------------------------------------------------- flow control
 
@@ -265,7 +286,7 @@ class Worker:
                 log.info("cancelled %d unfinished events; their claims are released", len(late))
         offsets = {part: point for part, state in states.items() if (point := state.to_commit()) is not None}
         if offsets:
-            await self._kafka.commit(offsets)
+            await self._commit_offsets(offsets)
         for part in states:
             del self._parts[part]
 

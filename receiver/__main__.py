@@ -24,6 +24,7 @@ from receiver.errors import ConfigError
 from receiver.settings import load_settings
 from receiver.sources import load_sources
 from receiver.supervisor import METRICS_DIR_ENV, Supervisor
+from receiver.tracing import tracing_from_env
 from schemas.logline import configure_logging
 
 logger = logging.getLogger("receiver")
@@ -59,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     disable_created_metrics()  # type: ignore[no-untyped-call]
     metrics_dir = os.environ.get(METRICS_DIR_ENV) if worker is not None else None
     try:
-        app = create_app(settings, metrics_dir=Path(metrics_dir) if metrics_dir else None)
+        # Each worker process exports its own spans (an exporter's thread does not survive a fork).
+        traces = tracing_from_env(os.environ)
+        tracing, stop_tracing = traces if traces is not None else (None, None)
+        app = create_app(settings, metrics_dir=Path(metrics_dir) if metrics_dir else None, tracing=tracing)
     except ConfigError as exc:
         print(f"receiver: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -88,8 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     server = uvicorn.Server(config)
     sockets = None if worker is None else [socket.socket(fileno=worker[0])]
     parent_fd = None if worker is None else worker[1]
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve(server, sockets, parent_fd))
+    try:
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(_serve(server, sockets, parent_fd))
+    finally:
+        if stop_tracing is not None:
+            stop_tracing()  # sends the spans still batched
     # uvicorn's code for "never started serving" (the lifespan or the bind failed), as `uvicorn.run` exits.
     return 0 if server.started else 3
 

@@ -8,6 +8,7 @@ create_app(settings, sources=..., publisher=...)  ->  Receiver
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from receiver.publish import Publisher, create_publisher
 from receiver.routes import PATH_PREFIX, WebhookRoute
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources
+from receiver.tracing import Tracing
 
 
 class Receiver:
@@ -48,6 +50,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     clock: Callable[[], float] | None = None,
     metrics_dir: Path | None = None,
+    tracing: Tracing | None = None,
 ) -> Receiver:
     """Build the receiver.
 
@@ -59,6 +62,7 @@ def create_app(
         clock: seconds since the epoch, for timestamp checks; default `time.time`.
         metrics_dir: the directory where every worker of a multi-process receiver keeps its metrics
             (PROMETHEUS_MULTIPROC_DIR, `supervisor.py`): `/metrics` then adds up all of them.
+        tracing: OpenTelemetry spans of each webhook request (`receiver.tracing.tracing_from_env`); default off.
     """
     if sources is None:
         sources = load_sources(os.environ, sources_file=settings.sources_file, tolerance_s=settings.tolerance_s)
@@ -115,7 +119,8 @@ def create_app(
         body_timeout_s=settings.body_timeout_s,
         max_header_bytes=settings.max_header_bytes,
         retry_after_s=settings.retry_after_s,
-        **({"clock": clock} if clock is not None else {}),
+        clock=clock if clock is not None else time.time,
+        tracing=tracing,
     )
     return Receiver(webhooks, api)
 

@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import orjson
@@ -43,6 +44,9 @@ from receiver.sources import Source
 from receiver.verify import Handshake, Inbound
 from receiver.verify.handshakes import handshake_methods
 from schemas.envelope import encode_envelope
+
+if TYPE_CHECKING:
+    from receiver.tracing import RequestTrace, Tracing
 
 logger = logging.getLogger(__name__)
 # The per-request line, a logger of its own so it can be turned down alone (`receiver.requests`).
@@ -66,6 +70,7 @@ class WebhookRoute:
         max_header_bytes: headers adding up to more get a 431 before the body is read.
         retry_after_s: the `Retry-After` of a 503.
         clock: seconds since the epoch (injected so tests can move time).
+        tracing: OpenTelemetry spans of each request (`receiver.tracing`); None, the default, is off.
     """
 
     def __init__(
@@ -79,6 +84,7 @@ class WebhookRoute:
         body_timeout_s: float = 10.0,
         max_header_bytes: int = 65_536,
         clock: Callable[[], float] = time.time,
+        tracing: Tracing | None = None,
     ) -> None:
         self._sources = dict(sources)
         self._publisher = publisher
@@ -88,6 +94,7 @@ class WebhookRoute:
         self._max_header_bytes = max_header_bytes
         self._unavailable_headers = [*_JSON_HEADERS, (b"retry-after", str(retry_after_s).encode())]
         self._clock = clock
+        self._tracing = tracing
         # The hot path's metric children, looked up once rather than by labels on every request.
         self._accepted = {
             name: metrics.received.labels(name, src.provider, "accepted") for name, src in sources.items()
@@ -116,10 +123,13 @@ class WebhookRoute:
         source_label = source.name if source is not None else UNKNOWN_SOURCE_LABEL
         provider_label = source.provider if source is not None else UNKNOWN_SOURCE_LABEL
         headers = _JSON_HEADERS
+        trace = None
+        if self._tracing is not None:
+            trace = self._tracing.start(source_label, _traceparent(dict(scope["headers"])))
         try:
             if source is None:
                 raise UnknownSource("no such source")
-            handled = await self._handle(source, scope, receive)
+            handled = await self._handle(source, scope, receive, trace)
         except RequestError as exc:
             outcome, status, body = exc.outcome, exc.status_code, {"error": exc.code}
             if status == 503:
@@ -127,8 +137,15 @@ class WebhookRoute:
             elif isinstance(exc, SignatureError):
                 self._metrics.signature_failures.labels(source_label, exc.reason).inc()
             logger.debug("refused %s: %s (%s)", source_label, exc.code, exc)
+            error: BaseException | None = exc
         except _Disconnected:
+            if trace is not None:
+                trace.finish(499, "disconnected")
             return
+        except BaseException as exc:
+            if trace is not None:
+                trace.finish(500, "error", exc)
+            raise
         else:
             if isinstance(handled, Handshake):
                 # A provider handshake: answered as the provider expects, never published.
@@ -137,6 +154,8 @@ class WebhookRoute:
                     send, handled.status, handled.body, [(b"content-type", handled.content_type), *handled.headers]
                 )
                 self._finish(started, source_label, provider_label, "handshake", handled.status)
+                if trace is not None:
+                    trace.finish(handled.status, "handshake")
                 return
             event_id, event_type = handled
             self._accepted[source_label].inc()
@@ -148,10 +167,14 @@ class WebhookRoute:
             self._finish(
                 started, source_label, provider_label, "accepted", ack.status if ack else 202, event_id, event_type
             )
+            if trace is not None:
+                trace.finish(ack.status if ack else 202, "accepted")
             return
         self._metrics.received.labels(source_label, provider_label, outcome).inc()
         await _respond(send, status, body, headers)
         self._finish(started, source_label, provider_label, outcome, status)
+        if trace is not None:
+            trace.finish(status, outcome, error)
 
     def _finish(
         self,
@@ -181,12 +204,16 @@ class WebhookRoute:
                 },
             )
 
-    async def _handle(self, source: Source, scope: Scope, receive: Receive) -> tuple[str, str] | Handshake:
+    async def _handle(
+        self, source: Source, scope: Scope, receive: Receive, trace: RequestTrace | None
+    ) -> tuple[str, str] | Handshake:
         raw_headers = scope["headers"]
         if sum(len(name) + len(value) for name, value in raw_headers) > self._max_header_bytes:
             raise HeadersTooLarge(f"headers over {self._max_header_bytes} bytes")
         headers: dict[bytes, bytes] = dict(raw_headers)
         body = await self._read_body(headers, receive)
+        if trace is not None:
+            trace.step("verify")
         method = scope["method"]
         handshakes = [h for h in source.handshakes if h.method == method]
         inbound = Inbound(method, _query(scope), headers, body) if handshakes else None
@@ -211,6 +238,8 @@ class WebhookRoute:
         if coded is not None:
             return coded
         verified = source.scheme.describe(source.name, headers, body)
+        if trace is not None:
+            trace.step("publish")
         received_at = datetime.now(UTC)
         value = encode_envelope(
             id=verified.id,
@@ -222,10 +251,13 @@ class WebhookRoute:
             payload_json=verified.payload_json,
             headers=verified.headers,
         )
-        traceparent = headers.get(b"traceparent")
-        if traceparent is not None and not _TRACEPARENT.fullmatch(traceparent):
-            traceparent = None
         event_id, event_type, subject = verified.id, verified.type, verified.subject
+        if trace is None:
+            traceparent = _traceparent(headers)
+        else:
+            # The consumers' spans continue from the publish span.
+            traceparent = trace.traceparent()
+            trace.event(event_id, event_type, source.topic)
         record = source.record_format
         event_time = verified.occurred_at or received_at
         if record.structured:
@@ -236,6 +268,8 @@ class WebhookRoute:
             id=event_id, type=event_type, time=event_time, subject=subject, traceparent=traceparent
         )
         publishing = self._publisher.publish(source.topic, event_id.encode(), value, record_headers)
+        if trace is not None:
+            trace.step("ack")
         # Large bodies: the producer keeps its own copy of the envelope, so nothing here holds the request's
         # bytes or the envelope's through the wait for the ack (peak RSS with 256 KiB bodies at 64
         # connections: 145 MB before, 103 MB after).
@@ -282,6 +316,12 @@ def _query(scope: Scope) -> dict[str, str]:
     for name, value in pairs:
         fields.setdefault(name, value)
     return fields
+
+
+def _traceparent(headers: Mapping[bytes, bytes]) -> bytes | None:
+    """The sender's `traceparent`, where it is a valid one."""
+    value = headers.get(b"traceparent")
+    return value if value is not None and _TRACEPARENT.fullmatch(value) else None
 
 
 class _Disconnected(Exception):

@@ -26,6 +26,7 @@ from consumers.metrics import ConsumerMetrics
 from consumers.registry import Event, Registry
 from consumers.routing import Route
 from consumers.settings import Settings
+from consumers.tracing import Tracing
 from consumers.worker import Worker
 from schemas import Envelope
 from schemas.records import RecordFormat
@@ -114,7 +115,12 @@ Behaviour = Callable[[Event[Any]], Awaitable[object]]
 
 @asynccontextmanager
 async def running_worker(
-    settings: Settings, route: Route, store: IdempotencyStore, behaviour: Behaviour | None = None
+    settings: Settings,
+    route: Route,
+    store: IdempotencyStore,
+    behaviour: Behaviour | None = None,
+    *,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[tuple[Running, Callable[[], Coroutine[Any, Any, None]]]]:
     """A worker running in the background; yields its record and a `stop` that waits for it to end."""
 
@@ -134,6 +140,7 @@ async def running_worker(
         registry=registry,
         metrics=running.metrics,
         routes=[route],
+        tracing=tracing,
     )
     task = asyncio.create_task(worker.run())
 
