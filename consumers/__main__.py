@@ -92,7 +92,7 @@ async def replay(settings: Settings, handlers: Registry, args: argparse.Namespac
         routes = [Route.for_provider(p, settings.consumer_group) for p in args.provider or settings.consumer_providers]
         selection = Selection(frozenset(args.id or ()), args.since, args.until)
         summary = Summary()
-        plans = await replayer.select(routes, selection, summary)
+        plans = replayer.select(routes, selection, summary)
         if args.dry_run:
             await replayer.dry_run(plans, summary)
         else:
@@ -106,13 +106,11 @@ async def replay(settings: Settings, handlers: Registry, args: argparse.Namespac
 
 
 def _progress_bar(summary: Summary) -> None:
-    # One line, redrawn in place on a terminal; a log file gets only the summary.
+    # One line, redrawn in place on a terminal; a log file gets only the summary. The DLQ is read as it is
+    # replayed, so the total is not known before the end.
     if not sys.stderr.isatty():
         return
-    width = 30
-    filled = width * summary.processed // max(1, summary.selected)
-    bar = "#" * filled + "-" * (width - filled)
-    print(f"\r[{bar}] {summary.processed}/{summary.selected}", end="", file=sys.stderr, flush=True)
+    print(f"\r{summary.processed} replayed of {summary.read} dead letters read", end="", file=sys.stderr, flush=True)
 
 
 def _redis(settings: Settings) -> redis.asyncio.Redis:

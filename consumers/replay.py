@@ -6,6 +6,11 @@ id, by the time they were dead-lettered) and runs each through the same claim pr
 worker, at a bounded rate. An event that is `done` already is a duplicate and is not run again, unless
 `force` (an event done by mistake); an event another member holds a live claim on is left to it (`busy`).
 A replay that fails leaves the record where it is: nothing is written to any topic.
+
+Records run as they are read (nothing is held but the keys replayed so far), and each event runs once per
+replay however many dead copies it has. A claim is renewed while its handler runs (a handler that finds it
+lost is stopped); a forced run that fails leaves an earlier `done` mark in place. Redis refusing or missing
+a call is waited out, as the worker does.
 """
 
 from __future__ import annotations
@@ -13,13 +18,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from consumers.decoding import attempt_of, decode
+from consumers.claims import OUTAGE_BACKOFF_S
+from consumers.decoding import Decoded, attempt_of, decode
+from consumers.errors import StoreUnavailable
 from consumers.idempotency import Claim, IdempotencyStore
 from consumers.kafka import TimedRecord
+from consumers.outage import until_available
+from consumers.registry import Event
 from consumers.routing import Route, header
 from consumers.runner import HandlerRunner
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_ID
@@ -28,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # Reads a topic from its beginning to its end as of the call (`consumers.kafka.read_to_end`).
 Reader = Callable[[str], AsyncIterator[TimedRecord]]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,65 +138,113 @@ class Replayer:
         self._out = out
         self._token = f"replay-{time.time_ns():x}"
 
-    async def select(self, routes: list[Route], selection: Selection, summary: Summary) -> list[Plan]:
-        """The selected dead letters of every route's DLQ, in topic and offset order."""
-        plans: list[Plan] = []
+    async def select(self, routes: list[Route], selection: Selection, summary: Summary) -> AsyncIterator[Plan]:
+        """The selected dead letters of every route's DLQ, in topic and offset order, as they are read."""
         found: set[str] = set()
         for route in routes:
             async for record in self._read(route.dlq_topic):
                 summary.read += 1
                 event_id = header(record, HEADER_ID) or (record.key.decode(errors="replace") if record.key else None)
                 if selection.matches(event_id, record.timestamp):
-                    plans.append(Plan(record, route, event_id))
+                    summary.selected += 1
                     found.add(event_id or "")
-        summary.selected = len(plans)
+                    yield Plan(record, route, event_id)
         summary.missing = sorted(selection.ids - found)
-        return plans
 
-    async def dry_run(self, plans: list[Plan], summary: Summary) -> None:
+    async def dry_run(self, plans: AsyncIterable[Plan], summary: Summary) -> None:
         """List what `run` would do, without claiming or running anything."""
-        for plan in plans:
+        seen: set[str] = set()
+        async for plan in plans:
             item = decode(plan.record, plan.route, self._group, attempt_of(plan.record) + 1)
             if item.invalid is not None:
                 summary.invalid += 1
                 self._out(f"invalid   {_where(plan)}: {item.invalid}")
                 continue
-            [done] = await self._store.is_done([item.key])
-            if done and not self._force:
+            [done] = await _redis(lambda: self._store.is_done([item.key]))
+            if item.key in seen or (done and not self._force):
                 summary.duplicates += 1
                 self._out(f"duplicate {_where(plan)}: handled already (--force runs it again)")
             else:
                 summary.would_replay += 1
                 self._out(f"replay    {_where(plan)}: {_cause(plan.record)}")
+            seen.add(item.key)
 
-    async def run(self, plans: list[Plan], summary: Summary, progress: Callable[[Summary], None]) -> None:
-        """Replay each selected dead letter, one at a time and at most `rate_per_s` a second."""
+    async def run(self, plans: AsyncIterable[Plan], summary: Summary, progress: Callable[[Summary], None]) -> None:
+        """Replay each selected dead letter, one at a time and at most `rate_per_s` runs a second."""
         next_start = time.monotonic()
-        for plan in plans:
+        # The events of this replay so far: another dead copy of one is a duplicate, forced or not.
+        seen: set[str] = set()
+        async for plan in plans:
             item = decode(plan.record, plan.route, self._group, attempt_of(plan.record) + 1)
             if item.invalid is not None or item.event is None:
                 summary.invalid += 1
                 self._out(f"invalid   {_where(plan)}: {item.invalid}")
+            elif item.key in seen:
+                summary.duplicates += 1
             else:
-                [claim] = await self._store.claim([item.key], self._token, self._lease_ms, force=self._force)
-                if claim is Claim.DONE:
-                    summary.duplicates += 1
-                elif claim is Claim.HELD:
-                    summary.busy += 1
-                    self._out(f"busy      {_where(plan)}: a worker holds it now; replay it later")
-                else:
-                    await asyncio.sleep(max(0.0, next_start - time.monotonic()))
+                seen.add(item.key)
+                # The rate is kept before the claim: a claim never waits for it.
+                await asyncio.sleep(max(0.0, next_start - time.monotonic()))
+                if await self._replay(plan, item, item.event, summary):
                     next_start = time.monotonic() + self._interval_s
-                    error = await self._runner.run(item.event, plan.route.provider)
-                    if error is None:
-                        await self._store.complete([item.key], self._token, self._done_ttl_s)
-                        summary.handled += 1
-                    else:
-                        await self._store.release([item.key], self._token)
-                        summary.failed += 1
-                        self._out(f"failed    {_where(plan)}: {type(error).__name__}: {str(error)[:200]}")
             summary.processed += 1
             progress(summary)
+
+    async def _replay(self, plan: Plan, item: Decoded, event: Event[Any], summary: Summary) -> bool:
+        # Whether the handler ran.
+        key = item.key
+        # A forced run takes a `done` key over; should it fail, the key is marked done again, not freed.
+        [was_done] = await _redis(lambda: self._store.is_done([key])) if self._force else [False]
+        [claim] = await _redis(lambda: self._store.claim([key], self._token, self._lease_ms, force=self._force))
+        if claim is Claim.DONE:
+            summary.duplicates += 1
+            return False
+        if claim is Claim.HELD:
+            summary.busy += 1
+            self._out(f"busy      {_where(plan)}: a worker holds it now; replay it later")
+            return False
+        run = asyncio.create_task(self._runner.run(event, plan.route.provider))
+        renewing = asyncio.create_task(self._renew(key, run))
+        try:
+            error = await run
+        except asyncio.CancelledError:
+            if renewing.done():  # the claim was lost: another member has the event now
+                summary.busy += 1
+                self._out(f"busy      {_where(plan)}: the claim was lost while it ran; a worker has it now")
+                return True
+            raise
+        finally:
+            renewing.cancel()
+        if error is None:
+            await _redis(lambda: self._store.complete([key], self._token, self._done_ttl_s))
+            summary.handled += 1
+            return True
+        if was_done:
+            await _redis(lambda: self._store.complete([key], self._token, self._done_ttl_s))
+        else:
+            await _redis(lambda: self._store.release([key], self._token))
+        summary.failed += 1
+        self._out(f"failed    {_where(plan)}: {type(error).__name__}: {str(error)[:200]}")
+        return True
+
+    async def _renew(self, key: str, run: asyncio.Task[BaseException | None]) -> None:
+        # Renews the claim a third of a lease apart while the handler runs; stops the handler once it is lost.
+        while True:
+            await asyncio.sleep(self._lease_ms / 3000)
+            try:
+                [ours] = await self._store.renew([key], self._token, self._lease_ms)
+            except StoreUnavailable as exc:
+                log.warning("could not renew the claim of %s: %s", key, exc)
+                continue
+            if not ours:
+                log.warning("the claim of %s was lost while its handler ran (away longer than the lease?)", key)
+                run.cancel()
+                return
+
+
+async def _redis(call: Callable[[], Awaitable[T]]) -> T:
+    # A replay waits out Redis refusing or missing a call, as the worker does, rather than stop half-way.
+    return await until_available(call, backoff_s=OUTAGE_BACKOFF_S)
 
 
 def _where(plan: Plan) -> str:

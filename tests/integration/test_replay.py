@@ -75,7 +75,7 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
     async def replay(selection: Selection | None = None, *, dry_run: bool = False) -> Summary:
         selection = selection or Selection()
         summary = Summary()
-        plans = await replayer.select([route], selection, summary)
+        plans = replayer.select([route], selection, summary)
         if dry_run:
             await replayer.dry_run(plans, summary)
         else:
