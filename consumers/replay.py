@@ -160,14 +160,15 @@ class Replayer:
                 summary.invalid += 1
                 self._out(f"invalid   {_where(plan)}: {item.invalid}")
                 continue
-            [done] = await _redis(lambda: self._store.is_done([item.key]))
-            if item.key in seen or (done and not self._force):
+            key = item.key
+            [done] = await _redis(lambda: self._store.is_done([key]))
+            if key in seen or (done and not self._force):
                 summary.duplicates += 1
                 self._out(f"duplicate {_where(plan)}: handled already (--force runs it again)")
             else:
                 summary.would_replay += 1
                 self._out(f"replay    {_where(plan)}: {_cause(plan.record)}")
-            seen.add(item.key)
+            seen.add(key)
 
     async def run(self, plans: AsyncIterable[Plan], summary: Summary, progress: Callable[[Summary], None]) -> None:
         """Replay each selected dead letter, one at a time and at most `rate_per_s` runs a second."""
