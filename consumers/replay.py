@@ -161,7 +161,7 @@ class Replayer:
                 self._out(f"invalid   {_where(plan)}: {item.invalid}")
                 continue
             key = item.key
-            [done] = await _redis(lambda: self._store.is_done([key]))
+            done = await self._is_done(key)
             if key in seen or (done and not self._force):
                 summary.duplicates += 1
                 self._out(f"duplicate {_where(plan)}: handled already (--force runs it again)")
@@ -195,7 +195,7 @@ class Replayer:
         # Whether the handler ran.
         key = item.key
         # A forced run takes a `done` key over; should it fail, the key is marked done again, not freed.
-        [was_done] = await _redis(lambda: self._store.is_done([key])) if self._force else [False]
+        was_done = self._force and await self._is_done(key)
         [claim] = await _redis(lambda: self._store.claim([key], self._token, self._lease_ms, force=self._force))
         if claim is Claim.DONE:
             summary.duplicates += 1
@@ -227,6 +227,10 @@ class Replayer:
         summary.failed += 1
         self._out(f"failed    {_where(plan)}: {type(error).__name__}: {str(error)[:200]}")
         return True
+
+    async def _is_done(self, key: str) -> bool:
+        [done] = await _redis(lambda: self._store.is_done([key]))
+        return done
 
     async def _renew(self, key: str, run: asyncio.Task[BaseException | None]) -> None:
         # Renews the claim a third of a lease apart while the handler runs; stops the handler once it is lost.
