@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import logging
 import threading
@@ -75,7 +76,20 @@ class RdkafkaPublisher:
         self._topics = sorted(set(topics))
         self._startup_wait_s = startup_wait_s
         self._timeout_s = settings.publish_timeout_ms / 1000
-        self._producer = Producer(
+        self._producer = self._new_producer()
+        # Set by librdkafka's thread when the producer hit a fatal error: it takes no record again.
+        self._fatal: KafkaError | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reports: list[_Report] = []
+        self._deadlines: collections.deque[tuple[float, asyncio.Future[None]]] = collections.deque()
+        self._closing = threading.Event()
+        self._poller: threading.Thread | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = False
+
+    def _new_producer(self) -> Producer:
+        settings = self._settings
+        return Producer(
             {
                 **rdkafka_config(settings),
                 "acks": "all",
@@ -86,20 +100,13 @@ class RdkafkaPublisher:
                 "message.timeout.ms": delivery_timeout_ms(settings),
                 # The Java client's key hashing: a key lands on the partition any other producer puts it on.
                 "partitioner": "murmur2_random",
-                "error_cb": _log_client_error,
+                "error_cb": self._on_client_error,
             }
         )
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._reports: list[_Report] = []
-        self._deadlines: collections.deque[tuple[float, asyncio.Future[None]]] = collections.deque()
-        self._closing = threading.Event()
-        self._poller: threading.Thread | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._ready = False
 
     @property
     def ready(self) -> bool:
-        return self._ready
+        return self._ready and self._fatal is None
 
     async def start(self) -> None:
         """Start polling and connecting; wait a bounded time for the topics, then go on in the background."""
@@ -128,8 +135,8 @@ class RdkafkaPublisher:
         self._ready = False
 
     async def publish(self, topic: str, key: bytes, value: bytes, headers: RecordHeaders) -> None:
-        if not self._ready:
-            raise Unavailable("not connected to Kafka")
+        if not self.ready:
+            raise Unavailable("not connected to Kafka" if self._fatal is None else "the Kafka producer is rebuilt")
         loop = self._loop
         assert loop is not None
         delivered: asyncio.Future[None] = loop.create_future()
@@ -181,6 +188,44 @@ class RdkafkaPublisher:
                 delivered.set_result(None)
             else:
                 delivered.set_exception(Unavailable(f"Kafka refused the record: {error.name()}"))
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        # librdkafka's error callback, in the thread that polls. Most errors (a broker disconnect) it recovers from
+        # by itself; after a fatal one this producer takes no record again: a new one is built.
+        if not _is_fatal(error):
+            logger.warning("Kafka client: %s", error.name())
+            return
+        if self._fatal is not None:
+            return
+        self._fatal = error
+        logger.error(
+            "the Kafka producer hit a fatal error (%s): building a new one; webhooks get 503 and /readyz says not "
+            "ready meanwhile",
+            error.name(),
+        )
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the process is stopping anyway
+                loop.call_soon_threadsafe(self._start_rebuild)
+
+    def _start_rebuild(self) -> None:
+        self._tasks.append(asyncio.create_task(self._rebuild(), name="kafka-rebuild"))
+
+    async def _rebuild(self) -> None:
+        # The poller goes first, so that purging runs the last delivery callbacks of the old producer alone.
+        self._closing.set()
+        if self._poller is not None:
+            await asyncio.to_thread(self._poller.join)
+        old = self._producer
+        old.purge()
+        await asyncio.to_thread(old.flush, 0)
+        self._settle(self._take_reports())
+        self._producer = self._new_producer()
+        self._closing = threading.Event()
+        self._poller = threading.Thread(target=self._poll_reports, name="kafka-delivery-reports", daemon=True)
+        self._poller.start()
+        self._fatal = None
+        logger.warning("a new Kafka producer is in place after the fatal error")
 
     # ------------------------------------------------------------------------------------------ loop tasks
 
@@ -281,6 +326,5 @@ def _error_name(exc: KafkaException) -> str:
     return error.name() if isinstance(error, KafkaError) else type(exc).__name__
 
 
-def _log_client_error(error: KafkaError) -> None:
-    # librdkafka reports broker disconnects here and keeps reconnecting by itself.
-    logger.warning("Kafka client: %s", error.name())
+def _is_fatal(error: KafkaError) -> bool:
+    return bool(error.fatal() or error.code() == KafkaError._FATAL)
