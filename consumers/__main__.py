@@ -1,7 +1,9 @@
 """`python -m consumers`: one consumer-group member; `python -m consumers replay`: re-drive dead letters.
 
 Both are configured from the environment (`CONSUMER_*`, `KAFKA_*`, `REDIS_URL`); `replay` takes its
-selection on the command line (`python -m consumers replay --help`).
+selection on the command line (`python -m consumers replay --help`). With `CONSUMER_WORKERS=N` above 1 the
+process supervises N members instead (`supervision.group`), each `python -m consumers worker
+--parent-fd=P`, and serves their metrics added up on CONSUMER_METRICS_PORT.
 
 Exit codes: 0 after a clean stop (SIGTERM, SIGINT) or a replay that left nothing behind; 1 when a replay
 could not handle every selected event; 2 for a configuration or usage error (one line on stderr).
@@ -13,6 +15,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -21,6 +24,7 @@ from functools import partial
 
 import redis.asyncio
 from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from consumers.errors import ConfigError
 from consumers.idempotency import IdempotencyStore
@@ -35,6 +39,7 @@ from consumers.settings import Settings, load_settings
 from consumers.tracing import Tracing, tracing_from_env
 from consumers.worker import Worker
 from schemas.logline import configure_logging
+from supervision.group import METRICS_DIR_ENV, WorkerGroup, metrics_dir, orphaned
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +47,19 @@ log = logging.getLogger(__name__)
 REDIS_TIMEOUT_S = 5.0
 
 
-async def run(settings: Settings, handlers: Registry, tracing: Tracing | None = None) -> None:
-    """Create the topics, serve the metrics and run a worker until SIGTERM or SIGINT."""
+async def run(
+    settings: Settings, handlers: Registry, tracing: Tracing | None = None, *, parent_fd: int | None = None
+) -> None:
+    """Create the topics, serve the metrics and run a worker until SIGTERM or SIGINT.
+
+    A member under a supervisor (`parent_fd`, the supervisor's pipe) leaves the metrics to it, and stops
+    when the supervisor is gone.
+    """
     metrics = ConsumerMetrics(CollectorRegistry())
-    server, _ = serve(metrics.registry, settings.consumer_metrics_host, settings.consumer_metrics_port)
-    log.info("metrics on http://%s:%d/metrics", settings.consumer_metrics_host, server.server_port)
+    server = None
+    if parent_fd is None:
+        server, _ = serve(metrics.registry, settings.consumer_metrics_host, settings.consumer_metrics_port)
+        log.info("metrics on http://%s:%d/metrics", settings.consumer_metrics_host, server.server_port)
     client = _redis(settings)
     try:
         worker = Worker(
@@ -61,11 +74,45 @@ async def run(settings: Settings, handlers: Registry, tracing: Tracing | None = 
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, worker.stop)
+        if parent_fd is not None:
+            loop.add_reader(parent_fd, _stop_if_orphaned, worker, parent_fd)
         tune_gc()
         await worker.run()
     finally:
         await client.aclose()
+        if server is not None:
+            server.shutdown()
+
+
+def supervise(settings: Settings) -> int:
+    """Run CONSUMER_WORKERS members and serve their metrics, added up, until SIGTERM or SIGINT; the exit code."""
+    directory, owned = metrics_dir(os.environ.get(METRICS_DIR_ENV))
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    server, _ = serve(registry, settings.consumer_metrics_host, settings.consumer_metrics_port)
+    log.info(
+        "%d members; metrics of all on http://%s:%d/metrics",
+        settings.consumer_workers,
+        settings.consumer_metrics_host,
+        server.server_port,
+    )
+
+    def command(_: int) -> tuple[list[str], list[int]]:
+        return [sys.executable, "-m", "consumers", "worker"], []
+
+    try:
+        return WorkerGroup("consumers", settings.consumer_workers, command, dict(os.environ), directory).run()
+    finally:
         server.shutdown()
+        if owned:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _stop_if_orphaned(worker: Worker, parent_fd: int) -> None:
+    if orphaned(parent_fd):
+        asyncio.get_running_loop().remove_reader(parent_fd)
+        log.error("the supervisor is gone: stopping")
+        worker.stop()
 
 
 async def replay(settings: Settings, handlers: Registry, args: argparse.Namespace) -> int:
@@ -151,6 +198,9 @@ def parser(prog: str = "python -m consumers") -> argparse.ArgumentParser:
     )
     commands = main.add_subparsers(dest="command", metavar="{run,replay}")
     commands.add_parser("run", help="run one member of the group until SIGTERM (the default)")
+    # A member started by the supervisor of CONSUMER_WORKERS (not listed: not for people to run).
+    member = commands.add_parser("worker")
+    member.add_argument("--parent-fd", type=int, required=True)
     again = commands.add_parser(
         "replay",
         help="run dead-lettered events through the group's handlers again",
@@ -196,14 +246,17 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m consumers"
         log.warning("no handlers registered (CONSUMER_HANDLERS): every event is marked done without work")
     if args.command == "replay":
         return asyncio.run(replay(settings, handlers, args))
+    if args.command != "worker" and settings.consumer_workers > 1:
+        return supervise(settings)
     try:
         traces = tracing_from_env(os.environ)
     except ConfigError as exc:
         print(f"consumers: {exc}", file=sys.stderr)
         return 2
     tracing, stop_tracing = traces if traces is not None else (None, None)
+    parent_fd = args.parent_fd if args.command == "worker" else None
     try:
-        asyncio.run(run(settings, handlers, tracing))
+        asyncio.run(run(settings, handlers, tracing, parent_fd=parent_fd))
     finally:
         if stop_tracing is not None:
             stop_tracing()  # sends the spans still batched

@@ -63,6 +63,9 @@ class ConsumerMetrics:
             "Records behind the end of the partition (high watermark minus position).",
             ["group", "topic", "partition"],
             registry=registry,
+            # With CONSUMER_WORKERS above 1 each member writes its own file and the live members' values add
+            # up: a partition's gauges count from its owner only (the others set theirs to 0 on revocation).
+            multiprocess_mode="livesum",
         )
         # The position runs ahead of the commit by the records in flight; a record that never resolves stops
         # the commit while the position goes on, so only these two show a wedged partition.
@@ -71,12 +74,14 @@ class ConsumerMetrics:
             "Records after the group's committed offset of the partition: what a new member would read again.",
             ["group", "topic", "partition"],
             registry=registry,
+            multiprocess_mode="livesum",
         )
         self.commit_stalled = Gauge(
             "webhooks_consumer_commit_stalled_seconds",
             "How long the committed offset of the partition has not moved while records wait behind it.",
             ["group", "topic", "partition"],
             registry=registry,
+            multiprocess_mode="livesum",
         )
         self.claims_overdue = Gauge(
             "webhooks_claims_overdue",
@@ -84,6 +89,8 @@ class ConsumerMetrics:
             "concurrency slot that long).",
             ["group"],
             registry=registry,
+            # Per member, so the members' counts add up.
+            multiprocess_mode="livesum",
         )
 
         self.in_flight = Gauge(
@@ -91,6 +98,7 @@ class ConsumerMetrics:
             "Events whose handlers are running now.",
             ["provider", "group"],
             registry=registry,
+            multiprocess_mode="livesum",
         )
 
     def outcome(self, provider: str, group: str, outcome: Outcome, count: int = 1) -> None:

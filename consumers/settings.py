@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     consumer_retry_backoff_ms: int = Field(1000, ge=0, validation_alias="CONSUMER_RETRY_BACKOFF_MS")
     consumer_max_batch: int = Field(500, ge=1, validation_alias="CONSUMER_MAX_BATCH")
     consumer_concurrency: int = Field(16, ge=1, validation_alias="CONSUMER_CONCURRENCY")
+    # Members of the group that `python -m consumers` runs, each its own process (`supervision.group`). 1 by
+    # default, as the receiver: cores are the operator's to hand out, and members beyond the partitions idle.
+    consumer_workers: int = Field(1, ge=1, le=64, validation_alias="CONSUMER_WORKERS")
     # On SIGTERM, and before partitions are handed to another member, how long in-flight handlers may run on
     # before they are cancelled and their claims released.
     consumer_shutdown_grace_s: float = Field(20.0, ge=0, validation_alias="CONSUMER_SHUTDOWN_GRACE_S")

@@ -263,10 +263,12 @@ class Worker:
     async def _on_revoked(self, parts: list[Partition]) -> None:
         await self._drain(parts)
         for part in parts:
-            # Another member reports this partition's lag now.
+            # Another member reports this partition now. Zero first: with several members in one metrics
+            # directory (CONSUMER_WORKERS) `remove` leaves the last value in this member's file.
+            labels = (self._group, part.topic, str(part.partition))
             for gauge in (self._metrics.lag, self._metrics.committed_lag, self._metrics.commit_stalled):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(self._group, part.topic, str(part.partition))
+                gauge.labels(*labels).set(0)
+                gauge.remove(*labels)
 
     async def _drain(self, parts: list[Partition]) -> None:
         states = {part: self._parts[part] for part in parts if part in self._parts}

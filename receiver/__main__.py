@@ -23,9 +23,10 @@ from receiver.app import create_app
 from receiver.errors import ConfigError
 from receiver.settings import load_settings
 from receiver.sources import load_sources
-from receiver.supervisor import METRICS_DIR_ENV, Supervisor
+from receiver.supervisor import Supervisor
 from receiver.tracing import tracing_from_env
 from schemas.logline import configure_logging
+from supervision.group import METRICS_DIR_ENV, orphaned
 
 logger = logging.getLogger("receiver")
 
@@ -109,8 +110,7 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket] | None, pa
 
 
 def _stop_if_orphaned(server: uvicorn.Server, parent_fd: int) -> None:
-    # Only the supervisor holds the pipe's write end: end-of-file means it is gone.
-    if not os.read(parent_fd, 1):
+    if orphaned(parent_fd):
         asyncio.get_running_loop().remove_reader(parent_fd)
         logger.error("the supervisor is gone: stopping")
         server.should_exit = True
