@@ -9,26 +9,37 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from schemas.airtable import AirtablePing
 from schemas.anthropic import AnthropicEvent
 from schemas.asana import AsanaEvents
+from schemas.bitbucket import BitbucketEvent
 from schemas.calendly import CalendlyEvent
 from schemas.cloudevents import CloudEvent
+from schemas.coinbase import CoinbaseDelivery
 from schemas.discord import DiscordPayload
+from schemas.docusign import DocuSignEvent
 from schemas.dropbox import DropboxNotification
+from schemas.elevenlabs import ElevenLabsEvent
+from schemas.gitea import GiteaEvent
 from schemas.github import GitHubEvent
 from schemas.gitlab import GitLabEvent
 from schemas.hmac import HmacEvent
 from schemas.hubspot import HubSpotBatch
 from schemas.intercom import IntercomNotification
 from schemas.jira import JiraEvent
+from schemas.lemonsqueezy import LemonSqueezyEvent
 from schemas.linear import LinearEvent
 from schemas.mailgun import MailgunWebhook
 from schemas.meta import MetaNotification
+from schemas.mux import MuxEvent
 from schemas.okta import OktaEventHook
 from schemas.openai import OpenAIEvent
 from schemas.paddle import PaddleNotification
 from schemas.pagerduty import PagerDutyWebhook
+from schemas.persona import PersonaEvent
+from schemas.razorpay import RazorpayEvent
 from schemas.sendgrid import SendGridBatch
+from schemas.sentry import SentryWebhook
 from schemas.shopify import ShopifyResource
 from schemas.slack import SlackEvent
 from schemas.square import SquareEvent
@@ -40,6 +51,8 @@ from schemas.twilio import TwilioCallback
 from schemas.twitch import TwitchNotification
 from schemas.twitter import TwitterActivity
 from schemas.typeform import TypeformEvent
+from schemas.vercel import VercelEvent
+from schemas.workos import WorkOSEvent
 from schemas.xero import XeroWebhook
 from schemas.zoom import ZoomEvent
 
@@ -82,6 +95,19 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "asana": AsanaEvents,
     "xero": XeroWebhook,
     "cloudevents": CloudEvent,
+    "sentry": SentryWebhook,
+    "vercel": VercelEvent,
+    "bitbucket": BitbucketEvent,
+    "gitea": GiteaEvent,
+    "coinbase": CoinbaseDelivery,
+    "razorpay": RazorpayEvent,
+    "lemonsqueezy": LemonSqueezyEvent,
+    "mux": MuxEvent,
+    "workos": WorkOSEvent,
+    "persona": PersonaEvent,
+    "elevenlabs": ElevenLabsEvent,
+    "docusign": DocuSignEvent,
+    "airtable": AirtablePing,
 }
 
 

@@ -36,7 +36,7 @@ from schemas.payloads import payload_model
 from tests.unit.test_routes import RecordingPublisher
 
 # Secrets that are keys in an encoding (Teams: base64) are given as the provider shows them.
-SECRETS: dict[str, str] = {"teams": "dGVhbXMtc2VjdXJpdHktdG9rZW4="}
+SECRETS: dict[str, str] = {"teams": "dGVhbXMtc2VjdXJpdHktdG9rZW4=", "airtable": "YWlydGFibGUtbWFjLXNlY3JldA=="}
 OTHER = "another-secret-entirely"
 OTHER_B64 = "YW5vdGhlci1zZWNyZXQ="
 VERIFY_TOKEN = "meta-verify-token-7f3a"
@@ -67,6 +67,11 @@ def _meta(secret: bytes, body: bytes, now: int) -> dict[str, str]:
     return {"X-Hub-Signature-256": "sha256=" + _hex(secret, body)}
 
 
+def _stamped(header: str, key: str, secret: bytes, body: bytes, stamp: str) -> dict[str, str]:
+    """`t=<stamp>,<key>=<hex HMAC-SHA256(secret, "<stamp>.<body>")>`, Stripe's layout (Mux, WorkOS, ...)."""
+    return {header: f"t={stamp},{key}=" + _hex(secret, f"{stamp}.".encode() + body)}
+
+
 INDEPENDENT: dict[str, Independent] = {
     "whatsapp": _meta,
     "messenger": _meta,
@@ -84,6 +89,21 @@ INDEPENDENT: dict[str, Independent] = {
     "xero": lambda secret, body, now: {"x-xero-signature": _b64(secret, body)},
     "cloudevents": lambda secret, body, now: {"Authorization": "Bearer " + secret.decode()},
     "teams": lambda secret, body, now: {"Authorization": "HMAC " + _b64(base64.b64decode(secret), body)},
+    "sentry": lambda secret, body, now: {"Sentry-Hook-Signature": _hex(secret, body)},
+    "vercel": lambda secret, body, now: {"x-vercel-signature": _hex(secret, body, "sha1")},
+    "bitbucket": lambda secret, body, now: {"X-Hub-Signature": "sha256=" + _hex(secret, body)},
+    "gitea": lambda secret, body, now: {"X-Gitea-Signature": _hex(secret, body)},
+    "coinbase": lambda secret, body, now: {"X-CC-Webhook-Signature": _hex(secret, body)},
+    "razorpay": lambda secret, body, now: {"X-Razorpay-Signature": _hex(secret, body)},
+    "lemonsqueezy": lambda secret, body, now: {"X-Signature": _hex(secret, body)},
+    "mux": lambda secret, body, now: _stamped("Mux-Signature", "v1", secret, body, str(now)),
+    "workos": lambda secret, body, now: _stamped("WorkOS-Signature", "v1", secret, body, str(now * 1000)),
+    "persona": lambda secret, body, now: _stamped("Persona-Signature", "v1", secret, body, str(now)),
+    "elevenlabs": lambda secret, body, now: _stamped("ElevenLabs-Signature", "v0", secret, body, str(now)),
+    "docusign": lambda secret, body, now: {"X-DocuSign-Signature-1": _b64(secret, body)},
+    "airtable": lambda secret, body, now: {
+        "X-Airtable-Content-MAC": "hmac-sha256=" + _hex(base64.b64decode(secret), body)
+    },
 }
 
 

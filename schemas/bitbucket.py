@@ -1,0 +1,17 @@
+"""Bitbucket Cloud webhook payloads: `{"actor", "repository", <event fields>}` (the event is X-Event-Key).
+
+Reference: Bitbucket Cloud docs, "Event payloads".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class BitbucketEvent(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    actor: dict[str, Any] | None = None
+    repository: dict[str, Any] | None = None

@@ -1,0 +1,18 @@
+"""ElevenLabs webhook events: `{"type", "event_timestamp", "data"}` (post-call transcription and audio).
+
+Reference: ElevenLabs docs, "Post-call webhooks".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ElevenLabsEvent(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str
+    event_timestamp: int | None = None
+    data: dict[str, Any] | None = None

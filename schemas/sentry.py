@@ -1,0 +1,19 @@
+"""Sentry integration platform webhooks: `{"action", "installation", "data", "actor"}`.
+
+The resource (issue, error, installation, ...) is the Sentry-Hook-Resource header.
+
+Reference: Sentry docs, Integration Platform "Webhooks".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class SentryWebhook(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    action: str | None = None
+    data: dict[str, Any] | None = None
