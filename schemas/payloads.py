@@ -38,6 +38,7 @@ from schemas.paddle import PaddleNotification
 from schemas.pagerduty import PagerDutyWebhook
 from schemas.persona import PersonaEvent
 from schemas.razorpay import RazorpayEvent
+from schemas.retell import RetellEvent
 from schemas.sendgrid import SendGridBatch
 from schemas.sentry import SentryWebhook
 from schemas.shopify import ShopifyResource
@@ -108,6 +109,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "elevenlabs": ElevenLabsEvent,
     "docusign": DocuSignEvent,
     "airtable": AirtablePing,
+    "retell": RetellEvent,
 }
 
 

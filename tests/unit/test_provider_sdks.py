@@ -14,17 +14,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
+import razorpay  # type: ignore[import-untyped]
 import standardwebhooks
 import svix.webhooks
 from anthropic import Anthropic
+from elevenlabs import ElevenLabs
+from elevenlabs.errors import BadRequestError as ElevenLabsBadRequest
 from hubspot.utils.signature import Signature  # type: ignore[import-untyped]
 from openai import InvalidWebhookSignatureError, OpenAI
 from paddle_billing.Notifications.Secret import Secret  # type: ignore[import-untyped]
 from paddle_billing.Notifications.Verifier import Verifier  # type: ignore[import-untyped]
+from retell import Retell
 from sendgrid.helpers.eventwebhook import EventWebhook  # type: ignore[import-untyped]
 from slack_sdk.signature import SignatureVerifier
 from square.utils.webhooks_helper import verify_signature as square_verify
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+from workos import WorkOSClient
 
 from receiver import send
 from receiver.errors import SignatureError
@@ -301,3 +306,45 @@ def test_anthropic_sdk_unwraps_what_send_signs_and_the_type_is_data_type() -> No
     verified = source.scheme.describe("anthropic", raw(request.headers), request.body)
     assert (event.type, event.data.type) == ("event", verified.type)
     assert verified.type == "session.status_idled"
+
+
+# ---------------------------------------------------------------- specs checked by the providers' SDKs
+
+
+def test_razorpay_sdk_verifies_what_send_signs() -> None:
+    _, request = _sent("razorpay", "razorpay-webhook-secret")
+    utility = razorpay.Client(auth=("rzp_test_key", "rzp_test_secret")).utility
+    assert utility.verify_webhook_signature(
+        request.body.decode(), request.headers["X-Razorpay-Signature"], "razorpay-webhook-secret"
+    )
+    with pytest.raises(razorpay.errors.SignatureVerificationError):
+        utility.verify_webhook_signature(request.body.decode(), request.headers["X-Razorpay-Signature"], "other")
+
+
+def test_workos_sdk_verifies_what_send_signs() -> None:
+    _, request = _sent("workos", "workos-endpoint-secret")
+    webhooks = WorkOSClient(api_key="sk_test_unused", client_id="client_unused").webhooks
+    webhooks.verify_header(
+        event_body=request.body, event_signature=request.headers["WorkOS-Signature"], secret="workos-endpoint-secret"
+    )
+    with pytest.raises(ValueError, match="does not match"):
+        webhooks.verify_header(
+            event_body=request.body, event_signature=request.headers["WorkOS-Signature"], secret="other"
+        )
+
+
+def test_elevenlabs_sdk_verifies_what_send_signs() -> None:
+    _, request = _sent("elevenlabs", "wsec_elevenlabs")
+    webhooks = ElevenLabs(api_key="unused").webhooks
+    event = webhooks.construct_event(request.body.decode(), request.headers["ElevenLabs-Signature"], "wsec_elevenlabs")
+    assert event["type"] == "post_call_transcription"
+    with pytest.raises(ElevenLabsBadRequest):
+        webhooks.construct_event(request.body.decode(), request.headers["ElevenLabs-Signature"], "other")
+
+
+def test_retell_sdk_verifies_what_send_signs() -> None:
+    _, request = _sent("retell", "key_retell_webhook_badge")
+    signature = request.headers["X-Retell-Signature"]
+    client = Retell(api_key="key_retell_webhook_badge")
+    assert client.verify(request.body.decode(), "key_retell_webhook_badge", signature)  # type: ignore[no-untyped-call]
+    assert not client.verify(request.body.decode(), "other", signature)  # type: ignore[no-untyped-call]

@@ -97,9 +97,14 @@ INDEPENDENT: dict[str, Independent] = {
     "razorpay": lambda secret, body, now: {"X-Razorpay-Signature": _hex(secret, body)},
     "lemonsqueezy": lambda secret, body, now: {"X-Signature": _hex(secret, body)},
     "mux": lambda secret, body, now: _stamped("Mux-Signature", "v1", secret, body, str(now)),
-    "workos": lambda secret, body, now: _stamped("WorkOS-Signature", "v1", secret, body, str(now * 1000)),
+    "workos": lambda secret, body, now: {
+        "WorkOS-Signature": f"t={now * 1000}, v1=" + _hex(secret, f"{now * 1000}.".encode() + body)
+    },
     "persona": lambda secret, body, now: _stamped("Persona-Signature", "v1", secret, body, str(now)),
     "elevenlabs": lambda secret, body, now: _stamped("ElevenLabs-Signature", "v0", secret, body, str(now)),
+    "retell": lambda secret, body, now: {
+        "X-Retell-Signature": f"v={now * 1000},d=" + _hex(secret, body + str(now * 1000).encode())
+    },
     "docusign": lambda secret, body, now: {"X-DocuSign-Signature-1": _b64(secret, body)},
     "airtable": lambda secret, body, now: {
         "X-Airtable-Content-MAC": "hmac-sha256=" + _hex(base64.b64decode(secret), body)

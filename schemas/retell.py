@@ -1,0 +1,17 @@
+"""Retell AI webhook events: `{"event": "call_started" | "call_ended" | "call_analyzed", "call": {...}}`.
+
+Reference: Retell AI docs, "Webhook" (event payloads).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class RetellEvent(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    event: str
+    call: dict[str, Any] | None = None
