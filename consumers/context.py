@@ -32,7 +32,7 @@ class Context:
         idempotency_key: the event id; pass it to every downstream call that takes one (an agent run, a payment
             API), so that a retry after a partial success does not act twice.
         log: a logger whose lines name the event, its type and the attempt.
-        traceparent: the W3C trace context the sender sent with the webhook, to continue its trace.
+        traceparent: the W3C trace context to continue: the handler's span when tracing is on, else the record's.
     """
 
     attempt: int

@@ -47,7 +47,7 @@ class Event(Generic[P]):
         attempt: 1 on the first delivery to this group, then one more per retry.
         idempotency_key: the event id; pass it to every downstream call that takes one (an agent run, a
             payment API), so that a retry after a partial success does not act twice.
-        traceparent: the W3C trace context the sender sent with the webhook, if any.
+        traceparent: the record's W3C trace context (the sender's, or the receiver's publish span), if any.
     """
 
     envelope: Envelope

@@ -79,18 +79,19 @@ class Tracing:
 class RequestTrace:
     """One request's spans: `receive`, and one step at a time under it (`verify`, `publish`, `ack`)."""
 
-    __slots__ = ("_root", "_step", "_tracing")
+    __slots__ = ("_parent", "_root", "_step", "_tracing")
 
     def __init__(self, tracing: Tracing, root: Span) -> None:
         self._tracing = tracing
         self._root = root
+        self._parent = tracing.in_context(root)  # every step's
         self._step: Span | None = None
 
     def step(self, name: str) -> None:
         """End the running step and start the next one."""
         if self._step is not None:
             self._step.end()
-        self._step = self._tracing.tracer.start_span(name, context=self._tracing.in_context(self._root))
+        self._step = self._tracing.tracer.start_span(name, context=self._parent)
 
     def traceparent(self) -> bytes:
         """The running step's W3C `traceparent`: what the record carries to the consumers."""
