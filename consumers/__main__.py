@@ -39,6 +39,7 @@ from consumers.settings import Settings, load_settings
 from consumers.tracing import Tracing, tracing_from_env
 from consumers.worker import Worker
 from schemas.logline import configure_logging
+from schemas.tracecontext import tracing_enabled
 from supervision.group import METRICS_DIR_ENV, WorkerGroup, metrics_dir, orphaned
 
 log = logging.getLogger(__name__)
@@ -246,10 +247,15 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m consumers"
         log.warning("no handlers registered (CONSUMER_HANDLERS): every event is marked done without work")
     if args.command == "replay":
         return asyncio.run(replay(settings, handlers, args))
+    try:
+        tracing_enabled(os.environ)  # a bad OTEL_* value stops start-up here, before any worker starts
+    except ValueError as exc:
+        print(f"consumers: {exc}", file=sys.stderr)
+        return 2
     if args.command != "worker" and settings.consumer_workers > 1:
         return supervise(settings)
     try:
-        traces = tracing_from_env(os.environ)
+        traces = tracing_from_env(os.environ)  # per process: an exporter's thread does not cross into a worker
     except ConfigError as exc:
         print(f"consumers: {exc}", file=sys.stderr)
         return 2

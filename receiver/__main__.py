@@ -26,6 +26,7 @@ from receiver.sources import load_sources
 from receiver.supervisor import Supervisor
 from receiver.tracing import tracing_from_env
 from schemas.logline import configure_logging
+from schemas.tracecontext import tracing_enabled
 from supervision.group import METRICS_DIR_ENV, orphaned
 
 logger = logging.getLogger("receiver")
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     if worker is None and settings.workers > 1:
         try:
             sources = load_sources(os.environ, sources_file=settings.sources_file, tolerance_s=settings.tolerance_s)
-        except ConfigError as exc:
+            tracing_enabled(os.environ)  # a bad OTEL_* value stops start-up here, before any worker starts
+        except (ConfigError, ValueError) as exc:
             print(f"receiver: configuration error: {exc}", file=sys.stderr)
             return 2
         _log_sources(sorted(sources))

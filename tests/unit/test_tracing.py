@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -146,3 +147,23 @@ async def test_the_receivers_spans_of_an_accepted_and_a_refused_request(
 
     assert [span.name for span in unknown] == ["receive"]
     assert (unknown[0].attributes or {})["webhook.source"] == "unknown"
+
+
+@pytest.mark.parametrize("module", ["receiver", "consumers"])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bad_otel_variable_stops_either_process_with_one_line(module: str, workers: str) -> None:
+    environ = {
+        "PATH": os.environ.get("PATH", ""),
+        "OTEL_TRACES_EXPORTER": "jaeger",
+        "WEBHOOK_SECRET_HMAC": "k",
+        "RECEIVER_WORKERS": workers,
+        "CONSUMER_WORKERS": workers,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", module], capture_output=True, text=True, timeout=60, check=False, env=environ
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"{module}: {'configuration error: ' if module == 'receiver' else ''}"
+        "OTEL_TRACES_EXPORTER=jaeger: only otlp (or none) is supported"
+    ]
