@@ -7,6 +7,7 @@ sends retry and dead-letter records with; `ensure_topics` creates missing topics
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -32,7 +33,13 @@ from aiokafka.helpers import create_ssl_context
 
 from consumers.errors import BrokerUnavailable, RecordTooLarge
 from consumers.settings import Settings
-from schemas.topics import max_message_bytes, max_retry_record_bytes
+from schemas.topics import (
+    DLQ_RETENTION_MS,
+    is_dlq_topic,
+    max_message_bytes,
+    max_retry_record_bytes,
+    min_insync_replicas,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +128,13 @@ _MAX_MESSAGE_BYTES = "max.message.bytes"
 
 async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
     """Create the topics that don't exist yet, with the configured partitions and replication factor, sized as
-    the receiver sizes them; raise the `max.message.bytes` of existing ones that are smaller than that."""
+    the receiver sizes them (dead-letter topics kept `DLQ_RETENTION_MS`); raise the `max.message.bytes` of
+    existing ones that are smaller than that."""
     size = max_message_bytes(settings.webhook_max_body_bytes, settings.kafka_batch_bytes)
+    configs = {
+        _MAX_MESSAGE_BYTES: str(size),
+        "min.insync.replicas": str(min_insync_replicas(settings.kafka_replication_factor)),
+    }
     admin = AIOKafkaAdminClient(**connection_options(settings))
     await admin.start()
     try:
@@ -131,7 +143,7 @@ async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
                 name,
                 settings.kafka_topic_partitions,
                 settings.kafka_replication_factor,
-                topic_configs={_MAX_MESSAGE_BYTES: str(size)},
+                topic_configs={**configs, "retention.ms": str(DLQ_RETENTION_MS)} if is_dlq_topic(name) else configs,
             )
             for name in dict.fromkeys(topics)
         ]
@@ -307,16 +319,19 @@ class KafkaClient:
         return {Partition(tp.topic, tp.partition) for tp in self._consumer.assignment()}
 
     def pause(self, part: Partition) -> None:
-        """Stop fetching from a partition until `resume`."""
-        self._consumer.pause(TopicPartition(*part))
+        """Stop fetching from a partition until `resume`; nothing when it is no longer assigned."""
+        with contextlib.suppress(IllegalStateError):
+            self._consumer.pause(TopicPartition(*part))
 
     def resume(self, part: Partition) -> None:
-        """Fetch from a paused partition again."""
-        self._consumer.resume(TopicPartition(*part))
+        """Fetch from a paused partition again; nothing when it is no longer assigned."""
+        with contextlib.suppress(IllegalStateError):
+            self._consumer.resume(TopicPartition(*part))
 
     def seek(self, part: Partition, offset: int) -> None:
-        """Fetch a partition from `offset` on next."""
-        self._consumer.seek(TopicPartition(*part), offset)
+        """Fetch a partition from `offset` on next; nothing when it is no longer assigned."""
+        with contextlib.suppress(IllegalStateError):
+            self._consumer.seek(TopicPartition(*part), offset)
 
     async def ends(self) -> dict[Partition, Ends]:
         """The position and high watermark of each assigned partition, as of the last fetch; partitions not

@@ -155,8 +155,10 @@ class Worker:
         now = now_ms()
         for part, records in batch.items():
             state = self._parts.get(part)
-            if state is None:  # fetched before the assignment callback ran
-                state = self._parts[part] = PartitionState()
+            if state is None:
+                if part not in self._kafka.assignment():
+                    continue  # revoked between the fetch and now: the next owner reads it from the commit
+                state = self._parts[part] = PartitionState()  # fetched before the assignment callback ran
             if state.revoked:
                 continue  # fetched just before a revocation: the next owner reads it from the commit
             route, is_retry = self._by_topic[part.topic]
@@ -289,8 +291,10 @@ class Worker:
         offsets = {part: point for part, state in states.items() if (point := state.to_commit()) is not None}
         if offsets:
             await self._commit_offsets(offsets)
-        for part in states:
-            del self._parts[part]
+        for part, state in states.items():
+            # A drain beside this one (SIGTERM during a revocation) may have let go of it already.
+            if self._parts.get(part) is state:
+                del self._parts[part]
 
     # ---------------------------------------------------------------------------------------- plumbing
 

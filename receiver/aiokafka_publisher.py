@@ -28,6 +28,7 @@ from receiver.publish import (
     max_record_bytes,
 )
 from receiver.settings import ReceiverSettings
+from schemas.topics import min_insync_replicas
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,10 @@ class AiokafkaPublisher:
                         name,
                         self._settings.kafka_topic_partitions,
                         self._settings.kafka_replication_factor,
-                        topic_configs={_MAX_MESSAGE_BYTES: str(size)},
+                        topic_configs={
+                            _MAX_MESSAGE_BYTES: str(size),
+                            "min.insync.replicas": str(min_insync_replicas(self._settings.kafka_replication_factor)),
+                        },
                     )
                     for name in self._topics
                 ]

@@ -34,6 +34,7 @@ from receiver.publish import (
     max_record_bytes,
 )
 from receiver.settings import ReceiverSettings
+from schemas.topics import min_insync_replicas
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +266,10 @@ class RdkafkaPublisher:
     async def _ensure_topics(self) -> None:
         """Create the sources' topics where missing, sized for the largest accepted body and batch."""
         admin = AdminClient(rdkafka_config(self._settings))
-        config = {"max.message.bytes": str(max_message_bytes(self._settings))}
+        config = {
+            "max.message.bytes": str(max_message_bytes(self._settings)),
+            "min.insync.replicas": str(min_insync_replicas(self._settings.kafka_replication_factor)),
+        }
         if not self._topics:
             await asyncio.to_thread(admin.list_topics, timeout=_ADMIN_TIMEOUT_S)
             return

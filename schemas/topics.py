@@ -64,6 +64,20 @@ def max_message_bytes(max_body_bytes: int, batch_bytes: int) -> int:
     return max(batch_bytes, max_retry_record_bytes(max_body_bytes))
 
 
+# The last part of a dead-letter topic's name.
+DLQ_SUFFIX = "dlq"
+# How long a dead letter is kept, in ms (30 days): time to see the alert, fix the cause and replay. The broker's
+# default (7 days) would let an unreplayed dead letter disappear silently.
+DLQ_RETENTION_MS = 30 * 24 * 3600 * 1000
+
+
+def min_insync_replicas(replication_factor: int) -> int:
+    """The `min.insync.replicas` of the topics either process creates: 2 from three replicas up, so that an
+    acknowledged record is on two brokers whatever the broker's default; below that every replica would be
+    needed for a write, so 1."""
+    return 2 if replication_factor >= 3 else 1
+
+
 def event_topic(provider: str) -> str:
     """The default topic a provider's events are published to: `webhooks.<provider>`."""
     return f"{TOPIC_PREFIX}{provider}"
@@ -76,4 +90,9 @@ def retry_topic(provider: str, group: str) -> str:
 
 def dlq_topic(provider: str, group: str) -> str:
     """A consumer group's dead-letter topic for a provider: `webhooks.<provider>.<group>.dlq`."""
-    return f"{TOPIC_PREFIX}{provider}.{group}.dlq"
+    return f"{TOPIC_PREFIX}{provider}.{group}.{DLQ_SUFFIX}"
+
+
+def is_dlq_topic(topic: str) -> bool:
+    """Whether a topic name is a dead-letter topic's."""
+    return topic.endswith(f".{DLQ_SUFFIX}")

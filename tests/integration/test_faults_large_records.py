@@ -29,7 +29,15 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
 from schemas import Envelope
-from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_ID, HEADER_ORIGINAL_OFFSET, max_record_bytes
+from schemas.topics import (
+    DLQ_RETENTION_MS,
+    HEADER_ERROR_CLASS,
+    HEADER_ERROR_MESSAGE,
+    HEADER_ID,
+    HEADER_ORIGINAL_OFFSET,
+    max_record_bytes,
+    min_insync_replicas,
+)
 from tests.integration.kafka_tools import serving
 from tests.integration.test_worker import committed_lag, eventually, headers_of, make_route, make_settings, read_all
 from tests.integration.test_worker_flow import outcome, worker
@@ -177,3 +185,19 @@ async def test_the_receiver_raises_an_existing_topic_too_small_for_its_body_limi
     config = await topic_config(kafka_bootstrap, topic)
     assert int(config["max.message.bytes"]) >= max_record_bytes(2 * 1_048_576)
     assert config["retention.ms"] == "7200000"
+
+
+async def test_dead_letters_are_kept_thirty_days_and_acks_need_the_in_sync_replicas(
+    kafka_bootstrap: str, redis_url: str, unique: str
+) -> None:
+    group = f"g-{unique}"
+    route = make_route("hmac", unique, group)
+    await ensure_topics(make_settings(kafka_bootstrap, redis_url, group), [route.topic, route.dlq_topic])
+
+    event, dead = await topic_config(kafka_bootstrap, route.topic), await topic_config(kafka_bootstrap, route.dlq_topic)
+
+    assert int(dead["retention.ms"]) == DLQ_RETENTION_MS == 30 * 24 * 3600 * 1000
+    assert event["retention.ms"] != dead["retention.ms"]  # the event topic keeps the broker's retention
+    # One replica here (the test broker); from three up the topics ask for two.
+    assert event["min.insync.replicas"] == dead["min.insync.replicas"] == "1"
+    assert [min_insync_replicas(n) for n in (1, 2, 3, 5)] == [1, 1, 2, 2]

@@ -6,19 +6,26 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import redis.asyncio
+from prometheus_client import CollectorRegistry
 
 from consumers.__main__ import parser
 from consumers.claims import Claims
 from consumers.context import Context, bound_logger
 from consumers.errors import StoreUnavailable
 from consumers.idempotency import Claim, IdempotencyStore
+from consumers.kafka import Partition
 from consumers.lanes import Lanes
+from consumers.metrics import ConsumerMetrics
 from consumers.partitions import PartitionState
 from consumers.registry import Event, Registry
 from consumers.replay import Selection
+from consumers.settings import Settings
+from consumers.worker import Worker
 
 
 def test_the_commit_point_never_passes_an_unfinished_record() -> None:
@@ -194,3 +201,55 @@ def test_the_replay_command_line() -> None:
     assert parser().parse_args([]).command is None
     with pytest.raises(SystemExit):
         parser().parse_args(["replay", "--rate", "-1"])
+
+
+class _Kafka:
+    """Only what draining and dispatching touch: commits are counted, one partition is assigned."""
+
+    def __init__(self, assigned: set[Partition]) -> None:
+        self.commits: list[dict[Partition, int]] = []
+        self.assigned = assigned
+
+    async def commit(self, offsets: dict[Partition, int]) -> bool:
+        self.commits.append(dict(offsets))
+        return True
+
+    def assignment(self) -> set[Partition]:
+        return self.assigned
+
+
+def _worker(kafka: _Kafka) -> Worker:
+    settings = Settings(consumer_handlers=(), consumer_shutdown_grace_s=0.2, consumer_providers=("hmac",))
+    store = IdempotencyStore(redis.asyncio.Redis())  # never called: no record is processed
+    return Worker(
+        settings=settings,
+        kafka=kafka,  # type: ignore[arg-type]
+        store=store,
+        registry=Registry(),
+        metrics=ConsumerMetrics(CollectorRegistry()),
+    )
+
+
+async def test_a_stop_during_a_revocation_drains_both_without_error() -> None:
+    part = Partition("webhooks.hmac", 0)
+    kafka = _Kafka({part})
+    worker = _worker(kafka)
+    state = worker._parts[part] = PartitionState()
+    state.fetched(7)
+    state.running.add(asyncio.create_task(asyncio.sleep(5)))
+
+    # The revocation callback drains; SIGTERM arrives meanwhile and the loop's exit drains everything too.
+    await asyncio.gather(worker._drain([part]), worker._drain(list(worker._parts)))
+
+    assert worker._parts == {}
+
+
+async def test_records_fetched_for_a_partition_revoked_meanwhile_are_left_to_its_next_owner() -> None:
+    kafka = _Kafka(set())  # revoked between the fetch and the dispatch
+    worker = _worker(kafka)
+    record = SimpleNamespace(topic="webhooks.hmac", partition=0, offset=3, key=b"k", value=b"{}", headers=[])
+
+    worker._dispatch({Partition("webhooks.hmac", 0): [record]})
+
+    assert worker._parts == {}
+    assert len(worker._lanes) == 0
