@@ -160,3 +160,8 @@ def test_the_build_context_leaves_out_the_virtualenv_and_caches() -> None:
     for path in ("pyproject.toml", "constraints.txt", "schemas/", "receiver/", "consumers/"):
         assert f"!{path}" in ignore
         assert (COMPOSE.parent / path).exists()
+
+
+def test_redis_keeps_done_marks_across_a_restart(compose: dict[str, Any]) -> None:
+    command = compose["services"]["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
