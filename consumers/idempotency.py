@@ -137,7 +137,7 @@ class IdempotencyStore:
         """
         if not keys:
             return []
-        codes = await _call(lambda: self._claim(keys=list(keys), args=[token, lease_ms, "1" if force else "0"]))
+        codes = await self._call(lambda: self._claim(keys=list(keys), args=[token, lease_ms, "1" if force else "0"]))
         return [Claim(int(code)) for code in codes]
 
     async def is_done(self, keys: Sequence[str]) -> list[bool]:
@@ -148,7 +148,7 @@ class IdempotencyStore:
         """
         if not keys:
             return []
-        values = await _call(lambda: self._client.mget(list(keys)))
+        values = await self._call(lambda: self._client.mget(list(keys)))
         return [value == DONE.encode() for value in values]
 
     async def complete(self, keys: Sequence[str], token: str, ttl_s: int) -> list[bool]:
@@ -178,19 +178,25 @@ class IdempotencyStore:
     async def _each(self, script: Any, keys: Sequence[str], *args: object) -> list[bool]:
         if not keys:
             return []
-        codes = await _call(lambda: script(keys=list(keys), args=list(args)))
+        codes = await self._call(lambda: script(keys=list(keys), args=list(args)))
         return [bool(int(code)) for code in codes]
 
-
-async def _call(call: Callable[[], Awaitable[T]]) -> T:
-    # Every error Redis answers with is a condition to wait out, never a reason to drop a record: besides the
-    # outages (no connection, LOADING, READONLY after a failover) a production Redis refuses calls with
-    # NOREPLICAS, MISCONF, BUSY, NOPERM, OOM, MOVED or CROSSSLOT until an operator or the server itself fixes
-    # the cause. The worker backs off and calls again; the log line names Redis's error code, never a key.
-    try:
-        return await call()
-    except (redis.exceptions.RedisError, OSError) as exc:
-        raise StoreUnavailable(f"Redis did not take the call: {_reason(exc)}") from exc
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        # Every error Redis answers with is a condition to wait out, never a reason to drop a record: besides the
+        # outages (no connection, LOADING, READONLY after a failover) a production Redis refuses calls with
+        # NOREPLICAS, MISCONF, BUSY, NOPERM, OOM, MOVED or CROSSSLOT until an operator or the server itself fixes
+        # the cause. The worker backs off and calls again; the log line names Redis's error code, never a key.
+        try:
+            return await call()
+        except redis.exceptions.ReadOnlyError as exc:
+            # A failover behind one address (DNS, a proxy): the pooled connections still reach the demoted node,
+            # new ones reach the new primary. Drop them all, rather than fail on each of them in turn.
+            pool = getattr(self._client, "connection_pool", None)
+            if pool is not None:
+                await pool.disconnect()
+            raise StoreUnavailable(f"Redis did not take the call: {_reason(exc)}") from exc
+        except (redis.exceptions.RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis did not take the call: {_reason(exc)}") from exc
 
 
 def _reason(exc: BaseException) -> str:

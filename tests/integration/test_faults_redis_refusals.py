@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import redis.asyncio
 
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, idempotency_key
 from consumers.kafka import ensure_topics
-from tests.integration.redis_faults import OwnRedis, own_redis
+from tests.integration.redis_faults import PASSWORD, USER, OwnRedis, Proxy, own_redis
 from tests.integration.test_worker import committed_lag, envelope, eventually, make_route, make_settings, produce
 from tests.integration.test_worker_flow import outcome, worker
 
@@ -151,3 +152,59 @@ async def test_a_worker_that_loses_a_claim_stops_its_handler_and_leaves_the_even
     assert finished["evt_1"] == 0, "the handler ran on after its claim was lost"
     assert resolved_s < 3
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+
+
+async def test_a_failover_behind_one_address_is_followed_not_retried_on_the_old_primary(
+    kafka_bootstrap: str, server: OwnRedis, unique: str
+) -> None:
+    group = f"g-{unique}"
+    async with own_redis(f"{unique}-b") as standby, Proxy(server.port) as proxy:
+        await standby.admin.replicaof("127.0.0.1", server.port)
+        await eventually_async(lambda: _linked(standby), "the standby to sync")
+        url = f"redis://{USER}:{PASSWORD}@127.0.0.1:{proxy.port}/0"
+        settings = make_settings(kafka_bootstrap, url, group, consumer_concurrency=2)
+        route = make_route("hmac", unique, group)
+        await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+        client = redis.asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+        calls: Counter[str] = Counter()
+        registry = Registry()
+
+        @registry.handler("hmac", "*")
+        async def handle(event: Event[Any], context: Context) -> None:
+            calls[event.id] += 1
+            await asyncio.sleep(0.3)
+
+        first = [f"evt_{i}" for i in range(6)]
+        later = [f"late_{i}" for i in range(4)]
+        try:
+            async with worker(settings, route, IdempotencyStore(client), registry) as (metrics, _, stop):
+                await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in first])
+                await eventually(lambda: outcome(metrics, route, group, "ok") >= 2, "the stream to get going")
+                # The failover: the standby takes over, the old primary follows it, the address moves.
+                await standby.admin.replicaof("NO", "ONE")
+                await server.admin.replicaof("127.0.0.1", standby.port)
+                proxy.target = standby.port
+                await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in later])
+                await eventually(lambda: outcome(metrics, route, group, "ok") == 10, "every event after the failover")
+                left_on_old = [c for c in await server.admin.client_list() if c["user"] == USER]
+                await stop()
+        finally:
+            await client.aclose()
+
+        assert calls == Counter(dict.fromkeys(first + later, 1))
+        keys = [idempotency_key(group, "hmac", event_id) for event_id in first + later]
+        assert await standby.admin.mget(keys) == [b"done"] * len(keys)
+        # Pooled connections to the demoted node are dropped at its first READONLY, not kept to fail again.
+        assert left_on_old == []
+
+
+async def _linked(replica: OwnRedis) -> bool:
+    info = await replica.admin.info("replication")
+    return bool(info.get("master_link_status") == "up")
+
+
+async def eventually_async(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
