@@ -15,6 +15,7 @@ import redis.asyncio
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
+from cloudevents.v1 import kafka as ce_v1_kafka
 from prometheus_client import CollectorRegistry
 
 from consumers.idempotency import IdempotencyStore
@@ -83,6 +84,15 @@ async def test_receiver_records_are_cloudevents_in_binary_and_structured_mode(
     assert event.get_time() == envelope.received_at
     assert Envelope.model_validate(event.get_data()) == envelope
     assert github.headers["traceparent"] == TRACEPARENT.encode()
+    # The SDK's older API (`cloudevents.kafka` of SDK 1.x, kept as `cloudevents.v1.kafka`) reads the same.
+    legacy = ce_v1_kafka.from_binary(ce_v1_kafka.KafkaMessage(github.headers, github.key, github.value))
+    assert (legacy["id"], legacy["type"], legacy["source"], legacy["subject"]) == (
+        f"del-{unique}",
+        "github.pull_request.opened",
+        "urn:webhooks:github",
+        "acme/api",
+    )
+    assert legacy.data == orjson.loads(github.value)
 
     [stripe] = await read_topic(kafka_bootstrap, stripe_topic, expect=1)
     event = binary(stripe)
