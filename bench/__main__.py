@@ -73,6 +73,7 @@ def main() -> int:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     quick = args.quick
+    load_at_start = os.getloadavg()[0]
     connections = (64,) if quick else CONNECTIONS
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch_dir:
         scratch = Path(scratch_dir)
@@ -95,6 +96,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 started.append(_start_receiver(name, topic_of[name], logs, workers))
             by_name = {server.name: server for server in started}
             closed = _rounds(started, corpus, connections, args.rounds, args.seconds, scratch, body_bytes)
+            # Peak memory with the GitHub corpus, before the large bodies below raise it.
+            rss_github = {server.name: server.peak_rss_mb() for server in started}
 
             sizes: list[load.LoadResult] = []
             for size in BODY_SIZES[:1] if quick else BODY_SIZES:
@@ -146,7 +149,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     return {
         "run_id": run_id,
-        "machine": report.machine(),
+        "machine": {**report.machine(), "load_average_1m": [round(load_at_start, 1), round(os.getloadavg()[0], 1)]},
         "corpus": {"bodies": len(bodies), "mean_body_bytes": round(body_bytes)},
         "rounds": args.rounds,
         "seconds": args.seconds,
@@ -163,6 +166,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "consumer": consumer,
         "peak_rss_mb": {name: round(value, 1) for name, value in rss.items()},
+        "peak_rss_mb_github": {name: round(value, 1) for name, value in rss_github.items()},
     }
 
 
