@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     consumer_retry_backoff_ms: int = Field(1000, ge=0, validation_alias="CONSUMER_RETRY_BACKOFF_MS")
     consumer_max_batch: int = Field(500, ge=1, validation_alias="CONSUMER_MAX_BATCH")
     consumer_concurrency: int = Field(16, ge=1, validation_alias="CONSUMER_CONCURRENCY")
+    # Record bytes fetched and not dealt with yet, over every partition: past it the member pauses its partitions
+    # until handlers catch up. The count limit alone lets 500 records of 1 MiB per partition pile up.
+    consumer_max_inflight_bytes: int = Field(
+        128 * 1_048_576, ge=1_048_576, validation_alias="CONSUMER_MAX_INFLIGHT_BYTES"
+    )
     # Members of the group that `python -m consumers` runs, each its own process (`supervision.group`). 1 by
     # default, as the receiver: cores are the operator's to hand out, and members beyond the partitions idle.
     consumer_workers: int = Field(1, ge=1, le=64, validation_alias="CONSUMER_WORKERS")

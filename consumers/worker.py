@@ -107,6 +107,8 @@ class Worker:
         self._stopping = asyncio.Event()
         # Set when a partition drops below `CONSUMER_MAX_BATCH` records in flight.
         self._drained = asyncio.Event()
+        # Record bytes fetched and not dealt with yet (`CONSUMER_MAX_INFLIGHT_BYTES`).
+        self._inflight_bytes = 0
 
     @property
     def topics(self) -> list[str]:
@@ -173,12 +175,19 @@ class Worker:
                     break
                 item = decode(record, route, self._group, attempt_of(record) if is_retry else 1)
                 state.fetched(record.offset)
+                self._inflight_bytes += _size(record)
                 self._lanes.submit(_lane(item), partial(self._job, state, item))
                 count += 1
             if count:
                 self._metrics.consumed.labels(route.provider, self._group).inc(count)
 
     async def _job(self, state: PartitionState, item: Decoded) -> None:
+        try:
+            await self._handle(state, item)
+        finally:
+            self._inflight_bytes -= _size(item.record)
+
+    async def _handle(self, state: PartitionState, item: Decoded) -> None:
         if state.revoked:
             return
         task = asyncio.current_task()
@@ -236,7 +245,8 @@ class Worker:
             state.not_before_ms = None
         # Paused, not left unfetched: the member keeps polling, so the group never takes it for dead.
         busy = state.in_flight >= self._settings.consumer_max_batch
-        pause = busy or state.not_before_ms is not None
+        full = self._inflight_bytes >= self._settings.consumer_max_inflight_bytes
+        pause = busy or full or state.not_before_ms is not None
         if pause != state.paused:
             if pause:
                 self._kafka.pause(part)
@@ -327,6 +337,10 @@ class Worker:
             self._metrics.commit_stalled.labels(*labels).set(round(now - state.commit_moved_at, 3))
         overdue = self._claims.overdue(self._settings.consumer_handler_timeout_s)
         self._metrics.claims_overdue.labels(self._group).set(overdue)
+
+
+def _size(record: Record) -> int:
+    return len(record.value or b"") + len(record.key or b"")
 
 
 def _outcome_of(task: asyncio.Task[None]) -> BaseException | None:

@@ -60,3 +60,35 @@ async def test_a_commit_held_up_shows_as_committed_lag_and_stalled_seconds_and_o
 
     assert position_lag == 0
     assert gauge("webhooks_consumer_committed_lag", group=group) == 0
+
+
+async def test_a_worker_holds_no_more_record_bytes_than_its_budget_while_handlers_are_slow(
+    kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+) -> None:
+    group = f"g-{unique}"
+    # 40 events of 100 KB behind handlers that wait: without a byte budget all 40 (4 MB) are fetched and held.
+    settings = make_settings(
+        kafka_bootstrap, redis_url, group, consumer_concurrency=2, consumer_max_inflight_bytes=1_048_576
+    )
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    release = asyncio.Event()
+    registry = Registry()
+
+    @registry.handler("hmac", "*")
+    async def wait(event: Event[Any], context: Context) -> None:
+        await release.wait()
+
+    pad = "x" * 100_000
+    events = [(f"e{i}", envelope(f"e{i}", payload={"id": f"e{i}", "pad": pad})) for i in range(40)]
+    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+        await produce(kafka_bootstrap, route.topic, events)
+        await asyncio.sleep(3)
+        held = metrics.registry.get_sample_value("webhooks_consumed_total", {"provider": "hmac", "group": group})
+        release.set()
+        await eventually(lambda: outcome(metrics, route, group, "ok") == 40, "every event once released")
+        await stop()
+
+    # The budget, plus what one fetch of a partition may bring on top (aiokafka: 1 MiB per partition).
+    assert held is not None
+    assert held * 100_000 <= 2 * 1_048_576 + 2 * 100_000, held
