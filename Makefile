@@ -44,6 +44,8 @@ run: $(STAMP)  ## Kafka, Redis, receiver and one consumer group in the foregroun
 	@$(BIN)/python compose/local/run.py
 
 test: $(STAMP) $(NODE_STAMP) up  ## the whole suite against the real Kafka and Redis
+	@# Tests start brokers of their own: a Java and the jars first, outside any test's timeout.
+	@$(BIN)/python compose/local/stack.py fetch
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) up  ## the benchmark: receiver and consumer against their baselines; writes bench/results and docs/performance.md

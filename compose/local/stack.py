@@ -140,6 +140,7 @@ class Broker:
         port: the client listener; the controller listens on `controller_port`.
         name: names the data directory and pid file, so several brokers can run side by side.
         node_id, voters, cluster_id, replication: set for a member of a cluster.
+        warm_up: also wait until the group coordinator is ready (`make up`, `make run`).
     """
 
     port: int = 9092
@@ -151,6 +152,8 @@ class Broker:
     voters: str = ""
     cluster_id: str = ""
     replication: int = 1
+    # Wait for the group coordinator too (the offsets topic's creation): for `make up` and `make run`.
+    warm_up: bool = False
 
     @property
     def home(self) -> Path:
@@ -204,7 +207,7 @@ class Broker:
     def wait(self, proc: subprocess.Popen[bytes], log_file: Path) -> None:
         started = time.monotonic()
         _wait(self.answers, f"kafka on port {self.port}", KAFKA_START_TIMEOUT_S, proc, log_file)
-        if self.replication == 1:
+        if self.warm_up:
             # Consumer groups find their coordinator at once, instead of retrying through its creation.
             ready = partial(coordinator_ready, "127.0.0.1", self.port)
             _wait(ready, f"kafka's group coordinator on port {self.port}", KAFKA_START_TIMEOUT_S, proc, log_file)
@@ -431,7 +434,8 @@ def configured() -> tuple[Broker, RedisServer]:
         raise StackError(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}: the local stack only runs a broker on localhost")
     redis_port = urlsplit(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)).port or 6379
     # Servers on other ports keep data directories of their own, beside those of the default ones.
-    broker = Broker(port=port, controller_port=port + 1, name="kafka" if port == 9092 else f"kafka-{port}")
+    name = "kafka" if port == 9092 else f"kafka-{port}"
+    broker = Broker(port=port, controller_port=port + 1, name=name, warm_up=True)
     return broker, RedisServer(port=redis_port, name="redis" if redis_port == 6379 else f"redis-{redis_port}")
 
 
