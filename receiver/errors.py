@@ -6,7 +6,9 @@
         ├── UnknownSource            404 unknown_source
         ├── SignatureError           401 invalid_signature, reason bad_signature (no secret signed it)
         │   ├── MissingHeader        401 invalid_signature, reason missing_header
+        │   ├── UnknownKey           401 invalid_signature, reason bad_signature (the provider has no such key)
         │   ├── MalformedHeader      401 invalid_signature, reason malformed_header (unparseable value)
+        │   │   └── UntrustedKeyUrl  401 invalid_signature, reason malformed_header (key URL not allowlisted)
         │   └── StaleTimestamp       401 stale_timestamp, reason stale_timestamp (signed time too old)
         │       └── FutureTimestamp  401 stale_timestamp, reason future_timestamp (signed time too far ahead)
         ├── HandshakeRefused         403 forbidden (a handshake naming another verify token)
@@ -16,6 +18,7 @@
         ├── UnsupportedMediaType     415 unsupported_media_type
         ├── BadRequest               400 bad_request (malformed JSON, no event id where one is required)
         └── Unavailable              503 unavailable (Kafka can't take it, or the ack didn't come in time)
+            └── KeyUnavailable       503 unavailable (a provider's signing key could not be fetched)
 
 `routes.py` turns a `RequestError` into its response in exactly one place. A `SignatureError`'s `reason`
 is for operators only (`webhooks_signature_failures_total{reason}`); the sender sees just `code`, so a
@@ -71,6 +74,14 @@ class MalformedHeader(SignatureError):
     """A header (or a signed body field) is there but can't be parsed: bad encoding, syntax, number."""
 
     reason = "malformed_header"
+
+
+class UnknownKey(SignatureError):
+    """The provider's own key host says the key a request names doesn't exist: only a forgery asks for it."""
+
+
+class UntrustedKeyUrl(MalformedHeader):
+    """The request names a key URL that is not https on one of the provider's hosts."""
 
 
 class StaleTimestamp(SignatureError):
@@ -135,3 +146,7 @@ class Unavailable(RequestError):
     status_code = 503
     code = "unavailable"
     outcome = "unavailable"
+
+
+class KeyUnavailable(Unavailable):
+    """A provider's published signing key (certificate, JWK) could not be fetched: the provider retries."""

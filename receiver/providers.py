@@ -21,14 +21,19 @@ from receiver.verify import (
     MailgunScheme,
     PaddleScheme,
     PagerDutyScheme,
+    PayPalScheme,
+    PlaidScheme,
+    PubSubScheme,
     Scheme,
     SendGridScheme,
     ShopifyScheme,
     SlackScheme,
+    SnsScheme,
     SpecScheme,
     SquareScheme,
     StandardWebhooksScheme,
     StripeScheme,
+    TelnyxScheme,
     TwilioScheme,
     TwitchScheme,
     TypeformScheme,
@@ -63,6 +68,11 @@ CODED_PROVIDERS = (
     "jira",
     "openai",
     "anthropic",
+    "telnyx",
+    "sns",
+    "paypal",
+    "plaid",
+    "pubsub",
 )
 SPECS: dict[str, Spec] = load_specs()
 # Every provider has a default source of its own name (docs/contract.md, "Configuration").
@@ -92,6 +102,9 @@ _TIMED: dict[str, Callable[..., Scheme]] = {
     "sendgrid": SendGridScheme,
     "mailgun": MailgunScheme,
     "calendly": CalendlyScheme,
+    "telnyx": TelnyxScheme,
+    "paypal": PayPalScheme,
+    "plaid": PlaidScheme,
 }
 # Schemes of providers that sign no time.
 _UNTIMED: dict[str, Callable[[], Scheme]] = {
@@ -100,6 +113,9 @@ _UNTIMED: dict[str, Callable[[], Scheme]] = {
     "gitlab": GitLabScheme,
     "pagerduty": PagerDutyScheme,
     "typeform": TypeformScheme,
+    # Google's token carries its own expiry; SNS signs no delivery time.
+    "pubsub": PubSubScheme,
+    "sns": SnsScheme,
 }
 
 

@@ -6,7 +6,8 @@ plain ASGI doing the same work). Everything else — health, metrics, docs — s
 
 Order of checks, each cheaper than the next and none trusting what came before it:
 source exists -> header size -> declared body size -> body read within the limit and the deadline ->
-signature (and timestamp) -> parse -> publish.
+signature (and timestamp; keys a provider publishes are fetched first, a failed fetch is a 503) -> parse
+-> publish.
 Handshakes (`Source.handshakes`, receiver/verify/handshakes.py): a method other than POST is answered only
 where one of the source's handshakes comes with it, else 405. Unsigned handshakes (an echo) are answered
 before the signature is checked, signed ones (Zoom, Okta, Xero, and the code schemes' Slack, Discord,
@@ -225,6 +226,8 @@ class WebhookRoute:
                     return answer
         if method != "POST" and not any(handshake.signed for handshake in handshakes):
             raise BadRequest(f"not a {source.provider} handshake")
+        if source.fetches_keys:
+            await source.load_keys(headers, body)
         matched = source.scheme.verify(headers, body, source.secrets, self._clock())
         self._matches[source.name][matched].inc()
         for handshake in handshakes:
@@ -236,6 +239,8 @@ class WebhookRoute:
             raise BadRequest(f"not a {source.provider} handshake")
         coded = source.handshake(headers, body)
         if coded is not None:
+            if coded.follow_up is not None:
+                await coded.follow_up()
             return coded
         verified = source.scheme.describe(source.name, headers, body)
         if trace is not None:

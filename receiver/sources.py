@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from receiver.errors import ConfigError
 from receiver.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS, scheme_for
 from receiver.settings import describe_validation_error
-from receiver.verify import Handshake, HandshakeScheme, Headers, HmacScheme, Scheme, Spec, SpecScheme
+from receiver.verify import Handshake, HandshakeScheme, Headers, HmacScheme, KeyedScheme, Scheme, Spec, SpecScheme
 from receiver.verify.base import HandshakeRule
 from receiver.verify.handshakes import HandshakeKind
 from receiver.verify.hmac import PLACEHOLDERS
@@ -93,11 +93,24 @@ class Source:
     _handshake: HandshakeScheme | None = field(default=None, init=False, repr=False, compare=False)
     # How its records are written, computed once here rather than per request.
     record_format: RecordFormat = field(init=False, repr=False, compare=False)
+    # The scheme's key loading, where its keys are fetched from the provider.
+    _keyed: KeyedScheme | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.scheme, HandshakeScheme):
             object.__setattr__(self, "_handshake", self.scheme)
         object.__setattr__(self, "record_format", RecordFormat(self.name, self.scheme.provider, self.cloudevents))
+        if isinstance(self.scheme, KeyedScheme):
+            object.__setattr__(self, "_keyed", self.scheme)
+
+    @property
+    def fetches_keys(self) -> bool:
+        return self._keyed is not None
+
+    async def load_keys(self, headers: Headers, body: bytes) -> None:
+        """Fetch (or find cached) the provider keys this request names, before `scheme.verify`."""
+        if self._keyed is not None:
+            await self._keyed.load_keys(headers, body, self.secrets)
 
     @property
     def provider(self) -> str:

@@ -36,18 +36,23 @@ from schemas.okta import OktaEventHook
 from schemas.openai import OpenAIEvent
 from schemas.paddle import PaddleNotification
 from schemas.pagerduty import PagerDutyWebhook
+from schemas.paypal import PayPalEvent
 from schemas.persona import PersonaEvent
+from schemas.plaid import PlaidWebhook
+from schemas.pubsub import PubSubPush
 from schemas.razorpay import RazorpayEvent
 from schemas.retell import RetellEvent
 from schemas.sendgrid import SendGridBatch
 from schemas.sentry import SentryWebhook
 from schemas.shopify import ShopifyResource
 from schemas.slack import SlackEvent
+from schemas.sns import SnsMessage
 from schemas.square import SquareEvent
 from schemas.standardwebhooks import StandardWebhookEvent
 from schemas.stripe import StripeEvent
 from schemas.teams import TeamsActivity
 from schemas.telegram import TelegramUpdate
+from schemas.telnyx import TelnyxEvent
 from schemas.twilio import TwilioCallback
 from schemas.twitch import TwitchNotification
 from schemas.twitter import TwitterActivity
@@ -110,6 +115,11 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "docusign": DocuSignEvent,
     "airtable": AirtablePing,
     "retell": RetellEvent,
+    "telnyx": TelnyxEvent,
+    "sns": SnsMessage,
+    "paypal": PayPalEvent,
+    "plaid": PlaidWebhook,
+    "pubsub": PubSubPush,
 }
 
 

@@ -1,6 +1,6 @@
 """Signature schemes, one module per family, all behind `base.Scheme` (and, for handshakes, `HandshakeScheme`)."""
 
-from receiver.verify.base import Handshake, HandshakeScheme, Headers, Inbound, Scheme, Signing, Verified
+from receiver.verify.base import Handshake, HandshakeScheme, Headers, Inbound, KeyedScheme, Scheme, Signing, Verified
 from receiver.verify.calendly import CalendlyScheme
 from receiver.verify.discord import DiscordScheme
 from receiver.verify.github import GitHubScheme
@@ -11,13 +11,18 @@ from receiver.verify.linear import LinearScheme
 from receiver.verify.mailgun import MailgunScheme
 from receiver.verify.paddle import PaddleScheme
 from receiver.verify.pagerduty import PagerDutyScheme
+from receiver.verify.paypal import PayPalScheme
+from receiver.verify.plaid import PlaidScheme
+from receiver.verify.pubsub import PubSubScheme
 from receiver.verify.sendgrid import SendGridScheme
 from receiver.verify.shopify import ShopifyScheme
 from receiver.verify.slack import SlackScheme
+from receiver.verify.sns import SnsScheme
 from receiver.verify.spec import Spec, SpecScheme
 from receiver.verify.square import SquareScheme
 from receiver.verify.standard import StandardWebhooksScheme
 from receiver.verify.stripe import StripeScheme
+from receiver.verify.telnyx import TelnyxScheme
 from receiver.verify.twilio import TwilioScheme
 from receiver.verify.twitch import TwitchScheme
 from receiver.verify.typeform import TypeformScheme
@@ -34,20 +39,26 @@ __all__ = [
     "HmacScheme",
     "HubSpotScheme",
     "Inbound",
+    "KeyedScheme",
     "LinearScheme",
     "MailgunScheme",
     "PaddleScheme",
     "PagerDutyScheme",
+    "PayPalScheme",
+    "PlaidScheme",
+    "PubSubScheme",
     "Scheme",
     "SendGridScheme",
     "ShopifyScheme",
     "Signing",
     "SlackScheme",
+    "SnsScheme",
     "Spec",
     "SpecScheme",
     "SquareScheme",
     "StandardWebhooksScheme",
     "StripeScheme",
+    "TelnyxScheme",
     "TwilioScheme",
     "TwitchScheme",
     "TypeformScheme",

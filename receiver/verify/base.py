@@ -11,7 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -71,6 +71,9 @@ class Handshake:
     content_type: bytes = b"application/json"
     status: int = 200
     headers: tuple[tuple[bytes, bytes], ...] = ()
+    # A call back to the provider that must succeed before the answer (SNS: visiting the SubscribeURL);
+    # its `KeyUnavailable` becomes a 503, so the provider sends the handshake again.
+    follow_up: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,17 @@ class Signing(Protocol):
         `event_id` and `event_type` go where the provider puts them outside the body (a header), if anywhere.
         """
         ...
+
+
+@runtime_checkable
+class KeyedScheme(Protocol):
+    """The extension of a `Scheme` verified with keys the provider publishes at a URL (SNS, PayPal, Plaid,
+    Google): `routes.py` awaits `load_keys` before the (synchronous) `verify`, which then finds the keys the
+    request names in the scheme's cache. `load_keys` raises `KeyUnavailable` (503) when a fetch fails, and
+    a `SignatureError` when the request names a key it must not fetch (a URL off the provider's hosts).
+    """
+
+    async def load_keys(self, headers: Headers, body: bytes, secrets: Sequence[bytes]) -> None: ...
 
 
 def require_header(headers: Headers, name: bytes) -> bytes:

@@ -20,6 +20,7 @@ import nacl.signing
 import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
 from receiver.app import create_app
@@ -28,6 +29,7 @@ from receiver.sources import load_sources
 from receiver.verify.base import fallback_event_id
 from schemas import Envelope
 from schemas.payloads import payload_model
+from tests.keyed_signing import telnyx_headers, telnyx_public_key
 from tests.signing import (
     calendly_headers,
     discord_headers,
@@ -76,6 +78,11 @@ def sendgrid_env(key: Any) -> str:
     return sendgrid_public_key(key)
 
 
+def telnyx_env(key: Any) -> str:
+    assert isinstance(key, Ed25519PrivateKey)
+    return telnyx_public_key(key)
+
+
 def _flip_middle_byte(body: bytes, headers: dict[str, str]) -> Request:
     index = len(body) // 2
     return body[:index] + bytes([body[index] ^ 1]) + body[index + 1 :], headers
@@ -121,6 +128,19 @@ DISCORD_EVENT = _json(
         "application_id": "1234",
         "type": 1,
         "event": {"type": "APPLICATION_AUTHORIZED", "timestamp": "2026-11-26T17:00:00.000000+00:00", "data": {}},
+    }
+)
+# Telnyx docs, "Receiving webhooks": a call.initiated event in the API v2 envelope.
+TELNYX_EVENT = _json(
+    {
+        "data": {
+            "event_type": "call.initiated",
+            "id": "0ccc7b54-4df3-4bca-a65a-3da1ecc777f0",
+            "occurred_at": "2026-11-30T17:00:00.000000Z",
+            "payload": {"call_control_id": "v3:abc", "direction": "incoming", "from": "+15551230000"},
+            "record_type": "event",
+        },
+        "meta": {"attempt": 1, "delivered_to": "https://hooks.example.com/webhooks/telnyx"},
     }
 )
 CALENDLY = _json({"event": "invitee.created", "created_at": "2026-11-26T17:00:00.000000Z", "payload": {"uri": "u"}})
@@ -493,6 +513,17 @@ CASES = [
         "jira-delivery-1",
         "jira:issue_updated",
         timed=False,
+    ),
+    Case(
+        "telnyx",
+        "telnyx",
+        lambda key, ts: (TELNYX_EVENT, telnyx_headers(TELNYX_EVENT, key, ts)),
+        Ed25519PrivateKey.from_private_bytes(b"t" * 32),
+        Ed25519PrivateKey.from_private_bytes(b"u" * 32),
+        "0ccc7b54-4df3-4bca-a65a-3da1ecc777f0",
+        "call.initiated",
+        timed=True,
+        env_value=telnyx_env,
     ),
 ]
 OPENAI_EVENT = (

@@ -124,6 +124,9 @@ def test_every_built_in_provider_has_a_default_source() -> None:
                 "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhd"
                 "bcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA=="
             ),
+            "WEBHOOK_SECRET_TELNYX": "VV9GnCIYjpABW92FuIlnjUWfhr349700lxsQubOFhgk=",
+            "WEBHOOK_SECRET_SNS": "arn:aws:sns:us-east-1:123456789012:agent-events",
+            "WEBHOOK_SECRET_PLAID": "client-id:plaid-secret",
             "WEBHOOK_PUBLIC_URL_TWILIO": "https://hooks.example.com/webhooks/twilio",
             "WEBHOOK_PUBLIC_URL_SQUARE": "https://hooks.example.com/webhooks/square",
             "WEBHOOK_PUBLIC_URL_HUBSPOT": "https://hooks.example.com/webhooks/hubspot",

@@ -1,0 +1,28 @@
+"""PayPal REST webhook events: `{"id", "event_version", "create_time", "resource_type", "event_type",
+"summary", "resource", "links"}`.
+
+Reference: PayPal docs, "Webhooks event names" and the `webhook_event` object of the Webhooks API;
+`resource` is the object the event is about (a capture, an order, a subscription), kept whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class PayPalEvent(BaseModel):
+    """A PayPal webhook event notification."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(min_length=1)
+    event_type: str = Field(min_length=1)
+    create_time: AwareDatetime | None = None
+    event_version: str | None = None
+    resource_type: str | None = None
+    resource_version: str | None = None
+    summary: str | None = None
+    resource: dict[str, Any] | None = None
+    links: list[dict[str, Any]] | None = None
