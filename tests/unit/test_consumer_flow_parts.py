@@ -253,3 +253,40 @@ async def test_records_fetched_for_a_partition_revoked_meanwhile_are_left_to_its
 
     assert worker._parts == {}
     assert len(worker._lanes) == 0
+
+
+class BrokenStore(FakeStore):
+    """Completions fail with a bug (no Redis error: those are waited out); renewals fail once, then work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.renewals = 0
+
+    async def complete(self, keys: Sequence[str], token: str, ttl_s: int) -> list[bool]:
+        raise ValueError("a script returned something unexpected")
+
+    async def renew(self, keys: Sequence[str], token: str, lease_ms: int) -> list[bool]:
+        self.renewals += 1
+        if self.renewals == 1:
+            raise RuntimeError("the first renewal broke")
+        return [self.values.get(key) == token for key in keys]
+
+
+async def test_a_completion_that_fails_leaves_no_claim_renewed_for_ever() -> None:
+    claims = Claims(BrokenStore(), lease_ms=1000, done_ttl_s=60)
+    assert await claims.claim("k") is Claim.CLAIMED
+    with pytest.raises(ValueError, match="unexpected"):
+        await claims.complete("k")
+    assert claims.held == set()
+
+
+async def test_renewals_go_on_after_a_renewal_fails() -> None:
+    store = BrokenStore()
+    claims = Claims(store, lease_ms=300, done_ttl_s=60)  # renewed every 0.1 s
+    assert await claims.claim("k") is Claim.CLAIMED
+    renewing = asyncio.create_task(claims.renew_forever())
+    await asyncio.sleep(0.35)
+    assert not renewing.done()
+    renewing.cancel()
+    assert store.renewals >= 3
+    assert claims.held == {"k"}
