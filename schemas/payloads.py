@@ -13,6 +13,7 @@ from schemas.airtable import AirtablePing
 from schemas.anthropic import AnthropicEvent
 from schemas.asana import AsanaEvents
 from schemas.bitbucket import BitbucketEvent
+from schemas.box import BoxEvent
 from schemas.calendly import CalendlyEvent
 from schemas.cloudevents import CloudEvent
 from schemas.coinbase import CoinbaseDelivery
@@ -53,13 +54,16 @@ from schemas.stripe import StripeEvent
 from schemas.teams import TeamsActivity
 from schemas.telegram import TelegramUpdate
 from schemas.telnyx import TelnyxEvent
+from schemas.trello import TrelloWebhook
 from schemas.twilio import TwilioCallback
 from schemas.twitch import TwitchNotification
 from schemas.twitter import TwitterActivity
 from schemas.typeform import TypeformEvent
+from schemas.vapi import VapiServerMessage
 from schemas.vercel import VercelEvent
 from schemas.workos import WorkOSEvent
 from schemas.xero import XeroWebhook
+from schemas.zendesk import ZendeskEvent
 from schemas.zoom import ZoomEvent
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
@@ -120,6 +124,10 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "paypal": PayPalEvent,
     "plaid": PlaidWebhook,
     "pubsub": PubSubPush,
+    "zendesk": ZendeskEvent,
+    "box": BoxEvent,
+    "trello": TrelloWebhook,
+    "vapi": VapiServerMessage,
 }
 
 

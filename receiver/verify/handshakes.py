@@ -18,6 +18,7 @@ order; the first answer wins; none is published, each is counted as outcome `han
 | `challenge` | POST | `signed` | monday.com | `{"challenge": …}` echoed |
 | `empty_batch` | POST | yes | Xero intent to receive | 200, empty body, for a signed body whose `field` list is empty |
 | `cloudevents` | OPTIONS | no | CloudEvents web hooks | `WebHook-Allowed-Origin` (and `-Rate`) |
+| `head` | HEAD | no | Trello | 200, empty (the URL check when a webhook is created) |
 
 Answering an unsigned kind proves nothing to anyone and publishes nothing: it only echoes what was sent.
 """
@@ -335,6 +336,25 @@ class CloudEventsOptions(_Kind):
         return Inbound("OPTIONS", {}, {b"webhook-request-origin": b"eventemitter.example.com"}, b"")
 
 
+class HeadCheck(_Kind):
+    """A HEAD request answered 200 with nothing (Trello checks the callback URL so when a webhook is created).
+
+    Reference: Trello developers, "Webhooks" (creating a webhook: the HEAD request must get a 200).
+    """
+
+    kind: Literal["head"]
+
+    @property
+    def method(self) -> str:
+        return "HEAD"
+
+    def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:
+        return Handshake(b"", _TEXT)
+
+    def sample(self, secret: bytes, verify_token: bytes | None) -> Inbound:
+        return Inbound("HEAD", {}, {}, b"")
+
+
 HandshakeKind = Annotated[
     MetaChallenge
     | QueryChallenge
@@ -345,7 +365,8 @@ HandshakeKind = Annotated[
     | ValidationToken
     | BodyChallenge
     | EmptyBatch
-    | CloudEventsOptions,
+    | CloudEventsOptions
+    | HeadCheck,
     Field(discriminator="kind"),
 ]
 

@@ -65,6 +65,7 @@ from receiver.verify.base import (
     parse_form,
     parse_json,
     parse_json_object,
+    parse_rfc3339,
     parse_unix,
     require_header,
     signature_items,
@@ -103,7 +104,8 @@ class SignatureSpec(_Strict):
     signature_key: Annotated[str, Field(min_length=1, max_length=32)] = "v1"
     timestamp_key: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     timestamp_header: HeaderName | None = None
-    timestamp_unit: Literal["s", "ms"] = "s"
+    # Unix seconds or milliseconds, or an RFC 3339 date-time (Zendesk, Box), signed as sent.
+    timestamp_unit: Literal["s", "ms", "rfc3339"] = "s"
     algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
     encoding: Literal["hex", "base64"] = "hex"
     key: Literal["raw", "base64", "hex"] = "raw"
@@ -157,6 +159,8 @@ class SampleSpec(_Strict):
     body: Annotated[str, Field(min_length=2, max_length=65_536)]
     type: str = ""
     content_type: str = "application/json"
+    # Headers the provider sends with every delivery besides the signature (Box's signature version).
+    headers: dict[HeaderName, Annotated[str, Field(max_length=256)]] = Field(default_factory=dict)
 
 
 class Spec(_Strict):
@@ -211,7 +215,7 @@ class SpecScheme:
         expected = [self._encode(hmac_digest(sig.algorithm, derive_key(sig.key, s), signed)) for s in secrets]
         matched = matching_secret(expected, candidates)
         if timestamp:
-            check_timestamp(int(timestamp) / (1000 if sig.timestamp_unit == "ms" else 1), now_s, self.tolerance_s)
+            check_timestamp(_seconds(timestamp, sig.timestamp_unit), now_s, self.tolerance_s)
         return matched
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
@@ -241,8 +245,8 @@ class SpecScheme:
 
     def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
         sig = self.spec.signature
-        timestamp = str(int(now_s * 1000) if sig.timestamp_unit == "ms" else int(now_s)) if sig.timed else ""
-        headers: dict[str, str] = {}
+        timestamp = _stamp(now_s, sig.timestamp_unit) if sig.timed else ""
+        headers: dict[str, str] = dict(self.spec.sample.headers) if self.spec.sample else {}
         if sig.id_header is not None:
             headers[sig.id_header] = event_id
         for where, values in ((self.spec.event.id, event_id), (self.spec.event.type, event_type)):
@@ -311,9 +315,11 @@ class SpecScheme:
         if sig.timed:
             if not timestamp:
                 raise MalformedHeader(f"{sig.header} has no {sig.timestamp_key}= timestamp")
-            parse_unix(
-                timestamp, name=f"{self.provider} timestamp", max_digits=14 if sig.timestamp_unit == "ms" else 11
-            )
+            if sig.timestamp_unit == "rfc3339":
+                parse_rfc3339(timestamp, name=f"{self.provider} timestamp")
+            else:
+                digits = 14 if sig.timestamp_unit == "ms" else 11
+                parse_unix(timestamp, name=f"{self.provider} timestamp", max_digits=digits)
         return candidates, timestamp
 
     def _content(self, sig: SignatureSpec, headers: Headers, body: bytes, timestamp: bytes) -> bytes:
@@ -362,6 +368,19 @@ def _lookup(source: str, headers: Headers, payload: Any) -> Any:
                 return path.rsplit(".", 1)[-1]
         return None
     return dig(payload, *name.split("."))
+
+
+def _seconds(timestamp: bytes, unit: str) -> float:
+    """A checked signed timestamp as unix seconds."""
+    if unit == "rfc3339":
+        return parse_rfc3339(timestamp, name="timestamp").timestamp()
+    return int(timestamp) / (1000 if unit == "ms" else 1)
+
+
+def _stamp(now_s: float, unit: str) -> str:
+    if unit == "rfc3339":
+        return datetime.fromtimestamp(int(now_s), UTC).isoformat().replace("+00:00", "Z")
+    return str(int(now_s * 1000) if unit == "ms" else int(now_s))
 
 
 def _iso(now_s: float) -> str:

@@ -18,6 +18,7 @@ import razorpay  # type: ignore[import-untyped]
 import standardwebhooks
 import svix.webhooks
 from anthropic import Anthropic
+from box_sdk_gen.managers.webhooks import WebhooksManager
 from elevenlabs import ElevenLabs
 from elevenlabs.errors import BadRequestError as ElevenLabsBadRequest
 from hubspot.utils.signature import Signature  # type: ignore[import-untyped]
@@ -348,3 +349,12 @@ def test_retell_sdk_verifies_what_send_signs() -> None:
     client = Retell(api_key="key_retell_webhook_badge")
     assert client.verify(request.body.decode(), "key_retell_webhook_badge", signature)  # type: ignore[no-untyped-call]
     assert not client.verify(request.body.decode(), "other", signature)  # type: ignore[no-untyped-call]
+
+
+def test_box_sdk_validates_what_send_signs() -> None:
+    # box-sdk-gen's `WebhooksManager.validate_message` (package boxsdk) refuses any future timestamp: sign 1 s ago.
+    sources = load_sources({secret_env_name("box"): "box-primary-key"}, sources_file=None, tolerance_s=300)
+    request = send.sign(sources["box"], None, None, time.time() - 1)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    assert WebhooksManager.validate_message(request.body.decode(), headers, "box-primary-key")
+    assert not WebhooksManager.validate_message(request.body.decode(), headers, "other-key")

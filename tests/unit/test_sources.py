@@ -130,6 +130,7 @@ def test_every_built_in_provider_has_a_default_source() -> None:
             "WEBHOOK_PUBLIC_URL_TWILIO": "https://hooks.example.com/webhooks/twilio",
             "WEBHOOK_PUBLIC_URL_SQUARE": "https://hooks.example.com/webhooks/square",
             "WEBHOOK_PUBLIC_URL_HUBSPOT": "https://hooks.example.com/webhooks/hubspot",
+            "WEBHOOK_PUBLIC_URL_TRELLO": "https://hooks.example.com/webhooks/trello",
         }
     )
     # Specs whose key is encoded take the secret in that encoding (Teams, Airtable: base64).

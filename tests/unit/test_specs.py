@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -28,7 +29,7 @@ from receiver import send
 from receiver.app import create_app
 from receiver.providers import BUILT_IN_PROVIDERS, SPECS
 from receiver.settings import ReceiverSettings
-from receiver.sources import Source, load_sources, secret_env_name, verify_token_env_name
+from receiver.sources import Source, load_sources, public_url_env_name, secret_env_name, verify_token_env_name
 from receiver.specs import table_row
 from receiver.verify import SpecScheme
 from schemas import Envelope
@@ -40,6 +41,9 @@ SECRETS: dict[str, str] = {"teams": "dGVhbXMtc2VjdXJpdHktdG9rZW4=", "airtable": 
 OTHER = "another-secret-entirely"
 OTHER_B64 = "YW5vdGhlci1zZWNyZXQ="
 VERIFY_TOKEN = "meta-verify-token-7f3a"
+# Schemes that sign the URL they call need it configured.
+TRELLO_URL = "https://hooks.example.com/webhooks/trello"
+PUBLIC_URLS = {"trello": TRELLO_URL}
 
 
 def secret_of(provider: str) -> str:
@@ -65,6 +69,10 @@ Independent = Callable[[bytes, bytes, int], dict[str, str]]
 
 def _meta(secret: bytes, body: bytes, now: int) -> dict[str, str]:
     return {"X-Hub-Signature-256": "sha256=" + _hex(secret, body)}
+
+
+def _rfc3339(now: int) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _stamped(header: str, key: str, secret: bytes, body: bytes, stamp: str) -> dict[str, str]:
@@ -105,6 +113,16 @@ INDEPENDENT: dict[str, Independent] = {
     "retell": lambda secret, body, now: {
         "X-Retell-Signature": f"v={now * 1000},d=" + _hex(secret, body + str(now * 1000).encode())
     },
+    "zendesk": lambda secret, body, now: {
+        "X-Zendesk-Webhook-Signature-Timestamp": _rfc3339(now),
+        "X-Zendesk-Webhook-Signature": _b64(secret, _rfc3339(now).encode() + body),
+    },
+    "box": lambda secret, body, now: {
+        "BOX-DELIVERY-TIMESTAMP": _rfc3339(now),
+        "BOX-SIGNATURE-PRIMARY": _b64(secret, body + _rfc3339(now).encode()),
+    },
+    "trello": lambda secret, body, now: {"X-Trello-Webhook": _b64(secret, body + TRELLO_URL.encode(), "sha1")},
+    "vapi": lambda secret, body, now: {"x-vapi-signature": _hex(secret, body)},
     "docusign": lambda secret, body, now: {"X-DocuSign-Signature-1": _b64(secret, body)},
     "airtable": lambda secret, body, now: {
         "X-Airtable-Content-MAC": "hmac-sha256=" + _hex(base64.b64decode(secret), body)
@@ -119,8 +137,15 @@ def test_every_spec_has_an_independent_signer_a_reference_a_proof_and_a_sample()
     assert incomplete == []
 
 
-def _source(provider: str, secrets: str | None = None, **environ: str) -> Source:
+def _environ(provider: str, secrets: str | None, environ: dict[str, str]) -> dict[str, str]:
     env = {secret_env_name(provider): secrets or secret_of(provider), **environ}
+    if provider in PUBLIC_URLS:
+        env[public_url_env_name(provider)] = PUBLIC_URLS[provider]
+    return env
+
+
+def _source(provider: str, secrets: str | None = None, **environ: str) -> Source:
+    env = _environ(provider, secrets, environ)
     return load_sources(env, sources_file=None, tolerance_s=300)[provider]
 
 
@@ -140,7 +165,7 @@ class App:
 
 @contextlib.asynccontextmanager
 async def serving(provider: str, secrets: str | None = None, **environ: str) -> AsyncIterator[App]:
-    env = {secret_env_name(provider): secrets or secret_of(provider), **environ}
+    env = _environ(provider, secrets, environ)
     sources = load_sources(env, sources_file=None, tolerance_s=300)
     publisher, registry = RecordingPublisher(), CollectorRegistry()
     app = create_app(ReceiverSettings(), sources=sources, publisher=publisher, registry=registry)
@@ -329,6 +354,13 @@ async def test_xero_intent_to_receive_is_200_when_signed_and_401_when_not() -> N
         bad = send.handshake(_source("xero", OTHER), "empty_batch", time.time())
         assert (await deliver(app, "xero", bad)).status_code == 401
         assert app.publisher.records == []
+
+
+async def test_trello_head_check_is_answered_200() -> None:
+    async with serving("trello") as app:
+        response = await app.http.head("/webhooks/trello")
+        assert (response.status_code, response.content) == (200, b"")
+        assert _answered(app, "trello") == 1
 
 
 async def test_cloudevents_options_handshake_allows_the_origin() -> None:
