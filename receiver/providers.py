@@ -73,6 +73,8 @@ CODED_PROVIDERS = (
     "paypal",
     "plaid",
     "pubsub",
+    "resend",
+    "replicate",
 )
 SPECS: dict[str, Spec] = load_specs()
 # Every provider has a default source of its own name (docs/contract.md, "Configuration").
@@ -89,6 +91,11 @@ STANDARD_WEBHOOKS: dict[str, tuple[str, ...]] = {
     "openai": ("type",),
     # Anthropic: the `type` of a webhook is always "event"; what happened is `data.type`.
     "anthropic": ("data", "type"),
+    # Resend: Svix (svix-* headers), type in the body ("Webhooks: verify requests").
+    "resend": ("type",),
+    # Replicate: Standard Webhooks; the body is the prediction, whose `status` says what happened
+    # ("Webhooks: verify webhooks").
+    "replicate": ("status",),
 }
 
 # Schemes whose only setting is the replay window.

@@ -15,6 +15,7 @@ from schemas.asana import AsanaEvents
 from schemas.bitbucket import BitbucketEvent
 from schemas.box import BoxEvent
 from schemas.calendly import CalendlyEvent
+from schemas.circleci import CircleCIEvent
 from schemas.cloudevents import CloudEvent
 from schemas.coinbase import CoinbaseDelivery
 from schemas.discord import DiscordPayload
@@ -24,10 +25,12 @@ from schemas.elevenlabs import ElevenLabsEvent
 from schemas.gitea import GiteaEvent
 from schemas.github import GitHubEvent
 from schemas.gitlab import GitLabEvent
+from schemas.heroku import HerokuEvent
 from schemas.hmac import HmacEvent
 from schemas.hubspot import HubSpotBatch
 from schemas.intercom import IntercomNotification
 from schemas.jira import JiraEvent
+from schemas.launchdarkly import LaunchDarklyEntry
 from schemas.lemonsqueezy import LemonSqueezyEvent
 from schemas.linear import LinearEvent
 from schemas.mailgun import MailgunWebhook
@@ -42,6 +45,8 @@ from schemas.persona import PersonaEvent
 from schemas.plaid import PlaidWebhook
 from schemas.pubsub import PubSubPush
 from schemas.razorpay import RazorpayEvent
+from schemas.replicate import ReplicatePrediction
+from schemas.resend import ResendEvent
 from schemas.retell import RetellEvent
 from schemas.sendgrid import SendGridBatch
 from schemas.sentry import SentryWebhook
@@ -61,6 +66,7 @@ from schemas.twitter import TwitterActivity
 from schemas.typeform import TypeformEvent
 from schemas.vapi import VapiServerMessage
 from schemas.vercel import VercelEvent
+from schemas.woocommerce import WooCommerceResource
 from schemas.workos import WorkOSEvent
 from schemas.xero import XeroWebhook
 from schemas.zendesk import ZendeskEvent
@@ -128,6 +134,12 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "box": BoxEvent,
     "trello": TrelloWebhook,
     "vapi": VapiServerMessage,
+    "resend": ResendEvent,
+    "replicate": ReplicatePrediction,
+    "woocommerce": WooCommerceResource,
+    "circleci": CircleCIEvent,
+    "launchdarkly": LaunchDarklyEntry,
+    "heroku": HerokuEvent,
 }
 
 

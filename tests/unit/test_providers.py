@@ -130,6 +130,26 @@ DISCORD_EVENT = _json(
         "event": {"type": "APPLICATION_AUTHORIZED", "timestamp": "2026-11-26T17:00:00.000000+00:00", "data": {}},
     }
 )
+# Resend docs, "Webhooks: event types" (email.delivered).
+RESEND_EVENT = _json(
+    {
+        "type": "email.delivered",
+        "created_at": "2026-11-30T17:00:00.000Z",
+        "data": {"email_id": "56761188-7520-42d8-8898-ff6fc54ce618", "to": ["agent@example.com"], "subject": "Hi"},
+    }
+)
+# Replicate docs, "Webhooks": the prediction object, here as a completed prediction.
+REPLICATE_EVENT = _json(
+    {
+        "id": "ufawqhfynnddngldkgtslldrkq",
+        "model": "replicate/hello-world",
+        "version": "5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa",
+        "input": {"text": "Alice"},
+        "output": "hello Alice",
+        "status": "succeeded",
+        "created_at": "2026-11-30T17:00:00.000Z",
+    }
+)
 # Telnyx docs, "Receiving webhooks": a call.initiated event in the API v2 envelope.
 TELNYX_EVENT = _json(
     {
@@ -513,6 +533,26 @@ CASES = [
         "jira-delivery-1",
         "jira:issue_updated",
         timed=False,
+    ),
+    Case(
+        "resend",
+        "resend",
+        lambda key, ts: (RESEND_EVENT, standard_headers(RESEND_EVENT, key, "msg_resend1", ts, svix_names=True)),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
+        "msg_resend1",
+        "email.delivered",
+        timed=True,
+    ),
+    Case(
+        "replicate",
+        "replicate",
+        lambda key, ts: (REPLICATE_EVENT, standard_headers(REPLICATE_EVENT, key, "msg_replicate1", ts)),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
+        "msg_replicate1",
+        "succeeded",
+        timed=True,
     ),
     Case(
         "telnyx",

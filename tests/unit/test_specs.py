@@ -124,6 +124,10 @@ INDEPENDENT: dict[str, Independent] = {
     "trello": lambda secret, body, now: {"X-Trello-Webhook": _b64(secret, body + TRELLO_URL.encode(), "sha1")},
     "vapi": lambda secret, body, now: {"x-vapi-signature": _hex(secret, body)},
     "docusign": lambda secret, body, now: {"X-DocuSign-Signature-1": _b64(secret, body)},
+    "woocommerce": lambda secret, body, now: {"X-WC-Webhook-Signature": _b64(secret, body)},
+    "circleci": lambda secret, body, now: {"circleci-signature": "v1=" + _hex(secret, body)},
+    "launchdarkly": lambda secret, body, now: {"X-LD-Signature": _hex(secret, body)},
+    "heroku": lambda secret, body, now: {"Heroku-Webhook-Hmac-SHA256": _b64(secret, body)},
     "airtable": lambda secret, body, now: {
         "X-Airtable-Content-MAC": "hmac-sha256=" + _hex(base64.b64decode(secret), body)
     },

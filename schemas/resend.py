@@ -1,0 +1,20 @@
+"""Resend webhook events: `{"type", "created_at", "data"}`.
+
+Reference: Resend docs, "Webhooks: event types" (`email.sent`, `email.delivered`, `email.bounced`, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class ResendEvent(BaseModel):
+    """A Resend webhook event."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str = Field(min_length=1)
+    created_at: AwareDatetime | None = None
+    data: dict[str, Any]

@@ -1,0 +1,17 @@
+"""WooCommerce webhooks: the resource the topic names (an order, product, customer or coupon), as the REST
+API returns it; the topic itself is in `X-WC-Webhook-Topic`.
+
+Reference: WooCommerce REST API docs, "Webhooks" and the resource pages.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class WooCommerceResource(BaseModel):
+    """A WooCommerce resource delivered by a webhook."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: int | str | None = None
