@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 NODE_DIR := tests/asyncapi
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 
-.PHONY: help install node-deps up down cluster-up cluster-down run test lint bench docs
+.PHONY: help install node-deps up down cluster-up cluster-down redis-cluster-up redis-cluster-down run test lint bench docs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ cluster-up: $(STAMP)  ## three KRaft brokers (45092, 45102, 45112), every topic 
 
 cluster-down:  ## stop the three brokers of cluster-up
 	@$(PYTHON) compose/local/stack.py cluster-down
+
+redis-cluster-up:  ## a Redis Cluster: three masters (17001-17003) with a replica each (17004-17006); prints the settings
+	@$(PYTHON) compose/local/stack.py redis-cluster-up
+
+redis-cluster-down:  ## stop the Redis Cluster of redis-cluster-up and delete its data
+	@$(PYTHON) compose/local/stack.py redis-cluster-down
 
 run: $(STAMP)  ## Kafka, Redis, receiver and one consumer group in the foreground; Ctrl-C stops them
 	@$(BIN)/python compose/local/run.py

@@ -13,6 +13,8 @@ Everything runs on this machine against the real Kafka and Redis (started by `ma
 4. Nothing lost: every id answered 202 must be a record on the receiver's topic.
 5. Consumer: a topic of N envelopes (10% redeliveries) drained by one worker with a no-op handler, per
    batch size and per handler concurrency: events/s and exact counts.
+6. Dedup state: 100,000 distinct events and 10,000 redeliveries through the idempotency store on a
+   redis-server of its own (`bench.dedup`): bytes of `used_memory` and Redis commands per event.
 
 Results: bench/results/latest.json, bench/results/latest.png and the table of docs/performance.md.
 """
@@ -27,11 +29,13 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from bench import load, report, servers, topics
 from bench.corpus import BENCH_SECRET, github_samples, mean_size, sized_samples, write_corpus
+from bench.dedup import measure_on_own_redis
 
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
 REDIS = os.environ.get("REDIS_URL", "redis://localhost:6379/0").rsplit("/", 1)[0]
@@ -146,6 +150,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             + [(DEFAULT_BATCH, c) for c in CONSUMER_CONCURRENCIES if c != DEFAULT_CONCURRENCY]
         )
         consumer = await _consumer_runs(run_id, bodies, args.events, settings, logs)
+    # Remembering handled events: Redis memory and commands per event, on a redis-server of its own.
+    dedup = await measure_on_own_redis(20_000 if quick else 100_000)
+    print(
+        f"bench: dedup {dedup.bytes_per_event:.1f} B/event, {dedup.commands_per_event:.1f} commands/event",
+        file=sys.stderr,
+    )
 
     return {
         "run_id": run_id,
@@ -165,6 +175,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "lost": lost_total,
         },
         "consumer": consumer,
+        "dedup": asdict(dedup),
         "peak_rss_mb": {name: round(value, 1) for name, value in rss.items()},
         "peak_rss_mb_github": {name: round(value, 1) for name, value in rss_github.items()},
     }
@@ -331,7 +342,7 @@ async def _flush_group_keys(group: str) -> None:
     client = redis.asyncio.Redis.from_url(f"{REDIS}/0")
     try:
         chunk: list[bytes] = []
-        async for key in client.scan_iter(match=f"webhooks:idem:{group}:*", count=5000):
+        async for key in client.scan_iter(match=f"webhooks:*{{{group}:*", count=5000):
             chunk.append(key)
             if len(chunk) == 5000:
                 await client.unlink(*chunk)

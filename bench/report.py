@@ -175,6 +175,14 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         consumer_rss = max(run["peak_rss_mb"] for run in results["consumer"])
         out.append(_target("consumer peak RSS (MiB)", consumer_rss, "< 200"))
     out.append(_target("2xx answers missing from Kafka", results["receiver"]["lost"], "0"))
+    if "dedup" in results:
+        dedup = results["dedup"]
+        out.append(
+            _target(f"Redis bytes per remembered event ({dedup['events']:,} events)", dedup["bytes_per_event"], "<= 40")
+        )
+        out.append(_target("Redis commands per event (inside the scripts)", dedup["commands_per_event"], "<= 16"))
+        found = dedup["duplicates_found"] == dedup["redeliveries"]
+        out.append(_target("redeliveries found as duplicates, and nothing else", float(found), "every one", found))
     return out
 
 

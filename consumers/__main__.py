@@ -23,11 +23,13 @@ from datetime import UTC, datetime
 from functools import partial
 
 import redis.asyncio
+import redis.asyncio.sentinel
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
+from redis.asyncio.connection import parse_url
 
 from consumers.errors import ConfigError
-from consumers.idempotency import IdempotencyStore
+from consumers.idempotency import Client, IdempotencyStore
 from consumers.kafka import KafkaClient, ensure_topics, read_to_end
 from consumers.metrics import ConsumerMetrics, serve
 from consumers.registry import Registry, load_handlers
@@ -66,7 +68,7 @@ async def run(
         worker = Worker(
             settings=settings,
             kafka=KafkaClient(settings),
-            store=IdempotencyStore(client),
+            store=IdempotencyStore(client, windows=settings.remember_windows()),
             registry=handlers,
             metrics=metrics,
             tracing=tracing,
@@ -129,11 +131,10 @@ async def replay(settings: Settings, handlers: Registry, args: argparse.Namespac
         )
         replayer = Replayer(
             group=settings.consumer_group,
-            store=IdempotencyStore(client),
+            store=IdempotencyStore(client, windows=settings.remember_windows()),
             runner=runner,
             read=partial(read_to_end, settings),
             lease_ms=settings.consumer_lease_ms,
-            done_ttl_s=settings.consumer_done_ttl_s,
             rate_per_s=args.rate,
             force=args.force,
         )
@@ -161,10 +162,25 @@ def _progress_bar(summary: Summary) -> None:
     print(f"\r{summary.processed} replayed of {summary.read} dead letters read", end="", file=sys.stderr, flush=True)
 
 
-def _redis(settings: Settings) -> redis.asyncio.Redis:
-    return redis.asyncio.Redis.from_url(
-        settings.redis_url.get_secret_value(), socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
-    )
+def _redis(settings: Settings) -> Client:
+    url = settings.redis_url.get_secret_value()
+    timeout_s = REDIS_TIMEOUT_S
+    if settings.redis_cluster:
+        return redis.asyncio.RedisCluster.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    if settings.redis_sentinels:
+        # The database and the credentials come from REDIS_URL; where the master is, from the sentinels.
+        options = {k: v for k, v in parse_url(url).items() if k in {"db", "username", "password"}}
+        sentinels = [(host, int(port)) for host, _, port in (a.rpartition(":") for a in settings.redis_sentinels)]
+        sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]  # untyped in redis-py
+            sentinels,
+            sentinel_kwargs={"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s},
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            **options,
+        )
+        master: redis.asyncio.Redis = sentinel.master_for(settings.redis_sentinel_master)
+        return master
+    return redis.asyncio.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
 
 
 def _all_topics(settings: Settings) -> list[str]:

@@ -38,13 +38,11 @@ class Claims:
     Args:
         store: the idempotency store.
         lease_ms: how long a claim holds unless renewed (`CONSUMER_LEASE_MS`).
-        done_ttl_s: how long a `done` mark is kept (`CONSUMER_DONE_TTL_S`).
     """
 
-    def __init__(self, store: IdempotencyStore, *, lease_ms: int, done_ttl_s: int) -> None:
+    def __init__(self, store: IdempotencyStore, *, lease_ms: int) -> None:
         self._store = store
         self._lease_ms = lease_ms
-        self._done_ttl_s = done_ttl_s
         self.token = secrets.token_hex(16)
         self.held: set[str] = set()
         # Per held claim: the task that claimed it (fenced if the claim is lost) and when, in monotonic seconds.
@@ -216,5 +214,5 @@ class Claims:
         if op == "claim":
             return await self._store.claim(keys, self.token, self._lease_ms)
         if op == "complete":
-            return await self._store.complete(keys, self.token, self._done_ttl_s)
+            return await self._store.complete(keys, self.token)
         return await self._store.release(keys, self.token)

@@ -1,27 +1,45 @@
 """The Redis claim protocol that makes at-least-once delivery effectively-once per consumer group.
 
-One key per (group, provider, event id) holds either a claim token (a member is handling the event, with a
-lease in milliseconds) or `done` (handled; kept `CONSUMER_DONE_TTL_S`). Every operation takes all the
-keys of a fetched batch and is one Lua script call: one round trip per batch, never one per event.
+An event of a group has a claim key, `webhooks:idem:{<group>:<provider>:<shard>}:<event id>`, holding a
+claim token with a lease in milliseconds while a member handles it. Once handled, the claim key is deleted
+and the event's 16-byte digest goes into the group's compact done-mark tables for the provider's remember
+window (`consumers.scripts` has the layout; `consumers.windows` the windows). Every operation takes all the
+events of a fetched batch and is one Lua script call: one round trip per batch, never one per event. On a
+Redis Cluster it is one call per hash slot, all pipelined at once (one round trip per node).
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TypeVar
 
 import redis.asyncio
 import redis.exceptions
+from redis.crc import key_slot
+from redis.typing import EncodableT
 
+from consumers import scripts
 from consumers.errors import StoreUnavailable
+from consumers.windows import RememberWindows
 
-# The public key layout of docs/contract.md: `webhooks:idem:<group>:<provider>:<event id>`; operators grep for it.
+# The public key layout of docs/contract.md; operators grep for it.
 KEY_PREFIX = "webhooks:idem:"
-# The value of a key whose event was handled; a claim token is random hex, so it never equals this.
+DONE_PREFIX = "webhooks:done:"
+# The value the layout before this one left at `webhooks:idem:<group>:<provider>:<event id>` once handled:
+# honoured until it expires (a claim token there is honoured as a live claim).
 DONE = "done"
+# Each group and provider's events are spread over this many shards: hash tags, so slots on a Redis Cluster
+# (64 spread well over a few dozen masters), each with its own done tables (fewer keep more digests a hash).
+SHARDS = 64
+# Digest size in bytes: 128 bits, so two distinct event ids never pass for one another.
+DIGEST_BYTES = 16
 
 T = TypeVar("T")
+Client = redis.asyncio.Redis | redis.asyncio.RedisCluster
 
 
 class Claim(enum.Enum):
@@ -35,137 +53,98 @@ class Claim(enum.Enum):
     """Another live claim holds it: leave it to that one, and ask again later."""
 
 
-# KEYS: the keys; ARGV[1]: our token, ARGV[2]: the lease in ms, ARGV[3]: '1' to take over `done` keys too
-# (a forced replay). Returns one Claim value per key. A key that already holds our token is ours: the reply to
-# an earlier claim was lost (Redis restarted, a connection dropped) and the call is being tried again.
-_CLAIM = """
-local result = {}
-for i, key in ipairs(KEYS) do
-    if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
-        result[i] = 0
-    else
-        local value = redis.call('GET', key)
-        if value == ARGV[1] then
-            redis.call('PEXPIRE', key, ARGV[2])
-            result[i] = 0
-        elseif value == 'done' and ARGV[3] == '1' then
-            redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
-            result[i] = 0
-        elseif value == 'done' then
-            result[i] = 1
-        else
-            result[i] = 2
-        end
-    end
-end
-return result
-"""
-
-# KEYS: the keys; ARGV[1]: our token, ARGV[2]: the done TTL in s. Returns 1 per key we marked done: ours, or
-# free because our lease lapsed (Redis was away longer than it) and nobody claimed it since. A key another
-# member claimed meanwhile is left alone: that member is running the event too, and marks it done itself.
-_COMPLETE = """
-local result = {}
-for i, key in ipairs(KEYS) do
-    local value = redis.call('GET', key)
-    if value == ARGV[1] or value == false then
-        redis.call('SET', key, 'done', 'EX', ARGV[2])
-        result[i] = 1
-    else
-        result[i] = 0
-    end
-end
-return result
-"""
-
-# KEYS: the keys; ARGV[1]: our token. Returns 1 per key we deleted.
-_RELEASE = """
-local result = {}
-for i, key in ipairs(KEYS) do
-    if redis.call('GET', key) == ARGV[1] then
-        redis.call('DEL', key)
-        result[i] = 1
-    else
-        result[i] = 0
-    end
-end
-return result
-"""
-
-# KEYS: the keys; ARGV[1]: our token, ARGV[2]: the lease in ms. Returns 1 per key whose lease we renewed.
-_RENEW = """
-local result = {}
-for i, key in ipairs(KEYS) do
-    if redis.call('GET', key) == ARGV[1] then
-        redis.call('PEXPIRE', key, ARGV[2])
-        result[i] = 1
-    else
-        result[i] = 0
-    end
-end
-return result
-"""
+def _digest(event_id: str) -> bytes:
+    return hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=DIGEST_BYTES).digest()
 
 
 def idempotency_key(group: str, provider: str, event_id: str) -> str:
-    """The Redis key of an event for a consumer group."""
-    return f"{KEY_PREFIX}{group}:{provider}:{event_id}"
+    """The claim key of an event for a consumer group; its hash tag places all the event's keys in one slot."""
+    shard = _digest(event_id)[0] % SHARDS
+    return f"{KEY_PREFIX}{{{group}:{provider}:{shard:02x}}}:{event_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    key: str
+    legacy_key: str
+    provider: str
+    digest: bytes
+
+
+def _event(key: str) -> _Event:
+    # The inverse of `idempotency_key`: group and provider names hold no ':' or '}' (settings check them).
+    tag, _, event_id = key[len(KEY_PREFIX) + 1 :].partition("}:")
+    group, provider, _ = tag.split(":")
+    return _Event(key, f"{KEY_PREFIX}{group}:{provider}:{event_id}", provider, _digest(event_id))
+
+
+class _Script:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
 
 
 class IdempotencyStore:
     """Claims, completions and releases of events, batched.
 
     Args:
-        client: a `redis.asyncio.Redis`; the caller owns (and closes) it.
+        client: a `redis.asyncio.Redis`, or a `redis.asyncio.RedisCluster`; the caller owns (and closes) it.
+        windows: how long each provider's handled events are remembered; the documented windows by default.
+        clock: the time in epoch seconds (tests move it).
     """
 
-    def __init__(self, client: redis.asyncio.Redis) -> None:
+    def __init__(
+        self, client: Client, *, windows: RememberWindows | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self._client = client
-        self._claim = client.register_script(_CLAIM)
-        self._complete = client.register_script(_COMPLETE)
-        self._release = client.register_script(_RELEASE)
-        self._renew = client.register_script(_RENEW)
+        self._cluster = isinstance(client, redis.asyncio.RedisCluster)
+        self._windows = windows if windows is not None else RememberWindows.build(7 * 24 * 3600, {})
+        self._clock = clock
+        self._claim = _Script(scripts.CLAIM)
+        self._complete = _Script(scripts.COMPLETE)
+        self._is_done = _Script(scripts.IS_DONE)
+        self._release = _Script(scripts.RELEASE)
+        self._renew = _Script(scripts.RENEW)
 
     async def claim(self, keys: Sequence[str], token: str, lease_ms: int, *, force: bool = False) -> list[Claim]:
-        """Try to claim every key with `SET NX PX`; one result per key, in order.
+        """Claim every event that is neither done nor claimed; one result per key, in order.
 
         Args:
-            force: take over keys that are `done` as well (a forced replay); live claims are never taken.
+            force: claim events that are done as well (a forced replay); live claims are never taken.
 
         Raises:
             StoreUnavailable: Redis did not answer, or refused the call.
         """
-        if not keys:
-            return []
-        codes = await self._call(lambda: self._claim(keys=list(keys), args=[token, lease_ms, "1" if force else "0"]))
-        return [Claim(int(code)) for code in codes]
+        head: list[EncodableT] = [token, lease_ms, "1" if force else "0", self._stride, DONE_PREFIX, scripts.SPAN]
+        codes = await self._run(self._claim, keys, head, self._lookup_args, with_legacy=True)
+        return [Claim(code) for code in codes]
 
     async def is_done(self, keys: Sequence[str]) -> list[bool]:
-        """Whether each key is marked `done`, without claiming anything (one `MGET`).
+        """Whether each event is done, without claiming anything.
 
         Raises:
             StoreUnavailable: Redis did not answer, or refused the call.
         """
-        if not keys:
-            return []
-        values = await self._call(lambda: self._client.mget(list(keys)))
-        return [value == DONE.encode() for value in values]
+        head: list[EncodableT] = [self._stride, DONE_PREFIX, scripts.SPAN]
+        return [bool(code) for code in await self._run(self._is_done, keys, head, self._lookup_args, with_legacy=True)]
 
-    async def complete(self, keys: Sequence[str], token: str, ttl_s: int) -> list[bool]:
-        """Mark keys `done` for `ttl_s` seconds where our claim still holds them; True where it did.
+    async def complete(self, keys: Sequence[str], token: str) -> list[bool]:
+        """Mark events done for their provider's remember window where our claim still holds them (or nobody's
+        does); True where it did.
 
         Raises:
             StoreUnavailable: Redis did not answer, or refused the call.
         """
-        return await self._each(self._complete, keys, token, ttl_s)
+        codes = await self._run(self._complete, keys, [token, DONE_PREFIX], self._complete_args)
+        return [bool(code) for code in codes]
 
     async def release(self, keys: Sequence[str], token: str) -> list[bool]:
-        """Delete keys where our claim still holds them, so a retry can claim them; True where it did.
+        """Delete claims that are still ours, so a retry can claim the events; True where it did.
 
         Raises:
             StoreUnavailable: Redis did not answer, or refused the call.
         """
-        return await self._each(self._release, keys, token)
+        return [bool(code) for code in await self._run(self._release, keys, [token])]
 
     async def renew(self, keys: Sequence[str], token: str, lease_ms: int) -> list[bool]:
         """Extend our claims' leases to `lease_ms` from now; True where the claim was still ours.
@@ -173,13 +152,64 @@ class IdempotencyStore:
         Raises:
             StoreUnavailable: Redis did not answer, or refused the call.
         """
-        return await self._each(self._renew, keys, token, lease_ms)
+        return [bool(code) for code in await self._run(self._renew, keys, [token, lease_ms])]
 
-    async def _each(self, script: Any, keys: Sequence[str], *args: object) -> list[bool]:
+    # ------------------------------------------------------------------------------------------ calls
+
+    @property
+    def _stride(self) -> int:
+        # Keys per event: its claim key, and on a single Redis the claim key of the layout before.
+        return 1 if self._cluster else 2
+
+    def _bucket(self, provider: str) -> tuple[int, int]:
+        # The provider's current time bucket, and when its table expires: a window after the bucket ends.
+        width_s = -(-self._windows.of(provider) // scripts.SPAN)
+        bucket = int(self._clock()) // width_s
+        return bucket, (bucket + 1 + scripts.SPAN) * width_s
+
+    def _lookup_args(self, event: _Event) -> list[EncodableT]:
+        return [event.digest, self._bucket(event.provider)[0]]
+
+    def _complete_args(self, event: _Event) -> list[EncodableT]:
+        return [event.digest, *self._bucket(event.provider)]
+
+    async def _run(
+        self,
+        script: _Script,
+        keys: Sequence[str],
+        head: list[EncodableT],
+        per_event: Callable[[_Event], list[EncodableT]] | None = None,
+        *,
+        with_legacy: bool = False,
+    ) -> list[int]:
         if not keys:
             return []
-        codes = await self._call(lambda: script(keys=list(keys), args=list(args)))
-        return [bool(int(code)) for code in codes]
+        events = [_event(key) for key in keys] if per_event is not None else []
+
+        def call_args(indexes: list[int]) -> list[EncodableT]:
+            call_keys: list[EncodableT] = []
+            args = list(head)
+            for i in indexes:
+                call_keys.append(keys[i])
+                if with_legacy and not self._cluster:
+                    call_keys.append(events[i].legacy_key)
+                if per_event is not None:
+                    args += per_event(events[i])
+            return [script.sha, len(call_keys), *call_keys, *args]
+
+        if not self._cluster:
+            [codes] = await self._call(lambda: self._evalsha(script, [call_args(list(range(len(keys))))]))
+            return [int(code) for code in codes]
+        by_slot: dict[int, list[int]] = {}
+        for i, key in enumerate(keys):
+            by_slot.setdefault(key_slot(key.encode()), []).append(i)
+        groups = list(by_slot.values())
+        replies = await self._call(lambda: self._evalsha(script, [call_args(group) for group in groups]))
+        result = [0] * len(keys)
+        for group, codes in zip(groups, replies, strict=True):
+            for i, code in zip(group, codes, strict=True):
+                result[i] = int(code)
+        return result
 
     async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
         # Every error Redis answers with is a condition to wait out, never a reason to drop a record: besides the
@@ -195,8 +225,30 @@ class IdempotencyStore:
             if pool is not None:
                 await pool.disconnect()
             raise StoreUnavailable(f"Redis did not take the call: {_reason(exc)}") from exc
-        except (redis.exceptions.RedisError, OSError) as exc:
+        except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError) as exc:
+            # RedisClusterException (SlotNotCoveredError: a slot without a master, for now) is no RedisError.
             raise StoreUnavailable(f"Redis did not take the call: {_reason(exc)}") from exc
+
+    async def _evalsha(self, script: _Script, calls: list[list[EncodableT]]) -> list[list[int]]:
+        # A single Redis gets one call; a cluster one call per slot, pipelined to each node at once.
+        for attempt in range(2):
+            try:
+                if not self._cluster:
+                    return [await self._client.execute_command("EVALSHA", *call) for call in calls]
+                pipe = self._client.pipeline()
+                for call in calls:
+                    pipe.execute_command("EVALSHA", *call)
+                return list(await pipe.execute())
+            except redis.exceptions.NoScriptError:
+                if attempt:
+                    raise
+                # A new server, a restarted one, or a replica promoted since: load the script (on every primary).
+                await self._client.script_load(script.text)
+            except AttributeError as exc:
+                # redis-py's cluster pipeline writing to a connection that another call's failure has just closed
+                # (seen while a master fails over): an outage like the others, so the batch is tried again.
+                raise StoreUnavailable("Redis is unavailable: a cluster connection closed under the pipeline") from exc
+        raise AssertionError("unreachable")
 
 
 def _reason(exc: BaseException) -> str:

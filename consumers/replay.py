@@ -108,7 +108,6 @@ class Replayer:
         runner: the group's handlers.
         read: reads a topic from beginning to end.
         lease_ms: the claim lease while a handler runs (`CONSUMER_LEASE_MS`).
-        done_ttl_s: how long a replayed event stays `done` (`CONSUMER_DONE_TTL_S`).
         rate_per_s: the most handler runs started per second.
         force: run events that are `done` already.
         out: where the per-event lines go (a dry run's list, failures).
@@ -122,7 +121,6 @@ class Replayer:
         runner: HandlerRunner,
         read: Reader,
         lease_ms: int,
-        done_ttl_s: int,
         rate_per_s: float,
         force: bool = False,
         out: Callable[[str], None] = print,
@@ -132,7 +130,6 @@ class Replayer:
         self._runner = runner
         self._read = read
         self._lease_ms = lease_ms
-        self._done_ttl_s = done_ttl_s
         self._interval_s = 1 / rate_per_s
         self._force = force
         self._out = out
@@ -217,11 +214,11 @@ class Replayer:
         finally:
             renewing.cancel()
         if error is None:
-            await _redis(lambda: self._store.complete([key], self._token, self._done_ttl_s))
+            await _redis(lambda: self._store.complete([key], self._token))
             summary.handled += 1
             return True
         if was_done:
-            await _redis(lambda: self._store.complete([key], self._token, self._done_ttl_s))
+            await _redis(lambda: self._store.complete([key], self._token))
         else:
             await _redis(lambda: self._store.release([key], self._token))
         summary.failed += 1

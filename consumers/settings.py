@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from consumers.errors import ConfigError
+from consumers.windows import RememberWindows
 
 # Group and provider names end up in topic names and Redis keys: keep them to characters that are safe
 # in both, without `.` (the topic separator) or `:` (the key separator).
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
     kafka_batch_bytes: int = Field(1_048_576, ge=16_384, le=16 * 1_048_576, validation_alias="KAFKA_BATCH_BYTES")
 
     redis_url: SecretStr = Field(SecretStr("redis://localhost:6379/0"), validation_alias="REDIS_URL")
+    # REDIS_URL names any node of a Redis Cluster; the client finds the others and follows the slots.
+    redis_cluster: bool = Field(False, validation_alias="REDIS_CLUSTER")
+    # Sentinels (host:port, ...) that know the master of REDIS_SENTINEL_MASTER: the client asks them where the
+    # master is, and again after a failover. REDIS_URL then gives only the database and the credentials.
+    redis_sentinels: CommaList = Field((), validation_alias="REDIS_SENTINELS")
+    redis_sentinel_master: str = Field("mymaster", validation_alias="REDIS_SENTINEL_MASTER")
 
     consumer_group: str = Field("agents", validation_alias="CONSUMER_GROUP")
     consumer_providers: CommaList = Field(("hmac", "github", "stripe"), validation_alias="CONSUMER_PROVIDERS")
@@ -59,8 +66,11 @@ class Settings(BaseSettings):
     consumer_metrics_port: int = Field(9400, ge=0, le=65535, validation_alias="CONSUMER_METRICS_PORT")
     # A claim outlives a handler run: it is renewed while the handler runs, and expires after a crash.
     consumer_lease_ms: int = Field(60_000, ge=100, validation_alias="CONSUMER_LEASE_MS")
-    # Longer than every provider's retry window (Stripe retries for 3 days), so a late redelivery is caught.
+    # How long a handled event is remembered where its provider documents no redelivery window
+    # (`consumers.windows`); set on purpose, it applies to every provider without a CONSUMER_DONE_TTLS entry.
     consumer_done_ttl_s: int = Field(604_800, ge=1, validation_alias="CONSUMER_DONE_TTL_S")
+    # Remember windows per provider, `stripe=2592000,shopify=86400`, over the documented ones.
+    consumer_done_ttls: Annotated[dict[str, int], NoDecode] = Field({}, validation_alias="CONSUMER_DONE_TTLS")
     consumer_handler_timeout_s: float = Field(30.0, gt=0, validation_alias="CONSUMER_HANDLER_TIMEOUT_S")
     consumer_max_attempts: int = Field(5, ge=1, validation_alias="CONSUMER_MAX_ATTEMPTS")
     consumer_retry_backoff_ms: int = Field(1000, ge=0, validation_alias="CONSUMER_RETRY_BACKOFF_MS")
@@ -88,12 +98,50 @@ class Settings(BaseSettings):
     # One JSON object per line (for log pipelines), or text (for a terminal).
     log_format: Literal["json", "text"] = Field("json", validation_alias="LOG_FORMAT")
 
-    @field_validator("consumer_providers", "consumer_handlers", mode="before")
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _check_sentinels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r} is no host:port")
+        return value
+
+    @field_validator("consumer_providers", "consumer_handlers", "redis_sentinels", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("consumer_done_ttls", mode="before")
+    @classmethod
+    def _split_windows(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        windows: dict[str, object] = {}
+        for part in (part.strip() for part in value.split(",")):
+            if part:
+                name, sep, seconds = part.partition("=")
+                if not sep:
+                    raise ValueError(f"{part!r} is no <provider>=<seconds> pair")
+                windows[name.strip()] = seconds.strip()
+        return windows
+
+    @field_validator("consumer_done_ttls")
+    @classmethod
+    def _check_windows(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, seconds in value.items():
+            if not _NAME.match(name):
+                raise ValueError(f"{name!r} is no provider name (letters, digits, '_' or '-')")
+            if seconds < 1:
+                raise ValueError(f"the window of {name} must be at least 1 second")
+        return value
+
+    def remember_windows(self) -> RememberWindows:
+        """How long each provider's handled events are remembered."""
+        documented = "consumer_done_ttl_s" not in self.model_fields_set
+        return RememberWindows.build(self.consumer_done_ttl_s, self.consumer_done_ttls, documented=documented)
 
     @field_validator("log_level", "kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
     @classmethod
@@ -135,6 +183,8 @@ class Settings(BaseSettings):
             self.kafka_sasl_username is None or self.kafka_sasl_password is None
         ):
             raise ValueError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with KAFKA_SASL_MECHANISM")
+        if self.redis_cluster and self.redis_sentinels:
+            raise ValueError("REDIS_CLUSTER and REDIS_SENTINELS don't go together: a cluster fails over by itself")
         if self.consumer_lease_ms < 1000 * self.consumer_handler_timeout_s / 10:
             # Renewed every third of a lease; a lease far shorter than a handler run is a typo.
             raise ValueError("CONSUMER_LEASE_MS must be at least a tenth of CONSUMER_HANDLER_TIMEOUT_S")

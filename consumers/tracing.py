@@ -152,8 +152,8 @@ class Tracing:
 class TracedClaims(Claims):
     """`Claims` whose `claim` and `complete` are spans under the record's `consume` span."""
 
-    def __init__(self, store: IdempotencyStore, *, lease_ms: int, done_ttl_s: int, tracing: Tracing) -> None:
-        super().__init__(store, lease_ms=lease_ms, done_ttl_s=done_ttl_s)
+    def __init__(self, store: IdempotencyStore, *, lease_ms: int, tracing: Tracing) -> None:
+        super().__init__(store, lease_ms=lease_ms)
         self._tracing = tracing
 
     async def claim(self, key: str) -> Claim:

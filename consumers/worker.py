@@ -86,12 +86,12 @@ class Worker:
         for route in routes:
             self._by_topic[route.topic] = (route, False)
             self._by_topic[route.retry_topic] = (route, True)
-        lease_ms, done_ttl_s = settings.consumer_lease_ms, settings.consumer_done_ttl_s
+        lease_ms = settings.consumer_lease_ms
         self._tracing = tracing
         self._claims = (
-            Claims(store, lease_ms=lease_ms, done_ttl_s=done_ttl_s)
+            Claims(store, lease_ms=lease_ms)
             if tracing is None
-            else TracedClaims(store, lease_ms=lease_ms, done_ttl_s=done_ttl_s, tracing=tracing)
+            else TracedClaims(store, lease_ms=lease_ms, tracing=tracing)
         )
         runner = HandlerRunner(
             registry,

@@ -45,6 +45,9 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 KAFKA_HEAP = "-Xms256m -Xmx768m"
 KAFKA_START_TIMEOUT_S = 90.0
 REDIS_START_TIMEOUT_S = 15.0
+# `make redis-cluster-up`: three masters and a replica each, (client port, cluster bus port), below the
+# ephemeral range so no outgoing connection holds one of them.
+REDIS_CLUSTER_PORTS = [(17001 + n, 27001 + n) for n in range(6)]
 
 
 # Processes this interpreter started, kept so they can be reaped (and Popen doesn't warn when collected).
@@ -328,10 +331,16 @@ def kafka_cluster_id(random_bytes: Callable[[int], bytes] = os.urandom) -> str:
 
 @dataclass
 class RedisServer:
-    """A redis-server on loopback with an append-only file, so a restart keeps the claims."""
+    """A redis-server on loopback with an append-only file, so a restart keeps the claims (unless not `persist`)."""
 
     port: int = 6379
     name: str = "redis"
+    persist: bool = True
+    # A node of a Redis Cluster (`redis_cluster()`) has a cluster bus port and a node timeout.
+    cluster_bus_port: int | None = None
+    cluster_node_timeout_ms: int = 2000
+    # A replica of the Redis on this loopback port (a Sentinel setup: `RedisSentinel`).
+    replica_of: int | None = None
 
     @property
     def home(self) -> Path:
@@ -361,7 +370,7 @@ class RedisServer:
                 "--dir",
                 str(self.home),
                 "--appendonly",
-                "yes",
+                "yes" if self.persist else "no",
                 "--appendfsync",
                 "everysec",
                 "--save",
@@ -370,6 +379,8 @@ class RedisServer:
                 str(log_file),
                 "--daemonize",
                 "no",
+                *self._cluster_args(),
+                *(("--replicaof", "127.0.0.1", str(self.replica_of)) if self.replica_of is not None else ()),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -384,6 +395,138 @@ class RedisServer:
 
     def stop(self, *, kill: bool = False) -> bool:
         return _stop_pid_file(self.pid_file, signal.SIGKILL if kill else signal.SIGTERM, 20.0)
+
+    def _cluster_args(self) -> list[str]:
+        if self.cluster_bus_port is None:
+            return []
+        return [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-port",
+            str(self.cluster_bus_port),
+            "--cluster-config-file",
+            str(self.home / "nodes.conf"),
+            "--cluster-node-timeout",
+            str(self.cluster_node_timeout_ms),
+        ]
+
+
+def redis_cluster(
+    ports: list[tuple[int, int]], name: str = "redis-cluster", *, node_timeout_ms: int = 2000
+) -> list[RedisServer]:
+    """The nodes of a Redis Cluster on loopback, one per (client port, cluster bus port), without persistence:
+    the first three are masters, the others their replicas (`start_redis_cluster`). A master that stays
+    silent for `node_timeout_ms` is failed over to its replica."""
+    return [
+        RedisServer(
+            port=port,
+            name=f"{name}-{port}",
+            persist=False,
+            cluster_bus_port=bus_port,
+            cluster_node_timeout_ms=node_timeout_ms,
+        )
+        for port, bus_port in ports
+    ]
+
+
+def start_redis_cluster(nodes: list[RedisServer], masters: int = 3) -> None:
+    """Start the nodes on fresh data directories and join them with `redis-cli --cluster create`: `masters`
+    masters sharing the 16384 slots, the other nodes spread over them as replicas. Waits for every node to
+    report `cluster_state:ok`."""
+    if shutil.which("redis-cli") is None:
+        raise StackError("redis-cli not found: apt-get install -y redis-tools")
+    if len(nodes) % masters:
+        raise StackError(f"{len(nodes)} nodes can't be {masters} masters with the same number of replicas each")
+    for node in nodes:
+        node.stop(kill=True)
+        shutil.rmtree(node.home, ignore_errors=True)
+        node.start()
+    created = subprocess.run(
+        [
+            "redis-cli",
+            "--cluster",
+            "create",
+            *(f"127.0.0.1:{node.port}" for node in nodes),
+            "--cluster-replicas",
+            str(len(nodes) // masters - 1),
+            "--cluster-yes",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if created.returncode != 0:
+        raise StackError(f"redis-cli --cluster create failed: {created.stdout[-2000:]}{created.stderr[-2000:]}")
+    deadline = time.monotonic() + REDIS_START_TIMEOUT_S
+    for n, node in enumerate(nodes):
+        # Every node sees every slot served; every replica has its copy of its master's data.
+        while "cluster_state:ok" not in redis_cli(node.port, "CLUSTER", "INFO") or (
+            n >= masters and "master_link_status:up" not in redis_cli(node.port, "INFO", "replication")
+        ):
+            if time.monotonic() > deadline:
+                raise StackError(f"the Redis Cluster node on {node.port} is not ready within {REDIS_START_TIMEOUT_S}s")
+            time.sleep(0.2)
+    log(f"redis cluster of {masters} masters answers on " + ",".join(f"127.0.0.1:{node.port}" for node in nodes))
+
+
+@dataclass
+class RedisSentinel:
+    """A Redis Sentinel on loopback watching the master on `master_port` as `master_name` (quorum 1): it fails
+    the master over to one of its replicas once the master is silent for `down_after_ms`."""
+
+    port: int
+    master_port: int
+    master_name: str = "mymaster"
+    down_after_ms: int = 1000
+    name: str = "redis-sentinel"
+
+    @property
+    def home(self) -> Path:
+        return CACHE / self.name
+
+    @property
+    def pid_file(self) -> Path:
+        return RUN / f"{self.name}.pid"
+
+    def start(self) -> None:
+        binary = provision.redis_server(log)
+        self.home.mkdir(parents=True, exist_ok=True)
+        RUN.mkdir(parents=True, exist_ok=True)
+        config = self.home / "sentinel.conf"  # the sentinel rewrites it with what it learns
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.home}\nlogfile {self.home / 'sentinel.log'}\n"
+            f"sentinel monitor {self.master_name} 127.0.0.1 {self.master_port} 1\n"
+            f"sentinel down-after-milliseconds {self.master_name} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {self.master_name} {max(3000, 3 * self.down_after_ms)}\n"
+        )
+        proc = subprocess.Popen(
+            [binary, str(config), "--sentinel"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _CHILDREN[proc.pid] = proc
+        self.pid_file.write_text(str(proc.pid))
+        deadline = time.monotonic() + REDIS_START_TIMEOUT_S
+        # Up once it has found the master's replicas (through the master's INFO, within a few seconds).
+        while "name" not in redis_cli(self.port, "SENTINEL", "REPLICAS", self.master_name):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise StackError(f"the sentinel on {self.port} did not find {self.master_name}'s replicas")
+            time.sleep(0.2)
+        log(f"redis sentinel answers on 127.0.0.1:{self.port}, watching {self.master_name}")
+
+    def stop(self) -> bool:
+        return _stop_pid_file(self.pid_file, signal.SIGTERM, 20.0)
+
+
+def redis_cli(port: int, *args: str) -> str:
+    """One command to the Redis on loopback `port`, its reply as redis-cli prints it ('' when it's down)."""
+    result = subprocess.run(
+        ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=10, check=False
+    )
+    return result.stdout
 
 
 # ---------------------------------------------------------------------------------------------- shared
@@ -472,7 +615,13 @@ def status() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stack.py", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "fetch", "lock", "cluster-up", "cluster-down"])
+    parser.add_argument(
+        "command",
+        choices=[
+            *("up", "down", "status", "fetch", "lock", "cluster-up", "cluster-down"),
+            *("redis-cluster-up", "redis-cluster-down"),
+        ],
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -491,6 +640,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "cluster-down":
             for broker in cluster():
                 broker.stop()
+        elif args.command == "redis-cluster-up":
+            start_redis_cluster(redis_cluster(REDIS_CLUSTER_PORTS))
+            log(f"redis cluster: REDIS_URL=redis://127.0.0.1:{REDIS_CLUSTER_PORTS[0][0]}/0 REDIS_CLUSTER=true")
+        elif args.command == "redis-cluster-down":
+            for node in redis_cluster(REDIS_CLUSTER_PORTS):
+                node.stop()
+                shutil.rmtree(node.home, ignore_errors=True)
         else:
             return status()
     except StackError as exc:

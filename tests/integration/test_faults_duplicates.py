@@ -73,4 +73,4 @@ async def test_fifty_concurrent_copies_across_two_receivers_run_the_handler_once
     assert (worker.outcome("ok"), worker.outcome("duplicate")) == (1, COPIES - 1)
     assert worker.sample("webhooks_duplicates_total") == COPIES - 1
     assert worker.sample("webhooks_consumed_total") == COPIES
-    assert await redis_client.get(idempotency_key(group, "hmac", event_id)) == b"done"
+    assert await IdempotencyStore(redis_client).is_done([idempotency_key(group, "hmac", event_id)]) == [True]

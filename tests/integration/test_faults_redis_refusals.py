@@ -68,7 +68,7 @@ async def test_refused_redis_calls_are_waited_out_never_dropped_nor_run_twice(
     assert stopped_s < 5
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
     keys = [idempotency_key(group, "hmac", event_id) for event_id in first + later]
-    assert await server.admin.mget(keys) == [b"done"] * len(keys)
+    assert await IdempotencyStore(server.admin).is_done(keys) == [True] * len(keys)
 
 
 async def test_claims_stay_renewed_through_a_refusal_also_those_waiting_for_a_slot(
@@ -142,7 +142,7 @@ async def test_a_worker_that_loses_a_claim_stops_its_handler_and_leaves_the_even
             await server.admin.set(key, "other-member", px=60_000)
             fenced_at = time.monotonic()
             await asyncio.sleep(0.6)
-            await server.admin.set(key, "done")
+            assert await IdempotencyStore(server.admin).complete([key], "other-member") == [True]
             await eventually(lambda: outcome(metrics, route, group, "duplicate") == 1, "the event to resolve")
             resolved_s = time.monotonic() - fenced_at
             await stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -14,13 +15,15 @@ from redis.backoff import NoBackoff
 from consumers.claims import Claims
 from consumers.errors import StoreUnavailable
 from consumers.idempotency import DONE, Claim, IdempotencyStore, idempotency_key
+from consumers.windows import RememberWindows
 
 LEASE_MS = 60_000
-TTL_S = 604_800
+WEEK_S = 604_800
 
 
 def test_key_layout_is_the_public_one() -> None:
-    assert idempotency_key("agents", "stripe", "evt_1") == "webhooks:idem:agents:stripe:evt_1"
+    # The hash tag: group, provider and shard (the first byte of the event id's BLAKE2b-128 digest, modulo 64).
+    assert idempotency_key("agents", "stripe", "evt_1") == "webhooks:idem:{agents:stripe:2a}:evt_1"
 
 
 async def test_claim_then_duplicate_after_complete(redis_client: redis.asyncio.Redis) -> None:
@@ -29,11 +32,15 @@ async def test_claim_then_duplicate_after_complete(redis_client: redis.asyncio.R
 
     assert await store.claim(keys, "mine", LEASE_MS) == [Claim.CLAIMED] * 3
     assert await store.claim(keys, "theirs", LEASE_MS) == [Claim.HELD] * 3
-    assert await store.complete(keys, "mine", TTL_S) == [True] * 3
+    assert await store.complete(keys, "mine") == [True] * 3
 
     assert await store.claim(keys, "theirs", LEASE_MS) == [Claim.DONE] * 3
-    assert await redis_client.get(keys[0]) == DONE.encode()
-    assert TTL_S - 5 < await redis_client.ttl(keys[0]) <= TTL_S
+    # The claims are gone; the marks are in the done tables, kept at least the window (7 days by default).
+    assert await redis_client.exists(*keys) == 0
+    tables = [key async for key in redis_client.scan_iter(match="webhooks:done:*")]
+    assert tables
+    assert all(key.startswith(b"webhooks:done:{g:hmac:") for key in tables)
+    assert min([await redis_client.ttl(key) for key in tables]) >= WEEK_S - 2
 
 
 async def test_complete_and_release_leave_other_claims_alone(redis_client: redis.asyncio.Redis) -> None:
@@ -41,7 +48,7 @@ async def test_complete_and_release_leave_other_claims_alone(redis_client: redis
     key = idempotency_key("g", "hmac", "e1")
     assert await store.claim([key], "theirs", LEASE_MS) == [Claim.CLAIMED]
 
-    assert await store.complete([key], "mine", TTL_S) == [False]
+    assert await store.complete([key], "mine") == [False]
     assert await store.release([key], "mine") == [False]
     assert await redis_client.get(key) == b"theirs"
 
@@ -67,7 +74,7 @@ async def test_a_claim_expires_after_its_lease(redis_client: redis.asyncio.Redis
 
     assert await store.claim([key], "other", LEASE_MS) == [Claim.CLAIMED]
     # The crashed member's late completion does not overwrite the live claim.
-    assert await store.complete([key], "crashed-member", TTL_S) == [False]
+    assert await store.complete([key], "crashed-member") == [False]
 
 
 async def test_renew_extends_only_our_leases(redis_client: redis.asyncio.Redis) -> None:
@@ -86,7 +93,7 @@ async def test_mixed_batch_reports_each_key(redis_client: redis.asyncio.Redis) -
     store = IdempotencyStore(redis_client)
     done, held, free = (idempotency_key("g", "hmac", name) for name in ("done", "held", "free"))
     await store.claim([done], "x", LEASE_MS)
-    await store.complete([done], "x", TTL_S)
+    await store.complete([done], "x")
     await store.claim([held], "y", LEASE_MS)
 
     assert await store.claim([done, held, free], "mine", LEASE_MS) == [Claim.DONE, Claim.HELD, Claim.CLAIMED]
@@ -100,11 +107,13 @@ async def _script_calls(client: redis.asyncio.Redis) -> int:
 async def test_a_batch_of_many_keys_is_one_round_trip(redis_client: redis.asyncio.Redis) -> None:
     store = IdempotencyStore(redis_client)
     keys = [idempotency_key("g", "hmac", f"evt_{i}") for i in range(500)]
-    await store.claim(["warm-up"], "t", LEASE_MS)  # loads the script: the first call may add a SCRIPT LOAD
+    await store.claim(
+        [idempotency_key("g", "hmac", "warm-up")], "t", LEASE_MS
+    )  # loads the script: the first call may add a SCRIPT LOAD
 
     before = await _script_calls(redis_client)
     claims = await store.claim(keys, "t", LEASE_MS)
-    completed = await store.complete(keys, "t", TTL_S)
+    completed = await store.complete(keys, "t")
     after = await _script_calls(redis_client)
 
     assert claims == [Claim.CLAIMED] * 500
@@ -126,7 +135,7 @@ async def test_redis_down_is_store_unavailable() -> None:
         with pytest.raises(StoreUnavailable, match="Redis did not take the call"):
             await store.claim([idempotency_key("g", "hmac", "e")], "t", LEASE_MS)
         with pytest.raises(StoreUnavailable):
-            await store.complete([idempotency_key("g", "hmac", "e")], "t", TTL_S)
+            await store.complete([idempotency_key("g", "hmac", "e")], "t")
     finally:
         await client.aclose()
 
@@ -145,12 +154,14 @@ async def test_a_forced_claim_takes_done_keys_but_never_live_claims(redis_client
     store = IdempotencyStore(redis_client)
     done, held = idempotency_key("g", "hmac", "done"), idempotency_key("g", "hmac", "held")
     await store.claim([done], "x", LEASE_MS)
-    await store.complete([done], "x", TTL_S)
+    await store.complete([done], "x")
     await store.claim([held], "y", LEASE_MS)
 
     assert await store.is_done([done, held]) == [True, False]
     assert await store.claim([done, held], "replay", LEASE_MS, force=True) == [Claim.CLAIMED, Claim.HELD]
-    assert await store.is_done([done]) == [False]
+    # The mark stays: the event was handled once, whatever becomes of the replay.
+    assert await store.is_done([done]) == [True]
+    assert await store.claim([done], "worker", LEASE_MS) == [Claim.DONE]
 
 
 async def test_a_lapsed_claim_nobody_took_is_still_marked_done(redis_client: redis.asyncio.Redis) -> None:
@@ -159,8 +170,44 @@ async def test_a_lapsed_claim_nobody_took_is_still_marked_done(redis_client: red
     key = idempotency_key("g", "hmac", "lapsed")
     await store.claim([key], "mine", 100)
     await asyncio.sleep(0.2)
-    assert await store.complete([key], "mine", TTL_S) == [True]
-    assert await redis_client.get(key) == DONE.encode()
+    assert await store.complete([key], "mine") == [True]
+    assert await store.claim([key], "other", LEASE_MS) == [Claim.DONE]
+
+
+async def test_done_marks_of_the_layout_before_are_honoured_until_they_expire(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    # What the previous version left: `done` (handled) or a claim token (a member of it handling the event) at
+    # `webhooks:idem:<group>:<provider>:<id>`, with their TTL.
+    await redis_client.set("webhooks:idem:g:stripe:evt_old", DONE, ex=1)
+    await redis_client.set("webhooks:idem:g:stripe:evt_running", "a1b2c3", px=LEASE_MS)
+    store = IdempotencyStore(redis_client)
+    old, running, new = (idempotency_key("g", "stripe", name) for name in ("evt_old", "evt_running", "evt_new"))
+
+    assert await store.is_done([old, running, new]) == [True, False, False]
+    assert await store.claim([old, running, new], "upgraded", LEASE_MS) == [Claim.DONE, Claim.HELD, Claim.CLAIMED]
+
+    await asyncio.sleep(1.1)  # the old mark expires, as it would have before the upgrade
+    assert await store.claim([old], "upgraded", LEASE_MS) == [Claim.CLAIMED]
+
+
+async def test_a_mark_is_found_through_its_whole_window_whatever_the_bucket(redis_client: redis.asyncio.Redis) -> None:
+    now = [float(int(time.time()))]
+    windows = RememberWindows.build(WEEK_S, {"shopify": 86_400})
+    store = IdempotencyStore(redis_client, windows=windows, clock=lambda: now[0])
+    keys = [idempotency_key("g", provider, "evt_1") for provider in ("shopify", "hmac")]
+    await store.claim(keys, "t", LEASE_MS)
+    await store.complete(keys, "t")
+
+    now[0] += 86_400 - 1  # a day later: past at least one bucket boundary of shopify's window
+    assert await store.claim(keys, "t2", LEASE_MS) == [Claim.DONE, Claim.DONE]
+    # Each table is kept between one window and one and a half (two buckets per window) from now.
+    for provider, window_s in (("shopify", 86_400), ("hmac", WEEK_S)):
+        ttls = [
+            await redis_client.ttl(key) async for key in redis_client.scan_iter(match=f"webhooks:done:{{g:{provider}:*")
+        ]
+        assert min(ttls) >= window_s - 2
+        assert max(ttls) <= window_s * 3 // 2 + 5
 
 
 async def test_a_claim_cancelled_in_the_tick_its_reply_comes_is_released(redis_client: redis.asyncio.Redis) -> None:
@@ -174,7 +221,7 @@ async def test_a_claim_cancelled_in_the_tick_its_reply_comes_is_released(redis_c
             asyncio.get_running_loop().call_soon(claiming[0].cancel)
             return result
 
-    claims = Claims(CancelOnReply(redis_client), lease_ms=LEASE_MS, done_ttl_s=TTL_S)
+    claims = Claims(CancelOnReply(redis_client), lease_ms=LEASE_MS)
     claiming.append(asyncio.create_task(claims.claim(key)))
     with pytest.raises(asyncio.CancelledError):
         await claiming[0]
@@ -186,3 +233,16 @@ async def test_a_claim_cancelled_in_the_tick_its_reply_comes_is_released(redis_c
     assert await redis_client.exists(key) == 0
     assert claims.held == set()
     await claims.close()
+
+
+async def test_a_mark_written_by_a_member_whose_clock_runs_ahead_is_found(redis_client: redis.asyncio.Redis) -> None:
+    # Shopify's day is two buckets of 12 h; the writer's clock is a minute ahead, across a bucket boundary.
+    boundary = (int(time.time()) // 43_200 + 1) * 43_200
+    windows = RememberWindows.build(WEEK_S, {"shopify": 86_400})
+    ahead = IdempotencyStore(redis_client, windows=windows, clock=lambda: boundary + 30)
+    behind = IdempotencyStore(redis_client, windows=windows, clock=lambda: boundary - 30)
+    key = idempotency_key("g", "shopify", "evt_1")
+    await ahead.claim([key], "t", LEASE_MS)
+    await ahead.complete([key], "t")
+
+    assert await behind.claim([key], "t2", LEASE_MS) == [Claim.DONE]

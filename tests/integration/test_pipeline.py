@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio
 from prometheus_client import CollectorRegistry
 
-from consumers.idempotency import IdempotencyStore
+from consumers.idempotency import IdempotencyStore, idempotency_key
 from consumers.registry import Event
 from consumers.routing import Route
 from receiver.app import create_app
@@ -75,7 +75,10 @@ async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
         assert group.outcome("duplicate") == 2
         assert group.sample("webhooks_duplicates_total") == 2
         assert group.sample("webhooks_consumed_total") == 3
-    assert await redis_client.get(f"webhooks:idem:{group_a}:github:{delivery}") == b"done"
+    # Handled: the claim key is gone and the event is done for the group.
+    key = idempotency_key(group_a, "github", delivery)
+    assert await redis_client.exists(key) == 0
+    assert await IdempotencyStore(redis_client).is_done([key]) == [True]
     # One log line per processed record, per group: which event, what became of it.
     lines = [r for r in caplog.records if r.name == "consumers.events" and r.event_id == delivery]  # type: ignore[attr-defined]
     for group_name in (group_a, group_b):

@@ -67,7 +67,6 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
         runner=HandlerRunner(registry, ConsumerMetrics(CollectorRegistry()), group=group, timeout_s=5, max_attempts=2),
         read=partial(read_to_end, settings),
         lease_ms=settings.consumer_lease_ms,
-        done_ttl_s=settings.consumer_done_ttl_s,
         rate_per_s=50,
         out=lines.append,
     )
@@ -90,7 +89,7 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
     assert (first.handled, first.duplicates, first.failed, first.complete) == (2, 0, 0, True)
     # Each ran once, as the attempt after its last one.
     assert sorted(runs) == [("evt_broken", 3), ("evt_refused", 2)]
-    assert await redis_client.get(idempotency_key(group, "hmac", "evt_broken")) == b"done"
+    assert await IdempotencyStore(redis_client).is_done([idempotency_key(group, "hmac", "evt_broken")]) == [True]
 
     again = await replay()
     assert (again.handled, again.duplicates) == (0, 2)

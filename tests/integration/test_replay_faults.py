@@ -52,7 +52,6 @@ async def replay(
         runner=HandlerRunner(registry, ConsumerMetrics(CollectorRegistry()), group=group, timeout_s=9, max_attempts=5),
         read=partial(read_to_end, settings),
         lease_ms=lease_ms,
-        done_ttl_s=3600,
         rate_per_s=rate_per_s,
         force=force,
         out=lambda _: None,
@@ -93,7 +92,9 @@ async def test_a_failing_forced_replay_keeps_the_earlier_done_mark(
 ) -> None:
     route, group = await dead_route(kafka_bootstrap, redis_url, unique, ["evt_done"])
     key = idempotency_key(group, "hmac", "evt_done")
-    await redis_client.set(key, "done", ex=3600)
+    store = IdempotencyStore(redis_client)
+    await store.claim([key], "an-earlier-run", 60_000)
+    await store.complete([key], "an-earlier-run")
     registry = Registry()
 
     @registry.handler("hmac", "*")
@@ -104,7 +105,7 @@ async def test_a_failing_forced_replay_keeps_the_earlier_done_mark(
 
     assert summary.failed == 1
     # A worker reading the event again (a provider's late redelivery) still finds it handled.
-    assert await redis_client.get(key) == b"done"
+    assert await store.is_done([key]) == [True]
 
 
 async def test_a_replay_slower_than_the_lease_keeps_its_claims(
@@ -177,7 +178,6 @@ async def test_a_replay_runs_records_as_it_reads_them(
         runner=HandlerRunner(registry, ConsumerMetrics(CollectorRegistry()), group=group, timeout_s=5, max_attempts=5),
         read=partial(read_to_end, group_settings),
         lease_ms=60_000,
-        done_ttl_s=3600,
         rate_per_s=100,
         out=lambda _: None,
     )

@@ -15,7 +15,7 @@ import redis.asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumers.idempotency import idempotency_key
+from consumers.idempotency import Client, IdempotencyStore, idempotency_key
 from schemas.topics import event_topic, retry_topic
 from tests.integration.kafka_tools import free_port
 
@@ -76,9 +76,10 @@ class Group:
         values = await client.mget([f"{self.unique}:{what}:{event_id}" for event_id in ids])
         return {event_id: int(value or 0) for event_id, value in zip(ids, values, strict=True)}
 
-    async def done(self, client: redis.asyncio.Redis, ids: Sequence[str]) -> set[str]:
-        values = await client.mget([idempotency_key(self.group, self.provider, event_id) for event_id in ids])
-        return {event_id for event_id, value in zip(ids, values, strict=True) if value == b"done"}
+    async def done(self, client: Client, ids: Sequence[str]) -> set[str]:
+        """The events of `ids` the group has handled, in the idempotency store behind `client`."""
+        flags = await IdempotencyStore(client).is_done([idempotency_key(self.group, self.provider, i) for i in ids])
+        return {event_id for event_id, done in zip(ids, flags, strict=True) if done}
 
 
 @contextmanager

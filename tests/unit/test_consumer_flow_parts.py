@@ -121,7 +121,7 @@ class FakeStore(IdempotencyStore):
                 result.append(Claim.DONE if value == "done" else Claim.HELD)
         return result
 
-    async def complete(self, keys: Sequence[str], token: str, ttl_s: int) -> list[bool]:
+    async def complete(self, keys: Sequence[str], token: str) -> list[bool]:
         self._up("complete", keys)
         for key in keys:
             self.values[key] = "done"
@@ -136,7 +136,7 @@ class FakeStore(IdempotencyStore):
 
 async def test_claims_of_one_tick_are_one_call() -> None:
     store = FakeStore()
-    claims = Claims(store, lease_ms=1000, done_ttl_s=60)
+    claims = Claims(store, lease_ms=1000)
     results = await asyncio.gather(*(claims.claim(f"k{i}") for i in range(100)))
     assert results == [Claim.CLAIMED] * 100
     await asyncio.gather(*(claims.complete(f"k{i}") for i in range(100)))
@@ -145,7 +145,7 @@ async def test_claims_of_one_tick_are_one_call() -> None:
 
 
 async def test_a_worker_never_claims_an_event_twice_at_once() -> None:
-    claims = Claims(FakeStore(), lease_ms=1000, done_ttl_s=60)
+    claims = Claims(FakeStore(), lease_ms=1000)
     assert list(await asyncio.gather(claims.claim("k"), claims.claim("k"))) == [Claim.CLAIMED, Claim.HELD]
     assert await claims.claim("k") is Claim.HELD
     await claims.release("k")
@@ -155,7 +155,7 @@ async def test_a_worker_never_claims_an_event_twice_at_once() -> None:
 async def test_claims_wait_out_an_outage(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("consumers.claims.OUTAGE_BACKOFF_S", (0.001, 0.002))
     store = FakeStore(down=3)
-    claims = Claims(store, lease_ms=1000, done_ttl_s=60)
+    claims = Claims(store, lease_ms=1000)
     assert await claims.claim("k") is Claim.CLAIMED
     assert store.calls == [("claim", 1)]
 

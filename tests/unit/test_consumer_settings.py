@@ -113,3 +113,54 @@ def test_python_m_consumers_names_a_handler_module_it_cannot_import() -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "CONSUMER_HANDLERS: cannot import 'no_such_handlers_module'" in result.stderr
+
+
+def test_remember_windows_follow_the_providers_docs_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    windows = load_settings().remember_windows()
+    assert (windows.of("stripe"), windows.of("shopify"), windows.of("hmac")) == (30 * 86_400, 86_400, 604_800)
+
+    monkeypatch.setenv("CONSUMER_DONE_TTLS", "shopify=3600, acme=120")
+    windows = load_settings().remember_windows()
+    assert (windows.of("stripe"), windows.of("shopify"), windows.of("acme")) == (30 * 86_400, 3600, 120)
+
+    # CONSUMER_DONE_TTL_S set on purpose applies to every provider CONSUMER_DONE_TTLS does not name.
+    monkeypatch.setenv("CONSUMER_DONE_TTL_S", "86400")
+    windows = load_settings().remember_windows()
+    assert (windows.of("stripe"), windows.of("shopify"), windows.of("hmac")) == (86_400, 3600, 86_400)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("stripe", "CONSUMER_DONE_TTLS: 'stripe' is no <provider>=<seconds> pair"),
+        ("stripe=soon", "CONSUMER_DONE_TTLS.STRIPE: Input should be a valid integer"),
+        ("stripe=0", "CONSUMER_DONE_TTLS: the window of stripe must be at least 1 second"),
+        ("a.b=60", "CONSUMER_DONE_TTLS: 'a.b' is no provider name"),
+    ],
+)
+def test_a_bad_remember_window_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
+    monkeypatch.setenv("CONSUMER_DONE_TTLS", value)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings()
+
+
+def test_redis_cluster_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().redis_cluster is False
+    monkeypatch.setenv("REDIS_CLUSTER", "true")
+    assert load_settings().redis_cluster is True
+
+
+def test_sentinels_are_host_port_pairs_and_no_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_SENTINELS", "10.0.0.1:26379, sentinel-b:26379")
+    settings = load_settings()
+    assert settings.redis_sentinels == ("10.0.0.1:26379", "sentinel-b:26379")
+    assert settings.redis_sentinel_master == "mymaster"
+
+    monkeypatch.setenv("REDIS_SENTINELS", "sentinel-b")
+    with pytest.raises(ConfigError, match="REDIS_SENTINELS: 'sentinel-b' is no host:port"):
+        load_settings()
+
+    monkeypatch.setenv("REDIS_SENTINELS", "sentinel-b:26379")
+    monkeypatch.setenv("REDIS_CLUSTER", "true")
+    with pytest.raises(ConfigError, match="REDIS_CLUSTER and REDIS_SENTINELS don't go together"):
+        load_settings()

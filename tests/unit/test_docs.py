@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from consumers.metrics import ConsumerMetrics
 from consumers.settings import Settings
+from consumers.windows import WINDOWS
 from receiver.metrics import ReceiverMetrics
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
@@ -93,3 +94,10 @@ def test_every_relative_link_resolves(path: Path) -> None:
             if anchor not in {slug(heading) for heading in headings}:
                 broken.append(target)
     assert broken == []
+
+
+def test_every_remember_window_is_a_row_of_the_windows_table() -> None:
+    table = page("design.md").split("\n## Remember windows", 1)[1].split("\n## ", 1)[0]
+    for name, window in WINDOWS.items():
+        assert f"| `{name}` | {window.what} |" in table
+        assert f"(`{window.remember_s}`) | {window.source} |" in table
