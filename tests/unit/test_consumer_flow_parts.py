@@ -262,7 +262,7 @@ class BrokenStore(FakeStore):
         super().__init__()
         self.renewals = 0
 
-    async def complete(self, keys: Sequence[str], token: str, ttl_s: int) -> list[bool]:
+    async def complete(self, keys: Sequence[str], token: str) -> list[bool]:
         raise ValueError("a script returned something unexpected")
 
     async def renew(self, keys: Sequence[str], token: str, lease_ms: int) -> list[bool]:
@@ -273,7 +273,7 @@ class BrokenStore(FakeStore):
 
 
 async def test_a_completion_that_fails_leaves_no_claim_renewed_for_ever() -> None:
-    claims = Claims(BrokenStore(), lease_ms=1000, done_ttl_s=60)
+    claims = Claims(BrokenStore(), lease_ms=1000)
     assert await claims.claim("k") is Claim.CLAIMED
     with pytest.raises(ValueError, match="unexpected"):
         await claims.complete("k")
@@ -282,7 +282,7 @@ async def test_a_completion_that_fails_leaves_no_claim_renewed_for_ever() -> Non
 
 async def test_renewals_go_on_after_a_renewal_fails() -> None:
     store = BrokenStore()
-    claims = Claims(store, lease_ms=300, done_ttl_s=60)  # renewed every 0.1 s
+    claims = Claims(store, lease_ms=300)  # renewed every 0.1 s
     assert await claims.claim("k") is Claim.CLAIMED
     renewing = asyncio.create_task(claims.renew_forever())
     await asyncio.sleep(0.35)
