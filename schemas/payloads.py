@@ -14,6 +14,7 @@ from schemas.anthropic import AnthropicEvent
 from schemas.asana import AsanaEvents
 from schemas.bitbucket import BitbucketEvent
 from schemas.box import BoxEvent
+from schemas.buildkite import BuildkiteEvent
 from schemas.calendly import CalendlyEvent
 from schemas.circleci import CircleCIEvent
 from schemas.cloudevents import CloudEvent
@@ -66,6 +67,7 @@ from schemas.twitter import TwitterActivity
 from schemas.typeform import TypeformEvent
 from schemas.vapi import VapiServerMessage
 from schemas.vercel import VercelEvent
+from schemas.webflow import WebflowEvent
 from schemas.woocommerce import WooCommerceResource
 from schemas.workos import WorkOSEvent
 from schemas.xero import XeroWebhook
@@ -140,6 +142,8 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "circleci": CircleCIEvent,
     "launchdarkly": LaunchDarklyEntry,
     "heroku": HerokuEvent,
+    "buildkite": BuildkiteEvent,
+    "webflow": WebflowEvent,
 }
 
 

@@ -128,6 +128,13 @@ INDEPENDENT: dict[str, Independent] = {
     "circleci": lambda secret, body, now: {"circleci-signature": "v1=" + _hex(secret, body)},
     "launchdarkly": lambda secret, body, now: {"X-LD-Signature": _hex(secret, body)},
     "heroku": lambda secret, body, now: {"Heroku-Webhook-Hmac-SHA256": _b64(secret, body)},
+    "buildkite": lambda secret, body, now: {
+        "X-Buildkite-Signature": f"timestamp={now},signature=" + _hex(secret, f"{now}.".encode() + body)
+    },
+    "webflow": lambda secret, body, now: {
+        "x-webflow-timestamp": str(now * 1000),
+        "x-webflow-signature": _hex(secret, f"{now * 1000}:".encode() + body),
+    },
     "airtable": lambda secret, body, now: {
         "X-Airtable-Content-MAC": "hmac-sha256=" + _hex(base64.b64decode(secret), body)
     },
