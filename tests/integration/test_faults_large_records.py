@@ -9,6 +9,8 @@ body is larger than 1,048,576 bytes: every failing event near the body limit wed
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -126,6 +128,11 @@ async def test_topics_made_too_small_are_raised_to_fit_and_keep_their_other_sett
     topic = f"test.{unique}.small"
     await ensure_topics(settings, [topic])
     await set_topic_config(kafka_bootstrap, topic, {"max.message.bytes": "100000", "retention.ms": "7200000"})
+    # KRaft applies an alteration asynchronously: the topic "exists with these settings" once they read back.
+    deadline = time.monotonic() + 10
+    while (await topic_config(kafka_bootstrap, topic))["retention.ms"] != "7200000":
+        assert time.monotonic() < deadline, "the settings made by hand never read back"
+        await asyncio.sleep(0.1)
 
     await ensure_topics(settings, [topic])
 
