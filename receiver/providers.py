@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from receiver.specs import load_specs
 from receiver.verify import (
+    AdyenScheme,
     CalendlyScheme,
     DiscordScheme,
     GitHubScheme,
@@ -19,6 +20,7 @@ from receiver.verify import (
     HubSpotScheme,
     LinearScheme,
     MailgunScheme,
+    MsGraphScheme,
     PaddleScheme,
     PagerDutyScheme,
     PayPalScheme,
@@ -75,6 +77,8 @@ CODED_PROVIDERS = (
     "pubsub",
     "resend",
     "replicate",
+    "msgraph",
+    "adyen",
 )
 SPECS: dict[str, Spec] = load_specs()
 # Every provider has a default source of its own name (docs/contract.md, "Configuration").
@@ -115,6 +119,8 @@ _TIMED: dict[str, Callable[..., Scheme]] = {
 }
 # Schemes of providers that sign no time.
 _UNTIMED: dict[str, Callable[[], Scheme]] = {
+    "msgraph": MsGraphScheme,
+    "adyen": AdyenScheme,
     "github": GitHubScheme,
     "shopify": ShopifyScheme,
     "gitlab": GitLabScheme,

@@ -39,7 +39,16 @@ from receiver.errors import ConfigError
 from receiver.routes import PATH_PREFIX
 from receiver.settings import ReceiverSettings, load_settings
 from receiver.sources import Source, load_sources, secret_env_name
-from receiver.verify import GitHubScheme, Signing, SpecScheme, StandardWebhooksScheme, StripeScheme
+from receiver.verify import (
+    AdyenScheme,
+    GitHubScheme,
+    MsGraphScheme,
+    Signing,
+    SpecScheme,
+    StandardWebhooksScheme,
+    StripeScheme,
+)
+from receiver.verify.adyen import sign_body
 
 # A request that gets no answer in this many seconds counts as failed.
 HTTP_TIMEOUT_S = 10.0
@@ -120,6 +129,35 @@ def _standard_sample(source: Source, event_id: str, event_type: str | None, now_
     return orjson.dumps(event), kind
 
 
+def _graph_change(client_state: str, change: str, now_s: float) -> dict[str, Any]:
+    expires = datetime.fromtimestamp(now_s + 3600, UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "subscriptionId": "5c8a1c4e-8a3c-4f1d-9b5e-7a2d1e0c9f41",
+        "subscriptionExpirationDateTime": expires,
+        "changeType": change,
+        "resource": f"Users/1d2f/Messages/{uuid.uuid4().hex}",
+        "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "id": uuid.uuid4().hex},
+        "clientState": client_state,
+        "tenantId": "84bd8158-6d4d-4958-8b9f-9d6445542f95",
+    }
+
+
+def _adyen_sample(event_id: str, event_code: str, now_s: float) -> dict[str, Any]:
+    when = datetime.fromtimestamp(now_s, UTC).isoformat().replace("+00:00", "Z")
+    item = {
+        "additionalData": {},
+        "amount": {"currency": "EUR", "value": 1130},
+        "eventCode": event_code,
+        "eventDate": when,
+        "merchantAccountCode": "AgentShopECOM",
+        "merchantReference": f"order-{event_id}",
+        "pspReference": uuid.uuid4().hex[:16].upper(),
+        "reason": "null",
+        "success": "true",
+    }
+    return {"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}
+
+
 def _body_id(body: bytes) -> str | None:
     try:
         payload = orjson.loads(body)
@@ -150,6 +188,13 @@ def sign(source: Source, body: bytes | None, event_type: str | None, now_s: floa
         kind = event_type or "payment_intent.succeeded"
         sample = _stripe_sample(event_id, kind, now_s)
         content_type = "application/json; charset=utf-8"
+    elif isinstance(scheme, MsGraphScheme):
+        # Graph carries the subscription's clientState (the secret) in each notification, not a signature.
+        kind = event_type or "created"
+        sample = orjson.dumps({"value": [_graph_change(source.secrets[0].decode(), kind, now_s)]})
+    elif isinstance(scheme, AdyenScheme):
+        kind = event_type or "AUTHORISATION"
+        sample = sign_body(_adyen_sample(event_id, kind, now_s), source.secrets[0])
     elif isinstance(scheme, StandardWebhooksScheme):
         event_id = f"msg_{uuid.uuid4().hex[:24]}"
         sample, kind = _standard_sample(source, event_id, event_type, now_s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from schemas.adyen import AdyenNotification
 from schemas.airtable import AirtablePing
 from schemas.anthropic import AnthropicEvent
 from schemas.asana import AsanaEvents
@@ -36,6 +37,7 @@ from schemas.lemonsqueezy import LemonSqueezyEvent
 from schemas.linear import LinearEvent
 from schemas.mailgun import MailgunWebhook
 from schemas.meta import MetaNotification
+from schemas.msgraph import MsGraphNotifications
 from schemas.mux import MuxEvent
 from schemas.okta import OktaEventHook
 from schemas.openai import OpenAIEvent
@@ -144,6 +146,8 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "heroku": HerokuEvent,
     "buildkite": BuildkiteEvent,
     "webflow": WebflowEvent,
+    "msgraph": MsGraphNotifications,
+    "adyen": AdyenNotification,
 }
 
 

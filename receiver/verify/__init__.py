@@ -1,5 +1,6 @@
 """Signature schemes, one module per family, all behind `base.Scheme` (and, for handshakes, `HandshakeScheme`)."""
 
+from receiver.verify.adyen import AdyenScheme
 from receiver.verify.base import Handshake, HandshakeScheme, Headers, Inbound, KeyedScheme, Scheme, Signing, Verified
 from receiver.verify.calendly import CalendlyScheme
 from receiver.verify.discord import DiscordScheme
@@ -9,6 +10,7 @@ from receiver.verify.hmac import HmacScheme
 from receiver.verify.hubspot import HubSpotScheme
 from receiver.verify.linear import LinearScheme
 from receiver.verify.mailgun import MailgunScheme
+from receiver.verify.msgraph import MsGraphScheme
 from receiver.verify.paddle import PaddleScheme
 from receiver.verify.pagerduty import PagerDutyScheme
 from receiver.verify.paypal import PayPalScheme
@@ -29,6 +31,7 @@ from receiver.verify.typeform import TypeformScheme
 from receiver.verify.websub import WebSubScheme
 
 __all__ = [
+    "AdyenScheme",
     "CalendlyScheme",
     "DiscordScheme",
     "GitHubScheme",
@@ -42,6 +45,7 @@ __all__ = [
     "KeyedScheme",
     "LinearScheme",
     "MailgunScheme",
+    "MsGraphScheme",
     "PaddleScheme",
     "PagerDutyScheme",
     "PayPalScheme",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ import pytest
 import razorpay  # type: ignore[import-untyped]
 import standardwebhooks
 import svix.webhooks
+from Adyen import util as adyen_util  # type: ignore[import-untyped]
 from anthropic import Anthropic
 from box_sdk_gen.managers.webhooks import WebhooksManager
 from elevenlabs import ElevenLabs
@@ -358,3 +360,19 @@ def test_box_sdk_validates_what_send_signs() -> None:
     headers = {name.lower(): value for name, value in request.headers.items()}
     assert WebhooksManager.validate_message(request.body.decode(), headers, "box-primary-key")
     assert not WebhooksManager.validate_message(request.body.decode(), headers, "other-key")
+
+
+def test_adyen_library_and_our_scheme_agree_both_ways() -> None:
+    # The Adyen Python library's `util.is_valid_hmac_notification` accepts what send signs, and our scheme
+    # accepts what the library's `util.generate_notification_sig` signs.
+    key = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
+    source, request = _sent("adyen", key)
+    notification = json.loads(request.body)
+    assert adyen_util.is_valid_hmac_notification(notification, key)
+    assert not adyen_util.is_valid_hmac_notification(notification, "00" * 32)
+    item = notification["notificationItems"][0]["NotificationRequestItem"]
+    item["merchantReference"] = "changed-by-the-library"
+    unsigned = {name: value for name, value in item.items() if name != "additionalData"}
+    item["additionalData"]["hmacSignature"] = adyen_util.generate_notification_sig(unsigned, key).decode()
+    body = json.dumps(notification).encode()
+    assert source.scheme.verify(raw({"content-type": "application/json"}), body, source.secrets, time.time()) == 0

@@ -132,6 +132,7 @@ def test_every_built_in_provider_has_a_default_source() -> None:
             "WEBHOOK_PUBLIC_URL_TWILIO": "https://hooks.example.com/webhooks/twilio",
             "WEBHOOK_PUBLIC_URL_SQUARE": "https://hooks.example.com/webhooks/square",
             "WEBHOOK_PUBLIC_URL_HUBSPOT": "https://hooks.example.com/webhooks/hubspot",
+            "WEBHOOK_SECRET_ADYEN": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
             "WEBHOOK_PUBLIC_URL_TRELLO": "https://hooks.example.com/webhooks/trello",
         }
     )

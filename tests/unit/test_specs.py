@@ -367,6 +367,16 @@ async def test_xero_intent_to_receive_is_200_when_signed_and_401_when_not() -> N
         assert app.publisher.records == []
 
 
+async def test_msgraph_validation_token_is_echoed_as_text_before_any_clientstate() -> None:
+    async with serving("msgraph", "graph-client-state") as app:
+        token = "Validation: Testing client application reachability for subscription Request-Id: 5ed6"
+        response = await app.http.post("/webhooks/msgraph", params={"validationToken": token})
+        assert (response.status_code, response.text) == (200, token)
+        assert response.headers["content-type"].startswith("text/plain")
+        assert _answered(app, "msgraph") == 1
+        assert app.publisher.records == []
+
+
 async def test_trello_head_check_is_answered_200() -> None:
     async with serving("trello") as app:
         response = await app.http.head("/webhooks/trello")

@@ -1,0 +1,27 @@
+"""Microsoft Graph change notifications: `{"value": [{"subscriptionId", "clientState", "changeType",
+"resource", "resourceData", "tenantId", "subscriptionExpirationDateTime"}]}` (lifecycle ones: `lifecycleEvent`).
+
+Reference: Microsoft Graph docs, "changeNotificationCollection" and "changeNotification" resource types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class MsGraphChange(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    subscriptionId: str | None = None
+    changeType: str | None = None
+    lifecycleEvent: str | None = None
+    resource: str | None = None
+    resourceData: dict[str, Any] | None = None
+
+
+class MsGraphNotifications(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    value: list[MsGraphChange]
