@@ -79,6 +79,7 @@ CODED_PROVIDERS = (
     "replicate",
     "msgraph",
     "adyen",
+    "brex",
 )
 SPECS: dict[str, Spec] = load_specs()
 # Every provider has a default source of its own name (docs/contract.md, "Configuration").
@@ -100,6 +101,9 @@ STANDARD_WEBHOOKS: dict[str, tuple[str, ...]] = {
     # Replicate: Standard Webhooks; the body is the prediction, whose `status` says what happened
     # ("Webhooks: verify webhooks").
     "replicate": ("status",),
+    # Brex: Standard Webhooks under webhook-* names, the secret as Brex's API returns it (bare base64),
+    # the type in `event_type` (Brex developer docs, "Webhooks": verifying webhooks).
+    "brex": ("event_type",),
 }
 
 # Schemes whose only setting is the replay window.

@@ -15,6 +15,7 @@ from schemas.anthropic import AnthropicEvent
 from schemas.asana import AsanaEvents
 from schemas.bitbucket import BitbucketEvent
 from schemas.box import BoxEvent
+from schemas.brex import BrexEvent
 from schemas.buildkite import BuildkiteEvent
 from schemas.calendly import CalendlyEvent
 from schemas.circleci import CircleCIEvent
@@ -148,6 +149,7 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "webflow": WebflowEvent,
     "msgraph": MsGraphNotifications,
     "adyen": AdyenNotification,
+    "brex": BrexEvent,
 }
 
 

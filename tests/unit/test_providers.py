@@ -151,6 +151,15 @@ REPLICATE_EVENT = _json(
         "created_at": "2026-11-30T17:00:00.000Z",
     }
 )
+# Brex developer docs, "Webhooks": an expense payment event.
+BREX_EVENT = _json(
+    {
+        "event_type": "EXPENSE_PAYMENT_UPDATED",
+        "expense_id": "expense_cl0g9ttvk00100i5cbmivp6lx",
+        "payment_status": "CLEARED",
+        "company_id": "cuacc_ckgtq5uds00040i5c8yu0pba8",
+    }
+)
 # Telnyx docs, "Receiving webhooks": a call.initiated event in the API v2 envelope.
 TELNYX_EVENT = _json(
     {
@@ -553,6 +562,17 @@ CASES = [
         "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
         "msg_replicate1",
         "succeeded",
+        timed=True,
+    ),
+    Case(
+        "brex",
+        "brex",
+        lambda key, ts: (BREX_EVENT, standard_headers(BREX_EVENT, key, "msg_brex1", ts)),
+        # Brex's API returns the secret as bare base64 (no whsec_ prefix).
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
+        "msg_brex1",
+        "EXPENSE_PAYMENT_UPDATED",
         timed=True,
     ),
     Case(

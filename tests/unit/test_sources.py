@@ -121,6 +121,7 @@ def test_every_built_in_provider_has_a_default_source() -> None:
             "WEBHOOK_SECRET_ANTHROPIC": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             "WEBHOOK_SECRET_RESEND": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             "WEBHOOK_SECRET_REPLICATE": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "WEBHOOK_SECRET_BREX": "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             "WEBHOOK_SECRET_DISCORD": "00" * 32,
             "WEBHOOK_SECRET_SENDGRID": (
                 "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhd"
