@@ -38,6 +38,7 @@ from schemas.lemonsqueezy import LemonSqueezyEvent
 from schemas.linear import LinearEvent
 from schemas.mailgun import MailgunWebhook
 from schemas.meta import MetaNotification
+from schemas.monday import MondayWebhook
 from schemas.msgraph import MsGraphNotifications
 from schemas.mux import MuxEvent
 from schemas.okta import OktaEventHook
@@ -70,6 +71,7 @@ from schemas.twitter import TwitterActivity
 from schemas.typeform import TypeformEvent
 from schemas.vapi import VapiServerMessage
 from schemas.vercel import VercelEvent
+from schemas.vonage import VonageMessage
 from schemas.webflow import WebflowEvent
 from schemas.woocommerce import WooCommerceResource
 from schemas.workos import WorkOSEvent
@@ -150,6 +152,8 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "msgraph": MsGraphNotifications,
     "adyen": AdyenNotification,
     "brex": BrexEvent,
+    "vonage": VonageMessage,
+    "monday": MondayWebhook,
 }
 
 

@@ -34,6 +34,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
+import hmac
 import re
 import string
 from collections.abc import Sequence
@@ -44,7 +46,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from receiver.errors import MalformedHeader, MissingHeader, UnsupportedMediaType
+from receiver.errors import MalformedHeader, MissingHeader, SignatureError, StaleTimestamp, UnsupportedMediaType
 from receiver.verify.base import (
     FORM,
     Handshake,
@@ -95,7 +97,8 @@ class _Strict(BaseModel):
 class SignatureSpec(_Strict):
     """How a delivery is signed (see the module docstring)."""
 
-    kind: Literal["hmac", "token"] = "hmac"
+    # hmac; token: the header carries the secret; jwt: an HS256 JWT keyed with the secret (Vonage, monday).
+    kind: Literal["hmac", "token", "jwt"] = "hmac"
     header: HeaderName
     also: tuple[HeaderName, ...] = ()
     format: Literal["plain", "items"] = "plain"
@@ -111,6 +114,8 @@ class SignatureSpec(_Strict):
     key: Literal["raw", "base64", "hex"] = "raw"
     signed: Annotated[str, Field(min_length=6, max_length=256)] = "{body}"
     id_header: HeaderName | None = None
+    # jwt: the claim holding the hex SHA-256 of the body (Vonage's `payload_hash`), checked where named.
+    body_hash_claim: Annotated[str, Field(max_length=64)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> SignatureSpec:
@@ -125,13 +130,14 @@ class SignatureSpec(_Strict):
             raise ValueError("signed names {timestamp}: set timestamp_header or timestamp_key")
         if self.timestamp_key is not None and self.format != "items":
             raise ValueError("timestamp_key applies to format 'items' only")
-        if self.kind == "token" and (self.format != "plain" or timed or self.signed != "{body}"):
+        if self.kind != "hmac" and (self.format != "plain" or timed or self.signed != "{body}"):
             raise ValueError("a token signature is a plain header: no format, timestamp or signed template")
         return self
 
     @property
     def timed(self) -> bool:
-        return self.timestamp_header is not None or self.timestamp_key is not None
+        """Whether a signed time is checked (a JWT's `iat` and `exp`)."""
+        return self.timestamp_header is not None or self.timestamp_key is not None or self.kind == "jwt"
 
 
 class EventSpec(_Strict):
@@ -208,6 +214,8 @@ class SpecScheme:
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         sig = self.spec.signature
+        if sig.kind == "jwt":
+            return self._verify_jwt(headers, body, secrets, now_s)
         candidates, timestamp = self._read(headers)
         if sig.kind == "token":
             return matching_secret(secrets, candidates)
@@ -259,6 +267,14 @@ class SpecScheme:
         if sig.kind == "token":
             headers[sig.header] = sig.prefix + secret.decode()
             return headers
+        if sig.kind == "jwt":
+            claims: dict[str, Any] = {"iat": int(now_s), "exp": int(now_s) + 300, "jti": event_id}
+            if sig.body_hash_claim is not None:
+                claims[sig.body_hash_claim] = hashlib.sha256(body).hexdigest()
+            signing_input = _b64url(b'{"alg":"HS256","typ":"JWT"}') + b"." + _b64url(orjson.dumps(claims))
+            mac = _b64url(hmac_digest("sha256", derive_key(sig.key, secret), signing_input))
+            headers[sig.header] = sig.prefix + (signing_input + b"." + mac).decode()
+            return headers
         wire = {name.lower().encode(): value.encode() for name, value in headers.items()}
         signed = self._content(sig, wire, body, timestamp.encode())
         signature = self._encode(hmac_digest(sig.algorithm, derive_key(sig.key, secret), signed)).decode()
@@ -283,6 +299,32 @@ class SpecScheme:
             "now_iso": _iso(now_s),
         }
         return string.Template(sample.body).safe_substitute(values).encode(), sample.content_type, kind
+
+    def _verify_jwt(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
+        """An HS256 JWT in the header: signature, then `iat` within the window, `exp` not passed, the body hash."""
+        sig = self.spec.signature
+        value = require_header(headers, sig.header.lower().encode()).strip()
+        if not value.startswith(sig.prefix.encode()):
+            raise MalformedHeader(f"{sig.header} must start with {sig.prefix!r}")
+        parts = value[len(sig.prefix) :].split(b".")
+        if len(parts) != 3:
+            raise MalformedHeader(f"{sig.header} is not a JWT")
+        header, claims = _jwt_json(parts[0]), _jwt_json(parts[1])
+        if header.get("alg") != "HS256":
+            raise MalformedHeader(f"{sig.header}: only HS256 JWTs are accepted")
+        signing_input = parts[0] + b"." + parts[1]
+        expected = [hmac_digest("sha256", derive_key(sig.key, s), signing_input) for s in secrets]
+        matched = matching_secret(expected, [_unb64url(parts[2])])
+        if sig.body_hash_claim is not None:
+            claimed = claims.get(sig.body_hash_claim)
+            if not isinstance(claimed, str) or not hmac.compare_digest(claimed, hashlib.sha256(body).hexdigest()):
+                raise SignatureError(f"the JWT's {sig.body_hash_claim} is not the body's SHA-256")
+        issued, expires = claims.get("iat"), claims.get("exp")
+        if isinstance(issued, int | float) and not isinstance(issued, bool):
+            check_timestamp(issued, now_s, self.tolerance_s)
+        if isinstance(expires, int | float) and not isinstance(expires, bool) and now_s > expires + self.tolerance_s:
+            raise StaleTimestamp("the JWT has expired")
+        return matched
 
     def _read(self, headers: Headers) -> tuple[list[bytes], bytes]:
         """The candidate signatures of every signature header present, and the signed timestamp (or b"")."""
@@ -385,6 +427,27 @@ def _stamp(now_s: float, unit: str) -> str:
 
 def _iso(now_s: float) -> str:
     return datetime.fromtimestamp(now_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _unb64url(part: bytes) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4))
+    except (binascii.Error, ValueError):
+        raise MalformedHeader("the JWT is not base64url") from None
+
+
+def _jwt_json(part: bytes) -> dict[str, Any]:
+    try:
+        value = orjson.loads(_unb64url(part))
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise MalformedHeader("the JWT's header and claims must be JSON objects")
+    return value
 
 
 def derive_key(mode: str, secret: bytes) -> bytes:

@@ -1,0 +1,17 @@
+"""Vonage webhooks (Messages API inbound messages and statuses): `{"channel", "message_uuid", "to", "from",
+"timestamp", "message_type" | "status", ...}`.
+
+Reference: Vonage developer docs, Messages API "Webhooks".
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class VonageMessage(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    channel: str | None = None
+    message_uuid: str | None = None
+    timestamp: str | None = None
