@@ -29,22 +29,21 @@ from paddle_billing.Notifications.PaddleSignature import PaddleSignature  # type
 from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
+from receiver.verify import GitHubScheme, HmacScheme
+
 
 def hmac_headers(body: bytes, secret: str, **extra: str) -> dict[str, str]:
-    """The generic scheme: `X-Signature-256: sha256=<hex>` over the raw body."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"content-type": "application/json", "x-signature-256": f"sha256={digest}", **extra}
+    """The generic scheme's default, `X-Signature-256: sha256=<hex>`, signed by `HmacScheme.sign` (send's signer)."""
+    signed = HmacScheme().sign(body, secret.encode(), time.time(), event_id="", event_type="")
+    return {"content-type": "application/json", **{name.lower(): value for name, value in signed.items()}, **extra}
 
 
 def github_headers(body: bytes, secret: str, event: str, delivery: str | None = None) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {
-        "content-type": "application/json",
-        "x-github-event": event,
-        "x-github-delivery": delivery or str(uuid.uuid4()),
-        "x-hub-signature-256": f"sha256={digest}",
-        "user-agent": "GitHub-Hookshot/test",
-    }
+    """Signed by `GitHubScheme.sign` (send's signer), itself checked against GitHub's published test vector."""
+    signed = GitHubScheme().sign(
+        body, secret.encode(), time.time(), event_id=delivery or str(uuid.uuid4()), event_type=event
+    )
+    return {"content-type": "application/json", **signed, "user-agent": "GitHub-Hookshot/test"}
 
 
 def stripe_headers(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:

@@ -64,6 +64,9 @@ def test_github_documented_test_vector() -> None:
     # From GitHub's docs, "Validating webhook deliveries": secret, payload and the expected signature.
     headers = {b"x-hub-signature-256": b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"}
     GitHubScheme().verify(headers, b"Hello, World!", [b"It's a Secret to Everybody"], NOW)
+    # And send's signer (`GitHubScheme.sign`, which tests/signing.py uses too) produces exactly that signature.
+    signed = GitHubScheme().sign(b"Hello, World!", b"It's a Secret to Everybody", NOW, event_id="d", event_type="push")
+    assert signed["x-hub-signature-256"].encode() == headers[b"x-hub-signature-256"]
 
 
 def test_github_accepts_any_rotated_secret_and_refuses_others() -> None:
