@@ -33,9 +33,22 @@ from receiver.verify import GitHubScheme, HmacScheme
 
 
 def hmac_headers(body: bytes, secret: str, **extra: str) -> dict[str, str]:
-    """The generic scheme's default, `X-Signature-256: sha256=<hex>`, signed by `HmacScheme.sign` (send's signer)."""
-    signed = HmacScheme().sign(body, secret.encode(), time.time(), event_id="", event_type="")
+    """The generic scheme's default, `X-Signature-256: sha256=<hex>`, signed by `HmacScheme.sign` (send's signer).
+
+    Like a sender that names each delivery, it sends the body's top-level `id` as `Idempotency-Key` (the
+    scheme reads the id from that header, never from the body, unless the source sets `id_field`).
+    """
+    signed = HmacScheme().sign(body, secret.encode(), time.time(), event_id=_body_id(body) or "", event_type="")
     return {"content-type": "application/json", **{name.lower(): value for name, value in signed.items()}, **extra}
+
+
+def _body_id(body: bytes) -> str | None:
+    try:
+        payload = orjson.loads(body)
+    except ValueError:
+        return None
+    found = payload.get("id") if isinstance(payload, dict) else None
+    return str(found) if isinstance(found, (str, int)) and not isinstance(found, bool) and str(found) else None
 
 
 def github_headers(body: bytes, secret: str, event: str, delivery: str | None = None) -> dict[str, str]:

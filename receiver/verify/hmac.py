@@ -7,8 +7,9 @@ both directions) and a `signed_content` template such as `{timestamp}.{body}` (p
 `{timestamp}` and `{id}`, the raw values of the timestamp and id headers, and `{body}`, the raw body).
 
 Event id: `id_header` or `id_field` (a dotted path into the body) where the source names one; otherwise
-the body's `id` or `idempotency_key`, else the `Idempotency-Key` or `X-Event-Id` header, else a SHA-256
-of source and body. Type: `type_header` or `type_field` where named, else the body's `type` or
+a delivery id header (`Idempotency-Key`, `X-Event-Id`, `webhook-id`), else a SHA-256 of source and body.
+Never the body's own `id` unless `id_field = "id"` says so: many senders post the resource itself, whose
+`id` stays the same across its updates, so each later update would be dropped as a duplicate. Type: `type_header` or `type_field` where named, else the body's `type` or
 `event_type`.
 """
 
@@ -44,8 +45,8 @@ TimestampUnit = Literal["s", "ms"]
 
 PLACEHOLDERS = ("{timestamp}", "{id}", "{body}")
 _PLACEHOLDER = re.compile(r"(\{timestamp\}|\{id\}|\{body\})")
-_ID_HEADERS = (b"idempotency-key", b"x-event-id")
-_KEPT_HEADERS = (b"idempotency-key", b"x-event-id", b"user-agent")
+_ID_HEADERS = (b"idempotency-key", b"x-event-id", b"webhook-id")
+_KEPT_HEADERS = (*_ID_HEADERS, b"user-agent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,9 @@ class HmacScheme:
             headers[self.timestamp_header] = timestamp.decode()
         if self.id_header is not None:
             headers[self.id_header] = event_id
+        elif self.id_field is None and event_id:
+            # Without an id of its own the scheme reads a delivery id header: a sender sends one.
+            headers["Idempotency-Key"] = event_id
         if self.type_header is not None:
             headers[self.type_header] = event_type
         wire = {name.lower().encode(): value.encode() for name, value in headers.items()}
@@ -132,10 +136,11 @@ class HmacScheme:
             return event_id(headers.get(self.id_header.lower().encode()))
         if self.id_field is not None:
             return event_id(dig(payload, *self.id_field.split(".")))
-        found = event_id(payload.get("id")) or event_id(payload.get("idempotency_key"))
         for name in _ID_HEADERS:
-            found = found or event_id(headers.get(name))
-        return found
+            found = event_id(headers.get(name))
+            if found:
+                return found
+        return None
 
     def _event_type(self, headers: Headers, payload: dict[str, Any]) -> str:
         if self.type_header is not None:

@@ -225,16 +225,23 @@ def test_hmac_custom_header_hash_and_encoding() -> None:
 @pytest.mark.parametrize(
     ("body", "headers", "expected_id", "expected_type"),
     [
-        (b'{"id":"a1","type":"t"}', {}, "a1", "t"),
-        (b'{"id":42,"event_type":"u"}', {}, "42", "u"),
-        (b'{"idempotency_key":"k1"}', {}, "k1", ""),
-        (b'{"x":1}', {b"idempotency-key": b"h1"}, "h1", ""),
-        (b'{"x":1}', {b"x-event-id": b"h2"}, "h2", ""),
+        (b'{"id":"a1","type":"t"}', {b"idempotency-key": b"h1"}, "h1", "t"),
+        (b'{"id":42,"event_type":"u"}', {b"x-event-id": b"h2"}, "h2", "u"),
+        (b'{"x":1}', {b"webhook-id": b"h3"}, "h3", ""),
     ],
 )
 def test_hmac_event_id_and_type(body: bytes, headers: Headers, expected_id: str, expected_type: str) -> None:
     verified = HmacScheme().describe("hmac", headers, body)
     assert (verified.id, verified.type) == (expected_id, expected_type)
+
+
+def test_hmac_ignores_the_body_id_unless_id_field_names_it() -> None:
+    # A sender posting the resource itself: two updates of one order share its `id` but are two events.
+    created, paid = b'{"id":"order-1","status":"created"}', b'{"id":"order-1","status":"paid"}'
+    assert HmacScheme().describe("hmac", {}, created).id != HmacScheme().describe("hmac", {}, paid).id
+    assert HmacScheme().describe("hmac", {}, created).id == fallback_event_id("hmac", created)
+    by_field = HmacScheme(id_field="id")
+    assert by_field.describe("hmac", {}, created).id == by_field.describe("hmac", {}, paid).id == "order-1"
 
 
 def test_hmac_without_any_id_hashes_source_and_body() -> None:
