@@ -118,6 +118,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         body_timeout_s=settings.body_timeout_s,
         max_header_bytes=settings.max_header_bytes,
+        max_pending_bytes=settings.max_pending_bytes,
         retry_after_s=settings.retry_after_s,
         clock=clock if clock is not None else time.time,
         tracing=tracing,

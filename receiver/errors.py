@@ -18,7 +18,8 @@
         ├── UnsupportedMediaType     415 unsupported_media_type
         ├── BadRequest               400 bad_request (malformed JSON, no event id where one is required)
         └── Unavailable              503 unavailable (Kafka can't take it, or the ack didn't come in time)
-            └── KeyUnavailable       503 unavailable (a provider's signing key could not be fetched)
+            ├── KeyUnavailable       503 unavailable (a provider's signing key could not be fetched)
+            └── Overloaded           503 unavailable, outcome overloaded (over RECEIVER_MAX_PENDING_BYTES)
 
 `routes.py` turns a `RequestError` into its response in exactly one place. A `SignatureError`'s `reason`
 is for operators only (`webhooks_signature_failures_total{reason}`); the sender sees just `code`, so a
@@ -150,3 +151,9 @@ class Unavailable(RequestError):
 
 class KeyUnavailable(Unavailable):
     """A provider's published signing key (certificate, JWK) could not be fetched: the provider retries."""
+
+
+class Overloaded(Unavailable):
+    """Unverified bodies already hold `RECEIVER_MAX_PENDING_BYTES`: the sender retries later (pending.py)."""
+
+    outcome = "overloaded"

@@ -6,7 +6,7 @@ Label values come from small fixed sets: the configured source names (an unknown
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # webhooks_received_total{outcome}: one per request to /webhooks/<source>.
 OUTCOMES = (
@@ -18,6 +18,7 @@ OUTCOMES = (
     "too_large",
     "bad_request",
     "unavailable",
+    "overloaded",
 )
 # webhooks_signature_failures_total{reason}: why a request's signature was refused (`SignatureError.reason`).
 # The sender only ever sees invalid_signature or stale_timestamp; the reason is for operators.
@@ -61,6 +62,13 @@ class ReceiverMetrics:
             "webhooks_secret_matches_total",
             "Verified requests by source and position of the secret (or public key) that matched.",
             ["source", "secret"],
+            registry=registry,
+        )
+        # Summed over the live worker processes (each has its own budget).
+        self.pending_bytes = Gauge(
+            "webhooks_pending_bytes",
+            "Body bytes held by requests not yet verified (bounded by RECEIVER_MAX_PENDING_BYTES per process).",
+            multiprocess_mode="livesum",
             registry=registry,
         )
         self.publish_duration = Histogram(

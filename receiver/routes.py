@@ -5,9 +5,9 @@ more than the verification itself (measured on a 2-core machine: ~3.0k req/s for
 plain ASGI doing the same work). Everything else — health, metrics, docs — stays in FastAPI.
 
 Order of checks, each cheaper than the next and none trusting what came before it:
-source exists -> header size -> declared body size -> body read within the limit and the deadline ->
-signature (and timestamp; keys a provider publishes are fetched first, a failed fetch is a 503) -> parse
--> publish.
+source exists -> header size -> declared body size -> body read within the limit, the deadline and the
+budget of unverified bytes (pending.py: a 503 over it) -> signature (and timestamp; keys a provider
+publishes are fetched first, a failed fetch is a 503) -> parse -> publish.
 Handshakes (`Source.handshakes`, receiver/verify/handshakes.py): a method other than POST is answered only
 where one of the source's handshakes comes with it, else 405. Unsigned handshakes (an echo) are answered
 before the signature is checked, signed ones (Zoom, Okta, Xero, and the code schemes' Slack, Discord,
@@ -40,6 +40,7 @@ from receiver.errors import (
     UnknownSource,
 )
 from receiver.metrics import UNKNOWN_SOURCE_LABEL, ReceiverMetrics
+from receiver.pending import Hold, PendingBytes
 from receiver.publish import Publisher
 from receiver.sources import Source
 from receiver.verify import Handshake, Inbound
@@ -69,6 +70,8 @@ class WebhookRoute:
         max_body_bytes: larger bodies get a 413 before they are read whole.
         body_timeout_s: a body not read whole within this many seconds gets a 408 (slow or stalled senders).
         max_header_bytes: headers adding up to more get a 431 before the body is read.
+        max_pending_bytes: the bodies of requests not yet verified hold at most this many bytes together; a
+            request that doesn't fit gets a 503.
         retry_after_s: the `Retry-After` of a 503.
         clock: seconds since the epoch (injected so tests can move time).
         tracing: OpenTelemetry spans of each request (`receiver.tracing`); None, the default, is off.
@@ -84,6 +87,7 @@ class WebhookRoute:
         retry_after_s: int,
         body_timeout_s: float = 10.0,
         max_header_bytes: int = 65_536,
+        max_pending_bytes: int = 64 * 1_048_576,
         clock: Callable[[], float] = time.time,
         tracing: Tracing | None = None,
     ) -> None:
@@ -93,6 +97,7 @@ class WebhookRoute:
         self._max_body_bytes = max_body_bytes
         self._body_timeout_s = body_timeout_s
         self._max_header_bytes = max_header_bytes
+        self._pending = PendingBytes(max_pending_bytes, metrics.pending_bytes)
         self._unavailable_headers = [*_JSON_HEADERS, (b"retry-after", str(retry_after_s).encode())]
         self._clock = clock
         self._tracing = tracing
@@ -127,10 +132,11 @@ class WebhookRoute:
         trace = None
         if self._tracing is not None:
             trace = self._tracing.start(source_label, _traceparent(dict(scope["headers"])))
+        hold = self._pending.hold()
         try:
             if source is None:
                 raise UnknownSource("no such source")
-            handled = await self._handle(source, scope, receive, trace)
+            handled = await self._handle(source, scope, receive, trace, hold)
         except RequestError as exc:
             outcome, status, body = exc.outcome, exc.status_code, {"error": exc.code}
             if status == 503:
@@ -171,6 +177,9 @@ class WebhookRoute:
             if trace is not None:
                 trace.finish(ack.status if ack else 202, "accepted")
             return
+        finally:
+            # Every way out gives the request's share back: refused, disconnected, cancelled (idempotent).
+            hold.release()
         self._metrics.received.labels(source_label, provider_label, outcome).inc()
         await _respond(send, status, body, headers)
         self._finish(started, source_label, provider_label, outcome, status)
@@ -206,13 +215,13 @@ class WebhookRoute:
             )
 
     async def _handle(
-        self, source: Source, scope: Scope, receive: Receive, trace: RequestTrace | None
+        self, source: Source, scope: Scope, receive: Receive, trace: RequestTrace | None, hold: Hold
     ) -> tuple[str, str] | Handshake:
         raw_headers = scope["headers"]
         if sum(len(name) + len(value) for name, value in raw_headers) > self._max_header_bytes:
             raise HeadersTooLarge(f"headers over {self._max_header_bytes} bytes")
         headers: dict[bytes, bytes] = dict(raw_headers)
-        body = await self._read_body(headers, receive)
+        body = await self._read_body(headers, receive, hold)
         if trace is not None:
             trace.step("verify")
         method = scope["method"]
@@ -229,6 +238,8 @@ class WebhookRoute:
         if source.fetches_keys:
             await source.load_keys(headers, body)
         matched = source.scheme.verify(headers, body, source.secrets, self._clock())
+        # Verified: the body no longer counts against the budget of unverified bytes.
+        hold.release()
         self._matches[source.name][matched].inc()
         for handshake in handshakes:
             if handshake.signed and inbound is not None:
@@ -286,10 +297,13 @@ class WebhookRoute:
             self._metrics.publish_duration.observe(time.perf_counter() - publish_started)
         return event_id, event_type
 
-    async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive) -> bytes:
+    async def _read_body(self, headers: Mapping[bytes, bytes], receive: Receive, hold: Hold) -> bytes:
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
-            raise BodyTooLarge(f"declared {int(declared)} bytes, limit {self._max_body_bytes}")
+        if declared is not None and declared.isdigit():
+            if int(declared) > self._max_body_bytes:
+                raise BodyTooLarge(f"declared {int(declared)} bytes, limit {self._max_body_bytes}")
+            # The whole declared body up front: a request that can't be held is refused before it is read.
+            hold.take(int(declared))
         chunks: list[bytes] = []
         size = 0
         try:
@@ -303,6 +317,8 @@ class WebhookRoute:
                     size += len(chunk)
                     if size > self._max_body_bytes:
                         raise BodyTooLarge(f"body over {self._max_body_bytes} bytes")
+                    if size > hold.size:
+                        hold.take(size - hold.size)
                     chunks.append(chunk)
                     if not message.get("more_body", False):
                         return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from receiver.errors import ConfigError
@@ -58,11 +58,22 @@ class ReceiverSettings(BaseSettings):
     body_timeout_s: float = Field(10.0, gt=0, le=600, validation_alias="RECEIVER_BODY_TIMEOUT_S")
     # uvicorn's httptools parser reads headers of any size; providers send a few KiB at most.
     max_header_bytes: int = Field(65_536, ge=1024, le=16 * 1_048_576, validation_alias="RECEIVER_MAX_HEADER_BYTES")
+    # Bodies are read whole before their signature is checked: together, the requests not yet verified hold
+    # at most this many bytes per process, and one that doesn't fit gets a 503 + Retry-After (routes.py).
+    max_pending_bytes: int = Field(
+        64 * 1_048_576, ge=1, le=16 * 1024 * 1_048_576, validation_alias="RECEIVER_MAX_PENDING_BYTES"
+    )
 
     # The longest a sender waits for Kafka's ack before a 503; under Slack's 3 s delivery timeout.
     publish_timeout_ms: int = Field(2500, ge=10, le=60_000, validation_alias="RECEIVER_PUBLISH_TIMEOUT_MS")
     # What a 503 tells the sender to wait before retrying.
     retry_after_s: int = Field(5, ge=0, le=3600, validation_alias="RECEIVER_RETRY_AFTER_S")
+
+    @model_validator(mode="after")
+    def _one_body_fits_the_budget(self) -> ReceiverSettings:
+        if self.max_pending_bytes < self.max_body_bytes:
+            raise ValueError("RECEIVER_MAX_PENDING_BYTES must be at least WEBHOOK_MAX_BODY_BYTES")
+        return self
 
 
 def load_settings() -> ReceiverSettings:

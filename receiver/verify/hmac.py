@@ -9,8 +9,8 @@ both directions) and a `signed_content` template such as `{timestamp}.{body}` (p
 Event id: `id_header` or `id_field` (a dotted path into the body) where the source names one; otherwise
 a delivery id header (`Idempotency-Key`, `X-Event-Id`, `webhook-id`), else a SHA-256 of source and body.
 Never the body's own `id` unless `id_field = "id"` says so: many senders post the resource itself, whose
-`id` stays the same across its updates, so each later update would be dropped as a duplicate. Type: `type_header` or `type_field` where named, else the body's `type` or
-`event_type`.
+`id` stays the same across its updates, so each later update would be dropped as a duplicate.
+Type: `type_header` or `type_field` where named, else the body's `type` or `event_type`.
 """
 
 from __future__ import annotations
