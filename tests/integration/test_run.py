@@ -109,7 +109,8 @@ def test_make_run_starts_clean_handles_the_readme_request_once_and_ctrl_c_stops_
     event_id = f"evt_{os.getpid()}_{int(time.time())}"
     body = f'{{"id":"{event_id}","type":"order.created","amount":4200}}'.encode()
     signature = "sha256=" + hmac.new(DEV_SECRET, body, hashlib.sha256).hexdigest()
-    headers = {"content-type": "application/json", "X-Signature-256": signature}
+    # As the README's curl: the delivery id in Idempotency-Key (the generic scheme never reads the body's id).
+    headers = {"content-type": "application/json", "Idempotency-Key": event_id, "X-Signature-256": signature}
 
     with output.open("wb") as out:
         run = subprocess.Popen(
