@@ -7,7 +7,7 @@ or the request can be cancelled; `webhooks_pending_bytes` must be back at zero a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 import pytest
@@ -171,20 +171,37 @@ async def test_the_budget_returns_to_zero_after_every_way_out(
     assert sorted(key for _, key, _, _ in publisher.records) == [b"chunked", b"ok"]
 
 
-async def test_verified_requests_under_the_budget_are_unaffected(
-    app: ASGIApp, client: httpx.AsyncClient, registry: CollectorRegistry, publisher: RecordingPublisher
-) -> None:
-    # Two stalled senders hold two thirds of the budget; each verified request gives its share back, so
-    # one after another they all fit in the last third.
+class GatedPublisher(RecordingPublisher):
+    """Holds every publish until the test opens the gate: verified requests wait there, as for Kafka's ack."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def publish(self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]) -> None:
+        await self.gate.wait()
+        await super().publish(topic, key, value, headers)
+
+
+async def test_verified_requests_under_the_budget_are_unaffected(registry: CollectorRegistry) -> None:
+    publisher = GatedPublisher()
+    settings = ReceiverSettings(max_body_bytes=MAX_BODY, max_pending_bytes=BUDGET, retry_after_s=7)
+    sources = load_sources({"WEBHOOK_SECRET_HMAC": "dev-secret"}, sources_file=None, tolerance_s=300)
+    app = create_app(settings, sources=sources, publisher=publisher, registry=registry)
+    # Two stalled senders hold two thirds of the budget. Verified requests waiting for the ack hold none of
+    # it, so five of them at once all fit, one after another, in the last third.
     stalled = [Stalled(app, body_of(MAX_BODY, f"slow-{n}")) for n in range(2)]
     for request in stalled:
         request.chunk(b"{")
-    await settle()
+    waiting = []
     for n in range(5):
-        body = body_of(MAX_BODY, f"evt-{n}")
-        response = await client.post("/webhooks/hmac", content=body, headers=hmac_headers(body, "dev-secret"))
-        assert response.status_code == 202
+        waiting.append(Stalled(app, body := body_of(MAX_BODY, f"evt-{n}")))
+        waiting[-1].chunk(body, more=False)
+        await settle()
         assert pending(registry) == 2 * MAX_BODY
+    assert [request.sent for request in waiting] == [[]] * 5
+    publisher.gate.set()
+    assert [await request.status() for request in waiting] == [202] * 5
     assert len(publisher.records) == 5
     assert overloaded(registry) == 0
     for request in stalled:
