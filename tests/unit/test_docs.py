@@ -15,6 +15,7 @@ from consumers.metrics import ConsumerMetrics
 from consumers.settings import Settings
 from consumers.windows import WINDOWS
 from receiver.metrics import ReceiverMetrics
+from receiver.providers import BUILT_IN_PROVIDERS
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
 
@@ -101,3 +102,12 @@ def test_every_remember_window_is_a_row_of_the_windows_table() -> None:
     for name, window in WINDOWS.items():
         assert f"| `{name}` | {window.what} |" in table
         assert f"(`{window.remember_s}`) | {window.source} |" in table
+
+
+def test_the_readme_counts_the_built_in_providers() -> None:
+    # "Stripe, GitHub, ... and N more providers, or any HMAC signer": the named ones, N more and `hmac`.
+    opening = " ".join((ROOT / "README.md").read_text().split("\n\n")[1].split())
+    match = re.search(r"for AI-agent backends\. (.+?) and (\d+) more \[providers\]", opening)
+    assert match is not None, "the README's opening no longer counts the providers"
+    named = match.group(1).split(", ")
+    assert len(named) + int(match.group(2)) + 1 == len(BUILT_IN_PROVIDERS)
