@@ -306,7 +306,11 @@ class SpecScheme:
         value = require_header(headers, sig.header.lower().encode()).strip()
         if not value.startswith(sig.prefix.encode()):
             raise MalformedHeader(f"{sig.header} must start with {sig.prefix!r}")
-        parts = value[len(sig.prefix) :].split(b".")
+        token = value[len(sig.prefix) :]
+        if not sig.prefix and token[:7].lower() == b"bearer ":
+            # A bare JWT (as monday documents it) or the same token under the Bearer scheme.
+            token = token[7:].lstrip()
+        parts = token.split(b".")
         if len(parts) != 3:
             raise MalformedHeader(f"{sig.header} is not a JWT")
         header, claims = _jwt_json(parts[0]), _jwt_json(parts[1])

@@ -465,3 +465,16 @@ def test_the_docs_list_every_provider_and_every_spec_row_is_the_generated_one() 
         for name in re.findall(r"`([a-z0-9_-]+)`", row)
     }
     assert sorted(set(BUILT_IN_PROVIDERS) - listed) == []
+
+
+async def test_a_monday_jwt_is_accepted_bare_or_as_a_bearer_token() -> None:
+    # monday's docs show the JWT alone in Authorization; a "Bearer " scheme before it is the same token.
+    secret = secret_of("monday").encode()
+    token = jwt.encode({"iat": int(time.time()), "exp": int(time.time()) + 60}, secret, "HS256")
+    body = b'{"event":{"type":"create_item","triggerUuid":"t-1","triggerTime":"2026-11-30T10:00:00Z"}}'
+    async with serving("monday") as app:
+        for authorization in (token, f"Bearer {token}", f"bearer  {token}"):
+            headers = {"Authorization": authorization, "content-type": "application/json"}
+            response = await app.http.post("/webhooks/monday", content=body, headers=headers)
+            assert response.status_code == 202, authorization[:12]
+        assert len(app.publisher.records) == 3
