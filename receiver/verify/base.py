@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 import orjson
+from cryptography.exceptions import InvalidSignature
 
 from receiver.errors import (
     BadRequest,
@@ -177,6 +178,25 @@ def require_header(headers: Headers, name: bytes) -> bytes:
 
 def hmac_digest(algorithm: str, secret: bytes, message: bytes) -> bytes:
     return hmac.new(secret, message, DIGESTS[algorithm]).digest()
+
+
+def matching_key(secrets: Sequence[bytes], check: Callable[[bytes], None]) -> int:
+    """The position of the first public key (secret) whose `check` passes; `SignatureError` if none.
+
+    `check` verifies the request's signature with one key and raises `InvalidSignature` when it doesn't
+    (the `cryptography` keys' own `verify`). Every key is tried, so the time taken doesn't tell which matched.
+    """
+    found = -1
+    for position, secret in enumerate(secrets):
+        try:
+            check(secret)
+        except InvalidSignature:
+            continue
+        if found < 0:
+            found = position
+    if found < 0:
+        raise SignatureError("signature does not match")
+    return found
 
 
 def matching_secret(expected: Iterable[bytes], candidates: Sequence[bytes], *, per_secret: int = 1) -> int:

@@ -18,10 +18,9 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from receiver.errors import MalformedHeader, SignatureError
+from receiver.errors import MalformedHeader
 from receiver.verify.base import (
     Handshake,
     Headers,
@@ -33,6 +32,7 @@ from receiver.verify.base import (
     fallback_event_id,
     from_rfc3339,
     kept_headers,
+    matching_key,
     parse_json_object,
     parse_unix,
     require_header,
@@ -73,16 +73,7 @@ class DiscordScheme:
         if len(raw_signature) != _SIGNATURE_BYTES:
             raise MalformedHeader("X-Signature-Ed25519 must be 64 bytes")
         signed = timestamp + body
-        matched = -1
-        for position, secret in enumerate(secrets):
-            try:
-                _public_key(secret).verify(raw_signature, signed)
-            except InvalidSignature:
-                continue
-            if matched < 0:
-                matched = position
-        if matched < 0:
-            raise SignatureError("signature does not match")
+        matched = matching_key(secrets, lambda secret: _public_key(secret).verify(raw_signature, signed))
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
         return matched
 

@@ -18,12 +18,12 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from receiver.errors import BadRequest, SignatureError
+from receiver.errors import BadRequest
 from receiver.verify.base import (
     Headers,
     Verified,
@@ -34,6 +34,7 @@ from receiver.verify.base import (
     fallback_event_id,
     from_unix,
     kept_headers,
+    matching_key,
     parse_json,
     parse_unix,
     require_header,
@@ -59,16 +60,9 @@ class SendGridScheme:
         timestamp = require_header(headers, _TIMESTAMP).strip()
         parse_unix(timestamp, name="X-Twilio-Email-Event-Webhook-Timestamp")
         signed = timestamp + body
-        matched = -1
-        for position, secret in enumerate(secrets):
-            try:
-                _public_key(secret).verify(signature, signed, ec.ECDSA(hashes.SHA256()))
-            except InvalidSignature:
-                continue
-            if matched < 0:
-                matched = position
-        if matched < 0:
-            raise SignatureError("signature does not match")
+        matched = matching_key(
+            secrets, lambda secret: _public_key(secret).verify(signature, signed, ec.ECDSA(hashes.SHA256()))
+        )
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
         return matched
 

@@ -17,10 +17,9 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from receiver.errors import BadRequest, MalformedHeader, SignatureError
+from receiver.errors import BadRequest, MalformedHeader
 from receiver.verify.base import (
     Headers,
     Verified,
@@ -31,6 +30,7 @@ from receiver.verify.base import (
     event_id,
     from_rfc3339,
     kept_headers,
+    matching_key,
     parse_json_object,
     parse_unix,
     require_header,
@@ -60,16 +60,7 @@ class TelnyxScheme:
         if len(signature) != _SIGNATURE_BYTES:
             raise MalformedHeader("telnyx-signature-ed25519 must be 64 bytes")
         signed = timestamp + b"|" + body
-        matched = -1
-        for position, secret in enumerate(secrets):
-            try:
-                _public_key(secret).verify(signature, signed)
-            except InvalidSignature:
-                continue
-            if matched < 0:
-                matched = position
-        if matched < 0:
-            raise SignatureError("signature does not match")
+        matched = matching_key(secrets, lambda secret: _public_key(secret).verify(signature, signed))
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
         return matched
 
