@@ -2,7 +2,7 @@
 
 With `RECEIVER_WORKERS=N` above 1 this process supervises N workers instead (`supervisor.py`), each started
 as `python -m receiver worker --listen-fd=F --parent-fd=P` on a socket it inherits. `python -m receiver send
-<source>` signs a sample event with the source's secret and posts it (`send.py`).
+<source>` signs a sample event with the source's secret and posts it (`sample_sender.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import uvicorn
 from prometheus_client import disable_created_metrics
 
-from receiver import send
+from receiver import sample_sender
 from receiver.app import create_app
 from receiver.errors import ConfigError
 from receiver.settings import load_settings
@@ -37,7 +37,7 @@ _GC_THRESHOLDS = (50_000, 20, 100)
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["send"]:
-        return send.main(args[1:])
+        return sample_sender.main(args[1:])
     worker = _worker_fds(args)
     if args and worker is None:
         print("usage: python -m receiver [send <source> ...]  (python -m receiver send --help)", file=sys.stderr)
@@ -73,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if worker is None:
         _log_sources(sorted(app.webhooks.source_names))
     # Every request parses a JSON body into a tree of containers that refcounting frees; with the default
-    # gen-0 threshold (700) the cycle collector ran every few requests. Start-up state is frozen out of its
-    # way. Measured: throughput within noise, p99 a little lower; the consumers gain more (see runtime.py).
+    # gen-0 threshold (700) the cycle collector ran every few requests. Start-up state is frozen out of its way.
     gc.collect()
     gc.freeze()
     gc.set_threshold(*_GC_THRESHOLDS)

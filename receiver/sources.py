@@ -43,12 +43,12 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from receiver.errors import ConfigError
-from receiver.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS, scheme_for
 from receiver.settings import describe_validation_error
 from receiver.verify import Handshake, HandshakeScheme, Headers, HmacScheme, KeyedScheme, Scheme, Spec, SpecScheme
 from receiver.verify.base import HandshakeRule
 from receiver.verify.handshakes import HandshakeKind
 from receiver.verify.hmac import PLACEHOLDERS
+from receiver.verify.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS, scheme_for
 from receiver.verify.spec import AckSpec, EventSpec, SampleSpec, SignatureSpec
 from schemas.records import Mode, RecordFormat
 from schemas.topics import event_topic

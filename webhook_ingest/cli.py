@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from consumers import __main__ as consumers_main
 from receiver import __main__ as receiver_main
-from receiver import send
+from receiver import sample_sender
 from schemas import __main__ as schemas_main
 
 PROG = "webhooks"
@@ -44,7 +44,7 @@ def _replay(argv: Sequence[str]) -> int:
 
 
 def _send(argv: Sequence[str]) -> int:
-    return send.main(argv, prog=f"{PROG} send")
+    return sample_sender.main(argv, prog=f"{PROG} send")
 
 
 def _schema(argv: Sequence[str]) -> int:

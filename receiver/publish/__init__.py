@@ -49,10 +49,10 @@ class Publisher(Protocol):
 def create_publisher(settings: ReceiverSettings, topics: Collection[str]) -> Publisher:
     """The publisher `settings.kafka_client` names, for these topics."""
     if settings.kafka_client == "aiokafka":
-        from receiver.aiokafka_publisher import AiokafkaPublisher
+        from receiver.publish.aiokafka import AiokafkaPublisher
 
         return AiokafkaPublisher(settings, topics)
-    from receiver.rdkafka_publisher import RdkafkaPublisher
+    from receiver.publish.rdkafka import RdkafkaPublisher
 
     return RdkafkaPublisher(settings, topics)
 

@@ -21,10 +21,8 @@ from typing import Any
 import orjson
 
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader, SignatureError
-from receiver.verify.base import (
-    Handshake,
-    Headers,
-    Verified,
+from receiver.verify.base import Handshake, Headers, Verified
+from receiver.verify.parsing import (
     check_json_content_type,
     dig,
     event_id,

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from receiver.verify.base import (
-    Headers,
-    Verified,
+from receiver.verify.base import Headers, Verified
+from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
     fallback_event_id,

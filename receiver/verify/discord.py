@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from receiver.errors import MalformedHeader
-from receiver.verify.base import (
-    Handshake,
-    Headers,
-    Verified,
+from receiver.verify.base import Handshake, Headers, Verified
+from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
     dig,

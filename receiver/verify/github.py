@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from receiver.errors import BadRequest, MalformedHeader, UnsupportedMediaType
-from receiver.verify.base import (
-    Headers,
-    Verified,
+from receiver.verify.base import Headers, Verified
+from receiver.verify.parsing import (
     dig,
     event_id,
     hmac_digest,

@@ -17,9 +17,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from receiver.verify.base import (
-    Headers,
-    Verified,
+from receiver.verify.base import Headers, Verified
+from receiver.verify.parsing import (
     check_json_content_type,
     dig,
     event_id,

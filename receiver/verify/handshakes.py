@@ -33,7 +33,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from receiver.errors import BadRequest, HandshakeRefused
-from receiver.verify.base import Handshake, Inbound, hmac_digest, parse_json
+from receiver.verify.base import Handshake, Inbound
+from receiver.verify.parsing import hmac_digest, parse_json
 
 _TEXT = b"text/plain; charset=utf-8"
 _JSON = b"application/json"

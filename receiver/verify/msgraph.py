@@ -19,16 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader, SignatureError
-from receiver.verify.base import (
-    HandshakeRule,
-    Headers,
-    Verified,
-    check_json_content_type,
-    fallback_event_id,
-    parse_json,
-    text,
-)
+from receiver.verify.base import HandshakeRule, Headers, Verified
 from receiver.verify.handshakes import ValidationToken
+from receiver.verify.parsing import check_json_content_type, fallback_event_id, parse_json, text
 
 _MAX_ITEMS = 1000
 

@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from receiver.errors import BadRequest, KeyUnavailable, MalformedHeader, SignatureError
-from receiver.verify.base import (
-    Headers,
-    Verified,
+from receiver.verify.base import Headers, Verified
+from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
+from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
     decode_base64,
@@ -41,7 +41,6 @@ from receiver.verify.base import (
     require_header,
     text,
 )
-from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
 
 # PayPal's REST API hosts, live and sandbox, old and "-m" names (PayPal docs, "REST API: get started").
 PAYPAL_HOSTS = HostAllowlist(re.compile(r"api(-m)?\.(sandbox\.)?paypal\.com"))

@@ -28,9 +28,9 @@ import orjson
 
 from receiver.errors import KeyUnavailable, SignatureError, UnknownKey
 from receiver.verify import jwt
-from receiver.verify.base import (
-    Headers,
-    Verified,
+from receiver.verify.base import Headers, Verified
+from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
+from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
     fallback_event_id,
@@ -39,7 +39,6 @@ from receiver.verify.base import (
     require_header,
     text,
 )
-from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
 
 _VERIFICATION = b"plaid-verification"
 _KEY_PATH = "/webhook_verification_key/get"

@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from receiver.errors import BadRequest, KeyUnavailable, MalformedHeader, SignatureError, StaleTimestamp
 from receiver.verify import jwt
-from receiver.verify.base import (
-    Headers,
-    Verified,
+from receiver.verify.base import Headers, Verified
+from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
+from receiver.verify.parsing import (
     check_json_content_type,
     dig,
     event_id,
@@ -41,7 +41,6 @@ from receiver.verify.base import (
     require_header,
     text,
 )
-from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_HOSTS = HostAllowlist(re.compile(r"www\.googleapis\.com"))

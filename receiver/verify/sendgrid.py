@@ -24,9 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from receiver.errors import BadRequest
-from receiver.verify.base import (
-    Headers,
-    Verified,
+from receiver.verify.base import Headers, Verified
+from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
     decode_base64,

@@ -22,11 +22,9 @@ from typing import Any
 import orjson
 
 from receiver.errors import BadRequest, MalformedHeader, UnsupportedMediaType
-from receiver.verify.base import (
+from receiver.verify.base import Handshake, Headers, Verified
+from receiver.verify.parsing import (
     FORM,
-    Handshake,
-    Headers,
-    Verified,
     check_timestamp,
     event_id,
     fallback_event_id,

@@ -36,19 +36,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from receiver.errors import BadRequest, KeyUnavailable, MalformedHeader, MissingHeader, SignatureError
-from receiver.verify.base import (
-    Handshake,
-    Headers,
-    Verified,
-    decode_base64,
-    dig,
-    event_id,
-    from_rfc3339,
-    kept_headers,
-    parse_json_object,
-    text,
-)
+from receiver.verify.base import Handshake, Headers, Verified
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
+from receiver.verify.parsing import decode_base64, dig, event_id, from_rfc3339, kept_headers, parse_json_object, text
 
 # SNS's regional endpoints, commercial and China partitions (AWS General Reference, "Amazon SNS endpoints").
 SNS_HOSTS = HostAllowlist(re.compile(r"sns\.[a-z0-9-]{1,32}\.amazonaws\.com(\.cn)?"))

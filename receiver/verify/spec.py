@@ -47,12 +47,10 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from receiver.errors import MalformedHeader, MissingHeader, SignatureError, StaleTimestamp, UnsupportedMediaType
-from receiver.verify.base import (
+from receiver.verify.base import Handshake, HandshakeRule, Headers, Verified
+from receiver.verify.handshakes import HandshakeKind
+from receiver.verify.parsing import (
     FORM,
-    Handshake,
-    HandshakeRule,
-    Headers,
-    Verified,
     check_json_content_type,
     check_timestamp,
     dig,
@@ -73,7 +71,6 @@ from receiver.verify.base import (
     signature_items,
     text,
 )
-from receiver.verify.handshakes import HandshakeKind
 
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,128}$")]
 # "header:<Name>", "body:<path>", "present:<path>|<path>…" (the last key of the first path present: the

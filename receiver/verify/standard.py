@@ -22,9 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from receiver.errors import MalformedHeader, MissingHeader
-from receiver.verify.base import (
-    Headers,
-    Verified,
+from receiver.verify.base import Headers, Verified
+from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
     dig,

@@ -26,10 +26,9 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 import orjson
 
 from receiver.errors import MalformedHeader
-from receiver.verify.base import (
+from receiver.verify.base import Headers, Verified
+from receiver.verify.parsing import (
     FORM,
-    Headers,
-    Verified,
     event_id,
     fallback_event_id,
     hmac_digest,

@@ -18,10 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from receiver.errors import BadRequest, MalformedHeader
-from receiver.verify.base import (
-    Handshake,
-    Headers,
-    Verified,
+from receiver.verify.base import Handshake, Headers, Verified
+from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
     event_id,

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from receiver.errors import MalformedHeader
-from receiver.verify.base import (
-    Headers,
-    Verified,
+from receiver.verify.base import Headers, Verified
+from receiver.verify.parsing import (
     check_json_content_type,
     event_id,
     fallback_event_id,

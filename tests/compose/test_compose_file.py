@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from consumers.settings import Settings, load_settings
-from receiver.providers import BUILT_IN_PROVIDERS
 from receiver.settings import ReceiverSettings
 from receiver.settings import load_settings as load_receiver_settings
 from receiver.sources import load_sources, public_url_env_name, secret_env_name
+from receiver.verify.providers import BUILT_IN_PROVIDERS
 from tests.compose.conftest import COMPOSE, load_yaml
 
 SERVICES = {"kafka", "redis", "receiver", "consumers-agents", "consumers-audit", "prometheus", "grafana"}

@@ -15,9 +15,9 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from receiver.aiokafka_publisher import AiokafkaPublisher
 from receiver.app import create_app
-from receiver.rdkafka_publisher import RdkafkaPublisher
+from receiver.publish.aiokafka import AiokafkaPublisher
+from receiver.publish.rdkafka import RdkafkaPublisher
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme

@@ -16,7 +16,7 @@ from confluent_kafka import KafkaError
 from prometheus_client import CollectorRegistry
 
 from receiver.app import create_app
-from receiver.rdkafka_publisher import RdkafkaPublisher
+from receiver.publish.rdkafka import RdkafkaPublisher
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme

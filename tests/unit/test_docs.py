@@ -15,9 +15,9 @@ from consumers.metrics import ConsumerMetrics
 from consumers.settings import Settings
 from consumers.windows import WINDOWS
 from receiver.metrics import ReceiverMetrics
-from receiver.providers import BUILT_IN_PROVIDERS
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
+from receiver.verify.providers import BUILT_IN_PROVIDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from receiver.providers import BUILT_IN_PROVIDERS
+from receiver.verify.providers import BUILT_IN_PROVIDERS
 from schemas.github import GitHubEvent
 from schemas.paddle import PaddleNotification
 from schemas.payloads import PAYLOAD_MODELS, payload_model

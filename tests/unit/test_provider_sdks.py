@@ -34,7 +34,7 @@ from square.utils.webhooks_helper import verify_signature as square_verify
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 from workos import WorkOSClient
 
-from receiver import send
+from receiver import sample_sender
 from receiver.errors import SignatureError
 from receiver.sources import Source, load_sources, secret_env_name
 from receiver.verify import (
@@ -281,9 +281,9 @@ def test_standard_webhooks_sign_helper_matches_vector() -> None:
 # ------------------------------------------------------------------------------------ openai, anthropic
 
 
-def _sent(provider: str, secret: str) -> tuple[Source, send.SignedRequest]:
+def _sent(provider: str, secret: str) -> tuple[Source, sample_sender.SignedRequest]:
     sources = load_sources({secret_env_name(provider): secret}, sources_file=None, tolerance_s=300)
-    return sources[provider], send.sign(sources[provider], None, None, time.time())
+    return sources[provider], sample_sender.sign(sources[provider], None, None, time.time())
 
 
 def test_openai_sdk_verifies_what_send_signs_and_ours_verifies_the_same() -> None:
@@ -356,7 +356,7 @@ def test_retell_sdk_verifies_what_send_signs() -> None:
 def test_box_sdk_validates_what_send_signs() -> None:
     # box-sdk-gen's `WebhooksManager.validate_message` (package boxsdk) refuses any future timestamp: sign 1 s ago.
     sources = load_sources({secret_env_name("box"): "box-primary-key"}, sources_file=None, tolerance_s=300)
-    request = send.sign(sources["box"], None, None, time.time() - 1)
+    request = sample_sender.sign(sources["box"], None, None, time.time() - 1)
     headers = {name.lower(): value for name, value in request.headers.items()}
     assert WebhooksManager.validate_message(request.body.decode(), headers, "box-primary-key")
     assert not WebhooksManager.validate_message(request.body.decode(), headers, "other-key")

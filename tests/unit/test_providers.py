@@ -27,7 +27,7 @@ from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
 from receiver.verify.adyen import sign_body
-from receiver.verify.base import fallback_event_id
+from receiver.verify.parsing import fallback_event_id
 from schemas import Envelope
 from schemas.payloads import payload_model
 from tests.keyed_signing import telnyx_headers, telnyx_public_key

@@ -8,7 +8,7 @@ import orjson
 import pytest
 import stripe
 
-from receiver import send
+from receiver import sample_sender
 from receiver.errors import ConfigError
 from receiver.sources import Source, load_sources
 from receiver.verify import DiscordScheme, GitHubScheme, HmacScheme, StripeScheme
@@ -17,11 +17,11 @@ from receiver.verify.base import Headers
 NOW = time.time()
 
 
-def as_headers(request: send.SignedRequest) -> Headers:
+def as_headers(request: sample_sender.SignedRequest) -> Headers:
     return {name.lower().encode(): value.encode() for name, value in request.headers.items()}
 
 
-def verified(source: Source, request: send.SignedRequest) -> tuple[str, str]:
+def verified(source: Source, request: sample_sender.SignedRequest) -> tuple[str, str]:
     """The event id and type the receiver would publish; raises where the signature doesn't verify."""
     headers = as_headers(request)
     assert source.scheme.verify(headers, request.body, source.secrets, NOW) == 0
@@ -31,7 +31,7 @@ def verified(source: Source, request: send.SignedRequest) -> tuple[str, str]:
 
 def test_a_generic_hmac_sample_verifies_with_a_fresh_id_each_time() -> None:
     source = Source("hmac", HmacScheme(), (b"dev-secret",), "webhooks.hmac")
-    first, second = (send.sign(source, None, None, NOW) for _ in range(2))
+    first, second = (sample_sender.sign(source, None, None, NOW) for _ in range(2))
     assert first.headers["X-Signature-256"].startswith("sha256=")
     (id1, type1), (id2, _) = verified(source, first), verified(source, second)
     assert type1 == "order.created"
@@ -52,14 +52,14 @@ def test_a_custom_hmac_source_is_signed_with_its_own_conventions() -> None:
         type_header="X-Acme-Kind",
     )
     source = Source("acme", scheme, (b"acme-key",), "webhooks.acme")
-    request = send.sign(source, None, "invoice.paid", NOW)
+    request = sample_sender.sign(source, None, "invoice.paid", NOW)
     event_id, event_type = verified(source, request)
     assert (event_id, event_type) == (request.headers["X-Acme-Event"], "invoice.paid")
 
 
 def test_a_github_sample_verifies_and_takes_event_and_action_from_type() -> None:
     source = Source("github", GitHubScheme(), (b"dev-github-secret",), "webhooks.github")
-    request = send.sign(source, None, "pull_request.closed", NOW)
+    request = sample_sender.sign(source, None, "pull_request.closed", NOW)
     event_id, event_type = verified(source, request)
     assert (event_id, event_type) == (request.headers["x-github-delivery"], "pull_request.closed")
     assert orjson.loads(request.body)["repository"]["full_name"] == "octocat/hello-world"
@@ -67,7 +67,7 @@ def test_a_github_sample_verifies_and_takes_event_and_action_from_type() -> None
 
 def test_a_stripe_sample_verifies_with_stripes_own_sdk() -> None:
     source = Source("stripe", StripeScheme(tolerance_s=300), (b"whsec_dev",), "webhooks.stripe")
-    request = send.sign(source, None, "charge.refunded", NOW)
+    request = sample_sender.sign(source, None, "charge.refunded", NOW)
     stripe.WebhookSignature.verify_header(request.body.decode(), request.headers["stripe-signature"], "whsec_dev")
     event_id, event_type = verified(source, request)
     assert event_type == "charge.refunded"
@@ -77,7 +77,7 @@ def test_a_stripe_sample_verifies_with_stripes_own_sdk() -> None:
 def test_a_given_body_is_sent_as_is() -> None:
     source = Source("hmac", HmacScheme(), (b"dev-secret",), "webhooks.hmac")
     body = b'{"id":"evt_mine","type":"custom.thing"}'
-    request = send.sign(source, body, None, NOW)
+    request = sample_sender.sign(source, body, None, NOW)
     assert request.body == body
     assert verified(source, request) == ("evt_mine", "custom.thing")
 
@@ -86,13 +86,13 @@ def test_a_source_whose_scheme_it_cannot_sign_is_refused() -> None:
     # Discord verifies with the application's public key: only Discord holds the private key that signs.
     source = Source("discord", DiscordScheme(tolerance_s=300), (b"ab" * 32,), "webhooks.discord")
     with pytest.raises(ConfigError, match="discord scheme has no signer"):
-        send.sign(source, None, None, NOW)
+        sample_sender.sign(source, None, None, NOW)
 
 
 def test_the_configured_secret_is_the_one_used() -> None:
     # The first of several (rotation): the one the receiver tries first.
     sources = load_sources({"WEBHOOK_SECRET_HMAC": "new-secret,old-secret"}, sources_file=None, tolerance_s=300)
-    request = send.sign(sources["hmac"], None, None, NOW)
+    request = sample_sender.sign(sources["hmac"], None, None, NOW)
     only_new = Source("hmac", HmacScheme(), (b"new-secret",), "webhooks.hmac")
     verified(only_new, request)
 
@@ -115,7 +115,7 @@ def test_usage_and_configuration_errors_are_one_line_and_exit_2(
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert send.main(argv) == 2
+    assert sample_sender.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
@@ -123,7 +123,7 @@ def test_usage_and_configuration_errors_are_one_line_and_exit_2(
 
 def test_count_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        send.main(["hmac", "--count", "0"])
+        sample_sender.main(["hmac", "--count", "0"])
     assert exit_info.value.code == 2
     assert "no positive whole number" in capsys.readouterr().err
 
@@ -133,5 +133,5 @@ def test_nothing_listening_is_a_failure_not_a_traceback(
 ) -> None:
     monkeypatch.setenv("WEBHOOK_SECRET_HMAC", "dev-secret")
     # Port 9 (discard) on loopback: nothing listens there in a test environment, so the connection is refused.
-    assert send.main(["hmac", "--url", "http://127.0.0.1:9/webhooks/hmac"]) == 1
+    assert sample_sender.main(["hmac", "--url", "http://127.0.0.1:9/webhooks/hmac"]) == 1
     assert capsys.readouterr().out.startswith("no answer ")

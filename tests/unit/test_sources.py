@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from receiver.errors import ConfigError
-from receiver.providers import BUILT_IN_PROVIDERS, SPECS
 from receiver.sources import load_sources, secret_env_name
 from receiver.verify import HmacScheme, SlackScheme, SquareScheme, StripeScheme, TwilioScheme
+from receiver.verify.providers import BUILT_IN_PROVIDERS, SPECS
 
 
 def load(environ: dict[str, str], sources_file: Path | None = None) -> dict[str, object]:

@@ -26,13 +26,13 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from receiver import send
+from receiver import sample_sender
 from receiver.app import create_app
-from receiver.providers import BUILT_IN_PROVIDERS, SPECS
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources, public_url_env_name, secret_env_name, verify_token_env_name
 from receiver.specs import table_row
 from receiver.verify import SpecScheme
+from receiver.verify.providers import BUILT_IN_PROVIDERS, SPECS
 from schemas import Envelope
 from schemas.payloads import payload_model
 from tests.unit.test_routes import RecordingPublisher
@@ -193,7 +193,7 @@ async def serving(provider: str, secrets: str | None = None, **environ: str) -> 
         yield App(http, publisher, registry)
 
 
-async def deliver(app: App, provider: str, request: send.SignedRequest) -> httpx.Response:
+async def deliver(app: App, provider: str, request: sample_sender.SignedRequest) -> httpx.Response:
     return await app.http.request(
         request.method, f"/webhooks/{provider}", content=request.body, headers=request.headers, params=request.query
     )
@@ -212,7 +212,7 @@ DETERMINISTIC = sorted(name for name, spec in SPECS.items() if spec.signature.ki
 def test_our_signer_matches_the_independent_one(provider: str) -> None:
     source = _source(provider)
     now = int(time.time())
-    request = send.sign(source, None, None, now)
+    request = sample_sender.sign(source, None, None, now)
     ours = {name.lower(): value for name, value in request.headers.items()}
     theirs = {
         name.lower(): value for name, value in INDEPENDENT[provider](source.secrets[0], request.body, now).items()
@@ -236,7 +236,7 @@ async def test_an_independently_signed_delivery_is_accepted(provider: str) -> No
 @pytest.mark.parametrize("provider", sorted(SPECS))
 async def test_a_sent_sample_is_published_with_the_providers_id_and_type(provider: str) -> None:
     source = _source(provider)
-    request = send.sign(source, None, None, time.time())
+    request = sample_sender.sign(source, None, None, time.time())
     async with serving(provider) as app:
         response = await deliver(app, provider, request)
         assert response.status_code == _accepted(provider), response.text
@@ -257,10 +257,10 @@ async def test_a_sent_sample_is_published_with_the_providers_id_and_type(provide
 async def test_a_changed_body_or_another_secret_is_refused(provider: str) -> None:
     source = _source(provider)
     other = _source(provider, other_of(provider))
-    signed = send.sign(source, None, None, time.time())
-    forged = send.sign(other, signed.body, None, time.time())
+    signed = sample_sender.sign(source, None, None, time.time())
+    forged = sample_sender.sign(other, signed.body, None, time.time())
     middle = len(signed.body) // 2
-    tampered = send.SignedRequest(
+    tampered = sample_sender.SignedRequest(
         signed.body[:middle] + bytes([signed.body[middle] ^ 1]) + signed.body[middle + 1 :], signed.headers
     )
     sig = SPECS[provider].signature
@@ -279,7 +279,7 @@ TIMED = sorted(name for name, spec in SPECS.items() if spec.signature.timed)
 @pytest.mark.parametrize("provider", TIMED)
 @pytest.mark.parametrize(("skew_s", "reason"), [(-3600, "stale_timestamp"), (3600, "future_timestamp")])
 async def test_a_stale_or_future_signature_is_refused(provider: str, skew_s: int, reason: str) -> None:
-    request = send.sign(_source(provider), None, None, time.time() + skew_s)
+    request = sample_sender.sign(_source(provider), None, None, time.time() + skew_s)
     async with serving(provider) as app:
         response = await deliver(app, provider, request)
         assert (response.status_code, response.json()) == (401, {"error": "stale_timestamp"})
@@ -289,7 +289,7 @@ async def test_a_stale_or_future_signature_is_refused(provider: str, skew_s: int
 
 @pytest.mark.parametrize("provider", sorted(SPECS))
 async def test_the_second_of_two_secrets_is_accepted(provider: str) -> None:
-    request = send.sign(_source(provider), None, None, time.time())
+    request = sample_sender.sign(_source(provider), None, None, time.time())
     async with serving(provider, f"{other_of(provider)},{secret_of(provider)}") as app:
         assert (await deliver(app, provider, request)).status_code == _accepted(provider)
         assert app.sample("webhooks_secret_matches_total", {"source": provider, "secret": "1"}) == 1
@@ -320,7 +320,7 @@ async def test_meta_get_challenge_is_echoed_only_for_our_verify_token(provider: 
 async def test_send_walks_the_meta_handshake() -> None:
     source = _source("whatsapp", **{verify_token_env_name("whatsapp"): VERIFY_TOKEN})
     async with serving("whatsapp", **{verify_token_env_name("whatsapp"): VERIFY_TOKEN}) as app:
-        response = await deliver(app, "whatsapp", send.handshake(source, "meta", time.time()))
+        response = await deliver(app, "whatsapp", sample_sender.handshake(source, "meta", time.time()))
         assert (response.status_code, response.text) == (200, "1158201444")
 
 
@@ -353,13 +353,13 @@ async def test_okta_verification_is_answered_only_with_the_secret() -> None:
 
 async def test_zoom_url_validation_is_answered_only_when_signed() -> None:
     source = _source("zoom")
-    request = send.handshake(source, "zoom", time.time())
+    request = sample_sender.handshake(source, "zoom", time.time())
     plain = orjson.loads(request.body)["payload"]["plainToken"]
     async with serving("zoom") as app:
         response = await deliver(app, "zoom", request)
         expected = {"plainToken": plain, "encryptedToken": _hex(source.secrets[0], plain.encode())}
         assert (response.status_code, response.json()) == (200, expected)
-        forged = send.handshake(_source("zoom", OTHER), "zoom", time.time())
+        forged = sample_sender.handshake(_source("zoom", OTHER), "zoom", time.time())
         assert (await deliver(app, "zoom", forged)).status_code == 401
         assert _answered(app, "zoom") == 1
         assert app.publisher.records == []
@@ -375,9 +375,9 @@ async def test_asana_hook_secret_is_echoed() -> None:
 async def test_xero_intent_to_receive_is_200_when_signed_and_401_when_not() -> None:
     source = _source("xero")
     async with serving("xero") as app:
-        good = await deliver(app, "xero", send.handshake(source, "empty_batch", time.time()))
+        good = await deliver(app, "xero", sample_sender.handshake(source, "empty_batch", time.time()))
         assert (good.status_code, good.content) == (200, b"")
-        bad = send.handshake(_source("xero", OTHER), "empty_batch", time.time())
+        bad = sample_sender.handshake(_source("xero", OTHER), "empty_batch", time.time())
         assert (await deliver(app, "xero", bad)).status_code == 401
         assert app.publisher.records == []
 

@@ -46,7 +46,8 @@ from receiver.verify import (
     TypeformScheme,
     WebSubScheme,
 )
-from receiver.verify.base import Headers, fallback_event_id
+from receiver.verify.base import Headers
+from receiver.verify.parsing import fallback_event_id
 from tests.signing import github_headers, hmac_headers, pagerduty_headers, slack_headers, stripe_headers, twitch_headers
 
 NOW = 1_795_000_000.0

@@ -38,7 +38,7 @@ from receiver.verify import (
     TypeformScheme,
     WebSubScheme,
 )
-from receiver.verify.base import parse_form
+from receiver.verify.parsing import parse_form
 from tests.unit.test_providers import CASES, DISCORD_KEY, SENDGRID_KEY, Case, discord_env, sendgrid_env
 
 NOW = 1_795_000_000.0

@@ -1,0 +1,291 @@
+"""What the schemes parse and compare with: headers, timestamps, signatures, bodies and event fields.
+
+Everything here runs at the trust boundary, so it raises only the receiver's own errors: a malformed
+header, timestamp or body becomes `SignatureError` or `BadRequest`, never a `ValueError` that would
+escape as a 500. Signatures are compared in constant time (`matching_secret`, `matching_key`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from cryptography.exceptions import InvalidSignature
+
+from receiver.errors import (
+    BadRequest,
+    FutureTimestamp,
+    MalformedHeader,
+    MissingHeader,
+    SignatureError,
+    StaleTimestamp,
+    UnsupportedMediaType,
+)
+from receiver.verify.base import Headers
+
+# Entries read from a `key=value` signature header: a provider rotating its secret sends two or three.
+MAX_SIGNATURE_ITEMS = 16
+# Unix seconds fit in 11 digits until the year 5138: a longer value is no timestamp.
+_MAX_UNIX_DIGITS = 11
+
+# Event ids become Kafka keys and Redis key parts: bounded, and printable.
+MAX_EVENT_ID_CHARS = 256
+
+DIGESTS: dict[str, Callable[[], Any]] = {
+    "sha1": hashlib.sha1,
+    "sha256": hashlib.sha256,
+    "sha512": hashlib.sha512,
+}
+
+
+def require_header(headers: Headers, name: bytes) -> bytes:
+    """The header's value; a missing or empty one is a `MissingHeader` naming it."""
+    value = headers.get(name)
+    if not value:
+        raise MissingHeader(f"missing {name.decode()} header")
+    return value
+
+
+def hmac_digest(algorithm: str, secret: bytes, message: bytes) -> bytes:
+    return hmac.new(secret, message, DIGESTS[algorithm]).digest()
+
+
+def matching_key(secrets: Sequence[bytes], check: Callable[[bytes], None]) -> int:
+    """The position of the first public key (secret) whose `check` passes; `SignatureError` if none.
+
+    `check` verifies the request's signature with one key and raises `InvalidSignature` when it doesn't
+    (the `cryptography` keys' own `verify`). Every key is tried, so the time taken doesn't tell which matched.
+    """
+    found = -1
+    for position, secret in enumerate(secrets):
+        try:
+            check(secret)
+        except InvalidSignature:
+            continue
+        if found < 0:
+            found = position
+    if found < 0:
+        raise SignatureError("signature does not match")
+    return found
+
+
+def matching_secret(expected: Iterable[bytes], candidates: Sequence[bytes], *, per_secret: int = 1) -> int:
+    """The position of the secret whose expected signature equals a candidate; `SignatureError` if none.
+
+    Args:
+        expected: the expected signatures in secret order, `per_secret` consecutive values per secret
+            (Twilio accepts the URL with and without its port, so it has two).
+        candidates: the signatures the request carries (several while the provider rotates a secret).
+
+    Every pair is compared with `hmac.compare_digest` and without an early exit, so the time taken
+    doesn't depend on which secret or which signature matched.
+    """
+    found = -1
+    for position, value in enumerate(expected):
+        for candidate in candidates:
+            if hmac.compare_digest(value, candidate) and found < 0:
+                found = position // per_secret
+    if found < 0:
+        raise SignatureError("signature does not match")
+    return found
+
+
+def check_timestamp(timestamp_s: float, now_s: float, tolerance_s: int) -> None:
+    """Refuse a signed timestamp further than the tolerance from now, past (replays) or future (skew)."""
+    if now_s - timestamp_s > tolerance_s:
+        raise StaleTimestamp(f"timestamp is {int(now_s - timestamp_s)}s old, tolerance {tolerance_s}s")
+    if timestamp_s - now_s > tolerance_s:
+        raise FutureTimestamp(f"timestamp is {int(timestamp_s - now_s)}s ahead, tolerance {tolerance_s}s")
+
+
+def parse_unix(value: bytes, *, name: str, max_digits: int = _MAX_UNIX_DIGITS) -> int:
+    """An unsigned decimal integer from a header (`max_digits`: 11 for seconds, 14 for milliseconds)."""
+    if not (value.isdigit() and value.isascii() and 0 < len(value) <= max_digits):
+        raise MalformedHeader(f"{name} is not a unix timestamp")
+    return int(value)
+
+
+def signature_items(value: bytes, *, separator: bytes = b",") -> list[tuple[bytes, bytes]]:
+    """The `key=value` entries of a signature header (`t=…,v1=…`), in order; entries without `=` are
+    skipped, and only the first `MAX_SIGNATURE_ITEMS` are read."""
+    items = []
+    for item in value.split(separator)[:MAX_SIGNATURE_ITEMS]:
+        key, sep, item_value = item.strip().partition(b"=")
+        if sep:
+            items.append((key, item_value))
+    return items
+
+
+def timestamp_and_signatures(
+    value: bytes, *, name: str, separator: bytes = b",", timestamp_key: bytes = b"t", signature_key: bytes = b"v1"
+) -> tuple[bytes, list[bytes]]:
+    """The first timestamp (unix seconds, checked) and every signature (lower-case hex) of a header such as
+    Stripe's `t=…,v1=…,v1=…`; a header without both is a `MalformedHeader` naming it."""
+    timestamp: bytes | None = None
+    signatures: list[bytes] = []
+    for key, item_value in signature_items(value, separator=separator):
+        if key == signature_key:
+            signatures.append(item_value.lower())
+        elif key == timestamp_key and timestamp is None:
+            timestamp = item_value
+    if timestamp is None:
+        raise MalformedHeader(f"{name} has no {timestamp_key.decode()}= timestamp")
+    if not (timestamp.isdigit() and timestamp.isascii() and len(timestamp) <= _MAX_UNIX_DIGITS):
+        parse_unix(timestamp, name=f"{name} {timestamp_key.decode()}")  # raises, naming the header
+    if not signatures:
+        raise MalformedHeader(f"{name} has no {signature_key.decode()}= signature")
+    return timestamp, signatures
+
+
+def parse_rfc3339(value: bytes | str, *, name: str) -> datetime:
+    """An RFC 3339 date-time with an offset (Twitch sends nanoseconds: Python keeps microseconds)."""
+    try:
+        text_value = value.decode("ascii") if isinstance(value, bytes) else value
+        parsed = datetime.fromisoformat(text_value) if "T" in text_value[:11] else None
+    except (UnicodeDecodeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise MalformedHeader(f"{name} is not an RFC 3339 date-time")
+    return parsed
+
+
+def decode_base64(value: bytes, *, name: str) -> bytes:
+    """Strict standard base64; anything else is a `MalformedHeader`."""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedHeader(f"{name} is not base64") from None
+
+
+def check_json_content_type(headers: Headers) -> None:
+    """Accept `application/json`, any `+json` type, or no content type; anything else is a 415."""
+    value = headers.get(b"content-type")
+    if value is None:
+        return
+    media_type = value.split(b";", 1)[0].strip().lower()
+    if media_type != b"application/json" and not media_type.endswith(b"+json"):
+        raise UnsupportedMediaType("content type must be application/json")
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; anything else is a `BadRequest`."""
+    value = parse_json(body)
+    if not isinstance(value, dict):
+        raise BadRequest("body must be a JSON object")
+    return value
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as any JSON value (HubSpot and SendGrid send arrays); invalid JSON is a `BadRequest`."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("body is not valid UTF-8 JSON") from None
+
+
+def media_type(headers: Headers, default: bytes = b"application/json") -> bytes:
+    """The content type without its parameters, lower case."""
+    return headers.get(b"content-type", default).split(b";", 1)[0].strip().lower()
+
+
+FORM = b"application/x-www-form-urlencoded"
+
+
+def parse_form(body: bytes) -> dict[str, Any]:
+    """A form-encoded body as a JSON-ready dict: one value as a string, repeated names as a list.
+
+    Empty values are kept: Twilio signs them (`Body=` is `Body` + `""`).
+    """
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body), max_num_fields=1000)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("malformed form body") from None
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        if name not in fields:
+            fields[name] = value
+        elif isinstance(fields[name], list):
+            fields[name].append(value)
+        else:
+            fields[name] = [fields[name], value]
+    return fields
+
+
+def kept_headers(headers: Headers, names: Iterable[bytes]) -> dict[str, str]:
+    """The named headers that are present, for the envelope (never a signature or a credential)."""
+    return {name.decode(): headers[name].decode("latin-1") for name in names if name in headers}
+
+
+def from_unix(value: object, *, per_second: int = 1) -> datetime | None:
+    """A number of seconds (or ms with `per_second=1000`) since the epoch as UTC, or None if it isn't one."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    seconds = value / per_second
+    if not 0 <= seconds < 10**11:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def from_rfc3339(value: object) -> datetime | None:
+    """A body field holding an RFC 3339 date-time, or None where it isn't one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_rfc3339(value, name="date")
+    except MalformedHeader:
+        return None
+
+
+def dig(value: Any, *path: str) -> Any:
+    """`value[path[0]][path[1]]...`, or None where a step is missing; a number steps into a list."""
+    for key in path:
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return None
+    return value
+
+
+def event_id(value: object) -> str | None:
+    """A usable event id from a body field or header value, or None where there is none."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) > MAX_EVENT_ID_CHARS or not value.isprintable():
+        raise BadRequest(f"event id must be 1 to {MAX_EVENT_ID_CHARS} printable characters")
+    return value
+
+
+def fallback_event_id(source: str, body: bytes) -> str:
+    """SHA-256 of source and body, for senders that give no id: a retried delivery gets the same id."""
+    return hashlib.sha256(source.encode() + b"\x00" + body).hexdigest()
+
+
+def subject(value: object) -> str | None:
+    """A body field as the event's `subject`: a printable string of at most `MAX_EVENT_ID_CHARS`, else None
+    (it is optional: an odd one is left out, the event is still accepted)."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_EVENT_ID_CHARS and value.isprintable():
+        return value
+    return None
+
+
+def text(value: object) -> str:
+    """A body field as the envelope's `type`: strings as they are, anything else empty."""
+    return value if isinstance(value, str) else ""
