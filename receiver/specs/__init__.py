@@ -48,6 +48,8 @@ def table_row(spec: Spec) -> str:
             headers += f", `{sig.timestamp_header}` ({sig.timestamp_unit})"
     window = f"yes ({sig.timestamp_unit})" if sig.timed else "none"
     event_id = ", ".join(f"`{source}`" for source in spec.event.id) or "SHA-256 of source and body"
+    if spec.event.id_required:
+        event_id += " (required)"
     kind = ", ".join(f"`{source}`" for source in spec.event.type) or "—"
     handshakes = ", ".join(f"`{h.kind}` ({h.method})" for h in spec.handshakes) or "—"
     if spec.ack is not None:

@@ -2,7 +2,6 @@
 
 from receiver.verify.adyen import AdyenScheme
 from receiver.verify.base import Handshake, HandshakeScheme, Headers, Inbound, KeyedScheme, Scheme, Signing, Verified
-from receiver.verify.calendly import CalendlyScheme
 from receiver.verify.discord import DiscordScheme
 from receiver.verify.github import GitHubScheme
 from receiver.verify.gitlab import GitLabScheme
@@ -11,28 +10,21 @@ from receiver.verify.hubspot import HubSpotScheme
 from receiver.verify.linear import LinearScheme
 from receiver.verify.mailgun import MailgunScheme
 from receiver.verify.msgraph import MsGraphScheme
-from receiver.verify.paddle import PaddleScheme
-from receiver.verify.pagerduty import PagerDutyScheme
 from receiver.verify.paypal import PayPalScheme
 from receiver.verify.plaid import PlaidScheme
 from receiver.verify.pubsub import PubSubScheme
 from receiver.verify.sendgrid import SendGridScheme
-from receiver.verify.shopify import ShopifyScheme
 from receiver.verify.slack import SlackScheme
 from receiver.verify.sns import SnsScheme
 from receiver.verify.spec import Spec, SpecScheme
-from receiver.verify.square import SquareScheme
 from receiver.verify.standard import StandardWebhooksScheme
 from receiver.verify.stripe import StripeScheme
 from receiver.verify.telnyx import TelnyxScheme
 from receiver.verify.twilio import TwilioScheme
 from receiver.verify.twitch import TwitchScheme
-from receiver.verify.typeform import TypeformScheme
-from receiver.verify.websub import WebSubScheme
 
 __all__ = [
     "AdyenScheme",
-    "CalendlyScheme",
     "DiscordScheme",
     "GitHubScheme",
     "GitLabScheme",
@@ -46,26 +38,20 @@ __all__ = [
     "LinearScheme",
     "MailgunScheme",
     "MsGraphScheme",
-    "PaddleScheme",
-    "PagerDutyScheme",
     "PayPalScheme",
     "PlaidScheme",
     "PubSubScheme",
     "Scheme",
     "SendGridScheme",
-    "ShopifyScheme",
     "Signing",
     "SlackScheme",
     "SnsScheme",
     "Spec",
     "SpecScheme",
-    "SquareScheme",
     "StandardWebhooksScheme",
     "StripeScheme",
     "TelnyxScheme",
     "TwilioScheme",
     "TwitchScheme",
-    "TypeformScheme",
     "Verified",
-    "WebSubScheme",
 ]

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from receiver.specs import load_specs
 from receiver.verify import (
     AdyenScheme,
-    CalendlyScheme,
     DiscordScheme,
     GitHubScheme,
     GitLabScheme,
@@ -21,25 +20,19 @@ from receiver.verify import (
     LinearScheme,
     MailgunScheme,
     MsGraphScheme,
-    PaddleScheme,
-    PagerDutyScheme,
     PayPalScheme,
     PlaidScheme,
     PubSubScheme,
     Scheme,
     SendGridScheme,
-    ShopifyScheme,
     SlackScheme,
     SnsScheme,
     SpecScheme,
-    SquareScheme,
     StandardWebhooksScheme,
     StripeScheme,
     TelnyxScheme,
     TwilioScheme,
     TwitchScheme,
-    TypeformScheme,
-    WebSubScheme,
 )
 from receiver.verify.spec import Spec
 
@@ -52,22 +45,14 @@ CODED_PROVIDERS = (
     "standardwebhooks",
     "svix",
     "clerk",
-    "shopify",
     "twilio",
-    "paddle",
     "discord",
     "twitch",
     "gitlab",
     "hubspot",
-    "square",
     "linear",
-    "pagerduty",
     "sendgrid",
     "mailgun",
-    "typeform",
-    "calendly",
-    "intercom",
-    "jira",
     "openai",
     "anthropic",
     "telnyx",
@@ -85,7 +70,7 @@ SPECS: dict[str, Spec] = load_specs()
 # Every provider has a default source of its own name (docs/contract.md, "Configuration").
 BUILT_IN_PROVIDERS: tuple[str, ...] = (*CODED_PROVIDERS, *sorted(SPECS))
 # Schemes that sign the URL the provider calls, so they need the source's public URL.
-URL_SIGNING_PROVIDERS = frozenset({"twilio", "square", "hubspot", *(n for n, spec in SPECS.items() if spec.signs_url)})
+URL_SIGNING_PROVIDERS = frozenset({"twilio", "hubspot", *(n for n, spec in SPECS.items() if spec.signs_url)})
 
 # Providers that send Standard Webhooks (or Svix's, the same under `svix-*` names), by where the type is.
 STANDARD_WEBHOOKS: dict[str, tuple[str, ...]] = {
@@ -110,13 +95,11 @@ STANDARD_WEBHOOKS: dict[str, tuple[str, ...]] = {
 _TIMED: dict[str, Callable[..., Scheme]] = {
     "stripe": StripeScheme,
     "slack": SlackScheme,
-    "paddle": PaddleScheme,
     "discord": DiscordScheme,
     "twitch": TwitchScheme,
     "linear": LinearScheme,
     "sendgrid": SendGridScheme,
     "mailgun": MailgunScheme,
-    "calendly": CalendlyScheme,
     "telnyx": TelnyxScheme,
     "paypal": PayPalScheme,
     "plaid": PlaidScheme,
@@ -126,10 +109,7 @@ _UNTIMED: dict[str, Callable[[], Scheme]] = {
     "msgraph": MsGraphScheme,
     "adyen": AdyenScheme,
     "github": GitHubScheme,
-    "shopify": ShopifyScheme,
     "gitlab": GitLabScheme,
-    "pagerduty": PagerDutyScheme,
-    "typeform": TypeformScheme,
     # Google's token carries its own expiry; SNS signs no delivery time.
     "pubsub": PubSubScheme,
     "sns": SnsScheme,
@@ -142,14 +122,8 @@ def scheme_for(provider: str, *, tolerance_s: int, public_url: str = "") -> Sche
         return HmacScheme(tolerance_s=tolerance_s)
     if provider in STANDARD_WEBHOOKS:
         return StandardWebhooksScheme(tolerance_s=tolerance_s, provider=provider, type_path=STANDARD_WEBHOOKS[provider])
-    if provider == "intercom":
-        return WebSubScheme(provider="intercom")
-    if provider == "jira":
-        return WebSubScheme(provider="jira")
     if provider == "twilio":
         return TwilioScheme(public_url=public_url)
-    if provider == "square":
-        return SquareScheme(public_url=public_url)
     if provider == "hubspot":
         return HubSpotScheme(public_url=public_url, tolerance_s=tolerance_s)
     if provider in _UNTIMED:

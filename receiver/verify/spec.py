@@ -17,6 +17,7 @@ unusual schemes.
     key = "raw"                      # the secret as is, or "base64"/"hex"-decoded
     [event]
     id = ["body:id"]                 # first found: "header:<Name>", "body:<dotted.path>" (list indices: `entry.0`)
+    id_required = true               # none found: 400 (default: the SHA-256 of source and body)
     type = ["body:type"]             # the same, "present:<path>|<path>" (the first present key) or "const:<text>"
     occurred = ["body:created_at"]   # with occurred_unit: rfc3339, s, ms
     [[handshakes]]                   # receiver/verify/handshakes.py
@@ -46,7 +47,14 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from receiver.errors import MalformedHeader, MissingHeader, SignatureError, StaleTimestamp, UnsupportedMediaType
+from receiver.errors import (
+    BadRequest,
+    MalformedHeader,
+    MissingHeader,
+    SignatureError,
+    StaleTimestamp,
+    UnsupportedMediaType,
+)
 from receiver.verify.base import Handshake, HandshakeRule, Headers, Verified
 from receiver.verify.handshakes import HandshakeKind
 from receiver.verify.parsing import (
@@ -142,10 +150,19 @@ class EventSpec(_Strict):
 
     body: Literal["json", "any_json", "form"] = "json"
     id: tuple[FieldSource, ...] = ()
+    # Without an id the delivery is a 400 rather than named by the SHA-256 of source and body (providers
+    # that always send one: a delivery without it is none of theirs).
+    id_required: bool = False
     type: tuple[FieldSource, ...] = ()
     occurred: tuple[FieldSource, ...] = ()
     occurred_unit: Literal["rfc3339", "s", "ms"] = "rfc3339"
     keep: tuple[HeaderName, ...] = ()
+
+    @model_validator(mode="after")
+    def _id_to_require(self) -> EventSpec:
+        if self.id_required and not self.id:
+            raise ValueError("id_required needs an id to look for")
+        return self
 
 
 class AckSpec(_Strict):
@@ -239,6 +256,8 @@ class SpecScheme:
             check_json_content_type(headers)
             payload = parse_json_object(body)
         found = next((v for v in (event_id(_lookup(s, headers, payload)) for s in event.id) if v), None)
+        if found is None and event.id_required:
+            raise BadRequest(f"a {self.provider} delivery must have an event id ({', '.join(event.id)})")
         kind = next((v for v in (text(_lookup(s, headers, payload)) for s in event.type) if v), "")
         return Verified(
             id=found or fallback_event_id(source, body),

@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
-from receiver.verify import DiscordScheme, PaddleScheme, SlackScheme, TwilioScheme
+from receiver.verify import DiscordScheme, SlackScheme, TwilioScheme
+from receiver.verify.providers import scheme_for
 from schemas import Envelope
 from schemas.paddle import PaddleNotification
 from tests.integration.kafka_tools import read_topic, serving
@@ -30,7 +31,9 @@ async def test_new_providers_land_on_their_topics_keyed_by_the_providers_ids(
     topics = {name: f"it.{unique}.{name}" for name in ("slack", "paddle", "twilio", "discord")}
     sources = {
         "slack": Source("slack", SlackScheme(), (b"slack-secret",), topics["slack"]),
-        "paddle": Source("paddle", PaddleScheme(), (b"pdl_ntfset_old", b"pdl_ntfset_new"), topics["paddle"]),
+        "paddle": Source(
+            "paddle", scheme_for("paddle", tolerance_s=300), (b"pdl_ntfset_old", b"pdl_ntfset_new"), topics["paddle"]
+        ),
         "twilio": Source("twilio", TwilioScheme(public_url=TWILIO_URL), (b"twilio-token",), topics["twilio"]),
         "discord": Source("discord", DiscordScheme(), (discord_env(DISCORD_KEY).encode(),), topics["discord"]),
     }

@@ -36,17 +36,16 @@ from workos import WorkOSClient
 
 from receiver import sample_sender
 from receiver.errors import SignatureError
-from receiver.sources import Source, load_sources, secret_env_name
+from receiver.sources import Source, load_sources, public_url_env_name, secret_env_name
 from receiver.verify import (
     HubSpotScheme,
-    PaddleScheme,
     SendGridScheme,
     SlackScheme,
-    SquareScheme,
     StandardWebhooksScheme,
     TwilioScheme,
 )
 from receiver.verify.hubspot import signed_uri
+from receiver.verify.providers import scheme_for
 from tests.signing import (
     hubspot_headers,
     paddle_headers,
@@ -176,7 +175,18 @@ def test_paddle_sdk_verifier_accepts_what_we_accept() -> None:
     assert Verifier().verify(
         _PaddleRequest(body, {"Paddle-Signature": headers["paddle-signature"]}), Secret("pdl_ntfset_01_secret")
     )
-    PaddleScheme().verify(raw(headers), body, [b"pdl_ntfset_01_secret"], time.time())
+    scheme_for("paddle", tolerance_s=300).verify(raw(headers), body, [b"pdl_ntfset_01_secret"], time.time())
+
+
+def test_paddle_sdk_verifier_accepts_what_send_signs() -> None:
+    source, request = _sent("paddle", "pdl_ntfset_01_secret")
+    signature = request.headers["Paddle-Signature"]
+    assert Verifier().verify(
+        _PaddleRequest(request.body, {"Paddle-Signature": signature}), Secret("pdl_ntfset_01_secret")
+    )
+    assert not Verifier().verify(_PaddleRequest(request.body, {"Paddle-Signature": signature}), Secret("pdl_other"))
+    verified = source.scheme.describe("paddle", raw(request.headers), request.body)
+    assert verified.type == "transaction.completed"
 
 
 def test_paddle_rotation_sends_two_h1_signatures() -> None:
@@ -184,7 +194,12 @@ def test_paddle_rotation_sends_two_h1_signatures() -> None:
     old = paddle_headers(body, "old", 1_795_000_000)["paddle-signature"]
     new = paddle_headers(body, "new", 1_795_000_000)["paddle-signature"]
     header = f"{old};{new.split(';')[1]}"
-    assert PaddleScheme().verify({b"paddle-signature": header.encode()}, body, [b"new"], 1_795_000_000) == 0
+    assert (
+        scheme_for("paddle", tolerance_s=300).verify(
+            {b"paddle-signature": header.encode()}, body, [b"new"], 1_795_000_000
+        )
+        == 0
+    )
 
 
 # -------------------------------------------------------------------------------------------- hubspot
@@ -224,7 +239,21 @@ def test_square_sdk_verifier_accepts_our_test_signer() -> None:
         signature_key="sig-key",
         notification_url=url,
     )
-    SquareScheme(public_url=url).verify(raw(headers), body, [b"sig-key"], 0)
+    scheme_for("square", tolerance_s=300, public_url=url).verify(raw(headers), body, [b"sig-key"], 0)
+
+
+def test_square_sdk_verifier_accepts_what_send_signs() -> None:
+    url = "https://hooks.example.com/webhooks/square"
+    sources = load_sources(
+        {secret_env_name("square"): "sig-key", public_url_env_name("square"): url}, sources_file=None, tolerance_s=300
+    )
+    request = sample_sender.sign(sources["square"], None, None, time.time())
+    signature = request.headers["X-Square-HmacSha256-Signature"]
+    body = request.body.decode()
+    assert square_verify(request_body=body, signature_header=signature, signature_key="sig-key", notification_url=url)
+    assert not square_verify(
+        request_body=body, signature_header=signature, signature_key="sig-key", notification_url=url + "/other"
+    )
 
 
 # ------------------------------------------------------------------------------------------- sendgrid

@@ -44,7 +44,10 @@ OTHER_B64 = "YW5vdGhlci1zZWNyZXQ="
 VERIFY_TOKEN = "meta-verify-token-7f3a"
 # Schemes that sign the URL they call need it configured.
 TRELLO_URL = "https://hooks.example.com/webhooks/trello"
-PUBLIC_URLS = {"trello": TRELLO_URL}
+SQUARE_URL = "https://hooks.example.com/webhooks/square"
+PUBLIC_URLS = {"trello": TRELLO_URL, "square": SQUARE_URL}
+# The delivery id of a provider that names each delivery in a header and requires it (not signed).
+DELIVERY_HEADERS = {"shopify": {"X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"}}
 
 
 def secret_of(provider: str) -> str:
@@ -147,6 +150,14 @@ INDEPENDENT: dict[str, Independent] = {
     "airtable": lambda secret, body, now: {
         "X-Airtable-Content-MAC": "hmac-sha256=" + _hex(base64.b64decode(secret), body)
     },
+    "typeform": lambda secret, body, now: {"Typeform-Signature": "sha256=" + _b64(secret, body)},
+    "calendly": lambda secret, body, now: _stamped("Calendly-Webhook-Signature", "v1", secret, body, str(now)),
+    "paddle": lambda secret, body, now: {"Paddle-Signature": f"ts={now};h1=" + _hex(secret, f"{now}:".encode() + body)},
+    "shopify": lambda secret, body, now: {"X-Shopify-Hmac-Sha256": _b64(secret, body)},
+    "square": lambda secret, body, now: {"X-Square-HmacSha256-Signature": _b64(secret, SQUARE_URL.encode() + body)},
+    "pagerduty": lambda secret, body, now: {"X-PagerDuty-Signature": "v1=" + _hex(secret, body)},
+    "intercom": lambda secret, body, now: {"X-Hub-Signature": "sha1=" + _hex(secret, body, "sha1")},
+    "jira": lambda secret, body, now: {"X-Hub-Signature": "sha256=" + _hex(secret, body)},
 }
 
 
@@ -226,7 +237,11 @@ async def test_an_independently_signed_delivery_is_accepted(provider: str) -> No
     assert isinstance(source.scheme, SpecScheme)
     now = int(time.time())
     body, content_type, _ = source.scheme.sample(now, event_id="evt_independent_1", event_type=None)
-    headers = {"content-type": content_type, **INDEPENDENT[provider](source.secrets[0], body, now)}
+    headers = {
+        "content-type": content_type,
+        **DELIVERY_HEADERS.get(provider, {}),
+        **INDEPENDENT[provider](source.secrets[0], body, now),
+    }
     async with serving(provider) as app:
         response = await app.http.post(f"/webhooks/{provider}", content=body, headers=headers)
         assert response.status_code == _accepted(provider), response.text

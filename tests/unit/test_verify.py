@@ -25,7 +25,6 @@ from receiver.errors import (
     UnsupportedMediaType,
 )
 from receiver.verify import (
-    CalendlyScheme,
     DiscordScheme,
     GitHubScheme,
     GitLabScheme,
@@ -33,21 +32,17 @@ from receiver.verify import (
     HubSpotScheme,
     LinearScheme,
     MailgunScheme,
-    PaddleScheme,
-    PagerDutyScheme,
     Scheme,
     SendGridScheme,
-    ShopifyScheme,
     SlackScheme,
     StandardWebhooksScheme,
     StripeScheme,
     TwilioScheme,
     TwitchScheme,
-    TypeformScheme,
-    WebSubScheme,
 )
 from receiver.verify.base import Headers
 from receiver.verify.parsing import fallback_event_id
+from receiver.verify.providers import scheme_for
 from tests.signing import github_headers, hmac_headers, pagerduty_headers, slack_headers, stripe_headers, twitch_headers
 
 NOW = 1_795_000_000.0
@@ -319,9 +314,9 @@ def test_hmac_with_a_signed_timestamp_and_template() -> None:
             {b"webhook-id": b"m", b"webhook-timestamp": b"1795000000", b"webhook-signature": b"v2,AAAA"},
             MalformedHeader,
         ),
-        (PaddleScheme(), {b"paddle-signature": b"h1=00"}, MalformedHeader),
-        (PaddleScheme(), {b"paddle-signature": b"ts=1795000000;h1"}, MalformedHeader),
-        (PaddleScheme(), {b"paddle-signature": b"ts=-1;h1=00"}, MalformedHeader),
+        (scheme_for("paddle", tolerance_s=300), {b"paddle-signature": b"h1=00"}, MalformedHeader),
+        (scheme_for("paddle", tolerance_s=300), {b"paddle-signature": b"ts=1795000000;h1"}, MalformedHeader),
+        (scheme_for("paddle", tolerance_s=300), {b"paddle-signature": b"ts=-1;h1=00"}, MalformedHeader),
         (DiscordScheme(), {b"x-signature-ed25519": b"zz", b"x-signature-timestamp": b"1795000000"}, MalformedHeader),
         (DiscordScheme(), {b"x-signature-ed25519": b"00", b"x-signature-timestamp": b"1795000000"}, MalformedHeader),
         (
@@ -340,12 +335,12 @@ def test_hmac_with_a_signed_timestamp_and_template() -> None:
             MalformedHeader,
         ),
         (HubSpotScheme(public_url="https://x.example.com/h"), {b"x-hubspot-signature-v3": b"A"}, MissingHeader),
-        (PagerDutyScheme(), {b"x-pagerduty-signature": b"v2=00"}, MalformedHeader),
+        (scheme_for("pagerduty", tolerance_s=300), {b"x-pagerduty-signature": b"v2=00"}, MalformedHeader),
         (SendGridScheme(), {b"x-twilio-email-event-webhook-signature": b"%%%"}, MalformedHeader),
-        (CalendlyScheme(), {b"calendly-webhook-signature": b"v1=00"}, MalformedHeader),
-        (TypeformScheme(), {b"typeform-signature": b"sha1=AAAA"}, MalformedHeader),
-        (WebSubScheme(provider="intercom"), {b"x-hub-signature": b"sha256=00"}, MalformedHeader),
-        (WebSubScheme(provider="jira"), {b"x-hub-signature": b"sha1=00"}, MalformedHeader),
+        (scheme_for("calendly", tolerance_s=300), {b"calendly-webhook-signature": b"v1=00"}, MalformedHeader),
+        (scheme_for("typeform", tolerance_s=300), {b"typeform-signature": b"sha1=AAAA"}, MalformedHeader),
+        (scheme_for("intercom", tolerance_s=300), {b"x-hub-signature": b"sha256=00"}, MalformedHeader),
+        (scheme_for("jira", tolerance_s=300), {b"x-hub-signature": b"sha1=00"}, MalformedHeader),
         (GitLabScheme(), {}, MissingHeader),
     ],
 )
@@ -409,8 +404,8 @@ def test_twitch_nanosecond_timestamps_are_read() -> None:
 def test_pagerduty_accepts_any_of_several_v1_signatures() -> None:
     body = b'{"event":{"id":"1","event_type":"incident.triggered"}}'
     headers = raw(pagerduty_headers(body, "old-secret", "new-secret"))
-    assert PagerDutyScheme().verify(headers, body, [b"new-secret"], NOW) == 0
-    assert PagerDutyScheme().verify(headers, body, [b"other", b"old-secret"], NOW) == 1
+    assert scheme_for("pagerduty", tolerance_s=300).verify(headers, body, [b"new-secret"], NOW) == 0
+    assert scheme_for("pagerduty", tolerance_s=300).verify(headers, body, [b"other", b"old-secret"], NOW) == 1
 
 
 def test_slack_interaction_publishes_its_payload_json() -> None:
@@ -480,9 +475,9 @@ def test_shopify_published_vector() -> None:
     # Shopify/shopify-api-js, lib/webhooks/__tests__/validate.test.ts: body '{"foo": "bar"}', apiSecretKey
     # 'test_secret_key' (lib/__tests__/test-config.ts) and the expected X-Shopify-Hmac-Sha256.
     headers = {b"x-shopify-hmac-sha256": b"B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g="}
-    assert ShopifyScheme().verify(headers, SHOPIFY_BODY, [b"test_secret_key"], NOW) == 0
+    assert scheme_for("shopify", tolerance_s=300).verify(headers, SHOPIFY_BODY, [b"test_secret_key"], NOW) == 0
     with pytest.raises(SignatureError):
-        ShopifyScheme().verify(headers, SHOPIFY_BODY + b" ", [b"test_secret_key"], NOW)
+        scheme_for("shopify", tolerance_s=300).verify(headers, SHOPIFY_BODY + b" ", [b"test_secret_key"], NOW)
 
 
 def test_shopify_signed_as_documented_and_described_by_its_headers() -> None:
@@ -496,8 +491,8 @@ def test_shopify_signed_as_documented_and_described_by_its_headers() -> None:
         b"x-shopify-event-id": b"98880550-7158-44d4-b7cd-2c97c8a091b5",
         b"x-shopify-triggered-at": b"2023-03-29T18:00:27.877041743Z",
     }
-    assert ShopifyScheme().verify(headers, SHOPIFY_BODY, [b"app-secret"], NOW) == 0
-    verified = ShopifyScheme().describe("shopify", headers, SHOPIFY_BODY)
+    assert scheme_for("shopify", tolerance_s=300).verify(headers, SHOPIFY_BODY, [b"app-secret"], NOW) == 0
+    verified = scheme_for("shopify", tolerance_s=300).describe("shopify", headers, SHOPIFY_BODY)
     assert (verified.id, verified.type) == ("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", "products/create")
     assert verified.headers["x-shopify-event-id"] == "98880550-7158-44d4-b7cd-2c97c8a091b5"
     assert verified.occurred_at is not None
@@ -582,11 +577,11 @@ def test_linear_signed_as_its_sdk_verifies() -> None:
 
 def test_pagerduty_published_vector() -> None:
     valid = {b"x-pagerduty-signature": b"v1=0c0b9495b893a39e70d1fea2fe11fbe0a825f88b9f67846f6cc07dd2bc5476cd"}
-    assert PagerDutyScheme().verify(valid, PAGERDUTY_BODY, [PAGERDUTY_SECRET], NOW) == 0
+    assert scheme_for("pagerduty", tolerance_s=300).verify(valid, PAGERDUTY_BODY, [PAGERDUTY_SECRET], NOW) == 0
     mismatch = {b"x-pagerduty-signature": b"v1=7020c8a7ec668a9b7012bc3dd82e483394b038f4230acc6785efbf2a7d8bcaf5"}
     with pytest.raises(SignatureError):
-        PagerDutyScheme().verify(mismatch, PAGERDUTY_BODY, [PAGERDUTY_SECRET], NOW)
-    verified = PagerDutyScheme().describe("pagerduty", valid, PAGERDUTY_BODY)
+        scheme_for("pagerduty", tolerance_s=300).verify(mismatch, PAGERDUTY_BODY, [PAGERDUTY_SECRET], NOW)
+    verified = scheme_for("pagerduty", tolerance_s=300).describe("pagerduty", valid, PAGERDUTY_BODY)
     assert (verified.id, verified.type) == ("01BWDWL3NYY7LUFPZCC28QUCMK", "incident.priority_updated")
 
 
@@ -594,7 +589,7 @@ def test_pagerduty_skips_entries_of_other_versions_as_its_sdk_does() -> None:
     # docs/webhooks/04-Signatures.md: split on ",", keep only "v1=" entries; go-pagerduty skips the rest.
     signature = _hex("sha256", PAGERDUTY_SECRET, PAGERDUTY_BODY).encode()
     headers = {b"x-pagerduty-signature": b"v0=abc,garbage,v1=" + signature}
-    assert PagerDutyScheme().verify(headers, PAGERDUTY_BODY, [PAGERDUTY_SECRET], NOW) == 0
+    assert scheme_for("pagerduty", tolerance_s=300).verify(headers, PAGERDUTY_BODY, [PAGERDUTY_SECRET], NOW) == 0
 
 
 def _mailgun(signature: dict[str, object]) -> bytes:
@@ -643,10 +638,10 @@ def test_typeform_signed_as_documented() -> None:
     body = b'{"event_id":"01J6Z8","event_type":"form_response","form_response":{"form_id":"lT4Z3j"}}'
     digest = base64.b64encode(hmac.new(b"abc123", body, hashlib.sha256).digest())
     headers = {b"typeform-signature": b"sha256=" + digest}
-    assert TypeformScheme().verify(headers, body, [b"abc123"], NOW) == 0
+    assert scheme_for("typeform", tolerance_s=300).verify(headers, body, [b"abc123"], NOW) == 0
     hex_form = {b"typeform-signature": b"sha256=" + _hex("sha256", b"abc123", body).encode()}
     with pytest.raises(SignatureError):
-        TypeformScheme().verify(hex_form, body, [b"abc123"], NOW)
+        scheme_for("typeform", tolerance_s=300).verify(hex_form, body, [b"abc123"], NOW)
 
 
 def test_calendly_signed_as_documented() -> None:
@@ -655,9 +650,9 @@ def test_calendly_signed_as_documented() -> None:
     headers = {
         b"calendly-webhook-signature": b"t=1795000000,v1=" + _hex("sha256", b"key", b"1795000000." + body).encode()
     }
-    assert CalendlyScheme().verify(headers, body, [b"key"], NOW) == 0
+    assert scheme_for("calendly", tolerance_s=300).verify(headers, body, [b"key"], NOW) == 0
     with pytest.raises(StaleTimestamp):
-        CalendlyScheme().verify(headers, body, [b"key"], NOW + 3600)
+        scheme_for("calendly", tolerance_s=300).verify(headers, body, [b"key"], NOW + 3600)
 
 
 def test_intercom_and_jira_signed_as_documented() -> None:
@@ -665,8 +660,8 @@ def test_intercom_and_jira_signed_as_documented() -> None:
     # webhooks": the WebSub form, X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>.
     intercom = b'{"type":"notification_event","id":"notif_78c122d0-23ba-11e4-9464-79b01267cc2e","topic":"user.created"}'
     headers = {b"x-hub-signature": b"sha1=" + _hex("sha1", b"client-secret", intercom).encode()}
-    assert WebSubScheme(provider="intercom").verify(headers, intercom, [b"client-secret"], NOW) == 0
-    verified = WebSubScheme(provider="intercom").describe("intercom", headers, intercom)
+    assert scheme_for("intercom", tolerance_s=300).verify(headers, intercom, [b"client-secret"], NOW) == 0
+    verified = scheme_for("intercom", tolerance_s=300).describe("intercom", headers, intercom)
     assert (verified.id, verified.type) == ("notif_78c122d0-23ba-11e4-9464-79b01267cc2e", "user.created")
 
     jira = b'{"timestamp":1795000000000,"webhookEvent":"jira:issue_created","issue":{"key":"ABC-1"}}'
@@ -674,6 +669,6 @@ def test_intercom_and_jira_signed_as_documented() -> None:
         b"x-hub-signature": b"sha256=" + _hex("sha256", b"jira-secret", jira).encode(),
         b"x-atlassian-webhook-identifier": b"8f6c1a21-3c1e-4d9a-b7a8-2d1e0f9c4b11",
     }
-    assert WebSubScheme(provider="jira").verify(headers, jira, [b"jira-secret"], NOW) == 0
-    verified = WebSubScheme(provider="jira").describe("jira", headers, jira)
+    assert scheme_for("jira", tolerance_s=300).verify(headers, jira, [b"jira-secret"], NOW) == 0
+    verified = scheme_for("jira", tolerance_s=300).describe("jira", headers, jira)
     assert (verified.id, verified.type) == ("8f6c1a21-3c1e-4d9a-b7a8-2d1e0f9c4b11", "jira:issue_created")
