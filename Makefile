@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-NODE_DIR := tests/asyncapi
-NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+# Node packages the tests drive: the AsyncAPI parser, and providers' own SDKs (each pinned by its package-lock.json).
+NODE_DIRS := tests/asyncapi tests/sdks
+NODE_STAMP := $(NODE_DIRS:%=%/node_modules/.installed)
 
 .PHONY: help install node-deps up down cluster-up cluster-down redis-cluster-up redis-cluster-down run test lint bench docs
 
@@ -21,12 +22,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)  ## create .venv and install the pinned dependencies
 
-$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
-	@command -v npm >/dev/null || { echo "make: npm (Node 20+) is missing: it installs the AsyncAPI parser the tests use"; exit 1; }
-	npm ci --prefix $(NODE_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
+%/node_modules/.installed: %/package.json %/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm (Node 20+) is missing: it installs the Node packages the tests use"; exit 1; }
+	npm ci --prefix $* --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
-node-deps: $(NODE_STAMP)  ## the official AsyncAPI parser, pinned by tests/asyncapi/package-lock.json (git-ignored node_modules)
+node-deps: $(NODE_STAMP)  ## the AsyncAPI parser and the providers' Node SDKs, pinned by tests/*/package-lock.json (git-ignored node_modules)
 
 up: $(STAMP)  ## start Kafka and Redis in the background unless they answer already (providing what is missing)
 	@$(BIN)/python compose/local/stack.py up

@@ -93,6 +93,8 @@ FieldSource = Annotated[
 PLACEHOLDERS = ("{body}", "{timestamp}", "{id}", "{url}")
 _PLACEHOLDER = re.compile(r"(\{body\}|\{timestamp\}|\{id\}|\{url\})")
 _TEXT = "text/plain; charset=utf-8"
+# Unix seconds have 10 digits until 2286; milliseconds have 13.
+_SECONDS_DIGITS = 11
 
 
 class _Strict(BaseModel):
@@ -112,8 +114,9 @@ class SignatureSpec(_Strict):
     signature_key: Annotated[str, Field(min_length=1, max_length=32)] = "v1"
     timestamp_key: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     timestamp_header: HeaderName | None = None
-    # Unix seconds or milliseconds, or an RFC 3339 date-time (Zendesk, Box), signed as sent.
-    timestamp_unit: Literal["s", "ms", "rfc3339"] = "s"
+    # Unix seconds or milliseconds, or an RFC 3339 date-time (Zendesk, Box), signed as sent; "auto": seconds
+    # or milliseconds told apart by their length, where a provider doesn't say which it sends (Vapi).
+    timestamp_unit: Literal["s", "ms", "auto", "rfc3339"] = "s"
     algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
     encoding: Literal["hex", "base64"] = "hex"
     key: Literal["raw", "base64", "hex"] = "raw"
@@ -357,7 +360,7 @@ class SpecScheme:
             if not value:
                 continue
             if sig.format == "items":
-                for key, item in signature_items(value, separator=sig.separator.encode()):
+                for key, item in _items(value, sig.separator.encode()):
                     if key == sig.signature_key.encode():
                         candidates.append(item.strip())
                     elif sig.timestamp_key is not None and key == sig.timestamp_key.encode() and not timestamp:
@@ -380,7 +383,7 @@ class SpecScheme:
             if sig.timestamp_unit == "rfc3339":
                 parse_rfc3339(timestamp, name=f"{self.provider} timestamp")
             else:
-                digits = 14 if sig.timestamp_unit == "ms" else 11
+                digits = 11 if sig.timestamp_unit == "s" else 14
                 parse_unix(timestamp, name=f"{self.provider} timestamp", max_digits=digits)
         return candidates, timestamp
 
@@ -417,6 +420,17 @@ class SpecScheme:
         return None
 
 
+def _items(value: bytes, separator: bytes) -> list[tuple[bytes, bytes]]:
+    """The `key=value` entries of an items header, where whitespace also separates entries: Persona sends
+    one `t=…,v1=…` group per secret, space-separated, while it rotates a secret."""
+    items = []
+    for key, item in signature_items(value, separator=separator):
+        first, *rest = item.split() or [b""]
+        items.append((key, first))
+        items.extend(signature_items(b" ".join(rest), separator=b" "))
+    return items
+
+
 def _lookup(source: str, headers: Headers, payload: Any) -> Any:
     where, _, name = source.partition(":")
     if where == "header":
@@ -436,7 +450,8 @@ def _seconds(timestamp: bytes, unit: str) -> float:
     """A checked signed timestamp as unix seconds."""
     if unit == "rfc3339":
         return parse_rfc3339(timestamp, name="timestamp").timestamp()
-    return int(timestamp) / (1000 if unit == "ms" else 1)
+    millis = unit == "ms" or (unit == "auto" and len(timestamp) > _SECONDS_DIGITS)
+    return int(timestamp) / (1000 if millis else 1)
 
 
 def _stamp(now_s: float, unit: str) -> str:

@@ -21,6 +21,8 @@ import svix.webhooks
 from Adyen import util as adyen_util  # type: ignore[import-untyped]
 from anthropic import Anthropic
 from box_sdk_gen.managers.webhooks import WebhooksManager
+from coinbase_commerce.error import SignatureVerificationError  # type: ignore[import-untyped]
+from coinbase_commerce.webhook import Webhook as CoinbaseWebhook  # type: ignore[import-untyped]
 from elevenlabs import ElevenLabs
 from elevenlabs.errors import BadRequestError as ElevenLabsBadRequest
 from hubspot.utils.signature import Signature  # type: ignore[import-untyped]
@@ -57,6 +59,16 @@ from tests.signing import (
     twilio_headers,
 )
 from tests.unit.test_providers import SENDGRID_KEY
+
+# The declarative providers whose spec says "SDK:" because of a test here, with the package the test runs.
+SDK_PROVEN = {
+    "razorpay": "razorpay",
+    "workos": "workos",
+    "elevenlabs": "elevenlabs",
+    "retell": "retell-sdk",
+    "box": "boxsdk",
+    "coinbase": "coinbase-commerce",
+}
 
 
 def raw(headers: dict[str, str]) -> dict[bytes, bytes]:
@@ -405,3 +417,14 @@ def test_adyen_library_and_our_scheme_agree_both_ways() -> None:
     item["additionalData"]["hmacSignature"] = adyen_util.generate_notification_sig(unsigned, key).decode()
     body = json.dumps(notification).encode()
     assert source.scheme.verify(raw({"content-type": "application/json"}), body, source.secrets, time.time()) == 0
+
+
+def test_coinbase_commerce_library_verifies_what_send_signs() -> None:
+    # coinbase-commerce (Coinbase's own Python library): `Webhook.construct_event` checks
+    # X-CC-Webhook-Signature with `WebhookSignature.verify_sig_header` and reads the event.
+    _, request = _sent("coinbase", "coinbase-shared-secret")
+    signature = request.headers["X-CC-Webhook-Signature"]
+    event = CoinbaseWebhook.construct_event(request.body.decode(), signature, "coinbase-shared-secret")
+    assert event.type == "charge:confirmed"
+    with pytest.raises(SignatureVerificationError):
+        CoinbaseWebhook.construct_event(request.body.decode(), signature, "another-secret")

@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 
 from receiver import sample_sender
 from receiver.app import create_app
+from receiver.errors import StaleTimestamp
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources, public_url_env_name, secret_env_name, verify_token_env_name
 from receiver.specs import table_row
@@ -35,6 +36,8 @@ from receiver.verify import SpecScheme
 from receiver.verify.providers import BUILT_IN_PROVIDERS, SPECS
 from schemas import Envelope
 from schemas.payloads import payload_model
+from tests.unit.test_provider_node_sdks import SDK_PROVEN as NODE_SDK_PROVEN
+from tests.unit.test_provider_sdks import SDK_PROVEN as PYTHON_SDK_PROVEN
 from tests.unit.test_routes import RecordingPublisher
 
 # Secrets that are keys in an encoding (Teams: base64) are given as the provider shows them.
@@ -127,7 +130,7 @@ INDEPENDENT: dict[str, Independent] = {
         "BOX-SIGNATURE-PRIMARY": _b64(secret, body + _rfc3339(now).encode()),
     },
     "trello": lambda secret, body, now: {"X-Trello-Webhook": _b64(secret, body + TRELLO_URL.encode(), "sha1")},
-    "vapi": lambda secret, body, now: {"x-vapi-signature": _hex(secret, body)},
+    "vapi": lambda secret, body, now: {"x-timestamp": str(now), "x-signature": _hex(secret, f"{now}.".encode() + body)},
     "vonage": lambda secret, body, now: {
         "Authorization": "Bearer "
         + jwt.encode({"iat": now, "jti": "vonage-1", "payload_hash": hashlib.sha256(body).hexdigest()}, secret, "HS256")
@@ -493,3 +496,41 @@ async def test_a_monday_jwt_is_accepted_bare_or_as_a_bearer_token() -> None:
             response = await app.http.post("/webhooks/monday", content=body, headers=headers)
             assert response.status_code == 202, authorization[:12]
         assert len(app.publisher.records) == 3
+
+
+def test_persona_rotation_sends_space_separated_pairs_and_either_may_match() -> None:
+    # Persona's docs ("Webhooks: best practices"): while a secret rotates, Persona-Signature carries one
+    # `t=…,v1=…` pair per secret, separated by a space; the delivery is good if any v1 matches.
+    source = _source("persona")
+    now = int(time.time())
+    body = b'{"data":{"type":"event","id":"evt_rotated","attributes":{"name":"inquiry.completed"}}}'
+    ours = _stamped("Persona-Signature", "v1", source.secrets[0], body, str(now))["Persona-Signature"]
+    theirs = _stamped("Persona-Signature", "v1", b"the-old-secret", body, str(now))["Persona-Signature"]
+    for header in (f"{ours} {theirs}", f"{theirs} {ours}"):
+        assert source.scheme.verify(_lower({"Persona-Signature": header}), body, source.secrets, now) == 0
+
+
+@pytest.mark.parametrize("unit_ms", [1, 1000])
+def test_vapi_timestamps_in_seconds_or_milliseconds_are_both_read(unit_ms: int) -> None:
+    source = _source("vapi")
+    body = b'{"message":{"type":"status-update"}}'
+    stamp = str(int(time.time() * unit_ms))
+    headers = {"x-timestamp": stamp, "x-signature": _hex(source.secrets[0], f"{stamp}.".encode() + body)}
+    assert source.scheme.verify(_lower(headers), body, source.secrets, time.time()) == 0
+    stale = str(int((time.time() - 3600) * unit_ms))
+    headers = {"x-timestamp": stale, "x-signature": _hex(source.secrets[0], f"{stale}.".encode() + body)}
+    with pytest.raises(StaleTimestamp):
+        source.scheme.verify(_lower(headers), body, source.secrets, time.time())
+
+
+# How a spec is proven, strongest first: the provider's own SDK signs or verifies in a test; the provider's
+# published test vector; the provider's documented worked example; the documented algorithm only.
+PROOF_KINDS = ("SDK:", "vector:", "example:", "docs:")
+
+
+def test_every_proof_says_its_kind_and_every_sdk_proof_is_a_test_running_that_sdk() -> None:
+    assert sorted(name for name, spec in SPECS.items() if not spec.proof.startswith(PROOF_KINDS)) == []
+    proven = {**PYTHON_SDK_PROVEN, **NODE_SDK_PROVEN}
+    claimed = {name for name, spec in SPECS.items() if spec.proof.startswith("SDK:")}
+    assert claimed == set(proven)
+    assert sorted(name for name in claimed if proven[name] not in SPECS[name].proof) == []
