@@ -68,6 +68,8 @@ SDK_PROVEN = {
     "retell": "retell-sdk",
     "box": "boxsdk",
     "coinbase": "coinbase-commerce",
+    "square": "square",
+    "paddle": "paddle-python-sdk",
 }
 
 
