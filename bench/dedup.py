@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import redis.asyncio
 import redis.exceptions
 
-from consumers.idempotency import Claim, IdempotencyStore, idempotency_key
+from consumers.idempotency import Claim, IdempotencyStore, claim_key
 
 LEASE_MS = 60_000
 
@@ -71,7 +71,7 @@ async def measure(
     redelivered = random.Random(7).sample(ids, events // 10)
     # Redeliveries arrive among the new events, each after its first delivery was handled.
     stream = ids[: events // 2] + redelivered + ids[events // 2 :]
-    warm_up = [idempotency_key(group, provider, "warm-up")]  # loads the scripts
+    warm_up = [claim_key(group, provider, "warm-up")]  # loads the scripts
     await store.claim(warm_up, "w", LEASE_MS)
     await store.complete(warm_up, "w")
     await client.flushdb()
@@ -80,7 +80,7 @@ async def measure(
     started = time.perf_counter()
     duplicates = 0
     for start in range(0, len(stream), batch):
-        keys = [idempotency_key(group, provider, event_id) for event_id in stream[start : start + batch]]
+        keys = [claim_key(group, provider, event_id) for event_id in stream[start : start + batch]]
         claims = await store.claim(keys, "bench", LEASE_MS)
         duplicates += sum(claim is Claim.DONE for claim in claims)
         await store.complete([key for key, claim in zip(keys, claims, strict=True) if claim is Claim.CLAIMED], "bench")

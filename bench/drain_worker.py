@@ -15,19 +15,19 @@ import redis.asyncio
 from prometheus_client import CollectorRegistry
 
 from bench.noop import registry
+from consumers.__main__ import tune_gc
 from consumers.idempotency import IdempotencyStore
 from consumers.kafka import KafkaClient, ensure_topics
 from consumers.metrics import ConsumerMetrics, serve
-from consumers.routing import Route
-from consumers.runtime import tune_gc
 from consumers.settings import load_settings
 from consumers.worker import Worker
+from schemas.topics import GroupTopics
 
 
 async def drain(topic: str) -> None:
     settings = load_settings()
     group = settings.consumer_group
-    route = Route("github", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
+    route = GroupTopics("github", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
     await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
     metrics = ConsumerMetrics(CollectorRegistry())
     server, _ = serve(metrics.registry, settings.consumer_metrics_host, settings.consumer_metrics_port)
@@ -38,7 +38,7 @@ async def drain(topic: str) -> None:
         store=IdempotencyStore(client),
         registry=registry,
         metrics=metrics,
-        routes=[route],
+        topics=[route],
     )
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, worker.stop)

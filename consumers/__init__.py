@@ -2,10 +2,26 @@
 
 What a handler module needs is exported here: `Registry`, `Event`, `Context`, and the errors a handler may raise to
 steer its retry (`RetryLater`, `PermanentError`). Run a worker with `python -m consumers`.
+
+The path of one record, from fetch to commit, module by module:
+
+1. `worker`: the loop. Fetch, hand each record to its lane, pause busy partitions, commit.
+2. `kafka`: the aiokafka adapter. `Record` and its header readers, fetch, pause, commit, send.
+3. `decoding`: a record becomes `Decoded` (the event and its claim key) or `Invalid` (and why).
+4. `lanes`: records of one Kafka key run in order, records of other keys concurrently.
+5. `delivery`: one record from claim to outcome. Claim, run the handlers, mark done, or release and retry.
+6. `claims`: `ClaimBatcher`, this worker's claims batched per loop tick and renewed while held, over
+   `idempotency` (`IdempotencyStore` and its Lua `scripts`, kept for the `windows` of each provider).
+7. `runner`: runs the handlers `registry` matches, each with a timeout and a `Context` (`handlers`).
+8. `retries`: retry or dead letter for a failed event, and the record that carries it there.
+9. `partitions`: per partition, the first offset not dealt with yet, which is what gets committed.
+
+Beside the path: `__main__` (run, replay), `settings`, `errors` (the error tree, and waiting out an outage),
+`metrics`, `tracing`, `replay` (dead letters through the handlers again) and `examples`.
 """
 
-from consumers.context import Context
 from consumers.errors import PermanentError, RetryLater
-from consumers.registry import Event, Registry
+from consumers.handlers import Context, Event
+from consumers.registry import Registry
 
 __all__ = ["Context", "Event", "PermanentError", "Registry", "RetryLater"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import shutil
@@ -34,13 +35,12 @@ from consumers.kafka import KafkaClient, ensure_topics, read_to_end
 from consumers.metrics import ConsumerMetrics, serve
 from consumers.registry import Registry, load_handlers
 from consumers.replay import Replayer, Selection, Summary
-from consumers.routing import Route
 from consumers.runner import HandlerRunner
-from consumers.runtime import tune_gc
 from consumers.settings import Settings, load_settings
 from consumers.tracing import Tracing, tracing_from_env
 from consumers.worker import Worker
 from schemas.logline import configure_logging
+from schemas.topics import GroupTopics
 from schemas.tracecontext import tracing_enabled
 from supervision.group import METRICS_DIR_ENV, WorkerGroup, metrics_dir, orphaned
 
@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 # Redis calls that get no answer in this many seconds fail (and are tried again): a hung server is an outage.
 REDIS_TIMEOUT_S = 5.0
+# Collections of the youngest generation per allocations: every event allocates hundreds of objects (its
+# payload tree), almost none in cycles (refcounting frees them), so the default of 700 ran a collection
+# every few events. The collector stays on: handlers may make cycles.
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 async def run(
@@ -138,10 +142,11 @@ async def replay(settings: Settings, handlers: Registry, args: argparse.Namespac
             rate_per_s=args.rate,
             force=args.force,
         )
-        routes = [Route.for_provider(p, settings.consumer_group) for p in args.provider or settings.consumer_providers]
+        providers = args.provider or settings.consumer_providers
+        topics = [GroupTopics.for_provider(p, settings.consumer_group) for p in providers]
         selection = Selection(frozenset(args.id or ()), args.since, args.until)
         summary = Summary()
-        plans = replayer.select(routes, selection, summary)
+        plans = replayer.select(topics, selection, summary)
         if args.dry_run:
             await replayer.dry_run(plans, summary)
         else:
@@ -184,8 +189,16 @@ def _redis(settings: Settings) -> Client:
 
 
 def _all_topics(settings: Settings) -> list[str]:
-    routes = [Route.for_provider(p, settings.consumer_group) for p in settings.consumer_providers]
-    return [topic for route in routes for topic in (route.topic, route.retry_topic, route.dlq_topic)]
+    per_provider = [GroupTopics.for_provider(p, settings.consumer_group) for p in settings.consumer_providers]
+    return [topic for t in per_provider for topic in (t.topic, t.retry_topic, t.dlq_topic)]
+
+
+def tune_gc() -> None:
+    """Move everything alive after start-up (modules, settings, clients) out of the collector's way, and
+    collect the youngest generation less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _moment(value: str) -> datetime:

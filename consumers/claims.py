@@ -20,9 +20,8 @@ import time
 from collections.abc import Sequence
 from typing import Literal
 
-from consumers.errors import StoreUnavailable
+from consumers.errors import StoreUnavailable, until_available
 from consumers.idempotency import Claim, IdempotencyStore
-from consumers.outage import until_available
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +31,8 @@ Op = Literal["claim", "complete", "release"]
 OUTAGE_BACKOFF_S = (0.1, 2.0)
 
 
-class Claims:
-    """Claims of one worker, under one random token.
+class ClaimBatcher:
+    """The claims of one worker, under one random token, batched per loop tick.
 
     Args:
         store: the idempotency store.

@@ -16,14 +16,13 @@ import logging
 import time
 from collections.abc import Callable
 
-from consumers.claims import Claims
-from consumers.decoding import Decoded
-from consumers.errors import RecordTooLarge
+from consumers.claims import ClaimBatcher
+from consumers.decoding import Decoded, Invalid
+from consumers.errors import RecordTooLarge, until_available
 from consumers.idempotency import Claim
 from consumers.kafka import KafkaClient
 from consumers.metrics import ConsumerMetrics, Outcome
-from consumers.outage import until_available
-from consumers.routing import backoff_ms, failure_record, failure_route, now_ms, valueless_dead_letter
+from consumers.retries import backoff_ms, failure_outcome, failure_record, now_ms, valueless_dead_letter
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
 
@@ -39,8 +38,8 @@ BROKER_BACKOFF_S = (0.1, 5.0)
 RELEASE_TIMEOUT_S = 2.0
 
 
-class Processor:
-    """Deals with decoded records, one call per record.
+class Delivery:
+    """Delivers decoded records to the handlers, one call per record.
 
     Args:
         settings: attempts, backoff and concurrency.
@@ -51,7 +50,13 @@ class Processor:
     """
 
     def __init__(
-        self, settings: Settings, *, claims: Claims, runner: HandlerRunner, kafka: KafkaClient, metrics: ConsumerMetrics
+        self,
+        settings: Settings,
+        *,
+        claims: ClaimBatcher,
+        runner: HandlerRunner,
+        kafka: KafkaClient,
+        metrics: ConsumerMetrics,
     ) -> None:
         self._settings = settings
         self._group = settings.consumer_group
@@ -61,21 +66,21 @@ class Processor:
         self._metrics = metrics
         self._slots = asyncio.Semaphore(settings.consumer_concurrency)
 
-    async def process(self, item: Decoded, *, gone: Callable[[], bool]) -> Outcome | None:
-        """Handle one record; its outcome (counted), or None when `gone()` turned true first (it was dropped
+    async def deliver(self, item: Decoded | Invalid, *, revoked: Callable[[], bool]) -> Outcome | None:
+        """Handle one record; its outcome (counted), or None when `revoked()` turned true first (it was dropped
         unresolved: the next owner of its partition reads it again)."""
         started = time.perf_counter()
         try:
-            outcome = await self._process(item, gone)
+            outcome = await self._deliver(item, revoked)
         except Exception as exc:
             outcome = await self._salvage(item, exc)
         if outcome is not None:
-            self._metrics.outcome(item.route.provider, self._group, outcome)
+            self._metrics.outcome(item.topics.provider, self._group, outcome)
             if events_log.isEnabledFor(logging.INFO):
                 self._log(item, outcome, time.perf_counter() - started)
         return outcome
 
-    async def _salvage(self, item: Decoded, exc: Exception) -> Outcome:
+    async def _salvage(self, item: Decoded | Invalid, exc: Exception) -> Outcome:
         # A bug of ours, not the handler's (those come back as errors): the record must still be resolved, or its
         # partition's commit stops here for ever. The DLQ keeps it for a replay once the bug is fixed.
         record = item.record
@@ -87,20 +92,20 @@ class Processor:
             type(exc).__name__,
             exc_info=exc,
         )
-        if item.key in self._claims.held:
-            await self._claims.release_now([item.key])
+        if isinstance(item, Decoded) and item.claim_key in self._claims.held:
+            await self._claims.release_now([item.claim_key])
         return await self._send_failure(item, exc, Outcome.DEAD_LETTERED)
 
-    def _log(self, item: Decoded, outcome: Outcome, elapsed_s: float) -> None:
+    def _log(self, item: Decoded | Invalid, outcome: Outcome, elapsed_s: float) -> None:
         # One line per processed record: which event, what became of it; never the payload.
-        event = item.event
+        event = item.event if isinstance(item, Decoded) else None
         key = item.record.key
         events_log.info(
             "event %s",
             outcome.value,
             extra={
                 "event_id": event.id if event is not None else (key.decode("utf-8", "replace") if key else None),
-                "provider": item.route.provider,
+                "provider": item.topics.provider,
                 "group": self._group,
                 "type": event.type if event is not None else None,
                 "outcome": outcome.value,
@@ -109,15 +114,13 @@ class Processor:
             },
         )
 
-    async def _process(self, item: Decoded, gone: Callable[[], bool]) -> Outcome | None:
-        if item.invalid is not None:
-            return await self._send_failure(item, item.invalid, Outcome.INVALID)
-        event = item.event
-        assert event is not None
+    async def _deliver(self, item: Decoded | Invalid, revoked: Callable[[], bool]) -> Outcome | None:
+        if isinstance(item, Invalid):
+            return await self._send_failure(item, item.reason, Outcome.INVALID)
         while True:
-            if gone():
+            if revoked():
                 return None
-            claim = await self._claims.claim(item.key)
+            claim = await self._claims.claim(item.claim_key)
             if claim is Claim.DONE:
                 return Outcome.DUPLICATE
             if claim is Claim.HELD:
@@ -125,31 +128,33 @@ class Processor:
                 continue
             try:
                 async with self._slots:
-                    if gone():
-                        await self._claims.release(item.key)
+                    if revoked():
+                        await self._claims.release(item.claim_key)
                         return None
-                    error = await self._runner.run(event, item.route.provider)
+                    error = await self._runner.run(item.event, item.topics.provider)
                 break
             except asyncio.CancelledError:
-                if self._claims.lost(item.key) and _uncancel() == 0:
+                if self._claims.lost(item.claim_key) and _uncancel() == 0:
                     # Fenced: another member holds the event now. Ask again until it is done (a duplicate here).
-                    log.warning("event %s: the claim was lost while it was handled; the handler was stopped", item.key)
+                    log.warning(
+                        "event %s: the claim was lost while it was handled; the handler was stopped", item.claim_key
+                    )
                     continue
                 # Cancelled past the grace of a shutdown or a revocation: whoever reads the record next may claim it.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(RELEASE_TIMEOUT_S):
-                        await self._claims.release_now([item.key])
+                        await self._claims.release_now([item.claim_key])
                 raise
         if error is None:
-            if not await self._claims.complete(item.key):
-                log.warning("event %s: another member claimed it before it was marked done", item.key)
+            if not await self._claims.complete(item.claim_key):
+                log.warning("event %s: another member claimed it before it was marked done", item.claim_key)
             return Outcome.OK
         # Released first, so that the retry, wherever it is read, can claim the event.
-        await self._claims.release(item.key)
-        outcome = failure_route(error, item.attempt, self._settings.consumer_max_attempts)
+        await self._claims.release(item.claim_key)
+        outcome = failure_outcome(error, item.attempt, self._settings.consumer_max_attempts)
         return await self._send_failure(item, error, outcome)
 
-    async def _send_failure(self, item: Decoded, error: BaseException, outcome: Outcome) -> Outcome:
+    async def _send_failure(self, item: Decoded | Invalid, error: BaseException, outcome: Outcome) -> Outcome:
         # The outcome as it turned out: a retry Kafka refuses for its size can only be a dead letter.
         record = item.record
         if outcome is not Outcome.RETRIED:
@@ -162,7 +167,7 @@ class Processor:
                 type(error).__name__,
             )
         delay = backoff_ms(error, item.attempt, self._settings.consumer_retry_backoff_ms)
-        out = failure_record(record, item.route, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay)
+        out = failure_record(record, item.topics, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay)
         try:
             await until_available(lambda: self._kafka.send_all([out]), backoff_s=BROKER_BACKOFF_S)
             return outcome
@@ -178,7 +183,7 @@ class Processor:
             len(record.value or b""),
             out.topic,
         )
-        bare = valueless_dead_letter(record, item.route, error, item.attempt)
+        bare = valueless_dead_letter(record, item.topics, error, item.attempt)
         try:
             await until_available(lambda: self._kafka.send_all([bare]), backoff_s=BROKER_BACKOFF_S)
         except RecordTooLarge:

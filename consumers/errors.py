@@ -15,10 +15,28 @@ ConsumerError
 
 A handler raises `RetryLater` or `PermanentError` to steer the retry; any other exception it raises counts
 as retriable. The worker turns `retriable` into a retry or a dead letter in one place
-(`consumers.routing.failure_route`).
+(`consumers.retries.failure_outcome`).
+
+`until_available` rides out an outage of Redis or Kafka (`StoreUnavailable`, `BrokerUnavailable`): the same
+call again, with backoff, for as long as it takes. Nothing is skipped and nothing is assumed done meanwhile;
+the partitions pause as their records pile up. One line says the outage began (and again when its cause
+changes), one that it ended: not one per try.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# While an outage lasts, its line is repeated this often, in seconds: a log reader sees it is still on.
+REMIND_S = 60.0
 
 
 class ConsumerError(Exception):
@@ -73,7 +91,7 @@ class RetryLater(HandlerError):
     Args:
         message: why, without payload data (it goes into a record header).
         delay_s: the wait before the next attempt, in seconds, instead of the exponential backoff; at most an
-            hour (`consumers.routing.MAX_RETRY_DELAY_MS`: a retry partition is read in order, and a longer wait
+            hour (`consumers.retries.MAX_RETRY_DELAY_MS`: a retry partition is read in order, and a longer wait
             would hold back every retry behind it). A longer one is cut to that, a NaN gets the ordinary backoff.
     """
 
@@ -86,3 +104,26 @@ class PermanentError(HandlerError):
     """Raised by a handler for an event that will never succeed: it goes to the DLQ without a retry."""
 
     retriable = False
+
+
+async def until_available(call: Callable[[], Awaitable[T]], *, backoff_s: tuple[float, float]) -> T:
+    """`call()`'s result, retried while Redis or Kafka is unavailable; `backoff_s` is (first delay, cap),
+    doubling in between."""
+    delay_s, cap_s = backoff_s
+    began = said_at = 0.0
+    said = ""
+    while True:
+        try:
+            result = await call()
+        except (StoreUnavailable, BrokerUnavailable) as exc:
+            now = time.monotonic()
+            began = began or now
+            if str(exc) != said or now - said_at >= REMIND_S:
+                log.warning("%s; trying again with backoff until it does (for %.0fs so far)", exc, now - began)
+                said, said_at = str(exc), now
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, cap_s)
+            continue
+        if began:
+            log.warning("%s: the call went through after %.1fs", said, time.monotonic() - began)
+        return result

@@ -1,12 +1,56 @@
-"""What a handler gets beside its event: the attempt, the deadline, the idempotency key and a bound logger."""
+"""What a handler is: an async function of an `Event` and its `Context` (the attempt, the deadline, the idempotency
+key and a bound logger).
+
+`consumers.registry` says which handlers run for which events; `consumers.runner` runs them.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from schemas import Envelope
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True, slots=True)
+class Event(Generic[P]):
+    """What a handler gets.
+
+    Attributes:
+        envelope: the event as the receiver published it.
+        payload: the payload validated with the provider's model (`schemas.payloads`), or the plain JSON
+            for a provider without one.
+        attempt: 1 on the first delivery to this group, then one more per retry.
+        idempotency_key: the event id; pass it to every downstream call that takes one (an agent run, a
+            payment API), so that a retry after a partial success does not act twice.
+        traceparent: the record's W3C trace context (the sender's, or the receiver's publish span), if any.
+    """
+
+    envelope: Envelope
+    payload: P
+    attempt: int
+    idempotency_key: str
+    traceparent: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The event id."""
+        return self.envelope.id
+
+    @property
+    def provider(self) -> str:
+        """The provider (`github`, `stripe`, `hmac`, ...)."""
+        return self.envelope.provider
+
+    @property
+    def type(self) -> str:
+        """The provider's event type (`push`, `payment_intent.succeeded`, ...), `""` when it has none."""
+        return self.envelope.type
 
 
 class EventLogger(logging.LoggerAdapter[logging.Logger]):
@@ -51,6 +95,12 @@ class Context:
     def last_attempt(self) -> bool:
         """Whether a failure now sends the event to the DLQ instead of the retry topic."""
         return self.attempt >= self.max_attempts
+
+
+# What the worker calls: `handler(event, context)`.
+Handler = Callable[[Event[Any], Context], Awaitable[object]]
+# What may be registered: a `Handler`, or an async function of the event alone.
+AnyHandler = Callable[[Event[Any], Context], Awaitable[object]] | Callable[[Event[Any]], Awaitable[object]]
 
 
 def bound_logger(logger: logging.Logger, *, event_id: str, event_type: str, attempt: int) -> EventLogger:

@@ -57,7 +57,7 @@ def _digest(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=DIGEST_BYTES).digest()
 
 
-def idempotency_key(group: str, provider: str, event_id: str) -> str:
+def claim_key(group: str, provider: str, event_id: str) -> str:
     """The claim key of an event for a consumer group; its hash tag places all the event's keys in one slot."""
     shard = _digest(event_id)[0] % SHARDS
     return f"{KEY_PREFIX}{{{group}:{provider}:{shard:02x}}}:{event_id}"
@@ -72,7 +72,7 @@ class _Event:
 
 
 def _event(key: str) -> _Event:
-    # The inverse of `idempotency_key`: group and provider names hold no ':' or '}' (settings check them).
+    # The inverse of `claim_key`: group and provider names hold no ':' or '}' (settings check them).
     tag, _, event_id = key[len(KEY_PREFIX) + 1 :].partition("}:")
     group, provider, _ = tag.split(":")
     return _Event(key, f"{KEY_PREFIX}{group}:{provider}:{event_id}", provider, _digest(event_id))

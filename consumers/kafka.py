@@ -1,6 +1,7 @@
 """The Kafka adapter: the only module that imports aiokafka (it is untyped; everything leaving here is).
 
-`KafkaClient` holds one group member's consumer (manual commits, batched fetches) and the producer it
+`Record` is a fetched record as the worker reads it (`header`, `int_header` and `attempt_of` read its
+headers); `KafkaClient` holds one group member's consumer (manual commits, batched fetches) and the producer it
 sends retry and dead-letter records with; `ensure_topics` creates missing topics at start.
 """
 
@@ -35,6 +36,7 @@ from consumers.errors import BrokerUnavailable, RecordTooLarge
 from consumers.settings import Settings
 from schemas.topics import (
     DLQ_RETENTION_MS,
+    HEADER_ATTEMPT,
     is_dlq_topic,
     max_message_bytes,
     max_retry_record_bytes,
@@ -94,6 +96,31 @@ class TimedRecord(Record, Protocol):
 
     @property
     def timestamp(self) -> int: ...
+
+
+def header(record: Record, name: str) -> str | None:
+    """A record header's value as text, or None when it is missing or not UTF-8."""
+    for key, value in record.headers:
+        if key == name:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def int_header(record: Record, name: str) -> int | None:
+    """A record header as an integer; None when it is missing or no integer."""
+    value = header(record, name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def attempt_of(record: Record) -> int:
+    """The attempt a retry record carries (`HEADER_ATTEMPT`); 1 when it carries none."""
+    return max(1, int_header(record, HEADER_ATTEMPT) or 1)
 
 
 # Awaited with the partitions taken away from this member, before the group rebalances: the member still

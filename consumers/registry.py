@@ -4,7 +4,7 @@ A handler module (named in `CONSUMER_HANDLERS`) creates its own `Registry` as a 
 and decorates its handlers with it:
 
 ```python
-from consumers import Event, Registry
+from consumers import Context, Event, Registry
 
 registry = Registry()
 
@@ -27,60 +27,16 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-from consumers.context import Context
 from consumers.errors import ConfigError
-from schemas import Envelope
+from consumers.handlers import AnyHandler, Context, Event, Handler
 
-P = TypeVar("P")
-
-
-@dataclass(frozen=True, slots=True)
-class Event(Generic[P]):
-    """What a handler gets.
-
-    Attributes:
-        envelope: the event as the receiver published it.
-        payload: the payload validated with the provider's model (`schemas.payloads`), or the plain JSON
-            for a provider without one.
-        attempt: 1 on the first delivery to this group, then one more per retry.
-        idempotency_key: the event id; pass it to every downstream call that takes one (an agent run, a
-            payment API), so that a retry after a partial success does not act twice.
-        traceparent: the record's W3C trace context (the sender's, or the receiver's publish span), if any.
-    """
-
-    envelope: Envelope
-    payload: P
-    attempt: int
-    idempotency_key: str
-    traceparent: str | None = None
-
-    @property
-    def id(self) -> str:
-        """The event id."""
-        return self.envelope.id
-
-    @property
-    def provider(self) -> str:
-        """The provider (`github`, `stripe`, `hmac`, ...)."""
-        return self.envelope.provider
-
-    @property
-    def type(self) -> str:
-        """The provider's event type (`push`, `payment_intent.succeeded`, ...), `""` when it has none."""
-        return self.envelope.type
-
-
-# What the worker calls: `handler(event, context)`.
-Handler = Callable[[Event[Any], Context], Awaitable[object]]
-# What may be registered: a `Handler`, or an async function of the event alone.
-AnyHandler = Callable[[Event[Any], Context], Awaitable[object]] | Callable[[Event[Any]], Awaitable[object]]
 H = TypeVar("H", bound=AnyHandler)
 
 
 @dataclass(frozen=True, slots=True)
-class _Route:
+class _Registration:
     provider: str
     pattern: str
     handler: AnyHandler
@@ -92,8 +48,8 @@ class Registry:
     """Handlers by provider and event-type pattern (`fnmatch` globs, case-sensitive: `payment_intent.*`)."""
 
     def __init__(self) -> None:
-        self._routes: list[_Route] = []
-        self._cache: dict[tuple[str, str], tuple[_Route, ...]] = {}
+        self._registrations: list[_Registration] = []
+        self._cache: dict[tuple[str, str], tuple[_Registration, ...]] = {}
 
     def handler(self, provider: str, pattern: str = "*") -> Callable[[H], H]:
         """Decorator: run the function for the provider's events whose type matches `pattern`."""
@@ -106,35 +62,35 @@ class Registry:
 
     def add(self, provider: str, pattern: str, handler: AnyHandler) -> None:
         """Register `handler` for the provider's events whose type matches `pattern`."""
-        self._routes.append(_Route(provider, pattern, handler, _with_context(handler)))
+        self._registrations.append(_Registration(provider, pattern, handler, _with_context(handler)))
         self._cache.clear()
 
     def include(self, other: Registry) -> None:
         """Add every handler of another registry, after this one's."""
-        self._routes.extend(other._routes)
+        self._registrations.extend(other._registrations)
         self._cache.clear()
 
     def handlers_for(self, provider: str, type: str) -> tuple[AnyHandler, ...]:
         """The handlers of an event, in registration order; empty when the group has nothing to do for it."""
-        return tuple(route.handler for route in self._matching(provider, type))
+        return tuple(entry.handler for entry in self._matching(provider, type))
 
     def calls_for(self, provider: str, type: str) -> tuple[Handler, ...]:
         """`handlers_for`, each as the worker calls it: `call(event, context)`."""
-        return tuple(route.call for route in self._matching(provider, type))
+        return tuple(entry.call for entry in self._matching(provider, type))
 
-    def _matching(self, provider: str, type: str) -> tuple[_Route, ...]:
+    def _matching(self, provider: str, type: str) -> tuple[_Registration, ...]:
         found = self._cache.get((provider, type))
         if found is None:
             found = tuple(
-                route
-                for route in self._routes
-                if fnmatchcase(provider, route.provider) and fnmatchcase(type, route.pattern)
+                entry
+                for entry in self._registrations
+                if fnmatchcase(provider, entry.provider) and fnmatchcase(type, entry.pattern)
             )
             self._cache[(provider, type)] = found
         return found
 
     def __len__(self) -> int:
-        return len(self._routes)
+        return len(self._registrations)
 
 
 def _with_context(handler: AnyHandler) -> Handler:

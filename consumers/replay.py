@@ -21,18 +21,15 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from consumers.claims import OUTAGE_BACKOFF_S
-from consumers.decoding import Decoded, attempt_of, decode
-from consumers.errors import StoreUnavailable
+from consumers.decoding import Decoded, Invalid, decode
+from consumers.errors import StoreUnavailable, until_available
 from consumers.idempotency import Claim, IdempotencyStore
-from consumers.kafka import TimedRecord
-from consumers.outage import until_available
-from consumers.registry import Event
-from consumers.routing import Route, header
+from consumers.kafka import TimedRecord, attempt_of, header
 from consumers.runner import HandlerRunner
-from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_ID
+from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_ID, GroupTopics
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +92,7 @@ class Plan:
     """One selected dead letter, and what a dry run says about it."""
 
     record: TimedRecord
-    route: Route
+    topics: GroupTopics
     event_id: str | None
 
 
@@ -135,29 +132,29 @@ class Replayer:
         self._out = out
         self._token = f"replay-{time.time_ns():x}"
 
-    async def select(self, routes: list[Route], selection: Selection, summary: Summary) -> AsyncIterator[Plan]:
-        """The selected dead letters of every route's DLQ, in topic and offset order, as they are read."""
+    async def select(self, topics: list[GroupTopics], selection: Selection, summary: Summary) -> AsyncIterator[Plan]:
+        """The selected dead letters of every provider's DLQ, in topic and offset order, as they are read."""
         found: set[str] = set()
-        for route in routes:
-            async for record in self._read(route.dlq_topic):
+        for provider_topics in topics:
+            async for record in self._read(provider_topics.dlq_topic):
                 summary.read += 1
                 event_id = header(record, HEADER_ID) or (record.key.decode(errors="replace") if record.key else None)
                 if selection.matches(event_id, record.timestamp):
                     summary.selected += 1
                     found.add(event_id or "")
-                    yield Plan(record, route, event_id)
+                    yield Plan(record, provider_topics, event_id)
         summary.missing = sorted(selection.ids - found)
 
     async def dry_run(self, plans: AsyncIterable[Plan], summary: Summary) -> None:
         """List what `run` would do, without claiming or running anything."""
         seen: set[str] = set()
         async for plan in plans:
-            item = decode(plan.record, plan.route, self._group, attempt_of(plan.record) + 1)
-            if item.invalid is not None:
+            item = decode(plan.record, plan.topics, self._group, attempt_of(plan.record) + 1)
+            if isinstance(item, Invalid):
                 summary.invalid += 1
-                self._out(f"invalid   {_where(plan)}: {item.invalid}")
+                self._out(f"invalid   {_where(plan)}: {item.reason}")
                 continue
-            key = item.key
+            key = item.claim_key
             done = await self._is_done(key)
             if key in seen or (done and not self._force):
                 summary.duplicates += 1
@@ -173,24 +170,24 @@ class Replayer:
         # The events of this replay so far: another dead copy of one is a duplicate, forced or not.
         seen: set[str] = set()
         async for plan in plans:
-            item = decode(plan.record, plan.route, self._group, attempt_of(plan.record) + 1)
-            if item.invalid is not None or item.event is None:
+            item = decode(plan.record, plan.topics, self._group, attempt_of(plan.record) + 1)
+            if isinstance(item, Invalid):
                 summary.invalid += 1
-                self._out(f"invalid   {_where(plan)}: {item.invalid}")
-            elif item.key in seen:
+                self._out(f"invalid   {_where(plan)}: {item.reason}")
+            elif item.claim_key in seen:
                 summary.duplicates += 1
             else:
-                seen.add(item.key)
+                seen.add(item.claim_key)
                 # The rate is kept before the claim: a claim never waits for it.
                 await asyncio.sleep(max(0.0, next_start - time.monotonic()))
-                if await self._replay(plan, item, item.event, summary):
+                if await self._replay(plan, item, summary):
                     next_start = time.monotonic() + self._interval_s
             summary.processed += 1
             progress(summary)
 
-    async def _replay(self, plan: Plan, item: Decoded, event: Event[Any], summary: Summary) -> bool:
+    async def _replay(self, plan: Plan, item: Decoded, summary: Summary) -> bool:
         # Whether the handler ran.
-        key = item.key
+        key = item.claim_key
         # A forced run takes a `done` key over; should it fail, the key is marked done again, not freed.
         was_done = self._force and await self._is_done(key)
         [claim] = await _redis(lambda: self._store.claim([key], self._token, self._lease_ms, force=self._force))
@@ -201,7 +198,7 @@ class Replayer:
             summary.busy += 1
             self._out(f"busy      {_where(plan)}: a worker holds it now; replay it later")
             return False
-        run = asyncio.create_task(self._runner.run(event, plan.route.provider))
+        run = asyncio.create_task(self._runner.run(item.event, plan.topics.provider))
         renewing = asyncio.create_task(self._renew(key, run))
         try:
             error = await run

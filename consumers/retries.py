@@ -1,6 +1,6 @@
-"""Where records go: a provider's topics for a group, and retry or dead letter for a failed event.
+"""Retry or dead letter for a failed event, and the record that carries it there.
 
-`failure_route` is the one place an error becomes a retry or a dead letter; `failure_record` builds the
+`failure_outcome` is the one place an error becomes a retry or a dead letter; `failure_record` builds the
 record that carries the event there (same key, value and headers, plus the retry headers of
 `schemas.topics`; a record without the CloudEvents headers gets them from its envelope, by
 `schemas.records`, so every record we write carries them).
@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
 
 from consumers.errors import ConsumerError, RetryLater
 from consumers.kafka import OutRecord, Record
@@ -26,9 +25,7 @@ from schemas.topics import (
     HEADER_ORIGINAL_OFFSET,
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TOPIC,
-    dlq_topic,
-    event_topic,
-    retry_topic,
+    GroupTopics,
 )
 
 # Header values stay small and never carry payload data: an error message is cut to this many characters.
@@ -45,29 +42,7 @@ _RETRY_HEADERS = frozenset({HEADER_ATTEMPT, HEADER_NOT_BEFORE, HEADER_ERROR_CLAS
 _ORIGIN_HEADERS = frozenset({HEADER_ORIGINAL_TOPIC, HEADER_ORIGINAL_PARTITION, HEADER_ORIGINAL_OFFSET})
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """The topics a group reads and writes for one provider.
-
-    Attributes:
-        provider: the provider, as used in metrics labels and idempotency keys.
-        topic: the event topic it reads.
-        retry_topic: its retry topic (it reads it too).
-        dlq_topic: its dead-letter topic.
-    """
-
-    provider: str
-    topic: str
-    retry_topic: str
-    dlq_topic: str
-
-    @classmethod
-    def for_provider(cls, provider: str, group: str) -> Route:
-        """The standard topics of docs/contract.md, "Kafka"."""
-        return cls(provider, event_topic(provider), retry_topic(provider, group), dlq_topic(provider, group))
-
-
-def failure_route(error: BaseException, attempt: int, max_attempts: int) -> Outcome:
+def failure_outcome(error: BaseException, attempt: int, max_attempts: int) -> Outcome:
     """Retry or dead letter: `RETRIED` for a retriable error with attempts left, else `DEAD_LETTERED`.
 
     Any exception that is no `ConsumerError` (a handler's own) counts as retriable.
@@ -89,20 +64,9 @@ def backoff_ms(error: BaseException, attempt: int, base_ms: int) -> int:
     return round(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
 
 
-def header(record: Record, name: str) -> str | None:
-    """A record header's value as text, or None when it is missing or not UTF-8."""
-    for key, value in record.headers:
-        if key == name:
-            try:
-                return value.decode()
-            except UnicodeDecodeError:
-                return None
-    return None
-
-
 def failure_record(
     record: Record,
-    route: Route,
+    topics: GroupTopics,
     outcome: Outcome,
     error: BaseException,
     attempt: int,
@@ -136,14 +100,14 @@ def failure_record(
     ]
     if retry:
         headers.append((HEADER_NOT_BEFORE, str(now_ms + delay_ms).encode()))
-    topic = route.retry_topic if retry else route.dlq_topic
+    topic = topics.retry_topic if retry else topics.dlq_topic
     return OutRecord(topic, record.key, record.value, headers)
 
 
-def valueless_dead_letter(record: Record, route: Route, error: BaseException, attempt: int) -> OutRecord:
+def valueless_dead_letter(record: Record, topics: GroupTopics, error: BaseException, attempt: int) -> OutRecord:
     """A dead letter without the event's value, for a failed event Kafka refuses to take again for its size:
     its headers say why and where the event still is (`HEADER_ORIGINAL_*`, until the topic's retention)."""
-    out = failure_record(record, route, Outcome.DEAD_LETTERED, error, attempt, now_ms=0, delay_ms=0)
+    out = failure_record(record, topics, Outcome.DEAD_LETTERED, error, attempt, now_ms=0, delay_ms=0)
     size = len(record.value or b"")
     note = f"too large for Kafka ({size} bytes), dead-lettered without its value: {error}"
     headers = [

@@ -10,10 +10,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from consumers.context import Context, EventLogger, bound_logger
 from consumers.errors import HandlerTimeout
+from consumers.handlers import Context, Event, EventLogger, Handler, bound_logger
 from consumers.metrics import ConsumerMetrics
-from consumers.registry import Event, Handler, Registry
+from consumers.registry import Registry
 
 if TYPE_CHECKING:
     from prometheus_client import Histogram

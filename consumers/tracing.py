@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from consumers.claims import Claims
+from consumers.claims import ClaimBatcher
+from consumers.decoding import Decoded, Invalid
 from consumers.errors import ConfigError
 from consumers.idempotency import Claim, IdempotencyStore
-from consumers.routing import header
+from consumers.kafka import header
 from schemas.topics import HEADER_TRACEPARENT
 from schemas.tracecontext import format_traceparent, tracing_enabled
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Link, Span, Tracer
 
-    from consumers.decoding import Decoded
     from consumers.metrics import Outcome
 
 # The service name when OTEL_SERVICE_NAME gives none.
@@ -78,7 +78,7 @@ class Tracing:
         self._done: list[Link] = []
 
     @contextmanager
-    def consume(self, item: Decoded) -> Iterator[Callable[[Outcome | None], None]]:
+    def consume(self, item: Decoded | Invalid) -> Iterator[Callable[[Outcome | None], None]]:
         """The current `consume` span of a record while it is processed; yields the call that names its outcome."""
         record = item.record
         sent = header(record, HEADER_TRACEPARENT)
@@ -90,7 +90,7 @@ class Tracing:
             "messaging.kafka.offset": record.offset,
             "webhook.attempt": item.attempt,
         }
-        if item.event is not None:
+        if isinstance(item, Decoded):
             attributes |= {"webhook.event_id": item.event.id, "webhook.type": item.event.type}
         span = self._tracer.start_span(
             "consume", context=parent, kind=self._trace.SpanKind.CONSUMER, attributes=attributes
@@ -149,8 +149,8 @@ class Tracing:
         span.set_attribute("error.type", type(error).__name__)
 
 
-class TracedClaims(Claims):
-    """`Claims` whose `claim` and `complete` are spans under the record's `consume` span."""
+class TracedClaimBatcher(ClaimBatcher):
+    """A `ClaimBatcher` whose `claim` and `complete` are spans under the record's `consume` span."""
 
     def __init__(self, store: IdempotencyStore, *, lease_ms: int, tracing: Tracing) -> None:
         super().__init__(store, lease_ms=lease_ms)

@@ -2,8 +2,8 @@
 
 The loop never waits for a handler. It fetches (at least every `FETCH_TIMEOUT_MS`, so the member never
 looks stalled to the group however slow a handler is), decodes each record and hands it to the lane of
-its key (`Lanes`: same key in order, other keys concurrently), where `Processor` claims, runs and resolves
-it. A partition with `CONSUMER_MAX_BATCH` records in flight is paused until it drains; a retry partition
+its Kafka key (`Lanes`: same key in order, other keys concurrently), where `Delivery` claims, runs and
+resolves it. A partition with `CONSUMER_MAX_BATCH` records in flight is paused until it drains; a retry partition
 whose next record is not due yet is paused until it is (the event topics keep flowing). After every fetch
 it commits, per partition, the first offset that is not dealt with yet (`PartitionState`).
 
@@ -22,20 +22,20 @@ from collections.abc import Awaitable, Hashable, Sequence
 from functools import partial
 from typing import TypeVar
 
-from consumers.claims import Claims
-from consumers.decoding import Decoded, attempt_of, decode, int_header
+from consumers.claims import ClaimBatcher
+from consumers.decoding import Decoded, Invalid, decode
+from consumers.delivery import Delivery
 from consumers.idempotency import IdempotencyStore
-from consumers.kafka import KafkaClient, Partition, Record
+from consumers.kafka import KafkaClient, Partition, Record, attempt_of, int_header
 from consumers.lanes import Lanes
 from consumers.metrics import ConsumerMetrics
 from consumers.partitions import PartitionState
-from consumers.processing import Processor
 from consumers.registry import Registry
-from consumers.routing import Route, now_ms
+from consumers.retries import now_ms
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
-from consumers.tracing import TracedClaims, Tracing
-from schemas.topics import HEADER_NOT_BEFORE
+from consumers.tracing import TracedClaimBatcher, Tracing
+from schemas.topics import HEADER_NOT_BEFORE, GroupTopics
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Worker:
         store: the idempotency store.
         registry: the handlers.
         metrics: where to count.
-        routes: the topics per provider; by default `Route.for_provider` of each `CONSUMER_PROVIDERS`.
+        topics: the topics per provider; by default `GroupTopics.for_provider` of each `CONSUMER_PROVIDERS`.
         tracing: OpenTelemetry spans of each record and commit (`consumers.tracing`); None, the default, is off.
     """
 
@@ -73,25 +73,26 @@ class Worker:
         store: IdempotencyStore,
         registry: Registry,
         metrics: ConsumerMetrics,
-        routes: Sequence[Route] | None = None,
+        topics: Sequence[GroupTopics] | None = None,
         tracing: Tracing | None = None,
     ) -> None:
         self._settings = settings
         self._group = settings.consumer_group
         self._kafka = kafka
         self._metrics = metrics
-        if routes is None:
-            routes = [Route.for_provider(p, self._group) for p in settings.consumer_providers]
-        self._by_topic: dict[str, tuple[Route, bool]] = {}
-        for route in routes:
-            self._by_topic[route.topic] = (route, False)
-            self._by_topic[route.retry_topic] = (route, True)
+        if topics is None:
+            topics = [GroupTopics.for_provider(p, self._group) for p in settings.consumer_providers]
+        # Per topic read: its provider's topics, and whether it is the retry topic.
+        self._by_topic: dict[str, tuple[GroupTopics, bool]] = {}
+        for provider_topics in topics:
+            self._by_topic[provider_topics.topic] = (provider_topics, False)
+            self._by_topic[provider_topics.retry_topic] = (provider_topics, True)
         lease_ms = settings.consumer_lease_ms
         self._tracing = tracing
         self._claims = (
-            Claims(store, lease_ms=lease_ms)
+            ClaimBatcher(store, lease_ms=lease_ms)
             if tracing is None
-            else TracedClaims(store, lease_ms=lease_ms, tracing=tracing)
+            else TracedClaimBatcher(store, lease_ms=lease_ms, tracing=tracing)
         )
         runner = HandlerRunner(
             registry,
@@ -101,7 +102,7 @@ class Worker:
             max_attempts=settings.consumer_max_attempts,
             tracing=tracing,
         )
-        self._processor = Processor(settings, claims=self._claims, runner=runner, kafka=kafka, metrics=metrics)
+        self._delivery = Delivery(settings, claims=self._claims, runner=runner, kafka=kafka, metrics=metrics)
         self._lanes = Lanes()
         self._parts: dict[Partition, PartitionState] = {}
         self._stopping = asyncio.Event()
@@ -112,7 +113,7 @@ class Worker:
 
     @property
     def topics(self) -> list[str]:
-        """The topics this worker reads: each route's event topic and retry topic."""
+        """The topics this worker reads: each provider's event topic and retry topic."""
         return list(self._by_topic)
 
     def stop(self) -> None:
@@ -130,8 +131,8 @@ class Worker:
                     # It never returns on its own; a claim left unrenewed lapses and its event runs twice.
                     log.error("the claim renewal stopped (%r); started again", _outcome_of(renewing))
                     renewing = asyncio.create_task(self._claims.renew_forever())
-                await self._room()
-                self._steer()
+                await self._wait_for_room()
+                self._pause_or_resume()
                 fetch = self._kafka.fetch(
                     timeout_ms=self._fetch_timeout_ms(), max_records=self._settings.consumer_max_batch
                 )
@@ -163,7 +164,7 @@ class Worker:
                 state = self._parts[part] = PartitionState()  # fetched before the assignment callback ran
             if state.revoked:
                 continue  # fetched just before a revocation: the next owner reads it from the commit
-            route, is_retry = self._by_topic[part.topic]
+            topics, is_retry = self._by_topic[part.topic]
             count = 0
             for record in records:
                 not_before = int_header(record, HEADER_NOT_BEFORE) if is_retry else None
@@ -171,23 +172,23 @@ class Worker:
                     # Read the partition again from this record once its time has come.
                     self._kafka.seek(part, record.offset)
                     state.not_before_ms = not_before
-                    self._steer_one(part, state, now)
+                    self._pause_or_resume_one(part, state, now)
                     break
-                item = decode(record, route, self._group, attempt_of(record) if is_retry else 1)
+                item = decode(record, topics, self._group, attempt_of(record) if is_retry else 1)
                 state.fetched(record.offset)
                 self._inflight_bytes += _size(record)
                 self._lanes.submit(_lane(item), partial(self._job, state, item))
                 count += 1
             if count:
-                self._metrics.consumed.labels(route.provider, self._group).inc(count)
+                self._metrics.consumed.labels(topics.provider, self._group).inc(count)
 
-    async def _job(self, state: PartitionState, item: Decoded) -> None:
+    async def _job(self, state: PartitionState, item: Decoded | Invalid) -> None:
         try:
             await self._handle(state, item)
         finally:
             self._inflight_bytes -= _size(item.record)
 
-    async def _handle(self, state: PartitionState, item: Decoded) -> None:
+    async def _handle(self, state: PartitionState, item: Decoded | Invalid) -> None:
         if state.revoked:
             return
         task = asyncio.current_task()
@@ -195,10 +196,10 @@ class Worker:
         state.running.add(task)
         try:
             if self._tracing is None:
-                outcome = await self._processor.process(item, gone=lambda: state.revoked)
+                outcome = await self._delivery.deliver(item, revoked=lambda: state.revoked)
             else:
                 with self._tracing.consume(item) as name_outcome:
-                    outcome = await self._processor.process(item, gone=lambda: state.revoked)
+                    outcome = await self._delivery.deliver(item, revoked=lambda: state.revoked)
                     name_outcome(outcome)
         finally:
             state.running.discard(task)
@@ -224,7 +225,7 @@ class Worker:
 
     # -------------------------------------------------------------------------------- flow control
 
-    async def _room(self) -> None:
+    async def _wait_for_room(self) -> None:
         # Quick handlers drain a full partition in milliseconds: wait for that rather than pause it, since aiokafka
         # fetches a resumed partition again only after its prefetch backoff (~100 ms). Slow ones get paused.
         limit = self._settings.consumer_max_batch
@@ -235,12 +236,12 @@ class Worker:
                 async with asyncio.timeout(wait_s):
                     await self._drained.wait()
 
-    def _steer(self) -> None:
+    def _pause_or_resume(self) -> None:
         now = now_ms()
         for part, state in self._parts.items():
-            self._steer_one(part, state, now)
+            self._pause_or_resume_one(part, state, now)
 
-    def _steer_one(self, part: Partition, state: PartitionState, now: int) -> None:
+    def _pause_or_resume_one(self, part: Partition, state: PartitionState, now: int) -> None:
         if state.not_before_ms is not None and state.not_before_ms <= now:
             state.not_before_ms = None
         # Paused, not left unfetched: the member keeps polling, so the group never takes it for dead.
@@ -347,9 +348,9 @@ def _outcome_of(task: asyncio.Task[None]) -> BaseException | None:
     return asyncio.CancelledError() if task.cancelled() else task.exception()
 
 
-def _lane(item: Decoded) -> Hashable:
+def _lane(item: Decoded | Invalid) -> Hashable:
     # Records of one Kafka key run in order; a record without a key needs no order with any other.
     record = item.record
     if record.key is not None:
-        return (item.route.provider, record.key)
+        return (item.topics.provider, record.key)
     return (record.topic, record.partition, record.offset)

@@ -4,6 +4,10 @@ Downstream teams subscribe to these names and route on these headers, so they ar
 contract (docs/contract.md, "Kafka"): change one only on purpose, and everywhere at once.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 # Every provider's events land on one topic of this prefix; a source may name another topic.
 TOPIC_PREFIX = "webhooks."
 
@@ -96,3 +100,25 @@ def dlq_topic(provider: str, group: str) -> str:
 def is_dlq_topic(topic: str) -> bool:
     """Whether a topic name is a dead-letter topic's."""
     return topic.endswith(f".{DLQ_SUFFIX}")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTopics:
+    """The topics a consumer group reads and writes for one provider.
+
+    Attributes:
+        provider: the provider, as used in metrics labels and idempotency keys.
+        topic: the event topic it reads.
+        retry_topic: its retry topic (it reads it too).
+        dlq_topic: its dead-letter topic.
+    """
+
+    provider: str
+    topic: str
+    retry_topic: str
+    dlq_topic: str
+
+    @classmethod
+    def for_provider(cls, provider: str, group: str) -> GroupTopics:
+        """The standard topics of docs/contract.md, "Kafka"."""
+        return cls(provider, event_topic(provider), retry_topic(provider, group), dlq_topic(provider, group))

@@ -17,17 +17,18 @@ import orjson
 import redis.asyncio
 from prometheus_client import CollectorRegistry
 
+from consumers.handlers import Event
 from consumers.idempotency import IdempotencyStore
 from consumers.kafka import KafkaClient, ensure_topics
 from consumers.metrics import ConsumerMetrics, serve
-from consumers.registry import Event, Registry
-from consumers.routing import Route
+from consumers.registry import Registry
 from consumers.settings import Settings
 from consumers.worker import Worker
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
+from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import serving
 from tests.signing import hmac_headers
 
@@ -63,7 +64,7 @@ async def live_stack(kafka_bootstrap: str, redis_url: str, unique: str) -> Async
     """Receiver (uvicorn, loopback) and one worker of group `ops-<unique>` with a handler that records ids."""
     group = f"ops-{unique}"
     base = f"test.{unique}.hmac"
-    route = Route("hmac", base, f"{base}.{group}.retry", f"{base}.{group}.dlq")
+    route = GroupTopics("hmac", base, f"{base}.{group}.retry", f"{base}.{group}.dlq")
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_topic_partitions=PARTITIONS,
@@ -91,7 +92,7 @@ async def live_stack(kafka_bootstrap: str, redis_url: str, unique: str) -> Async
         store=IdempotencyStore(client),
         registry=handlers,
         metrics=metrics,
-        routes=[route],
+        topics=[route],
     )
     task = asyncio.create_task(worker.run())
     receiver_settings = ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=PARTITIONS)

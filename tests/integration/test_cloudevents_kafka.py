@@ -18,14 +18,14 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1 import kafka as ce_v1_kafka
 from prometheus_client import CollectorRegistry
 
+from consumers.handlers import Event
 from consumers.idempotency import IdempotencyStore
-from consumers.registry import Event
-from consumers.routing import Route
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import GitHubScheme, HmacScheme, StripeScheme
 from schemas import Envelope
+from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import Record, read_topic, serving
 from tests.integration.test_worker import Running, eventually, make_settings, running_worker
 from tests.signing import github_headers, hmac_headers, stripe_headers
@@ -127,7 +127,7 @@ async def test_retry_and_dead_letter_records_are_the_same_cloudevent(
 ) -> None:
     topic = f"it.{unique}.hmac"
     group = f"ce-{unique}"
-    route = Route("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
+    route = GroupTopics("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
     receiver = create_app(
         ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=1),
         sources={"hmac": Source("hmac", HmacScheme(), (b"k",), topic)},

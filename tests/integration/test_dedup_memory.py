@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio
 
 from bench.dedup import measure
-from consumers.idempotency import Claim, IdempotencyStore, idempotency_key
+from consumers.idempotency import Claim, IdempotencyStore, claim_key
 from tests.conftest import stack
 
 
@@ -55,5 +55,5 @@ async def test_100k_events_cost_at_most_40_bytes_each_and_no_distinct_event_is_a
     store = IdempotencyStore(own_redis)
     keys = [key.decode() async for key in own_redis.scan_iter(match="webhooks:idem:*")]
     assert keys == []  # every claim was completed, and its key deleted
-    fresh = [idempotency_key("bench", "github", f"new-{i}") for i in range(10_000)]
+    fresh = [claim_key("bench", "github", f"new-{i}") for i in range(10_000)]
     assert await store.claim(fresh, "t", 60_000) == [Claim.CLAIMED] * 10_000

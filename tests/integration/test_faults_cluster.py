@@ -21,12 +21,12 @@ import redis.asyncio
 from prometheus_client import CollectorRegistry
 
 from consumers.idempotency import IdempotencyStore
-from consumers.routing import Route
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
 from schemas import Envelope
+from schemas.topics import GroupTopics
 from tests.conftest import stack
 from tests.integration.kafka_tools import read_topic, serving
 from tests.integration.test_worker import eventually, make_settings, running_worker
@@ -70,7 +70,7 @@ async def test_killing_one_of_three_brokers_under_load_loses_and_repeats_nothing
         sources={"hmac": Source("hmac", HmacScheme(), (SECRET.encode(),), topic)},
         registry=CollectorRegistry(),
     )
-    route = Route("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
+    route = GroupTopics("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
     settings = make_settings(bootstrap, redis_url, group, kafka_replication_factor=3)
     acknowledged: list[str] = []
     refused = collections.Counter[int]()

@@ -15,13 +15,13 @@ import pytest
 import redis.asyncio
 from prometheus_client import CollectorRegistry
 
-from consumers.idempotency import IdempotencyStore, idempotency_key
-from consumers.routing import Route
+from consumers.idempotency import IdempotencyStore, claim_key
 from receiver.app import Receiver, create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
 from schemas import Envelope
+from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import read_topic, serving
 from tests.integration.test_worker import eventually, make_settings, running_worker
 from tests.signing import hmac_headers
@@ -47,7 +47,7 @@ async def test_fifty_concurrent_copies_across_two_receivers_run_the_handler_once
             registry=CollectorRegistry(),
         )
 
-    route = Route("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
+    route = GroupTopics("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
     async with (
         serving(receiver()) as url_a,
         serving(receiver()) as url_b,
@@ -73,4 +73,4 @@ async def test_fifty_concurrent_copies_across_two_receivers_run_the_handler_once
     assert (worker.outcome("ok"), worker.outcome("duplicate")) == (1, COPIES - 1)
     assert worker.sample("webhooks_duplicates_total") == COPIES - 1
     assert worker.sample("webhooks_consumed_total") == COPIES
-    assert await IdempotencyStore(redis_client).is_done([idempotency_key(group, "hmac", event_id)]) == [True]
+    assert await IdempotencyStore(redis_client).is_done([claim_key(group, "hmac", event_id)]) == [True]

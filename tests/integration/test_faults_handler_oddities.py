@@ -13,7 +13,7 @@ from consumers import Context, Event, Registry
 from consumers.errors import RetryLater
 from consumers.idempotency import IdempotencyStore
 from consumers.kafka import ensure_topics
-from consumers.routing import MAX_RETRY_DELAY_MS
+from consumers.retries import MAX_RETRY_DELAY_MS
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_NOT_BEFORE
 from tests.integration.test_worker import (
     committed_lag,

@@ -18,8 +18,8 @@ import pytest
 import redis.asyncio
 
 from consumers.idempotency import IdempotencyStore
-from consumers.routing import Route
 from schemas import Envelope
+from schemas.topics import GroupTopics
 from tests.conftest import stack
 from tests.integration.kafka_tools import read_topic
 from tests.integration.receiver_process import ReceiverSource, receiver_process, wait_ready
@@ -80,7 +80,7 @@ async def test_receiver_and_consumer_deliver_over_sasl_and_wrong_credentials_fai
     env = source.env(sasl_bootstrap, tmp_path, **sasl_env(PASSWORD))
     url = f"http://127.0.0.1:{env['RECEIVER_PORT']}"
     group = f"auth-{unique}"
-    route = Route("hmac", source.topic, f"{source.topic}.{group}.retry", f"{source.topic}.{group}.dlq")
+    route = GroupTopics("hmac", source.topic, f"{source.topic}.{group}.retry", f"{source.topic}.{group}.dlq")
     consumer_settings = make_settings(
         sasl_bootstrap,
         redis_url,

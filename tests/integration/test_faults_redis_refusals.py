@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio
 
 from consumers import Context, Event, Registry
-from consumers.idempotency import IdempotencyStore, idempotency_key
+from consumers.idempotency import IdempotencyStore, claim_key
 from consumers.kafka import ensure_topics
 from tests.integration.redis_faults import PASSWORD, USER, OwnRedis, Proxy, own_redis
 from tests.integration.test_worker import committed_lag, envelope, eventually, make_route, make_settings, produce
@@ -67,7 +67,7 @@ async def test_refused_redis_calls_are_waited_out_never_dropped_nor_run_twice(
     assert calls == Counter(dict.fromkeys(first + later, 1))
     assert stopped_s < 5
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
-    keys = [idempotency_key(group, "hmac", event_id) for event_id in first + later]
+    keys = [claim_key(group, "hmac", event_id) for event_id in first + later]
     assert await IdempotencyStore(server.admin).is_done(keys) == [True] * len(keys)
 
 
@@ -91,7 +91,7 @@ async def test_claims_stay_renewed_through_a_refusal_also_those_waiting_for_a_sl
         calls[event.id] += 1
         await asyncio.sleep(5 if event.id == "slow" else 0)
 
-    keys = [idempotency_key(group, "hmac", event_id) for event_id in ("slow", "queued")]
+    keys = [claim_key(group, "hmac", event_id) for event_id in ("slow", "queued")]
     try:
         async with worker(settings, route, IdempotencyStore(client), registry) as (metrics, _, stop):
             # One partition for both, so that the second is claimed while the first runs.
@@ -133,7 +133,7 @@ async def test_a_worker_that_loses_a_claim_stops_its_handler_and_leaves_the_even
         await asyncio.sleep(4)
         finished[event.id] += 1
 
-    key = idempotency_key(group, "hmac", "evt_1")
+    key = claim_key(group, "hmac", "evt_1")
     try:
         async with worker(settings, route, IdempotencyStore(client), registry) as (metrics, _, stop):
             await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
@@ -192,7 +192,7 @@ async def test_a_failover_behind_one_address_is_followed_not_retried_on_the_old_
             await client.aclose()
 
         assert calls == Counter(dict.fromkeys(first + later, 1))
-        keys = [idempotency_key(group, "hmac", event_id) for event_id in first + later]
+        keys = [claim_key(group, "hmac", event_id) for event_id in first + later]
         assert await IdempotencyStore(standby.admin).is_done(keys) == [True] * len(keys)
         # Pooled connections to the demoted node are dropped at its first READONLY, not kept to fail again.
         assert left_on_old == []

@@ -12,9 +12,9 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from consumers.claims import Claims
+from consumers.claims import ClaimBatcher
 from consumers.errors import StoreUnavailable
-from consumers.idempotency import DONE, Claim, IdempotencyStore, idempotency_key
+from consumers.idempotency import DONE, Claim, IdempotencyStore, claim_key
 from consumers.windows import RememberWindows
 
 LEASE_MS = 60_000
@@ -23,12 +23,12 @@ WEEK_S = 604_800
 
 def test_key_layout_is_the_public_one() -> None:
     # The hash tag: group, provider and shard (the first byte of the event id's BLAKE2b-128 digest, modulo 64).
-    assert idempotency_key("agents", "stripe", "evt_1") == "webhooks:idem:{agents:stripe:2a}:evt_1"
+    assert claim_key("agents", "stripe", "evt_1") == "webhooks:idem:{agents:stripe:2a}:evt_1"
 
 
 async def test_claim_then_duplicate_after_complete(redis_client: redis.asyncio.Redis) -> None:
     store = IdempotencyStore(redis_client)
-    keys = [idempotency_key("g", "hmac", f"e{i}") for i in range(3)]
+    keys = [claim_key("g", "hmac", f"e{i}") for i in range(3)]
 
     assert await store.claim(keys, "mine", LEASE_MS) == [Claim.CLAIMED] * 3
     assert await store.claim(keys, "theirs", LEASE_MS) == [Claim.HELD] * 3
@@ -45,7 +45,7 @@ async def test_claim_then_duplicate_after_complete(redis_client: redis.asyncio.R
 
 async def test_complete_and_release_leave_other_claims_alone(redis_client: redis.asyncio.Redis) -> None:
     store = IdempotencyStore(redis_client)
-    key = idempotency_key("g", "hmac", "e1")
+    key = claim_key("g", "hmac", "e1")
     assert await store.claim([key], "theirs", LEASE_MS) == [Claim.CLAIMED]
 
     assert await store.complete([key], "mine") == [False]
@@ -55,7 +55,7 @@ async def test_complete_and_release_leave_other_claims_alone(redis_client: redis
 
 async def test_release_lets_the_next_claim_through(redis_client: redis.asyncio.Redis) -> None:
     store = IdempotencyStore(redis_client)
-    keys = [idempotency_key("g", "hmac", "e1"), idempotency_key("g", "hmac", "e2")]
+    keys = [claim_key("g", "hmac", "e1"), claim_key("g", "hmac", "e2")]
     await store.claim(keys, "first", LEASE_MS)
 
     assert await store.release(keys, "first") == [True, True]
@@ -66,7 +66,7 @@ async def test_release_lets_the_next_claim_through(redis_client: redis.asyncio.R
 
 async def test_a_claim_expires_after_its_lease(redis_client: redis.asyncio.Redis) -> None:
     store = IdempotencyStore(redis_client)
-    key = idempotency_key("g", "hmac", "crashed")
+    key = claim_key("g", "hmac", "crashed")
     assert await store.claim([key], "crashed-member", 100) == [Claim.CLAIMED]
     assert await store.claim([key], "other", LEASE_MS) == [Claim.HELD]
 
@@ -79,7 +79,7 @@ async def test_a_claim_expires_after_its_lease(redis_client: redis.asyncio.Redis
 
 async def test_renew_extends_only_our_leases(redis_client: redis.asyncio.Redis) -> None:
     store = IdempotencyStore(redis_client)
-    ours, theirs = idempotency_key("g", "hmac", "a"), idempotency_key("g", "hmac", "b")
+    ours, theirs = claim_key("g", "hmac", "a"), claim_key("g", "hmac", "b")
     await store.claim([ours], "mine", 1000)
     await store.claim([theirs], "theirs", 1000)
 
@@ -91,7 +91,7 @@ async def test_renew_extends_only_our_leases(redis_client: redis.asyncio.Redis) 
 
 async def test_mixed_batch_reports_each_key(redis_client: redis.asyncio.Redis) -> None:
     store = IdempotencyStore(redis_client)
-    done, held, free = (idempotency_key("g", "hmac", name) for name in ("done", "held", "free"))
+    done, held, free = (claim_key("g", "hmac", name) for name in ("done", "held", "free"))
     await store.claim([done], "x", LEASE_MS)
     await store.complete([done], "x")
     await store.claim([held], "y", LEASE_MS)
@@ -106,9 +106,9 @@ async def _script_calls(client: redis.asyncio.Redis) -> int:
 
 async def test_a_batch_of_many_keys_is_one_round_trip(redis_client: redis.asyncio.Redis) -> None:
     store = IdempotencyStore(redis_client)
-    keys = [idempotency_key("g", "hmac", f"evt_{i}") for i in range(500)]
+    keys = [claim_key("g", "hmac", f"evt_{i}") for i in range(500)]
     await store.claim(
-        [idempotency_key("g", "hmac", "warm-up")], "t", LEASE_MS
+        [claim_key("g", "hmac", "warm-up")], "t", LEASE_MS
     )  # loads the script: the first call may add a SCRIPT LOAD
 
     before = await _script_calls(redis_client)
@@ -133,9 +133,9 @@ async def test_redis_down_is_store_unavailable() -> None:
     store = IdempotencyStore(client)
     try:
         with pytest.raises(StoreUnavailable, match="Redis did not take the call"):
-            await store.claim([idempotency_key("g", "hmac", "e")], "t", LEASE_MS)
+            await store.claim([claim_key("g", "hmac", "e")], "t", LEASE_MS)
         with pytest.raises(StoreUnavailable):
-            await store.complete([idempotency_key("g", "hmac", "e")], "t")
+            await store.complete([claim_key("g", "hmac", "e")], "t")
     finally:
         await client.aclose()
 
@@ -143,7 +143,7 @@ async def test_redis_down_is_store_unavailable() -> None:
 async def test_a_claim_retried_with_the_same_token_is_ours(redis_client: redis.asyncio.Redis) -> None:
     # The reply to the first claim was lost (Redis restarted, a connection dropped): trying again succeeds.
     store = IdempotencyStore(redis_client)
-    key = idempotency_key("g", "hmac", "e1")
+    key = claim_key("g", "hmac", "e1")
     assert await store.claim([key], "mine", 1000) == [Claim.CLAIMED]
     assert await store.claim([key], "mine", LEASE_MS) == [Claim.CLAIMED]
     assert await redis_client.pttl(key) > 1000
@@ -152,7 +152,7 @@ async def test_a_claim_retried_with_the_same_token_is_ours(redis_client: redis.a
 
 async def test_a_forced_claim_takes_done_keys_but_never_live_claims(redis_client: redis.asyncio.Redis) -> None:
     store = IdempotencyStore(redis_client)
-    done, held = idempotency_key("g", "hmac", "done"), idempotency_key("g", "hmac", "held")
+    done, held = claim_key("g", "hmac", "done"), claim_key("g", "hmac", "held")
     await store.claim([done], "x", LEASE_MS)
     await store.complete([done], "x")
     await store.claim([held], "y", LEASE_MS)
@@ -167,7 +167,7 @@ async def test_a_forced_claim_takes_done_keys_but_never_live_claims(redis_client
 async def test_a_lapsed_claim_nobody_took_is_still_marked_done(redis_client: redis.asyncio.Redis) -> None:
     # Redis was away longer than the lease while the handler finished: the event is done, not left open.
     store = IdempotencyStore(redis_client)
-    key = idempotency_key("g", "hmac", "lapsed")
+    key = claim_key("g", "hmac", "lapsed")
     await store.claim([key], "mine", 100)
     await asyncio.sleep(0.2)
     assert await store.complete([key], "mine") == [True]
@@ -182,7 +182,7 @@ async def test_done_marks_of_the_layout_before_are_honoured_until_they_expire(
     await redis_client.set("webhooks:idem:g:stripe:evt_old", DONE, ex=1)
     await redis_client.set("webhooks:idem:g:stripe:evt_running", "a1b2c3", px=LEASE_MS)
     store = IdempotencyStore(redis_client)
-    old, running, new = (idempotency_key("g", "stripe", name) for name in ("evt_old", "evt_running", "evt_new"))
+    old, running, new = (claim_key("g", "stripe", name) for name in ("evt_old", "evt_running", "evt_new"))
 
     assert await store.is_done([old, running, new]) == [True, False, False]
     assert await store.claim([old, running, new], "upgraded", LEASE_MS) == [Claim.DONE, Claim.HELD, Claim.CLAIMED]
@@ -195,7 +195,7 @@ async def test_a_mark_is_found_through_its_whole_window_whatever_the_bucket(redi
     now = [float(int(time.time()))]
     windows = RememberWindows.build(WEEK_S, {"shopify": 86_400})
     store = IdempotencyStore(redis_client, windows=windows, clock=lambda: now[0])
-    keys = [idempotency_key("g", provider, "evt_1") for provider in ("shopify", "hmac")]
+    keys = [claim_key("g", provider, "evt_1") for provider in ("shopify", "hmac")]
     await store.claim(keys, "t", LEASE_MS)
     await store.complete(keys, "t")
 
@@ -211,7 +211,7 @@ async def test_a_mark_is_found_through_its_whole_window_whatever_the_bucket(redi
 
 
 async def test_a_claim_cancelled_in_the_tick_its_reply_comes_is_released(redis_client: redis.asyncio.Redis) -> None:
-    key = idempotency_key("g", "hmac", "cancelled-on-reply")
+    key = claim_key("g", "hmac", "cancelled-on-reply")
     claiming: list[asyncio.Task[Claim]] = []
 
     class CancelOnReply(IdempotencyStore):
@@ -221,7 +221,7 @@ async def test_a_claim_cancelled_in_the_tick_its_reply_comes_is_released(redis_c
             asyncio.get_running_loop().call_soon(claiming[0].cancel)
             return result
 
-    claims = Claims(CancelOnReply(redis_client), lease_ms=LEASE_MS)
+    claims = ClaimBatcher(CancelOnReply(redis_client), lease_ms=LEASE_MS)
     claiming.append(asyncio.create_task(claims.claim(key)))
     with pytest.raises(asyncio.CancelledError):
         await claiming[0]
@@ -241,7 +241,7 @@ async def test_a_mark_written_by_a_member_whose_clock_runs_ahead_is_found(redis_
     windows = RememberWindows.build(WEEK_S, {"shopify": 86_400})
     ahead = IdempotencyStore(redis_client, windows=windows, clock=lambda: boundary + 30)
     behind = IdempotencyStore(redis_client, windows=windows, clock=lambda: boundary - 30)
-    key = idempotency_key("g", "shopify", "evt_1")
+    key = claim_key("g", "shopify", "evt_1")
     await ahead.claim([key], "t", LEASE_MS)
     await ahead.complete([key], "t")
 

@@ -13,13 +13,13 @@ import pytest
 import redis.asyncio
 from prometheus_client import CollectorRegistry
 
-from consumers.idempotency import IdempotencyStore, idempotency_key
-from consumers.registry import Event
-from consumers.routing import Route
+from consumers.handlers import Event
+from consumers.idempotency import IdempotencyStore, claim_key
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import GitHubScheme, HmacScheme
+from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import serving
 from tests.integration.test_worker import Running, eventually, make_settings, running_worker
 from tests.signing import github_headers, hmac_headers
@@ -48,8 +48,8 @@ async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
     )
     store = IdempotencyStore(redis_client)
     group_a, group_b = f"triage-{unique}", f"audit-{unique}"
-    route_a = Route("github", topic, f"{topic}.{group_a}.retry", f"{topic}.{group_a}.dlq")
-    route_b = Route("github", topic, f"{topic}.{group_b}.retry", f"{topic}.{group_b}.dlq")
+    route_a = GroupTopics("github", topic, f"{topic}.{group_a}.retry", f"{topic}.{group_a}.dlq")
+    route_b = GroupTopics("github", topic, f"{topic}.{group_b}.retry", f"{topic}.{group_b}.dlq")
 
     async with (
         serving(receiver) as url,
@@ -76,7 +76,7 @@ async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
         assert group.sample("webhooks_duplicates_total") == 2
         assert group.sample("webhooks_consumed_total") == 3
     # Handled: the claim key is gone and the event is done for the group.
-    key = idempotency_key(group_a, "github", delivery)
+    key = claim_key(group_a, "github", delivery)
     assert await redis_client.exists(key) == 0
     assert await IdempotencyStore(redis_client).is_done([key]) == [True]
     # One log line per processed record, per group: which event, what became of it.
@@ -98,7 +98,7 @@ async def test_the_senders_traceparent_reaches_the_handler_and_survives_a_retry(
         registry=CollectorRegistry(),
     )
     group = f"trace-{unique}"
-    route = Route("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
+    route = GroupTopics("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
     seen: list[tuple[int, str | None]] = []
 
     async def fail_once(event: Event[Any]) -> None:

@@ -18,10 +18,10 @@ import pytest
 import redis.asyncio
 
 from consumers.errors import StoreUnavailable
-from consumers.idempotency import idempotency_key
+from consumers.idempotency import claim_key
 from consumers.kafka import ensure_topics
-from consumers.routing import Route
 from consumers.settings import Settings
+from schemas.topics import GroupTopics
 from tests.conftest import stack
 from tests.integration.kafka_tools import free_port
 from tests.integration.test_replay import dead_letter, replay_cli
@@ -115,7 +115,7 @@ async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_eff
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     # Killed with claims held (on the cluster) and done records above the commit point.
-    assert await cluster.client.exists(idempotency_key(group.group, group.provider, hanging[0])) == 1
+    assert await cluster.client.exists(claim_key(group.group, group.provider, hanging[0])) == 1
     assert left_uncommitted > len(hanging)
 
     second_env = group.env(**on_cluster)
@@ -236,7 +236,7 @@ async def test_the_replay_command_on_a_redis_cluster_runs_each_dead_letter_once(
     kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, cluster: Cluster, unique: str
 ) -> None:
     group = Group(kafka_bootstrap, cluster.url, unique)
-    route = Route.for_provider(group.provider, group.group)
+    route = GroupTopics.for_provider(group.provider, group.group)
     await ensure_topics(Settings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=3), [route.dlq_topic])
     ids = [f"evt_{i:03d}" for i in range(12)]
     await dead_letter(kafka_bootstrap, route, ids)

@@ -17,14 +17,14 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
 from consumers import Context, Event, PermanentError, Registry
-from consumers.idempotency import IdempotencyStore, idempotency_key
+from consumers.idempotency import IdempotencyStore, claim_key
 from consumers.kafka import ensure_topics, read_to_end
 from consumers.metrics import ConsumerMetrics, Outcome
 from consumers.replay import Replayer, Selection, Summary
-from consumers.routing import Route, failure_record, now_ms
+from consumers.retries import failure_record, now_ms
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
-from schemas.topics import HEADER_ID, dlq_topic
+from schemas.topics import HEADER_ID, GroupTopics, dlq_topic
 from tests.integration.test_worker import envelope, eventually, make_route, make_settings, produce
 from tests.integration.test_worker_flow import outcome, worker
 from tests.integration.worker_process import ROOT, Group
@@ -89,7 +89,7 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
     assert (first.handled, first.duplicates, first.failed, first.complete) == (2, 0, 0, True)
     # Each ran once, as the attempt after its last one.
     assert sorted(runs) == [("evt_broken", 3), ("evt_refused", 2)]
-    assert await IdempotencyStore(redis_client).is_done([idempotency_key(group, "hmac", "evt_broken")]) == [True]
+    assert await IdempotencyStore(redis_client).is_done([claim_key(group, "hmac", "evt_broken")]) == [True]
 
     again = await replay()
     assert (again.handled, again.duplicates) == (0, 2)
@@ -111,7 +111,7 @@ class DeadRecord:
     headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 
-async def dead_letter(bootstrap: str, route: Route, ids: list[str]) -> None:
+async def dead_letter(bootstrap: str, route: GroupTopics, ids: list[str]) -> None:
     """Put events in the DLQ as a worker does, after a fifth failed attempt."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -144,7 +144,7 @@ async def test_the_replay_command(
     kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str, tmp_path: Path
 ) -> None:
     group = Group(kafka_bootstrap, redis_url, unique)
-    route = Route.for_provider(group.provider, group.group)
+    route = GroupTopics.for_provider(group.provider, group.group)
     assert route.dlq_topic == dlq_topic(group.provider, group.group)
     await ensure_topics(Settings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=3), [route.dlq_topic])
     before = datetime.now(UTC) - timedelta(seconds=1)

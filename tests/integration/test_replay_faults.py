@@ -16,12 +16,12 @@ import redis.asyncio
 from prometheus_client import CollectorRegistry
 
 from consumers import Context, Event, Registry
-from consumers.idempotency import IdempotencyStore, idempotency_key
+from consumers.idempotency import IdempotencyStore, claim_key
 from consumers.kafka import ensure_topics, read_to_end
 from consumers.metrics import ConsumerMetrics
 from consumers.replay import Replayer, Selection, Summary
-from consumers.routing import Route
 from consumers.runner import HandlerRunner
+from schemas.topics import GroupTopics
 from tests.integration.redis_faults import OwnRedis, own_redis
 from tests.integration.test_replay import dead_letter
 from tests.integration.test_worker import make_route, make_settings
@@ -37,7 +37,7 @@ async def replay(
     kafka_bootstrap: str,
     redis_url: str,
     client: redis.asyncio.Redis,
-    route: Route,
+    route: GroupTopics,
     group: str,
     registry: Registry,
     *,
@@ -61,7 +61,7 @@ async def replay(
     return summary
 
 
-async def dead_route(kafka_bootstrap: str, redis_url: str, unique: str, ids: list[str]) -> tuple[Route, str]:
+async def dead_route(kafka_bootstrap: str, redis_url: str, unique: str, ids: list[str]) -> tuple[GroupTopics, str]:
     group = f"g-{unique}"
     route = make_route("hmac", unique, group)
     await ensure_topics(make_settings(kafka_bootstrap, redis_url, group), [route.dlq_topic])
@@ -91,7 +91,7 @@ async def test_a_failing_forced_replay_keeps_the_earlier_done_mark(
     kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
 ) -> None:
     route, group = await dead_route(kafka_bootstrap, redis_url, unique, ["evt_done"])
-    key = idempotency_key(group, "hmac", "evt_done")
+    key = claim_key(group, "hmac", "evt_done")
     store = IdempotencyStore(redis_client)
     await store.claim([key], "an-earlier-run", 60_000)
     await store.complete([key], "an-earlier-run")
@@ -118,7 +118,7 @@ async def test_a_replay_slower_than_the_lease_keeps_its_claims(
 
     @registry.handler("hmac", "*")
     async def slow(event: Event[Any], context: Context) -> None:
-        key = idempotency_key(group, "hmac", event.id)
+        key = claim_key(group, "hmac", event.id)
         owner_at[event.id] = [await redis_client.get(key)]
         await asyncio.sleep(1.5)
         owner_at[event.id].append(await redis_client.get(key))

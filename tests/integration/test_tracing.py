@@ -18,14 +18,14 @@ from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CollectorRegistry
 
 from consumers import tracing as consumer_tracing
+from consumers.handlers import Event
 from consumers.idempotency import IdempotencyStore
-from consumers.registry import Event
-from consumers.routing import Route
 from receiver import tracing as receiver_tracing
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
+from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import read_topic, serving
 from tests.integration.test_worker import Running, eventually, make_settings, running_worker
 from tests.signing import hmac_headers
@@ -62,7 +62,7 @@ async def test_one_signed_webhook_is_one_trace_across_receiver_worker_and_retry(
     spans, provider = exporter
     topic = f"it.{unique}.hmac"
     group = f"otel-{unique}"
-    route = Route("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
+    route = GroupTopics("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
     receiver = create_app(
         ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=1),
         sources={"hmac": Source("hmac", HmacScheme(), (b"k",), topic)},

@@ -20,11 +20,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from consumers.errors import PermanentError, RetryLater, StoreUnavailable
-from consumers.idempotency import Claim, IdempotencyStore, idempotency_key
+from consumers.handlers import Event
+from consumers.idempotency import Claim, IdempotencyStore, claim_key
 from consumers.kafka import KafkaClient, ensure_topics
 from consumers.metrics import ConsumerMetrics
-from consumers.registry import Event, Registry
-from consumers.routing import Route
+from consumers.registry import Registry
 from consumers.settings import Settings
 from consumers.tracing import Tracing
 from consumers.worker import Worker
@@ -38,6 +38,7 @@ from schemas.topics import (
     HEADER_ORIGINAL_OFFSET,
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TOPIC,
+    GroupTopics,
 )
 
 PARTITIONS = 2
@@ -60,9 +61,9 @@ def make_settings(kafka_bootstrap: str, redis_url: str, group: str, **overrides:
     return Settings(**values)
 
 
-def make_route(provider: str, unique: str, group: str) -> Route:
+def make_route(provider: str, unique: str, group: str) -> GroupTopics:
     base = f"test.{unique}.{provider}"
-    return Route(provider, base, f"{base}.{group}.retry", f"{base}.{group}.dlq")
+    return GroupTopics(provider, base, f"{base}.{group}.retry", f"{base}.{group}.dlq")
 
 
 def envelope(event_id: str, *, provider: str = "hmac", type: str = "order.created", payload: Any = None) -> bytes:
@@ -98,7 +99,7 @@ async def eventually(check: Callable[[], bool], what: str, timeout_s: float = WA
 @dataclass
 class Running:
     settings: Settings
-    route: Route
+    route: GroupTopics
     metrics: ConsumerMetrics
     calls: list[tuple[str, int, float]] = field(default_factory=list)
 
@@ -116,7 +117,7 @@ Behaviour = Callable[[Event[Any]], Awaitable[object]]
 @asynccontextmanager
 async def running_worker(
     settings: Settings,
-    route: Route,
+    route: GroupTopics,
     store: IdempotencyStore,
     behaviour: Behaviour | None = None,
     *,
@@ -139,7 +140,7 @@ async def running_worker(
         store=store,
         registry=registry,
         metrics=running.metrics,
-        routes=[route],
+        topics=[route],
         tracing=tracing,
     )
     task = asyncio.create_task(worker.run())
@@ -345,7 +346,7 @@ async def test_a_handler_that_always_fails_ends_in_the_dlq_after_max_attempts(
     assert dead.value == envelope_value(dead)
     assert await committed_lag(kafka_bootstrap, group, [route.topic, route.retry_topic]) == 0
     # A later redelivery of the dead-lettered event is handled again: its claim was released, not done.
-    assert await store.claim([idempotency_key(group, "hmac", "evt_1")], "t", 1000) == [Claim.CLAIMED]
+    assert await store.claim([claim_key(group, "hmac", "evt_1")], "t", 1000) == [Claim.CLAIMED]
 
 
 def envelope_value(record: Any) -> bytes:
@@ -414,7 +415,7 @@ async def test_an_event_held_by_another_member_is_waited_for_never_skipped(
     route = make_route("hmac", unique, group)
     await ensure_topics(settings, [route.topic])
     # Another member claimed both events and then crashed (evt_1) or finished (evt_2).
-    keys = [idempotency_key(group, "hmac", "evt_1"), idempotency_key(group, "hmac", "evt_2")]
+    keys = [claim_key(group, "hmac", "evt_1"), claim_key(group, "hmac", "evt_2")]
     assert await store.claim(keys, "other-member", 1500) == [Claim.CLAIMED] * 2
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1")), ("evt_2", envelope("evt_2"))])
 
@@ -508,7 +509,7 @@ async def test_stop_past_the_grace_releases_the_claim_and_commits_nothing_unfini
         await stop()
 
     assert running.outcome("ok") == 0
-    assert await redis_client.exists(idempotency_key(group, "hmac", "evt_1")) == 0
+    assert await redis_client.exists(claim_key(group, "hmac", "evt_1")) == 0
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 1
 
 
@@ -529,4 +530,4 @@ async def test_a_claim_is_renewed_while_a_slow_handler_runs(
         await stop()
 
     # Held past two lease lengths, and still ours at the end: marked done, so a redelivery is a duplicate.
-    assert await IdempotencyStore(redis_client).is_done([idempotency_key(group, "hmac", "evt_1")]) == [True]
+    assert await IdempotencyStore(redis_client).is_done([claim_key(group, "hmac", "evt_1")]) == [True]

@@ -18,10 +18,9 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
 from consumers import Context, Event, Registry
-from consumers.idempotency import IdempotencyStore, idempotency_key
+from consumers.idempotency import IdempotencyStore, claim_key
 from consumers.kafka import KafkaClient, Partition, ensure_topics
 from consumers.metrics import ConsumerMetrics
-from consumers.routing import Route
 from consumers.settings import Settings
 from consumers.worker import Worker
 from schemas.topics import (
@@ -31,6 +30,7 @@ from schemas.topics import (
     HEADER_ORIGINAL_OFFSET,
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TOPIC,
+    GroupTopics,
 )
 from tests.integration.test_worker import (
     WAIT_S,
@@ -68,11 +68,11 @@ class CountingKafka(KafkaClient):
 
 @asynccontextmanager
 async def worker(
-    settings: Settings, route: Route, store: IdempotencyStore, registry: Registry
+    settings: Settings, route: GroupTopics, store: IdempotencyStore, registry: Registry
 ) -> AsyncIterator[tuple[ConsumerMetrics, CountingKafka, Callable[[], Any]]]:
     metrics = ConsumerMetrics(CollectorRegistry())
     kafka = CountingKafka(settings)
-    member = Worker(settings=settings, kafka=kafka, store=store, registry=registry, metrics=metrics, routes=[route])
+    member = Worker(settings=settings, kafka=kafka, store=store, registry=registry, metrics=metrics, topics=[route])
     task = asyncio.create_task(member.run())
 
     async def stop() -> None:
@@ -86,7 +86,7 @@ async def worker(
             await stop()
 
 
-def outcome(metrics: ConsumerMetrics, route: Route, group: str, name: str) -> float:
+def outcome(metrics: ConsumerMetrics, route: GroupTopics, group: str, name: str) -> float:
     labels = {"provider": route.provider, "group": group, "outcome": name}
     return metrics.registry.get_sample_value("webhooks_processed_total", labels) or 0.0
 
@@ -276,4 +276,4 @@ async def test_a_rebalance_commits_what_is_done_and_releases_what_is_not(
     print(f"\nrebalance: 2 cut off and released, handed over in {took_s:.1f}s; {duplicates:.0f} duplicates dropped")
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
     for event_id in ids:
-        assert await IdempotencyStore(redis_client).is_done([idempotency_key(group, "hmac", event_id)]) == [True]
+        assert await IdempotencyStore(redis_client).is_done([claim_key(group, "hmac", event_id)]) == [True]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis.asyncio
 
-from consumers.idempotency import idempotency_key
+from consumers.idempotency import claim_key
 from consumers.kafka import ensure_topics
 from consumers.settings import Settings
 from tests.integration.test_worker import envelope, produce
@@ -62,7 +62,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
         first.wait(timeout=10)
     killed_at = time.monotonic()
     # Killed with claims held, handlers in flight, and done records above the commit point.
-    assert await redis_client.get(idempotency_key(group.group, group.provider, hanging[0])) not in (None, b"done")
+    assert await redis_client.get(claim_key(group.group, group.provider, hanging[0])) not in (None, b"done")
     assert left_uncommitted > len(hanging)
 
     second_env = group.env()
@@ -133,9 +133,7 @@ async def test_sigterm_drains_in_flight_handlers_commits_and_leaves(
     assert await group.counts(redis_client, "effects", sorted(handled)) == dict.fromkeys(handled, 1)
     assert sum((await group.counts(redis_client, "started", ids)).values()) == len(handled)
     # Claims of events that had not started were released, not left to expire.
-    assert not await redis_client.exists(
-        *[idempotency_key(group.group, group.provider, i) for i in ids if i not in handled]
-    )
+    assert not await redis_client.exists(*[claim_key(group.group, group.provider, i) for i in ids if i not in handled])
     # What is done is committed: the next member reads exactly the rest.
     assert await committed_lag(kafka_bootstrap, group.group, [group.topic]) == len(ids) - len(handled)
     assert stopped_s < 10

@@ -15,7 +15,7 @@ import redis.asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumers.idempotency import Client, IdempotencyStore, idempotency_key
+from consumers.idempotency import Client, IdempotencyStore, claim_key
 from schemas.topics import event_topic, retry_topic
 from tests.integration.kafka_tools import free_port
 
@@ -78,7 +78,7 @@ class Group:
 
     async def done(self, client: Client, ids: Sequence[str]) -> set[str]:
         """The events of `ids` the group has handled, in the idempotency store behind `client`."""
-        flags = await IdempotencyStore(client).is_done([idempotency_key(self.group, self.provider, i) for i in ids])
+        flags = await IdempotencyStore(client).is_done([claim_key(self.group, self.provider, i) for i in ids])
         return {event_id for event_id, done in zip(ids, flags, strict=True) if done}
 
 

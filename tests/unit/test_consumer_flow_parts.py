@@ -14,15 +14,15 @@ import redis.asyncio
 from prometheus_client import CollectorRegistry
 
 from consumers.__main__ import parser
-from consumers.claims import Claims
-from consumers.context import Context, bound_logger
+from consumers.claims import ClaimBatcher
 from consumers.errors import StoreUnavailable
+from consumers.handlers import Context, Event, bound_logger
 from consumers.idempotency import Claim, IdempotencyStore
 from consumers.kafka import Partition
 from consumers.lanes import Lanes
 from consumers.metrics import ConsumerMetrics
 from consumers.partitions import PartitionState
-from consumers.registry import Event, Registry
+from consumers.registry import Registry
 from consumers.replay import Selection
 from consumers.settings import Settings
 from consumers.worker import Worker
@@ -136,7 +136,7 @@ class FakeStore(IdempotencyStore):
 
 async def test_claims_of_one_tick_are_one_call() -> None:
     store = FakeStore()
-    claims = Claims(store, lease_ms=1000)
+    claims = ClaimBatcher(store, lease_ms=1000)
     results = await asyncio.gather(*(claims.claim(f"k{i}") for i in range(100)))
     assert results == [Claim.CLAIMED] * 100
     await asyncio.gather(*(claims.complete(f"k{i}") for i in range(100)))
@@ -145,7 +145,7 @@ async def test_claims_of_one_tick_are_one_call() -> None:
 
 
 async def test_a_worker_never_claims_an_event_twice_at_once() -> None:
-    claims = Claims(FakeStore(), lease_ms=1000)
+    claims = ClaimBatcher(FakeStore(), lease_ms=1000)
     assert list(await asyncio.gather(claims.claim("k"), claims.claim("k"))) == [Claim.CLAIMED, Claim.HELD]
     assert await claims.claim("k") is Claim.HELD
     await claims.release("k")
@@ -155,7 +155,7 @@ async def test_a_worker_never_claims_an_event_twice_at_once() -> None:
 async def test_claims_wait_out_an_outage(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("consumers.claims.OUTAGE_BACKOFF_S", (0.001, 0.002))
     store = FakeStore(down=3)
-    claims = Claims(store, lease_ms=1000)
+    claims = ClaimBatcher(store, lease_ms=1000)
     assert await claims.claim("k") is Claim.CLAIMED
     assert store.calls == [("claim", 1)]
 
@@ -273,7 +273,7 @@ class BrokenStore(FakeStore):
 
 
 async def test_a_completion_that_fails_leaves_no_claim_renewed_for_ever() -> None:
-    claims = Claims(BrokenStore(), lease_ms=1000)
+    claims = ClaimBatcher(BrokenStore(), lease_ms=1000)
     assert await claims.claim("k") is Claim.CLAIMED
     with pytest.raises(ValueError, match="unexpected"):
         await claims.complete("k")
@@ -282,7 +282,7 @@ async def test_a_completion_that_fails_leaves_no_claim_renewed_for_ever() -> Non
 
 async def test_renewals_go_on_after_a_renewal_fails() -> None:
     store = BrokenStore()
-    claims = Claims(store, lease_ms=300)  # renewed every 0.1 s
+    claims = ClaimBatcher(store, lease_ms=300)  # renewed every 0.1 s
     assert await claims.claim("k") is Claim.CLAIMED
     renewing = asyncio.create_task(claims.renew_forever())
     await asyncio.sleep(0.35)

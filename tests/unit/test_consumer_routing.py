@@ -8,14 +8,7 @@ import pytest
 
 from consumers.errors import HandlerTimeout, InvalidEvent, PermanentError, RetryLater, StoreUnavailable
 from consumers.metrics import Outcome
-from consumers.routing import (
-    MAX_ERROR_MESSAGE_CHARS,
-    MAX_RETRY_DELAY_MS,
-    Route,
-    backoff_ms,
-    failure_record,
-    failure_route,
-)
+from consumers.retries import MAX_ERROR_MESSAGE_CHARS, MAX_RETRY_DELAY_MS, backoff_ms, failure_outcome, failure_record
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
@@ -25,6 +18,7 @@ from schemas.topics import (
     HEADER_ORIGINAL_OFFSET,
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TOPIC,
+    GroupTopics,
 )
 
 
@@ -38,11 +32,13 @@ class FakeRecord:
     headers: list[tuple[str, bytes]] = field(default_factory=lambda: [(HEADER_ID, b"evt_1")])
 
 
-ROUTE = Route.for_provider("stripe", "agents")
+ROUTE = GroupTopics.for_provider("stripe", "agents")
 
 
 def test_the_standard_topics() -> None:
-    assert Route("stripe", "webhooks.stripe", "webhooks.stripe.agents.retry", "webhooks.stripe.agents.dlq") == ROUTE
+    assert (
+        GroupTopics("stripe", "webhooks.stripe", "webhooks.stripe.agents.retry", "webhooks.stripe.agents.dlq") == ROUTE
+    )
 
 
 @pytest.mark.parametrize(
@@ -59,8 +55,8 @@ def test_the_standard_topics() -> None:
         (StoreUnavailable("down"), 1, Outcome.RETRIED),
     ],
 )
-def test_failure_route(error: BaseException, attempt: int, outcome: Outcome) -> None:
-    assert failure_route(error, attempt, max_attempts=5) is outcome
+def test_failure_outcome(error: BaseException, attempt: int, outcome: Outcome) -> None:
+    assert failure_outcome(error, attempt, max_attempts=5) is outcome
 
 
 def test_backoff_doubles_with_jitter_between_half_and_all() -> None:

@@ -12,7 +12,7 @@ from typing import TypeVar
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consumers.idempotency import DONE_PREFIX, idempotency_key
+from consumers.idempotency import DONE_PREFIX, claim_key
 from consumers.metrics import ConsumerMetrics, Outcome
 from consumers.settings import Settings
 from receiver import errors
@@ -88,7 +88,7 @@ def test_topics_headers_and_redis_key_are_the_contracts(contract: str) -> None:
     headers = {value for name, value in vars(topics).items() if name.startswith("HEADER_")}
     assert len(headers) >= 12
     assert sorted(name for name in headers if f"`{name}`" not in kafka) == []
-    assert idempotency_key("g", "p", "e") == "webhooks:idem:{g:p:11}:e"
+    assert claim_key("g", "p", "e") == "webhooks:idem:{g:p:11}:e"
     assert "`webhooks:idem:{<group>:<provider>:<shard>}:<event id>`" in contract
     assert f"`{DONE_PREFIX}{{<group>:<provider>:<shard>}}:<bucket>`" in contract
     # The layout before, honoured until its marks expire.

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from consumers.context import Context, bound_logger
 from consumers.examples.agent import (
     AgentResult,
     AgentTask,
@@ -19,7 +18,7 @@ from consumers.examples.agent import (
     registry,
     run_agent,
 )
-from consumers.registry import Event
+from consumers.handlers import Context, Event, bound_logger
 from schemas import Envelope
 from schemas.github import GitHubEvent
 from schemas.hmac import HmacEvent

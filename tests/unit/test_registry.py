@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from consumers.errors import ConfigError
-from consumers.registry import Event, Registry, load_handlers
+from consumers.handlers import Event
+from consumers.registry import Registry, load_handlers
 
 
 async def noop(event: Event[Any]) -> None:
