@@ -1,10 +1,10 @@
 """`python -m receiver send <source>`: sign a realistic sample event with the source's secret and POST it.
 
 For trying a deployment end to end (`make run`, the compose stack) without the provider: the request is
-signed exactly as the provider signs it, by the source's own scheme (`Signing.sign`, the signer the tests
-use too), with the first secret of `WEBHOOK_SECRET_<SOURCE>` (or the source's `secrets_env`), so the
-receiver verifies and publishes it like a real delivery. Schemes verified with a public key (Discord,
-SendGrid) can't be signed here: only the provider holds the private key.
+signed exactly as the provider signs it, by the source's own scheme (`Signing`: its sample and its signer,
+the one the tests use too), with the first secret of `WEBHOOK_SECRET_<SOURCE>` (or the source's
+`secrets_env`), so the receiver verifies and publishes it like a real delivery. Schemes verified with a
+public key (Discord, SendGrid) can't be signed here: only the provider holds the private key.
 
     python -m receiver send hmac                        # one order.created event to the local receiver
     python -m receiver send stripe --type charge.refunded --count 10
@@ -26,29 +26,18 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
-from receiver.errors import ConfigError
+from receiver.errors import ConfigError, RequestError
 from receiver.routes import PATH_PREFIX
 from receiver.settings import ReceiverSettings, load_settings
 from receiver.sources import Source, load_sources, secret_env_name
-from receiver.verify import (
-    AdyenScheme,
-    GitHubScheme,
-    MsGraphScheme,
-    Signing,
-    SpecScheme,
-    StandardWebhooksScheme,
-    StripeScheme,
-)
-from receiver.verify.adyen import sign_body
+from receiver.verify import Signing
 
 # A request that gets no answer in this many seconds counts as failed.
 HTTP_TIMEOUT_S = 10.0
@@ -65,97 +54,8 @@ class SignedRequest:
     query: dict[str, str] = field(default_factory=dict)
 
 
-Signer = Callable[[Source, bytes | None, str | None, float], SignedRequest]
-
-
 def _new_id() -> str:
     return f"evt_{uuid.uuid4().hex[:24]}"
-
-
-def _hmac_sample(event_id: str, event_type: str, now_s: float) -> bytes:
-    return orjson.dumps(
-        {
-            "id": event_id,
-            "type": event_type,
-            "created_at": datetime.fromtimestamp(now_s, UTC).isoformat().replace("+00:00", "Z"),
-            "data": {"order_id": f"ord_{uuid.uuid4().hex[:12]}", "amount": 4200, "currency": "eur"},
-        }
-    )
-
-
-def _github_sample(action: str | None) -> bytes:
-    number = int(time.time()) % 10_000
-    account = {"login": "octocat", "id": 583231, "type": "User"}
-    repository = {"id": 1296269, "name": "hello-world", "full_name": "octocat/hello-world", "owner": account}
-    issue = {"number": number, "title": "Agent: summarize this issue", "state": "open", "user": account}
-    payload: dict[str, Any] = {"action": action or "opened", "issue": issue, "repository": repository}
-    payload["sender"] = account
-    return orjson.dumps(payload)
-
-
-def _stripe_sample(event_id: str, event_type: str, now_s: float) -> bytes:
-    intent = {
-        "id": f"pi_{uuid.uuid4().hex[:24]}",
-        "object": "payment_intent",
-        "amount": 4200,
-        "currency": "eur",
-        "status": "succeeded",
-        "customer": "cus_" + uuid.uuid4().hex[:14],
-    }
-    return orjson.dumps(
-        {
-            "id": event_id,
-            "object": "event",
-            "api_version": "2024-06-20",
-            "created": int(now_s),
-            "type": event_type,
-            "livemode": False,
-            "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None},
-            "data": {"object": intent},
-        }
-    )
-
-
-def _standard_sample(source: Source, event_id: str, event_type: str | None, now_s: float) -> tuple[bytes, str]:
-    when = datetime.fromtimestamp(now_s, UTC).isoformat().replace("+00:00", "Z")
-    if source.provider == "anthropic":
-        kind = event_type or "session.status_idled"
-        data = {"type": kind, "id": "sesn_01", "organization_id": "org_01", "workspace_id": "wrkspc_01"}
-        body = {"type": "event", "id": event_id, "created_at": when, "data": data}
-        return orjson.dumps(body), kind
-    kind = event_type or ("response.completed" if source.provider == "openai" else "invoice.paid")
-    event = {"id": event_id, "object": "event", "created_at": int(now_s), "type": kind, "data": {"id": "resp_01"}}
-    return orjson.dumps(event), kind
-
-
-def _graph_change(client_state: str, change: str, now_s: float) -> dict[str, Any]:
-    expires = datetime.fromtimestamp(now_s + 3600, UTC).isoformat().replace("+00:00", "Z")
-    return {
-        "subscriptionId": "5c8a1c4e-8a3c-4f1d-9b5e-7a2d1e0c9f41",
-        "subscriptionExpirationDateTime": expires,
-        "changeType": change,
-        "resource": f"Users/1d2f/Messages/{uuid.uuid4().hex}",
-        "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "id": uuid.uuid4().hex},
-        "clientState": client_state,
-        "tenantId": "84bd8158-6d4d-4958-8b9f-9d6445542f95",
-    }
-
-
-def _adyen_sample(event_id: str, event_code: str, now_s: float) -> dict[str, Any]:
-    when = datetime.fromtimestamp(now_s, UTC).isoformat().replace("+00:00", "Z")
-    item = {
-        "additionalData": {},
-        "amount": {"currency": "EUR", "value": 1130},
-        "eventCode": event_code,
-        "eventDate": when,
-        "merchantAccountCode": "AgentShopECOM",
-        "merchantReference": f"order-{event_id}",
-        "pspReference": uuid.uuid4().hex[:16].upper(),
-        "reason": "null",
-        "success": "true",
-    }
-    return {"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}
 
 
 def _body_id(body: bytes) -> str | None:
@@ -168,42 +68,31 @@ def _body_id(body: bytes) -> str | None:
 
 
 def sign(source: Source, body: bytes | None, event_type: str | None, now_s: float) -> SignedRequest:
-    """A delivery signed with the source's first secret by the source's own scheme (`Signing.sign`).
+    """A delivery signed with the source's first secret by the source's own scheme (`Signing`).
 
     The body is the scheme's realistic sample unless one is given; `ConfigError` for a scheme that can't
-    sign (a public key verifies, only the provider's private key signs).
+    sign (a public key verifies, only the provider's private key signs) or a body it can't sign.
     """
-    scheme = source.scheme
-    if not isinstance(scheme, Signing):
+    scheme = _signing(source)
+    suggested = (_body_id(body) if body is not None else None) or _new_id()
+    sample = scheme.sample(now_s, event_id=suggested, event_type=event_type)
+    try:
+        signed = scheme.sign(
+            sample.body if body is None else body,
+            source.secrets[0],
+            now_s,
+            event_id=sample.event_id,
+            event_type=sample.event_type,
+        )
+    except RequestError as exc:
+        raise ConfigError(f"send can't sign this body for {source.name}: {exc}") from None
+    return SignedRequest(signed.body, {"content-type": sample.content_type, **signed.headers})
+
+
+def _signing(source: Source) -> Signing:
+    if not isinstance(source.scheme, Signing):
         raise ConfigError(f"send can't sign for {source.name}: its {source.provider} scheme has no signer")
-    event_id = (_body_id(body) if body is not None else None) or _new_id()
-    content_type = "application/json"
-    if isinstance(scheme, SpecScheme):
-        sample, content_type, kind = scheme.sample(now_s, event_id=event_id, event_type=event_type)
-    elif isinstance(scheme, GitHubScheme):
-        kind = event_type or "issues.opened"
-        sample = _github_sample(kind.partition(".")[2] or None)
-        event_id = str(uuid.uuid4())
-    elif isinstance(scheme, StripeScheme):
-        kind = event_type or "payment_intent.succeeded"
-        sample = _stripe_sample(event_id, kind, now_s)
-        content_type = "application/json; charset=utf-8"
-    elif isinstance(scheme, MsGraphScheme):
-        # Graph carries the subscription's clientState (the secret) in each notification, not a signature.
-        kind = event_type or "created"
-        sample = orjson.dumps({"value": [_graph_change(source.secrets[0].decode(), kind, now_s)]})
-    elif isinstance(scheme, AdyenScheme):
-        kind = event_type or "AUTHORISATION"
-        sample = sign_body(_adyen_sample(event_id, kind, now_s), source.secrets[0])
-    elif isinstance(scheme, StandardWebhooksScheme):
-        event_id = f"msg_{uuid.uuid4().hex[:24]}"
-        sample, kind = _standard_sample(source, event_id, event_type, now_s)
-    else:
-        kind = event_type or "order.created"
-        sample = _hmac_sample(event_id, kind, now_s)
-    body = sample if body is None else body
-    headers = scheme.sign(body, source.secrets[0], now_s, event_id=event_id, event_type=kind)
-    return SignedRequest(body, {"content-type": content_type, **headers})
+    return source.scheme
 
 
 def handshake(source: Source, kind: str | None, now_s: float) -> SignedRequest:
@@ -216,10 +105,8 @@ def handshake(source: Source, kind: str | None, now_s: float) -> SignedRequest:
     inbound = found[0].sample(source.secrets[0], source.verify_token)
     headers = {name.decode(): value.decode() for name, value in inbound.headers.items()}
     if found[0].signed:
-        scheme = source.scheme
-        if not isinstance(scheme, Signing):
-            raise ConfigError(f"send can't sign for {source.name}: its {source.provider} scheme has no signer")
-        headers |= scheme.sign(inbound.body, source.secrets[0], now_s, event_id=_new_id(), event_type="")
+        signed = _signing(source).sign(inbound.body, source.secrets[0], now_s, event_id=_new_id(), event_type="")
+        headers |= signed.headers
     return SignedRequest(inbound.body, headers, inbound.method, dict(inbound.query))
 
 

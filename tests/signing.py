@@ -1,9 +1,9 @@
 """Signed requests for tests, produced the way each provider signs them.
 
-Stripe's headers come from Stripe's own SDK (`stripe.WebhookSignature.generate_signature_header`), so our
-verifier is checked against the provider's code, not against itself. GitHub publishes no SDK signer for
-Python; its documented test vector is checked in tests/unit/test_verify.py and the header is built here
-exactly as GitHub's docs describe.
+Where the provider's SDK can sign (Stripe, Slack, Twilio, Paddle, HubSpot, Standard Webhooks), it signs here,
+so our verifier is checked against the provider's code. Elsewhere the scheme's own signer signs
+(`Signing.sign`, the one `send` uses; no second copy here), itself proven against the provider's published
+vector (GitHub) or an independent signer written from the provider's docs (the specs, in test_specs.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from paddle_billing.Notifications.PaddleSignature import PaddleSignature  # type
 from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from receiver.verify import GitHubScheme, HmacScheme
+from receiver.verify import GitHubScheme, HmacScheme, Signing
+from receiver.verify.providers import scheme_for
 
 
 def hmac_headers(body: bytes, secret: str, **extra: str) -> dict[str, str]:
@@ -39,7 +40,30 @@ def hmac_headers(body: bytes, secret: str, **extra: str) -> dict[str, str]:
     scheme reads the id from that header, never from the body, unless the source sets `id_field`).
     """
     signed = HmacScheme().sign(body, secret.encode(), time.time(), event_id=_body_id(body) or "", event_type="")
-    return {"content-type": "application/json", **{name.lower(): value for name, value in signed.items()}, **extra}
+    return {"content-type": "application/json", **_lower(signed.headers), **extra}
+
+
+def scheme_headers(
+    provider: str,
+    body: bytes,
+    secret: str,
+    *,
+    event_id: str = "",
+    event_type: str = "",
+    now_s: float | None = None,
+    public_url: str = "",
+) -> dict[str, str]:
+    """Signed by the built-in provider's own scheme (`Signing.sign`, send's signer)."""
+    scheme = scheme_for(provider, tolerance_s=300, public_url=public_url)
+    assert isinstance(scheme, Signing), f"{provider} has no signer"
+    when = time.time() if now_s is None else now_s
+    signed = scheme.sign(body, secret.encode(), when, event_id=event_id, event_type=event_type)
+    assert signed.body == body
+    return {"content-type": "application/json", **_lower(signed.headers)}
+
+
+def _lower(headers: dict[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def _body_id(body: bytes) -> str | None:
@@ -56,7 +80,7 @@ def github_headers(body: bytes, secret: str, event: str, delivery: str | None = 
     signed = GitHubScheme().sign(
         body, secret.encode(), time.time(), event_id=delivery or str(uuid.uuid4()), event_type=event
     )
-    return {"content-type": "application/json", **signed, "user-agent": "GitHub-Hookshot/test"}
+    return {"content-type": "application/json", **signed.headers, "user-agent": "GitHub-Hookshot/test"}
 
 
 def stripe_headers(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
@@ -101,15 +125,9 @@ def standard_headers(
 
 
 def shopify_headers(body: bytes, secret: str, topic: str, webhook_id: str) -> dict[str, str]:
-    # Shopify's docs: base64 of the HMAC-SHA256 of the raw body. Shopify's Python SDK only checks OAuth HMACs.
-    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    return {
-        "content-type": "application/json",
-        "x-shopify-hmac-sha256": digest,
-        "x-shopify-topic": topic,
-        "x-shopify-webhook-id": webhook_id,
-        "x-shopify-triggered-at": "2026-11-26T17:00:00.123456789Z",
-    }
+    # Shopify's Python SDK only checks OAuth HMACs: the spec's signer, proven in test_specs.py.
+    signed = scheme_headers("shopify", body, secret, event_id=webhook_id, event_type=topic)
+    return {**signed, "x-shopify-triggered-at": "2026-11-26T17:00:00.123456789Z"}
 
 
 def twilio_headers(url: str, body: bytes, token: str, *, form: bool = True, sha256: bool = False) -> dict[str, str]:
@@ -189,8 +207,7 @@ def hubspot_headers(url: str, body: bytes, secret: str, timestamp_ms: int | None
 
 def square_headers(url: str, body: bytes, key: str) -> dict[str, str]:
     # Square's SDK only verifies: test_provider_sdks.py proves this signer with `square.utils.webhooks_helper`.
-    digest = base64.b64encode(hmac.new(key.encode(), url.encode() + body, hashlib.sha256).digest()).decode()
-    return {"content-type": "application/json", "x-square-hmacsha256-signature": digest}
+    return scheme_headers("square", body, key, public_url=url)
 
 
 def linear_headers(body: bytes, secret: str, delivery: str) -> dict[str, str]:
@@ -199,8 +216,9 @@ def linear_headers(body: bytes, secret: str, delivery: str) -> dict[str, str]:
 
 
 def pagerduty_headers(body: bytes, *secrets: str) -> dict[str, str]:
-    signatures = ",".join(f"v1={hmac.new(s.encode(), body, hashlib.sha256).hexdigest()}" for s in secrets)
-    return {"content-type": "application/json", "x-pagerduty-signature": signatures}
+    """One `v1=` per secret, as PagerDuty signs while a secret is rotated."""
+    signatures = [scheme_headers("pagerduty", body, secret)["x-pagerduty-signature"] for secret in secrets]
+    return {"content-type": "application/json", "x-pagerduty-signature": ",".join(signatures)}
 
 
 def sendgrid_headers(body: bytes, key: ec.EllipticCurvePrivateKey, timestamp: int | None = None) -> dict[str, str]:
@@ -230,16 +248,13 @@ def mailgun_body(event_data: dict[str, object], key: str, timestamp: int | None 
 
 
 def typeform_headers(body: bytes, secret: str) -> dict[str, str]:
-    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    return {"content-type": "application/json", "typeform-signature": f"sha256={digest}"}
+    return scheme_headers("typeform", body, secret)
 
 
 def calendly_headers(body: bytes, key: str, timestamp: int | None = None) -> dict[str, str]:
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(key.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {"content-type": "application/json", "calendly-webhook-signature": f"t={stamp},v1={digest}"}
+    return scheme_headers("calendly", body, key, now_s=timestamp)
 
 
 def websub_headers(body: bytes, secret: str, algorithm: str, **extra: str) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, getattr(hashlib, algorithm)).hexdigest()
-    return {"content-type": "application/json", "x-hub-signature": f"{algorithm}={digest}", **extra}
+    """`X-Hub-Signature: <algorithm>=<hex>`: Intercom's (sha1) or Jira's (sha256)."""
+    return {**scheme_headers({"sha1": "intercom", "sha256": "jira"}[algorithm], body, secret), **extra}

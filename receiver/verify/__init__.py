@@ -1,7 +1,18 @@
 """Signature schemes, one module per family, all behind `base.Scheme` (and, for handshakes, `HandshakeScheme`)."""
 
 from receiver.verify.adyen import AdyenScheme
-from receiver.verify.base import Handshake, HandshakeScheme, Headers, Inbound, KeyedScheme, Scheme, Signing, Verified
+from receiver.verify.base import (
+    Delivery,
+    Handshake,
+    HandshakeScheme,
+    Headers,
+    Inbound,
+    KeyedScheme,
+    Sample,
+    Scheme,
+    Signing,
+    Verified,
+)
 from receiver.verify.discord import DiscordScheme
 from receiver.verify.github import GitHubScheme
 from receiver.verify.gitlab import GitLabScheme
@@ -25,6 +36,7 @@ from receiver.verify.twitch import TwitchScheme
 
 __all__ = [
     "AdyenScheme",
+    "Delivery",
     "DiscordScheme",
     "GitHubScheme",
     "GitLabScheme",
@@ -41,6 +53,7 @@ __all__ = [
     "PayPalScheme",
     "PlaidScheme",
     "PubSubScheme",
+    "Sample",
     "Scheme",
     "SendGridScheme",
     "Signing",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import orjson
 
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader, SignatureError
-from receiver.verify.base import Handshake, Headers, Verified
+from receiver.verify.base import Delivery, Handshake, Headers, Sample, Verified
 from receiver.verify.parsing import (
     check_json_content_type,
     dig,
@@ -32,6 +33,7 @@ from receiver.verify.parsing import (
     matching_secret,
     parse_json,
     text,
+    utc_rfc3339,
 )
 
 _FIELDS = ("pspReference", "originalReference", "merchantAccountCode", "merchantReference")
@@ -84,9 +86,28 @@ class AdyenScheme:
             occurred_at=from_rfc3339(first.get("eventDate")),
         )
 
-    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
-        """Adyen signs inside the body: see `sign_body`; no header is added."""
-        return {}
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        """A one-item batch of `event_type` (an `eventCode`: `AUTHORISATION` by default)."""
+        kind = event_type or "AUTHORISATION"
+        item = {
+            "additionalData": {},
+            "amount": {"currency": "EUR", "value": 1130},
+            "eventCode": kind,
+            "eventDate": utc_rfc3339(now_s),
+            "merchantAccountCode": "AgentShopECOM",
+            "merchantReference": f"order-{event_id}",
+            "pspReference": uuid.uuid4().hex[:16].upper(),
+            "reason": "null",
+            "success": "true",
+        }
+        body = {"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}
+        return Sample(orjson.dumps(body), event_id, kind)
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
+        """Adyen signs inside the body (`sign_body`): no header. Raises the `RequestError` verifying would for
+        a body that is no Adyen notification."""
+        _items(body)
+        return Delivery(sign_body(orjson.loads(body), secret), {})
 
 
 def sign_body(payload: dict[str, Any], secret: bytes) -> bytes:

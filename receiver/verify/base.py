@@ -112,12 +112,41 @@ class HandshakeRule(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A realistic delivery of a scheme's provider, not yet signed (for `send`)."""
+
+    body: bytes
+    # The id to sign it with, where the provider sends one outside the body.
+    event_id: str
+    event_type: str
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A signed delivery as the provider sends it: the body (some providers sign inside it) and the headers."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
 @runtime_checkable
 class Signing(Protocol):
-    """The optional extension of a `Scheme` that can sign: one signer for `send` and the tests."""
+    """The optional extension of a `Scheme` that signs what it verifies: the one signer of `send` and the tests.
 
-    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
-        """The headers that make `body` a delivery signed with `secret` at `now_s`, as the provider sends it.
+    Schemes verified with a public key have none: only the provider holds the private key.
+    """
+
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        """A realistic delivery of `event_type` (default: a common one) sent at `now_s`.
+
+        `event_id` is used where the provider's ids have no form of their own (GitHub's are UUIDs).
+        """
+        ...
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
+        """`body` signed with `secret` at `now_s`, as the provider sends it.
 
         `event_id` and `event_type` go where the provider puts them outside the body (a header), if anywhere.
         """

@@ -10,12 +10,17 @@ form field; both forms are accepted. Reference: GitHub docs, "Validating webhook
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
+
 from receiver.errors import BadRequest, MalformedHeader, UnsupportedMediaType
-from receiver.verify.base import Headers, Verified
+from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
     dig,
     event_id,
@@ -51,13 +56,26 @@ class GitHubScheme:
         candidate = value[len(_PREFIX) :].lower()
         return matching_secret((hmac_digest("sha256", s, body).hex().encode() for s in secrets), [candidate])
 
-    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        """An issue event (`issues.opened` unless `event_type` names another action); GitHub's delivery ids
+        are UUIDs, so `event_id` is not used."""
+        kind = event_type or "issues.opened"
+        number = int(time.time()) % 10_000
+        account = {"login": "octocat", "id": 583231, "type": "User"}
+        repository = {"id": 1296269, "name": "hello-world", "full_name": "octocat/hello-world", "owner": account}
+        issue = {"number": number, "title": "Agent: summarize this issue", "state": "open", "user": account}
+        action = kind.partition(".")[2] or "opened"
+        payload: dict[str, Any] = {"action": action, "issue": issue, "repository": repository, "sender": account}
+        return Sample(orjson.dumps(payload), str(uuid.uuid4()), kind)
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
         """`X-Hub-Signature-256` over the body; `event_type` is `event[.action]` (only the event is a header)."""
-        return {
+        headers = {
             "x-github-event": event_type.partition(".")[0],
             "x-github-delivery": event_id,
             "x-hub-signature-256": "sha256=" + hmac_digest("sha256", secret, body).hex(),
         }
+        return Delivery(body, headers)
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         payload_json = _payload_json(headers, body)

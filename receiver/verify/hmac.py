@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 from receiver.errors import MalformedHeader, MissingHeader
-from receiver.verify.base import Headers, Verified
+from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
@@ -36,6 +39,7 @@ from receiver.verify.parsing import (
     parse_unix,
     require_header,
     text,
+    utc_rfc3339,
 )
 
 Algorithm = Literal["sha1", "sha256", "sha512"]
@@ -84,7 +88,13 @@ class HmacScheme:
             check_timestamp(int(timestamp) / (1 if self.timestamp_unit == "s" else 1000), now_s, self.tolerance_s)
         return matched
 
-    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        kind = event_type or "order.created"
+        order = {"order_id": f"ord_{uuid.uuid4().hex[:12]}", "amount": 4200, "currency": "eur"}
+        body = {"id": event_id, "type": kind, "created_at": utc_rfc3339(now_s), "data": order}
+        return Sample(orjson.dumps(body), event_id, kind)
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
         """The source's header (and timestamp, id and type headers) for `body`, as its conventions say."""
         headers: dict[str, str] = {}
         timestamp = b""
@@ -101,7 +111,7 @@ class HmacScheme:
         wire = {name.lower().encode(): value.encode() for name, value in headers.items()}
         signed = self._signed_content(wire, timestamp, body)
         headers[self.header] = self.prefix + self._encode(hmac_digest(self.algorithm, secret, signed)).decode()
-        return headers
+        return Delivery(body, headers)
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         check_json_content_type(headers)

@@ -14,14 +14,17 @@ Reference: Microsoft Graph docs, "Receive change notifications through webhooks"
 from __future__ import annotations
 
 import hmac
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader, SignatureError
-from receiver.verify.base import HandshakeRule, Headers, Verified
+from receiver.verify.base import Delivery, HandshakeRule, Headers, Sample, Verified
 from receiver.verify.handshakes import ValidationToken
-from receiver.verify.parsing import check_json_content_type, fallback_event_id, parse_json, text
+from receiver.verify.parsing import check_json_content_type, fallback_event_id, parse_json, text, utc_rfc3339
 
 _MAX_ITEMS = 1000
 
@@ -60,9 +63,30 @@ class MsGraphScheme:
             payload_json=body,
         )
 
-    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
-        """Graph puts the clientState in the body (`send` builds it there): no header."""
-        return {}
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        """A change notification (`event_type` is the change: `created` by default) for a message."""
+        kind = event_type or "created"
+        change = {
+            "subscriptionId": "5c8a1c4e-8a3c-4f1d-9b5e-7a2d1e0c9f41",
+            "subscriptionExpirationDateTime": utc_rfc3339(now_s + 3600),
+            "changeType": kind,
+            "resource": f"Users/1d2f/Messages/{uuid.uuid4().hex}",
+            "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "id": uuid.uuid4().hex},
+            "clientState": "",
+            "tenantId": "84bd8158-6d4d-4958-8b9f-9d6445542f95",
+        }
+        return Sample(orjson.dumps({"value": [change]}), event_id, kind)
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
+        """Graph carries the subscription's clientState (the secret) in every item of the body: no header.
+
+        Raises the `RequestError` verifying would for a body that is no Graph notification.
+        """
+        _items(body)
+        payload = orjson.loads(body)
+        for item in payload["value"]:
+            item["clientState"] = secret.decode()
+        return Delivery(orjson.dumps(payload), {})
 
 
 def _items(body: bytes) -> list[dict[str, Any]]:

@@ -238,6 +238,11 @@ def from_unix(value: object, *, per_second: int = 1) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def utc_rfc3339(seconds: float) -> str:
+    """Unix seconds as an RFC 3339 UTC date-time ending in `Z`, as providers write them (for samples)."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
 def from_rfc3339(value: object) -> datetime | None:
     """A body field holding an RFC 3339 date-time, or None where it isn't one."""
     if not isinstance(value, str):

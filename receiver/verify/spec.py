@@ -55,7 +55,7 @@ from receiver.errors import (
     StaleTimestamp,
     UnsupportedMediaType,
 )
-from receiver.verify.base import Handshake, HandshakeRule, Headers, Verified
+from receiver.verify.base import Delivery, Handshake, HandshakeRule, Headers, Sample, Verified
 from receiver.verify.handshakes import HandshakeKind
 from receiver.verify.parsing import (
     FORM,
@@ -270,7 +270,7 @@ class SpecScheme:
             headers=kept_headers(headers, [name.lower().encode() for name in event.keep]),
         )
 
-    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
         sig = self.spec.signature
         timestamp = _stamp(now_s, sig.timestamp_unit) if sig.timed else ""
         headers: dict[str, str] = dict(self.spec.sample.headers) if self.spec.sample else {}
@@ -285,7 +285,7 @@ class SpecScheme:
             headers[sig.timestamp_header] = timestamp
         if sig.kind == "token":
             headers[sig.header] = sig.prefix + secret.decode()
-            return headers
+            return Delivery(body, headers)
         if sig.kind == "jwt":
             claims: dict[str, Any] = {"iat": int(now_s), "exp": int(now_s) + 300, "jti": event_id}
             if sig.body_hash_claim is not None:
@@ -293,7 +293,7 @@ class SpecScheme:
             signing_input = _b64url(b'{"alg":"HS256","typ":"JWT"}') + b"." + _b64url(orjson.dumps(claims))
             mac = _b64url(hmac_digest("sha256", derive_key(sig.key, secret), signing_input))
             headers[sig.header] = sig.prefix + (signing_input + b"." + mac).decode()
-            return headers
+            return Delivery(body, headers)
         wire = {name.lower().encode(): value.encode() for name, value in headers.items()}
         signed = self._content(sig, wire, body, timestamp.encode())
         signature = self._encode(hmac_digest(sig.algorithm, derive_key(sig.key, secret), signed)).decode()
@@ -304,10 +304,10 @@ class SpecScheme:
             headers[sig.header] = sig.separator.join(entries)
         else:
             headers[sig.header] = sig.prefix + signature
-        return headers
+        return Delivery(body, headers)
 
-    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> tuple[bytes, str, str]:
-        """(body, content type, event type) of the spec's sample delivery, filled in."""
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        """The spec's sample delivery, filled in."""
         sample = self.spec.sample or SampleSpec(body='{"id":"${id}","type":"${type}"}', type="sample.event")
         kind = event_type or sample.type
         values = {
@@ -317,7 +317,8 @@ class SpecScheme:
             "now_ms": str(int(now_s * 1000)),
             "now_iso": _iso(now_s),
         }
-        return string.Template(sample.body).safe_substitute(values).encode(), sample.content_type, kind
+        body = string.Template(sample.body).safe_substitute(values).encode()
+        return Sample(body, event_id, kind, sample.content_type)
 
     def _verify_jwt(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         """An HS256 JWT in the header: signature, then `iat` within the window, `exp` not passed, the body hash."""

@@ -18,11 +18,14 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from receiver.errors import MalformedHeader, MissingHeader
-from receiver.verify.base import Headers, Verified
+from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
@@ -37,6 +40,7 @@ from receiver.verify.parsing import (
     parse_unix,
     require_header,
     text,
+    utc_rfc3339,
 )
 
 SECRET_PREFIX = b"whsec_"
@@ -89,15 +93,28 @@ class StandardWebhooksScheme:
             headers=kept_headers(headers, _KEPT_HEADERS),
         )
 
-    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        """An event with a `msg_` id, as Svix-style senders name their messages (`event_id` is not used)."""
+        message_id = f"msg_{uuid.uuid4().hex[:24]}"
+        if self.provider == "anthropic":
+            kind = event_type or "session.status_idled"
+            data = {"type": kind, "id": "sesn_01", "organization_id": "org_01", "workspace_id": "wrkspc_01"}
+            body = {"type": "event", "id": message_id, "created_at": utc_rfc3339(now_s), "data": data}
+            return Sample(orjson.dumps(body), message_id, kind)
+        kind = event_type or ("response.completed" if self.provider == "openai" else "invoice.paid")
+        event = {"id": message_id, "object": "event", "created_at": int(now_s), "type": kind, "data": {"id": "resp_01"}}
+        return Sample(orjson.dumps(event), message_id, kind)
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
         """`webhook-id`, `webhook-timestamp` and one `v1,<base64>` signature, as the specification signs."""
         timestamp = str(int(now_s))
         digest = hmac_digest("sha256", _key(secret), f"{event_id}.{timestamp}.".encode() + body)
-        return {
+        headers = {
             "webhook-id": event_id,
             "webhook-timestamp": timestamp,
             "webhook-signature": "v1," + base64.b64encode(digest).decode(),
         }
+        return Delivery(body, headers)
 
 
 def signing_key(secret: bytes) -> bytes:

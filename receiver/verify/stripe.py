@@ -11,11 +11,14 @@ Reference: Stripe docs, "Check the webhook signatures" (manual verification).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from receiver.errors import BadRequest
-from receiver.verify.base import Headers, Verified
+from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
@@ -48,11 +51,34 @@ class StripeScheme:
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
         return matched
 
-    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> dict[str, str]:
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        kind = event_type or "payment_intent.succeeded"
+        intent = {
+            "id": f"pi_{uuid.uuid4().hex[:24]}",
+            "object": "payment_intent",
+            "amount": 4200,
+            "currency": "eur",
+            "status": "succeeded",
+            "customer": "cus_" + uuid.uuid4().hex[:14],
+        }
+        event = {
+            "id": event_id,
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": int(now_s),
+            "type": kind,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "data": {"object": intent},
+        }
+        return Sample(orjson.dumps(event), event_id, kind, "application/json; charset=utf-8")
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
         """`Stripe-Signature: t=<unix>,v1=<hex>` over `<t>.<body>`, keyed with the `whsec_` secret as is."""
         timestamp = int(now_s)
         digest = hmac_digest("sha256", secret, f"{timestamp}.".encode() + body).hex()
-        return {"stripe-signature": f"t={timestamp},v1={digest}"}
+        return Delivery(body, {"stripe-signature": f"t={timestamp},v1={digest}"})
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         check_json_content_type(headers)

@@ -239,9 +239,10 @@ async def test_an_independently_signed_delivery_is_accepted(provider: str) -> No
     source = _source(provider)
     assert isinstance(source.scheme, SpecScheme)
     now = int(time.time())
-    body, content_type, _ = source.scheme.sample(now, event_id="evt_independent_1", event_type=None)
+    sample = source.scheme.sample(now, event_id="evt_independent_1", event_type=None)
+    body = sample.body
     headers = {
-        "content-type": content_type,
+        "content-type": sample.content_type,
         **DELIVERY_HEADERS.get(provider, {}),
         **INDEPENDENT[provider](source.secrets[0], body, now),
     }

@@ -62,7 +62,7 @@ def test_github_documented_test_vector() -> None:
     GitHubScheme().verify(headers, b"Hello, World!", [b"It's a Secret to Everybody"], NOW)
     # And send's signer (`GitHubScheme.sign`, which tests/signing.py uses too) produces exactly that signature.
     signed = GitHubScheme().sign(b"Hello, World!", b"It's a Secret to Everybody", NOW, event_id="d", event_type="push")
-    assert signed["x-hub-signature-256"].encode() == headers[b"x-hub-signature-256"]
+    assert signed.headers["x-hub-signature-256"].encode() == headers[b"x-hub-signature-256"]
 
 
 def test_github_accepts_any_rotated_secret_and_refuses_others() -> None:
