@@ -265,8 +265,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m consumers"
         print(f"consumers: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    # aiokafka logs every (re)assignment and reconnect at INFO; ours say what matters.
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    # aiokafka logs every (re)assignment and reconnect at INFO; ours say what matters. httpx logs every request
+    # at INFO with its whole URL, which may carry a token (`FORWARD_URL`).
+    for noisy in ("aiokafka", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     try:
         handlers = load_handlers(settings.consumer_handlers)
     except ConfigError as exc:

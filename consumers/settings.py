@@ -200,10 +200,11 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe_invalid(exc)) from None
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_invalid(exc: ValidationError) -> str:
+    """One line naming each invalid variable and what is wrong with it, never its value."""
     problems = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
         name = ".".join(str(part) for part in error["loc"]).upper()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
+from consumers.forward.settings import ForwardSettings
 from consumers.metrics import ConsumerMetrics
 from consumers.settings import Settings
 from consumers.windows import WINDOWS
@@ -39,13 +40,14 @@ def slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-def _aliases(model: type[ReceiverSettings] | type[Settings]) -> set[str]:
+def _aliases(model: type[ReceiverSettings] | type[Settings] | type[ForwardSettings]) -> set[str]:
     return {str(field.validation_alias) for field in model.model_fields.values()}
 
 
 def test_every_setting_of_both_processes_is_in_the_configuration_table() -> None:
     table = page("configuration.md").split("\n## ", 1)[0]
-    missing = sorted(alias for alias in _aliases(ReceiverSettings) | _aliases(Settings) if f"`{alias}`" not in table)
+    aliases = _aliases(ReceiverSettings) | _aliases(Settings) | _aliases(ForwardSettings)
+    missing = sorted(alias for alias in aliases if f"`{alias}`" not in table)
     assert missing == []
 
 
