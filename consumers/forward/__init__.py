@@ -17,6 +17,7 @@ import contextlib
 from typing import Any
 
 from consumers import Context, Event, Registry
+from consumers.errors import ConfigError, HandlerError
 from consumers.forward.forwarder import Forwarder, open_forwarder
 
 __all__ = ["Forwarder", "forward", "open_forwarder", "registry"]
@@ -33,7 +34,11 @@ _opening = asyncio.Lock()
 async def _forwarder() -> Forwarder:
     async with _opening:  # events start side by side: one client for all of them
         if not _forwarders:
-            _forwarders.append(await _opened.enter_async_context(open_forwarder()))
+            try:
+                _forwarders.append(await _opened.enter_async_context(open_forwarder()))
+            except ConfigError as exc:
+                # Retried, not dead-lettered at once: fixed and restarted in time, the worker loses nothing.
+                raise HandlerError(f"consumers.forward can't start: {exc}") from exc
     return _forwarders[0]
 
 
