@@ -31,7 +31,7 @@ from redis.asyncio.connection import parse_url
 
 from consumers.errors import ConfigError
 from consumers.idempotency import Client, IdempotencyStore
-from consumers.kafka import KafkaClient, ensure_topics, read_to_end
+from consumers.kafka import ensure_topics, read_to_end
 from consumers.metrics import ConsumerMetrics, serve
 from consumers.registry import Registry, load_handlers
 from consumers.replay import Replayer, Selection, Summary
@@ -55,29 +55,31 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 
 async def run(
-    settings: Settings, handlers: Registry, tracing: Tracing | None = None, *, parent_fd: int | None = None
+    settings: Settings,
+    handlers: Registry,
+    tracing: Tracing | None = None,
+    *,
+    topics: Sequence[GroupTopics] | None = None,
+    parent_fd: int | None = None,
 ) -> None:
     """Create the topics, serve the metrics and run a worker until SIGTERM or SIGINT.
 
-    A member under a supervisor (`parent_fd`, the supervisor's pipe) leaves the metrics to it, and stops
-    when the supervisor is gone.
+    `topics` are those of each `CONSUMER_PROVIDERS` unless given (the benchmark reads a topic of its own). A
+    member under a supervisor (`parent_fd`, the supervisor's pipe) leaves the metrics to it, and stops when the
+    supervisor is gone.
     """
+    if topics is None:
+        topics = [GroupTopics.for_provider(p, settings.consumer_group) for p in settings.consumer_providers]
     metrics = ConsumerMetrics(CollectorRegistry())
     server = None
     if parent_fd is None:
         server, _ = serve(metrics.registry, settings.consumer_metrics_host, settings.consumer_metrics_port)
         log.info("metrics on http://%s:%d/metrics", settings.consumer_metrics_host, server.server_port)
-    client = _redis(settings)
+    client = redis_client(settings)
     try:
-        worker = Worker(
-            settings=settings,
-            kafka=KafkaClient(settings),
-            store=IdempotencyStore(client, windows=settings.remember_windows()),
-            registry=handlers,
-            metrics=metrics,
-            tracing=tracing,
-        )
-        await ensure_topics(settings, _all_topics(settings))
+        store = IdempotencyStore(client, windows=settings.remember_windows())
+        worker = Worker.from_settings(settings, handlers, store=store, metrics=metrics, topics=topics, tracing=tracing)
+        await ensure_topics(settings, [name for t in topics for name in (t.topic, t.retry_topic, t.dlq_topic)])
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, worker.stop)
@@ -124,7 +126,7 @@ def _stop_if_orphaned(worker: Worker, parent_fd: int) -> None:
 
 async def replay(settings: Settings, handlers: Registry, args: argparse.Namespace) -> int:
     """Replay the selected dead letters of the group; the exit code."""
-    client = _redis(settings)
+    client = redis_client(settings)
     try:
         runner = HandlerRunner(
             handlers,
@@ -167,7 +169,8 @@ def _progress_bar(summary: Summary) -> None:
     print(f"\r{summary.processed} replayed of {summary.read} dead letters read", end="", file=sys.stderr, flush=True)
 
 
-def _redis(settings: Settings) -> Client:
+def redis_client(settings: Settings) -> Client:
+    """The Redis client of `REDIS_URL`: one server, a Redis Cluster, or the master the sentinels name."""
     url = settings.redis_url.get_secret_value()
     timeout_s = REDIS_TIMEOUT_S
     if settings.redis_cluster:
@@ -186,11 +189,6 @@ def _redis(settings: Settings) -> Client:
         master: redis.asyncio.Redis = sentinel.master_for(settings.redis_sentinel_master)
         return master
     return redis.asyncio.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
-
-
-def _all_topics(settings: Settings) -> list[str]:
-    per_provider = [GroupTopics.for_provider(p, settings.consumer_group) for p in settings.consumer_providers]
-    return [topic for t in per_provider for topic in (t.topic, t.retry_topic, t.dlq_topic)]
 
 
 def tune_gc() -> None:

@@ -24,7 +24,6 @@ from consumers.kafka import KafkaClient
 from consumers.metrics import ConsumerMetrics, Outcome
 from consumers.retries import backoff_ms, failure_outcome, failure_record, now_ms, valueless_dead_letter
 from consumers.runner import HandlerRunner
-from consumers.settings import Settings
 
 log = logging.getLogger(__name__)
 # The per-event line, a logger of its own so it can be turned down alone (`consumers.events`).
@@ -42,29 +41,36 @@ class Delivery:
     """Delivers decoded records to the handlers, one call per record.
 
     Args:
-        settings: attempts, backoff and concurrency.
         claims: this worker's claims.
         runner: runs the handlers.
         kafka: sends retry and dead-letter records.
         metrics: counts outcomes.
+        group: the consumer group, a metrics label.
+        max_attempts: attempts before an event is dead-lettered (`CONSUMER_MAX_ATTEMPTS`).
+        retry_backoff_ms: the first retry's backoff, doubled per attempt (`CONSUMER_RETRY_BACKOFF_MS`).
+        concurrency: handler runs at once (`CONSUMER_CONCURRENCY`).
     """
 
     def __init__(
         self,
-        settings: Settings,
-        *,
         claims: ClaimBatcher,
         runner: HandlerRunner,
         kafka: KafkaClient,
         metrics: ConsumerMetrics,
+        *,
+        group: str,
+        max_attempts: int,
+        retry_backoff_ms: int,
+        concurrency: int,
     ) -> None:
-        self._settings = settings
-        self._group = settings.consumer_group
+        self._group = group
         self._claims = claims
         self._runner = runner
         self._kafka = kafka
         self._metrics = metrics
-        self._slots = asyncio.Semaphore(settings.consumer_concurrency)
+        self._max_attempts = max_attempts
+        self._retry_backoff_ms = retry_backoff_ms
+        self._slots = asyncio.Semaphore(concurrency)
 
     async def deliver(self, item: Decoded | Invalid, *, revoked: Callable[[], bool]) -> Outcome | None:
         """Handle one record; its outcome (counted), or None when `revoked()` turned true first (it was dropped
@@ -151,7 +157,7 @@ class Delivery:
             return Outcome.OK
         # Released first, so that the retry, wherever it is read, can claim the event.
         await self._claims.release(item.claim_key)
-        outcome = failure_outcome(error, item.attempt, self._settings.consumer_max_attempts)
+        outcome = failure_outcome(error, item.attempt, self._max_attempts)
         return await self._send_failure(item, error, outcome)
 
     async def _send_failure(self, item: Decoded | Invalid, error: BaseException, outcome: Outcome) -> Outcome:
@@ -166,7 +172,7 @@ class Delivery:
                 item.attempt,
                 type(error).__name__,
             )
-        delay = backoff_ms(error, item.attempt, self._settings.consumer_retry_backoff_ms)
+        delay = backoff_ms(error, item.attempt, self._retry_backoff_ms)
         out = failure_record(record, item.topics, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay)
         try:
             await until_available(lambda: self._kafka.send_all([out]), backoff_s=BROKER_BACKOFF_S)

@@ -19,8 +19,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Hashable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
+
+from prometheus_client import CollectorRegistry
 
 from consumers.claims import ClaimBatcher
 from consumers.decoding import Decoded, Invalid, decode
@@ -52,44 +55,107 @@ BUSY_POLL_MS = 10
 BUSY_WAIT_S = 0.5
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much one worker takes on, and how long it waits.
+
+    Attributes:
+        max_batch: records in flight per partition before it is paused (`CONSUMER_MAX_BATCH`).
+        max_inflight_bytes: record bytes in flight before every partition is paused
+            (`CONSUMER_MAX_INFLIGHT_BYTES`).
+        max_poll_interval_ms: the longest the group waits between fetches (`CONSUMER_MAX_POLL_INTERVAL_MS`).
+        shutdown_grace_s: how long running handlers may finish on a stop or a revocation
+            (`CONSUMER_SHUTDOWN_GRACE_S`).
+        overdue_after_s: a claim held longer than this counts as overdue (`CONSUMER_HANDLER_TIMEOUT_S`).
+    """
+
+    max_batch: int
+    max_inflight_bytes: int
+    max_poll_interval_ms: int
+    shutdown_grace_s: float
+    overdue_after_s: float
+
+
 class Worker:
-    """One consumer-group member.
+    """One consumer-group member. `Worker.from_settings` builds one from the process settings.
 
     Args:
-        settings: the process settings (group, timeouts, attempts, batch size, concurrency).
+        group: the consumer group (`CONSUMER_GROUP`).
+        topics: the topics per provider it reads and writes.
         kafka: the Kafka adapter; `run` starts and stops it.
-        store: the idempotency store.
-        registry: the handlers.
+        claims: this worker's claims.
+        delivery: takes each record from claim to outcome.
         metrics: where to count.
-        topics: the topics per provider; by default `GroupTopics.for_provider` of each `CONSUMER_PROVIDERS`.
+        limits: how much it takes on, and how long it waits.
         tracing: OpenTelemetry spans of each record and commit (`consumers.tracing`); None, the default, is off.
     """
 
     def __init__(
         self,
-        *,
-        settings: Settings,
+        group: str,
+        topics: Sequence[GroupTopics],
         kafka: KafkaClient,
-        store: IdempotencyStore,
-        registry: Registry,
+        claims: ClaimBatcher,
+        delivery: Delivery,
         metrics: ConsumerMetrics,
-        topics: Sequence[GroupTopics] | None = None,
+        limits: Limits,
+        *,
         tracing: Tracing | None = None,
     ) -> None:
-        self._settings = settings
-        self._group = settings.consumer_group
+        self._group = group
         self._kafka = kafka
+        self._claims = claims
+        self._delivery = delivery
         self._metrics = metrics
-        if topics is None:
-            topics = [GroupTopics.for_provider(p, self._group) for p in settings.consumer_providers]
+        self._max_batch = limits.max_batch
+        self._max_inflight_bytes = limits.max_inflight_bytes
+        self._max_poll_interval_ms = limits.max_poll_interval_ms
+        self._shutdown_grace_s = limits.shutdown_grace_s
+        self._overdue_after_s = limits.overdue_after_s
+        self._tracing = tracing
         # Per topic read: its provider's topics, and whether it is the retry topic.
         self._by_topic: dict[str, tuple[GroupTopics, bool]] = {}
         for provider_topics in topics:
             self._by_topic[provider_topics.topic] = (provider_topics, False)
             self._by_topic[provider_topics.retry_topic] = (provider_topics, True)
+        self._lanes = Lanes()
+        self._parts: dict[Partition, PartitionState] = {}
+        self._stopping = asyncio.Event()
+        # Set when a partition drops below `max_batch` records in flight.
+        self._drained = asyncio.Event()
+        # Record bytes fetched and not dealt with yet (`max_inflight_bytes`).
+        self._inflight_bytes = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        registry: Registry,
+        *,
+        store: IdempotencyStore,
+        metrics: ConsumerMetrics | None = None,
+        kafka: KafkaClient | None = None,
+        topics: Sequence[GroupTopics] | None = None,
+        tracing: Tracing | None = None,
+    ) -> Worker:
+        """The worker of `python -m consumers`, its parts built from the settings.
+
+        Args:
+            settings: the process settings.
+            registry: the handlers.
+            store: the idempotency store (its Redis client stays the caller's to close).
+            metrics: where to count; by default a registry of its own (`Worker.metrics`).
+            kafka: the Kafka adapter; by default one of the settings.
+            topics: the topics per provider; by default `GroupTopics.for_provider` of each `CONSUMER_PROVIDERS`.
+            tracing: OpenTelemetry spans (`consumers.tracing`); None, the default, is off.
+        """
+        group = settings.consumer_group
+        metrics = metrics if metrics is not None else ConsumerMetrics(CollectorRegistry())
+        kafka = kafka if kafka is not None else KafkaClient(settings)
+        if topics is None:
+            topics = [GroupTopics.for_provider(p, group) for p in settings.consumer_providers]
         lease_ms = settings.consumer_lease_ms
-        self._tracing = tracing
-        self._claims = (
+        claims = (
             ClaimBatcher(store, lease_ms=lease_ms)
             if tracing is None
             else TracedClaimBatcher(store, lease_ms=lease_ms, tracing=tracing)
@@ -97,19 +163,34 @@ class Worker:
         runner = HandlerRunner(
             registry,
             metrics,
-            group=self._group,
+            group=group,
             timeout_s=settings.consumer_handler_timeout_s,
             max_attempts=settings.consumer_max_attempts,
             tracing=tracing,
         )
-        self._delivery = Delivery(settings, claims=self._claims, runner=runner, kafka=kafka, metrics=metrics)
-        self._lanes = Lanes()
-        self._parts: dict[Partition, PartitionState] = {}
-        self._stopping = asyncio.Event()
-        # Set when a partition drops below `CONSUMER_MAX_BATCH` records in flight.
-        self._drained = asyncio.Event()
-        # Record bytes fetched and not dealt with yet (`CONSUMER_MAX_INFLIGHT_BYTES`).
-        self._inflight_bytes = 0
+        delivery = Delivery(
+            claims,
+            runner,
+            kafka,
+            metrics,
+            group=group,
+            max_attempts=settings.consumer_max_attempts,
+            retry_backoff_ms=settings.consumer_retry_backoff_ms,
+            concurrency=settings.consumer_concurrency,
+        )
+        limits = Limits(
+            settings.consumer_max_batch,
+            settings.consumer_max_inflight_bytes,
+            settings.consumer_max_poll_interval_ms,
+            settings.consumer_shutdown_grace_s,
+            settings.consumer_handler_timeout_s,
+        )
+        return cls(group, topics, kafka, claims, delivery, metrics, limits, tracing=tracing)
+
+    @property
+    def metrics(self) -> ConsumerMetrics:
+        """Where this worker counts."""
+        return self._metrics
 
     @property
     def topics(self) -> list[str]:
@@ -133,9 +214,7 @@ class Worker:
                     renewing = asyncio.create_task(self._claims.renew_forever())
                 await self._wait_for_room()
                 self._pause_or_resume()
-                fetch = self._kafka.fetch(
-                    timeout_ms=self._fetch_timeout_ms(), max_records=self._settings.consumer_max_batch
-                )
+                fetch = self._kafka.fetch(timeout_ms=self._fetch_timeout_ms(), max_records=self._max_batch)
                 batch = await self._unless_stopped(fetch)
                 if batch is None:
                     break
@@ -205,7 +284,7 @@ class Worker:
             state.running.discard(task)
         if outcome is not None:
             state.finished(item.record.offset)
-            if state.in_flight < self._settings.consumer_max_batch:
+            if state.in_flight < self._max_batch:
                 self._drained.set()
 
     async def _commit(self) -> None:
@@ -228,10 +307,10 @@ class Worker:
     async def _wait_for_room(self) -> None:
         # Quick handlers drain a full partition in milliseconds: wait for that rather than pause it, since aiokafka
         # fetches a resumed partition again only after its prefetch backoff (~100 ms). Slow ones get paused.
-        limit = self._settings.consumer_max_batch
+        limit = self._max_batch
         if any(state.in_flight >= limit and not state.paused for state in self._parts.values()):
             self._drained.clear()
-            wait_s = min(BUSY_WAIT_S, self._settings.consumer_max_poll_interval_ms / 4000)
+            wait_s = min(BUSY_WAIT_S, self._max_poll_interval_ms / 4000)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):
                     await self._drained.wait()
@@ -245,8 +324,8 @@ class Worker:
         if state.not_before_ms is not None and state.not_before_ms <= now:
             state.not_before_ms = None
         # Paused, not left unfetched: the member keeps polling, so the group never takes it for dead.
-        busy = state.in_flight >= self._settings.consumer_max_batch
-        full = self._inflight_bytes >= self._settings.consumer_max_inflight_bytes
+        busy = state.in_flight >= self._max_batch
+        full = self._inflight_bytes >= self._max_inflight_bytes
         pause = busy or full or state.not_before_ms is not None
         if pause != state.paused:
             if pause:
@@ -289,7 +368,7 @@ class Worker:
             state.revoked = True
         running = {task for state in states.values() for task in state.running}
         if running:
-            grace_s = self._settings.consumer_shutdown_grace_s
+            grace_s = self._shutdown_grace_s
             log.info("letting %d in-flight events finish for up to %ss before leaving", len(running), grace_s)
             late = running
             if grace_s > 0:
@@ -336,7 +415,7 @@ class Worker:
             if behind == 0 or state.not_before_ms is not None:  # nothing waits, or a retry waits for its time
                 state.commit_moved_at = now
             self._metrics.commit_stalled.labels(*labels).set(round(now - state.commit_moved_at, 3))
-        overdue = self._claims.overdue(self._settings.consumer_handler_timeout_s)
+        overdue = self._claims.overdue(self._overdue_after_s)
         self._metrics.claims_overdue.labels(self._group).set(overdue)
 
 

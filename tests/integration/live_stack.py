@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 
 from consumers.handlers import Event
 from consumers.idempotency import IdempotencyStore
-from consumers.kafka import KafkaClient, ensure_topics
+from consumers.kafka import ensure_topics
 from consumers.metrics import ConsumerMetrics, serve
 from consumers.registry import Registry
 from consumers.settings import Settings
@@ -86,14 +86,7 @@ async def live_stack(kafka_bootstrap: str, redis_url: str, unique: str) -> Async
     metrics = ConsumerMetrics(CollectorRegistry())
     server, _ = serve(metrics.registry, "127.0.0.1", 0)
     client = redis.asyncio.Redis.from_url(redis_url)
-    worker = Worker(
-        settings=settings,
-        kafka=KafkaClient(settings),
-        store=IdempotencyStore(client),
-        registry=handlers,
-        metrics=metrics,
-        topics=[route],
-    )
+    worker = Worker.from_settings(settings, handlers, store=IdempotencyStore(client), metrics=metrics, topics=[route])
     task = asyncio.create_task(worker.run())
     receiver_settings = ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=PARTITIONS)
     sources = {"hmac": Source("hmac", HmacScheme(), (SECRET.encode(),), route.topic)}

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from consumers.errors import PermanentError, RetryLater, StoreUnavailable
 from consumers.handlers import Event
 from consumers.idempotency import Claim, IdempotencyStore, claim_key
-from consumers.kafka import KafkaClient, ensure_topics
+from consumers.kafka import ensure_topics
 from consumers.metrics import ConsumerMetrics
 from consumers.registry import Registry
 from consumers.settings import Settings
@@ -134,14 +134,8 @@ async def running_worker(
         running.calls.append((event.id, event.attempt, time.monotonic()))
         return await behaviour(event) if behaviour is not None else None
 
-    worker = Worker(
-        settings=settings,
-        kafka=KafkaClient(settings),
-        store=store,
-        registry=registry,
-        metrics=running.metrics,
-        topics=[route],
-        tracing=tracing,
+    worker = Worker.from_settings(
+        settings, registry, store=store, metrics=running.metrics, topics=[route], tracing=tracing
     )
     task = asyncio.create_task(worker.run())
 

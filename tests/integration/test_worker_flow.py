@@ -72,7 +72,7 @@ async def worker(
 ) -> AsyncIterator[tuple[ConsumerMetrics, CountingKafka, Callable[[], Any]]]:
     metrics = ConsumerMetrics(CollectorRegistry())
     kafka = CountingKafka(settings)
-    member = Worker(settings=settings, kafka=kafka, store=store, registry=registry, metrics=metrics, topics=[route])
+    member = Worker.from_settings(settings, registry, store=store, metrics=metrics, kafka=kafka, topics=[route])
     task = asyncio.create_task(member.run())
 
     async def stop() -> None:

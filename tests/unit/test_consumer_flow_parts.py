@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio
-from prometheus_client import CollectorRegistry
 
 from consumers.__main__ import parser
 from consumers.claims import ClaimBatcher
@@ -20,7 +19,6 @@ from consumers.handlers import Context, Event, bound_logger
 from consumers.idempotency import Claim, IdempotencyStore
 from consumers.kafka import Partition
 from consumers.lanes import Lanes
-from consumers.metrics import ConsumerMetrics
 from consumers.partitions import PartitionState
 from consumers.registry import Registry
 from consumers.replay import Selection
@@ -221,13 +219,7 @@ class _Kafka:
 def _worker(kafka: _Kafka) -> Worker:
     settings = Settings(consumer_handlers=(), consumer_shutdown_grace_s=0.2, consumer_providers=("hmac",))
     store = IdempotencyStore(redis.asyncio.Redis())  # never called: no record is processed
-    return Worker(
-        settings=settings,
-        kafka=kafka,  # type: ignore[arg-type]
-        store=store,
-        registry=Registry(),
-        metrics=ConsumerMetrics(CollectorRegistry()),
-    )
+    return Worker.from_settings(settings, Registry(), store=store, kafka=kafka)  # type: ignore[arg-type]
 
 
 async def test_a_stop_during_a_revocation_drains_both_without_error() -> None:
