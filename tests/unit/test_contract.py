@@ -6,12 +6,16 @@ here.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from consumers.forward.answers import answer_error
+from consumers.forward.settings import ForwardSettings
+from consumers.forward.signing import signed_headers
 from consumers.idempotency import DONE_PREFIX, claim_key
 from consumers.metrics import ConsumerMetrics, Outcome
 from consumers.settings import Settings
@@ -66,15 +70,25 @@ def test_outcome_and_reason_label_values_are_the_contracts(contract: str) -> Non
 
 
 def test_every_env_var_of_the_contract_is_read(contract: str) -> None:
-    aliases = {
-        str(field.validation_alias) for model in (ReceiverSettings, Settings) for field in model.model_fields.values()
-    }
-    named = set(re.findall(r"`((?:KAFKA|REDIS|WEBHOOK|CONSUMER|RECEIVER)_[A-Z0-9_]+)", contract))
+    models = (ReceiverSettings, Settings, ForwardSettings)
+    aliases = {str(field.validation_alias) for model in models for field in model.model_fields.values()}
+    named = set(re.findall(r"`((?:KAFKA|REDIS|WEBHOOK|CONSUMER|RECEIVER|FORWARD)_[A-Z0-9_]+)", contract))
     assert named
     prefixes = (SECRET_ENV_PREFIX, PUBLIC_URL_ENV_PREFIX)
     assert sorted(name for name in named if name not in aliases and not name.startswith(prefixes)) == []
     for prefix in prefixes:
         assert f"`{prefix}<SOURCE>`" in contract
+
+
+def test_the_forwarded_request_is_the_contracts(contract: str) -> None:
+    forwarding = section(contract, "Forwarding to agents (`consumers.forward`)")
+    headers = signed_headers([b"k" * 24], "evt_1", 1_700_000_000, b"{}")
+    assert sorted(name for name in headers if f"`{name}`" not in forwarding) == []
+    assert headers["webhook-signature"].startswith("v1,")
+    aliases = {str(field.validation_alias) for field in ForwardSettings.model_fields.values()}
+    assert sorted(alias for alias in aliases if alias not in forwarding) == []
+    assert str(answer_error(400, None, now=datetime.now(UTC))) == "agent service answered 400 Bad Request"
+    assert "`agent service answered <status> <phrase>`" in forwarding
 
 
 def test_topics_headers_and_redis_key_are_the_contracts(contract: str) -> None:

@@ -1,7 +1,8 @@
 """`CONSUMER_HANDLERS=consumers.forward` in a real worker process, reading the real Kafka with the real Redis,
 forwarding to a real HTTP server that verifies every delivery with the `standardwebhooks` package (the reference
-Python library an agent would use): success, a 503 then 200 after its Retry-After, a 400 to the DLQ, and a
-worker with another secret, whose every delivery the server refuses.
+Python library an agent would use): success, a 503 then 200 after its Retry-After, a 400 to the DLQ, an answer
+too slow for `FORWARD_TIMEOUT_S` retried, and a worker with another secret, whose every delivery the server
+refuses.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.integration.worker_process import PARTITIONS, Group, worker_process
 SECRET = "whsec_" + base64.b64encode(b"forward-test-key-of-32-bytes....").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another-key-the-agent-won't-know").decode()
 RETRY_AFTER_S = 2
+FORWARD_TIMEOUT_S = 2
 WAIT_S = 40.0
 
 
@@ -45,26 +47,27 @@ class Delivery:
 @dataclass
 class AgentService:
     """What the agent's server saw. Each delivery is verified with `standardwebhooks` (401 if it fails), then
-    answered with the next status scripted for its `webhook-id` (200 once the script is used up)."""
+    answered with the next (status, headers, delay) scripted for its `webhook-id` (200 at once when the script is
+    used up)."""
 
-    script: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    script: dict[str, list[tuple[int, dict[str, str], float]]] = field(default_factory=dict)
     verified: list[Delivery] = field(default_factory=list)
     refused: list[Delivery] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def answer(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str]]:
+    def answer(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], float]:
         webhook_id = headers.get("webhook-id", "")
         try:
             document = standardwebhooks.Webhook(SECRET).verify(body, headers)
         except WebhookVerificationError:
             with self.lock:
                 self.refused.append(Delivery(webhook_id, time.monotonic(), 401, None))
-            return 401, {}
+            return 401, {}, 0.0
         with self.lock:
             steps = self.script.get(webhook_id, [])
-            status, extra = steps.pop(0) if steps else (200, {})
+            status, extra, delay_s = steps.pop(0) if steps else (200, {}, 0.0)
             self.verified.append(Delivery(webhook_id, time.monotonic(), status, Envelope.model_validate(document)))
-        return status, extra
+        return status, extra, delay_s
 
     def seen(self, webhook_id: str) -> list[Delivery]:
         with self.lock:
@@ -78,13 +81,17 @@ def agent_server(agent: AgentService) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            status, extra = agent.answer({name.lower(): value for name, value in self.headers.items()}, body)
-            self.send_response(status)
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.send_header("content-length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+            status, extra, delay_s = agent.answer({name.lower(): value for name, value in self.headers.items()}, body)
+            time.sleep(delay_s)
+            try:
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the worker stopped waiting for a slow answer
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -120,11 +127,12 @@ async def test_a_worker_forwards_signed_events_retries_after_retry_after_and_dea
     provider = right.provider
     settings = Settings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=PARTITIONS)
     await ensure_topics(settings, [right.topic])
-    ids = ["evt_ok", "evt_retry", "evt_bad"]
+    ids = ["evt_ok", "evt_retry", "evt_bad", "evt_slow"]
     agent = AgentService(
         script={
-            "evt_retry": [(503, {"retry-after": str(RETRY_AFTER_S)})],
-            "evt_bad": [(400, {})],
+            "evt_retry": [(503, {"retry-after": str(RETRY_AFTER_S)}, 0.0)],
+            "evt_bad": [(400, {}, 0.0)],
+            "evt_slow": [(200, {}, 2 * FORWARD_TIMEOUT_S)],  # answered only after the worker gave up waiting
         }
     )
     with agent_server(agent) as url:
@@ -133,7 +141,7 @@ async def test_a_worker_forwards_signed_events_retries_after_retry_after_and_dea
             "CONSUMER_RETRY_BACKOFF_MS": "100",
             "CONSUMER_MAX_ATTEMPTS": "3",
             "FORWARD_URL": url,
-            "FORWARD_TIMEOUT_S": "5",
+            "FORWARD_TIMEOUT_S": str(FORWARD_TIMEOUT_S),
         }
         right_env = right.env(**common, FORWARD_SECRET=SECRET)
         wrong_env = {**wrong.env(**common, FORWARD_SECRET=OTHER_SECRET), "CONSUMER_PROVIDERS": provider}
@@ -144,14 +152,14 @@ async def test_a_worker_forwards_signed_events_retries_after_retry_after_and_dea
 
             await eventually(
                 "the right group's deliveries",
-                lambda: [len(agent.seen(i)) for i in ids] == [1, 2, 1],
+                lambda: [len(agent.seen(i)) for i in ids] == [1, 2, 1, 2],
                 processes,
             )
             await eventually("the wrong group's deliveries", lambda: len(agent.refused) == len(ids), processes)
             right_dead = await read_topic(kafka_bootstrap, dlq_topic(provider, right.group), expect=1)
             wrong_dead = await read_topic(kafka_bootstrap, dlq_topic(provider, wrong.group), expect=len(ids))
             await asyncio.sleep(1)  # nothing more comes: no delivery is repeated
-            assert [len(agent.seen(i)) for i in ids] == [1, 2, 1]
+            assert [len(agent.seen(i)) for i in ids] == [1, 2, 1, 2]
             assert len(agent.refused) == len(ids)
 
     [ok] = agent.seen("evt_ok")
@@ -165,6 +173,8 @@ async def test_a_worker_forwards_signed_events_retries_after_retry_after_and_dea
     # The backoff is 100 ms: the second try waited for the answer's Retry-After instead.
     assert retried.at - unavailable.at >= RETRY_AFTER_S - 0.1
     assert [delivery.status for delivery in agent.seen("evt_bad")] == [400]
+    unanswered, answered = agent.seen("evt_slow")
+    assert answered.at - unanswered.at >= FORWARD_TIMEOUT_S - 0.1
 
     [dead] = right_dead
     assert dead.key == b"evt_bad"
