@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 NODE_DIRS := tests/asyncapi tests/sdks
 NODE_STAMP := $(NODE_DIRS:%=%/node_modules/.installed)
 
-.PHONY: help install node-deps up down cluster-up cluster-down redis-cluster-up redis-cluster-down run test lint bench docs
+.PHONY: help install node-deps up down cluster-up cluster-down redis-cluster-up redis-cluster-down run test test-unit lint bench docs
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ test: $(STAMP) $(NODE_STAMP) up  ## the whole suite against the real Kafka and R
 	@# Tests start brokers of their own: a Java and the jars first, outside any test's timeout.
 	@$(BIN)/python compose/local/stack.py fetch
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) $(NODE_STAMP)  ## the fast loop: tests/unit only, no Kafka, Redis or Java needed
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 bench: $(STAMP) up  ## the benchmark: receiver and consumer against their baselines; writes bench/results and docs/performance.md
 	@command -v wrk >/dev/null || { echo "make bench: wrk is missing (apt-get install -y wrk)"; exit 1; }

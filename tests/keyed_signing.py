@@ -2,7 +2,7 @@
 
 Where the provider's SDK can sign, it signs (Google's `google.auth.jwt.encode`); where it can only verify
 (Telnyx's `verify_webhook_signature`, PayPal's `_get_expected_sig` string, Google's `verify_oauth2_token`),
-tests/integration/test_keyed_providers.py runs that verifier on what is made here. Each function names the
+tests/unit/receiver/verify/test_keyed_providers.py runs that verifier on what is made here. Each function names the
 provider document its format follows.
 """
 

@@ -92,7 +92,7 @@ def stripe_headers(body: bytes, secret: str, timestamp: int | None = None) -> di
 
 # ------------------------------------------------------------------------------------------------------
 # The other providers. Where the provider's SDK can sign, it signs here; where it can only verify
-# (Square, SendGrid), tests/unit/test_provider_sdks.py first proves the signer below with that verifier.
+# (Square, SendGrid), tests/unit/receiver/verify/test_provider_sdks.py first proves the signer below with that verifier.
 
 
 def slack_headers(

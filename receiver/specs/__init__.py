@@ -1,7 +1,7 @@
 """The built-in declarative providers: one TOML file per provider, each a `receiver.verify.spec.Spec`.
 
 Adding a provider is a file here (its scheme, event fields, handshakes, a sample delivery, and where the
-scheme is documented and how it is proven), a golden vector in tests/unit/test_specs.py and a payload
+scheme is documented and how it is proven), a golden vector in tests/unit/receiver/verify/test_specs.py and a payload
 model in `schemas/`.
 """
 

@@ -6,7 +6,7 @@ as the Mission Control portal shows it (base64 of the 32 raw bytes); several are
 Body `{"data": {"record_type": "event", "id", "event_type", "occurred_at", "payload"}, "meta": {...}}`:
 event id `data.id`, type `data.event_type` (`call.initiated`), occurred `data.occurred_at`.
 Reference: Telnyx docs, "Webhook signing", and the SDK's `telnyx.lib.webhook_verification`
-(`verify_webhook_signature`), which tests/unit/test_provider_sdks.py runs against our signer.
+(`verify_webhook_signature`), which tests/unit/receiver/verify/test_provider_sdks.py runs against our signer.
 """
 
 from __future__ import annotations

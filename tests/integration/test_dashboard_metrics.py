@@ -16,8 +16,8 @@ import pytest
 import redis.asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.compose.promql import metric_names
 from tests.integration.live_stack import live_stack
+from tests.unit.compose.promql import metric_names
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "compose" / "grafana" / "dashboards" / "webhooks.json"
 

@@ -1,0 +1,90 @@
+"""Handlers that fail in odd ways still see their records resolved: a `CancelledError` raised without a cancel,
+a `RetryLater` asking for an infinite or NaN delay, an error message that is no valid text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+from consumers import Context, Event, Registry
+from consumers.errors import RetryLater
+from consumers.idempotency import IdempotencyStore
+from consumers.kafka import ensure_topics
+from consumers.retries import MAX_RETRY_DELAY_MS
+from schemas.topics import HEADER_ERROR_CLASS, HEADER_NOT_BEFORE
+from tests.integration.consumers.test_worker import (
+    committed_lag,
+    envelope,
+    eventually,
+    headers_of,
+    make_route,
+    make_settings,
+    produce,
+    read_all,
+)
+from tests.integration.consumers.test_worker_flow import outcome, worker
+
+
+async def test_odd_handler_failures_are_retried_like_any_failure(
+    kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    calls: Counter[str] = Counter()
+    shared: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    shared.cancel()  # another handler's timeout cancelled what this one awaits
+    registry = Registry()
+
+    @registry.handler("hmac", "*")
+    async def odd(event: Event[Any], context: Context) -> None:
+        calls[event.id] += 1
+        if context.attempt > 1:
+            return
+        if event.id.startswith("cancelled"):
+            await shared
+        if event.id == "nan":
+            raise RetryLater("come back whenever", delay_s=float("nan"))
+        if event.id == "surrogate":
+            raise RuntimeError(b"upstream said \xff".decode("utf-8", "surrogateescape"))
+
+    ids = ["cancelled_1", "cancelled_2", "cancelled_3", "nan", "surrogate"]
+    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
+        await eventually(lambda: outcome(metrics, route, group, "ok") == 5, "every retry to succeed")
+        await stop()
+
+    assert calls == Counter(dict.fromkeys(ids, 2))
+    assert outcome(metrics, route, group, "retried") == 5
+    retries = {record.key: headers_of(record) for record in await read_all(kafka_bootstrap, route.retry_topic, 5)}
+    assert retries[b"cancelled_1"][HEADER_ERROR_CLASS] == "CancelledError"
+    assert await committed_lag(kafka_bootstrap, group, [route.topic, route.retry_topic]) == 0
+
+
+async def test_a_retry_asked_for_in_infinitely_long_comes_after_the_longest_delay(
+    kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    registry = Registry()
+
+    @registry.handler("hmac", "*")
+    async def never(event: Event[Any], context: Context) -> None:
+        raise RetryLater("come back never", delay_s=float("inf"))
+
+    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+        sent_ms = time.time() * 1000
+        await produce(kafka_bootstrap, route.topic, [("forever", envelope("forever"))])
+        await eventually(lambda: outcome(metrics, route, group, "retried") == 1, "the retry")
+        await stop()
+
+    [retry] = await read_all(kafka_bootstrap, route.retry_topic, 1)
+    due_ms = int(headers_of(retry)[HEADER_NOT_BEFORE])
+    assert sent_ms + MAX_RETRY_DELAY_MS - 60_000 <= due_ms <= sent_ms + MAX_RETRY_DELAY_MS + 60_000
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0

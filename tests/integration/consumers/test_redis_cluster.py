@@ -1,0 +1,255 @@
+"""The consumers on a real Redis Cluster (`REDIS_CLUSTER=true`): three masters started here, with a replica
+each, on free ports. A worker SIGKILLed mid-stream, a master killed under load and failed over to its
+replica, and the replay command. The handlers count their side effects in the test Redis (a system of their
+own), so the counts are what a user would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio
+
+from consumers.errors import StoreUnavailable
+from consumers.idempotency import claim_key
+from consumers.kafka import ensure_topics
+from consumers.settings import Settings
+from schemas.topics import GroupTopics
+from tests.conftest import stack
+from tests.integration.consumers.test_replay import dead_letter, replay_cli
+from tests.integration.consumers.test_worker import envelope, produce
+from tests.integration.consumers.test_worker_process import prepare
+from tests.integration.kafka_tools import free_port
+from tests.integration.worker_process import Group, committed_lag, outcome, scrape, worker_process
+
+MASTERS = 3
+
+pytestmark = pytest.mark.fault
+
+
+class Cluster:
+    """Three masters and their replicas, and a cluster client of the test's own."""
+
+    def __init__(self, nodes: list[Any]) -> None:
+        self.nodes = nodes
+        self.url = f"redis://127.0.0.1:{nodes[0].port}/0"
+        self.client = redis.asyncio.RedisCluster.from_url(self.url)
+
+    async def masters(self) -> list[int]:
+        """The client ports of the nodes serving slots now."""
+        ports = []
+        for node in self.nodes:
+            client = redis.asyncio.Redis(port=node.port, socket_timeout=2)
+            try:
+                if (await client.info("replication"))["role"] == "master" and (await client.dbsize()) >= 0:
+                    ports.append(node.port)
+            except (redis.exceptions.ConnectionError, OSError):
+                pass
+            finally:
+                await client.aclose()
+        return ports
+
+    async def keys_per_master(self, pattern: str) -> dict[int, int]:
+        counts = {}
+        for port in await self.masters():
+            client = redis.asyncio.Redis(port=port)
+            try:
+                counts[port] = len([key async for key in client.scan_iter(match=pattern, count=1000)])
+            finally:
+                await client.aclose()
+        return counts
+
+
+@pytest.fixture
+async def cluster(local_stack: tuple[str, str], tmp_path: Path) -> AsyncIterator[Cluster]:
+    ports = [(free_port(), free_port()) for _ in range(2 * MASTERS)]
+    nodes = stack.redis_cluster(ports, name=f"redis-cluster-test-{ports[0][0]}", node_timeout_ms=1000)
+    try:
+        await asyncio.to_thread(stack.start_redis_cluster, nodes, MASTERS)
+    except stack.StackError as exc:
+        pytest.fail(f"the Redis Cluster of this test could not be started: {exc}")
+    running = Cluster(nodes)
+    try:
+        yield running
+    finally:
+        await running.client.aclose()
+        for node in nodes:
+            await asyncio.to_thread(node.stop, kill=True)
+            shutil.rmtree(node.home, ignore_errors=True)
+
+
+async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_effect(
+    kafka_bootstrap: str,
+    redis_url: str,
+    redis_client: redis.asyncio.Redis,
+    cluster: Cluster,
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    group = Group(kafka_bootstrap, cluster.url, unique)
+    ids = await prepare(group, 60)
+    hanging = [event_id for event_id in ids if int(event_id[4:]) % 5 == 0]
+    quick = [event_id for event_id in ids if event_id not in hanging]
+    # The dedup state on the cluster; the side effects counted in the test Redis.
+    on_cluster = {"REDIS_CLUSTER": "true", "COUNT_REDIS_URL": redis_url}
+
+    first_env = group.env(COUNT_HANG_EVERY="5", COUNT_SLEEP_S="0.02", CONSUMER_CONCURRENCY="32", **on_cluster)
+    with worker_process(first_env, tmp_path / "first.log") as first:
+        deadline = time.monotonic() + 40
+        while (
+            len(await group.done(cluster.client, quick)) < len(quick)
+            or min((await group.counts(redis_client, "started", hanging)).values()) < 1
+        ):
+            assert first.poll() is None, (tmp_path / "first.log").read_text()
+            assert time.monotonic() < deadline, "the first worker did not get to the middle of the batch"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # its commits of what is done have landed
+        left_uncommitted = await committed_lag(kafka_bootstrap, group.group, [group.topic])
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    # Killed with claims held (on the cluster) and done records above the commit point.
+    assert await cluster.client.exists(claim_key(group.group, group.provider, hanging[0])) == 1
+    assert left_uncommitted > len(hanging)
+
+    second_env = group.env(**on_cluster)
+    with worker_process(second_env, tmp_path / "second.log") as second:
+        deadline = time.monotonic() + 60
+        while min((await group.counts(redis_client, "effects", ids)).values()) < 1 or await committed_lag(
+            kafka_bootstrap, group.group, [group.topic, group.retry_topic]
+        ):
+            assert second.poll() is None, (tmp_path / "second.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "second.log").read_text()[-3000:]
+            await asyncio.sleep(0.2)
+        samples = await scrape(second_env)
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=20) == 0
+
+    assert await group.counts(redis_client, "effects", ids) == dict.fromkeys(ids, 1), "each side effect once"
+    started = await group.counts(redis_client, "started", ids)
+    assert {event_id: started[event_id] for event_id in hanging} == dict.fromkeys(hanging, 2)
+    assert {event_id: started[event_id] for event_id in quick} == dict.fromkeys(quick, 1)
+    assert outcome(samples, group, "duplicate") == left_uncommitted - len(hanging)
+    assert await group.done(cluster.client, ids) == set(ids)
+    # The done marks are spread over all three masters.
+    spread = await cluster.keys_per_master("webhooks:done:*")
+    assert len(spread) == MASTERS
+    assert min(spread.values()) > 0, spread
+
+
+async def test_a_master_failed_over_under_load_loses_no_event_and_costs_what_is_written_down(
+    kafka_bootstrap: str,
+    redis_url: str,
+    redis_client: redis.asyncio.Redis,
+    cluster: Cluster,
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    group = Group(kafka_bootstrap, cluster.url, unique)
+    # Half the events before the kill, half right after it: the stream goes on through the failover.
+    before = await prepare(group, 300)
+    after = [f"evt_{i:03d}" for i in range(300, 600)]
+    ids = before + after
+    concurrency = 16
+    env = group.env(
+        REDIS_CLUSTER="true", COUNT_REDIS_URL=redis_url, COUNT_SLEEP_S="0.05", CONSUMER_CONCURRENCY=str(concurrency)
+    )
+    # Not the node REDIS_URL names: the worker has to find the cluster through it when it starts.
+    victim = cluster.nodes[1]
+
+    with worker_process(env, tmp_path / "worker.log") as worker:
+
+        async def effects() -> int:
+            return sum((await group.counts(redis_client, "effects", ids)).values())
+
+        deadline = time.monotonic() + 60
+        while await effects() < 60:
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the worker did not get going"
+            await asyncio.sleep(0.05)
+
+        async def done() -> int:
+            try:
+                return len(await group.done(cluster.client, ids))
+            except StoreUnavailable:
+                return -1
+
+        at_kill = await effects()
+        done_at_kill = await done()
+        await asyncio.to_thread(victim.stop, kill=True)
+        killed_at = time.monotonic()
+        await produce(
+            kafka_bootstrap, group.topic, [(i, envelope(i, provider=group.provider)) for i in after], group.provider
+        )
+        # Nothing is marked done while a third of the slots has no master (a batch's marks go out together).
+        while await done() <= done_at_kill:
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            assert time.monotonic() < killed_at + 60, "the worker did not go on after the failover"
+            await asyncio.sleep(0.05)
+        paused_s = time.monotonic() - killed_at
+        while min((await group.counts(redis_client, "effects", ids)).values()) < 1 or await committed_lag(
+            kafka_bootstrap, group.group, [group.topic, group.retry_topic]
+        ):
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+            assert time.monotonic() < killed_at + 90, (tmp_path / "worker.log").read_text()[-3000:]
+            await asyncio.sleep(0.1)
+        # The replica took over: three masters serve the slots again.
+        assert len(await cluster.masters()) == MASTERS
+        after_failover = await group.counts(redis_client, "effects", ids)
+
+        # Every event delivered again: a done mark the dead master acknowledged but had not yet sent to its
+        # replica (replication is asynchronous) is forgotten, and that event runs a second time.
+        await produce(
+            kafka_bootstrap, group.topic, [(i, envelope(i, provider=group.provider)) for i in ids], group.provider
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            samples = await scrape(env)
+            if outcome(samples, group, "ok") + outcome(samples, group, "duplicate") >= 2 * len(ids):
+                break
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            await asyncio.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+
+    final = await group.counts(redis_client, "effects", ids)
+    twice_in_failover = sorted(i for i, n in after_failover.items() if n > 1)
+    forgotten = sorted(i for i in ids if final[i] > after_failover[i])
+    # Nothing lost; at most the events whose marks were in flight at the kill run again.
+    assert min(final.values()) >= 1
+    assert max(final.values()) <= 2
+    assert len(twice_in_failover) + len(forgotten) <= concurrency
+    print(
+        f"\nfailover: {len(ids)} events, master killed after {at_kill}; marks paused {paused_s:.1f}s; "
+        f"ran twice during the failover: {len(twice_in_failover)}; done marks forgotten (ran again on "
+        f"redelivery): {len(forgotten)} of {len(ids)}"
+    )
+
+
+async def test_the_replay_command_on_a_redis_cluster_runs_each_dead_letter_once(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, cluster: Cluster, unique: str
+) -> None:
+    group = Group(kafka_bootstrap, cluster.url, unique)
+    route = GroupTopics.for_provider(group.provider, group.group)
+    await ensure_topics(Settings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=3), [route.dlq_topic])
+    ids = [f"evt_{i:03d}" for i in range(12)]
+    await dead_letter(kafka_bootstrap, route, ids)
+    env = group.env(REDIS_CLUSTER="true", COUNT_REDIS_URL=redis_url)
+
+    listed = replay_cli(env, "--dry-run")
+    assert listed.returncode == 0, listed.stderr
+    assert "dry run: 12 selected of 12 dead letters: 12 to replay" in listed.stdout
+    first = replay_cli(env, "--rate", "100")
+    assert first.returncode == 0, first.stderr
+    assert "12 handled, 0 duplicates, 0 failed" in first.stdout
+    again = replay_cli(env, "--rate", "100")
+    assert "0 handled, 12 duplicates" in again.stdout
+
+    assert await group.counts(redis_client, "effects", ids) == dict.fromkeys(ids, 1)
+    assert await group.done(cluster.client, ids) == set(ids)

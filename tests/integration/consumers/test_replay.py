@@ -1,0 +1,185 @@
+"""Replay from the DLQ on the real broker and Redis: a fixed handler runs each dead letter once; a second replay
+is a duplicate unless forced; `python -m consumers replay` selects, lists, runs and exits with a useful code.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CollectorRegistry
+
+from consumers import Context, Event, PermanentError, Registry
+from consumers.idempotency import IdempotencyStore, claim_key
+from consumers.kafka import ensure_topics, read_to_end
+from consumers.metrics import ConsumerMetrics, Outcome
+from consumers.replay import Replayer, Selection, Summary
+from consumers.retries import failure_record, now_ms
+from consumers.runner import HandlerRunner
+from consumers.settings import Settings
+from schemas.topics import HEADER_ID, GroupTopics, dlq_topic
+from tests.integration.consumers.test_worker import envelope, eventually, make_route, make_settings, produce
+from tests.integration.consumers.test_worker_flow import outcome, worker
+from tests.integration.worker_process import ROOT, Group
+
+
+async def test_a_fixed_handler_replays_each_dead_letter_once(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_max_attempts=2)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    runs: list[tuple[str, int]] = []
+    fixed = False
+
+    registry = Registry()
+
+    @registry.handler("hmac", "*")
+    async def handle(event: Event[Any], context: Context) -> None:
+        runs.append((event.id, context.attempt))
+        if event.id == "evt_broken" and not fixed:
+            raise RuntimeError("prompt template missing")
+        if event.id == "evt_refused" and not fixed:
+            raise PermanentError("unknown customer")
+
+    store = IdempotencyStore(redis_client)
+    ids = ["evt_ok", "evt_broken", "evt_refused"]
+    async with worker(settings, route, store, registry) as (metrics, _, stop):
+        await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in ids])
+        await eventually(lambda: outcome(metrics, route, group, "dead_lettered") == 2, "two dead letters")
+        await stop()
+    assert sorted(runs) == [("evt_broken", 1), ("evt_broken", 2), ("evt_ok", 1), ("evt_refused", 1)]
+
+    fixed = True
+    runs.clear()
+    lines: list[str] = []
+    replayer = Replayer(
+        group=group,
+        store=store,
+        runner=HandlerRunner(registry, ConsumerMetrics(CollectorRegistry()), group=group, timeout_s=5, max_attempts=2),
+        read=partial(read_to_end, settings),
+        lease_ms=settings.consumer_lease_ms,
+        rate_per_s=50,
+        out=lines.append,
+    )
+
+    async def replay(selection: Selection | None = None, *, dry_run: bool = False) -> Summary:
+        selection = selection or Selection()
+        summary = Summary()
+        plans = replayer.select([route], selection, summary)
+        if dry_run:
+            await replayer.dry_run(plans, summary)
+        else:
+            await replayer.run(plans, summary, lambda _: None)
+        return summary
+
+    listed = await replay(dry_run=True)
+    assert (listed.selected, listed.would_replay, runs) == (2, 2, [])
+    assert any("evt_broken" in line and "RuntimeError: prompt template missing" in line for line in lines)
+
+    first = await replay()
+    assert (first.handled, first.duplicates, first.failed, first.complete) == (2, 0, 0, True)
+    # Each ran once, as the attempt after its last one.
+    assert sorted(runs) == [("evt_broken", 3), ("evt_refused", 2)]
+    assert await IdempotencyStore(redis_client).is_done([claim_key(group, "hmac", "evt_broken")]) == [True]
+
+    again = await replay()
+    assert (again.handled, again.duplicates) == (0, 2)
+    assert len(runs) == 2
+
+    replayer._force = True  # what --force sets
+    forced = await replay(Selection(ids=frozenset({"evt_refused"})))
+    assert (forced.selected, forced.handled) == (1, 1)
+    assert sorted(runs) == [("evt_broken", 3), ("evt_refused", 2), ("evt_refused", 2)]
+
+
+@dataclass
+class DeadRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+async def dead_letter(bootstrap: str, route: GroupTopics, ids: list[str]) -> None:
+    """Put events in the DLQ as a worker does, after a fifth failed attempt."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for offset, event_id in enumerate(ids):
+            record = DeadRecord(
+                route.topic, 0, offset, event_id.encode(), envelope(event_id, provider=route.provider),
+                [(HEADER_ID, event_id.encode())],
+            )  # fmt: skip
+            error = RuntimeError("model overloaded")
+            out = failure_record(record, route, Outcome.DEAD_LETTERED, error, 5, now_ms=now_ms(), delay_ms=0)
+            await producer.send_and_wait(out.topic, value=out.value, key=out.key, headers=list(out.headers))
+    finally:
+        await producer.stop()
+
+
+def replay_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "consumers", "replay", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_the_replay_command(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str, tmp_path: Path
+) -> None:
+    group = Group(kafka_bootstrap, redis_url, unique)
+    route = GroupTopics.for_provider(group.provider, group.group)
+    assert route.dlq_topic == dlq_topic(group.provider, group.group)
+    await ensure_topics(Settings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=3), [route.dlq_topic])
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    ids = ["evt_000", "evt_001", "evt_002"]
+    await dead_letter(kafka_bootstrap, route, ids)
+    env = group.env()
+
+    listed = replay_cli(env, "--dry-run")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("replay    evt_") == 3
+    assert "RuntimeError: model overloaded" in listed.stdout
+    assert "dry run: 3 selected of 3 dead letters: 3 to replay" in listed.stdout
+    assert await group.counts(redis_client, "effects", ids) == dict.fromkeys(ids, 0)
+
+    one = replay_cli(env, "--id", "evt_001", "--rate", "50")
+    assert one.returncode == 0, one.stderr
+    assert "replay: 1 selected of 3 dead letters: 1 handled, 0 duplicates, 0 failed" in one.stdout
+    assert await group.counts(redis_client, "effects", ids) == {"evt_000": 0, "evt_001": 1, "evt_002": 0}
+
+    window = replay_cli(env, "--since", before.isoformat(), "--rate", "50")
+    assert window.returncode == 0, window.stderr
+    assert "3 selected of 3 dead letters: 2 handled, 1 duplicates" in window.stdout
+    assert await group.counts(redis_client, "effects", ids) == dict.fromkeys(ids, 1)
+
+    nothing = replay_cli(env, "--until", before.isoformat())
+    assert (nothing.returncode, "0 selected of 3" in nothing.stdout) == (0, True)
+
+    forced = replay_cli(env, "--id", "evt_002", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert await group.count(redis_client, "effects", "evt_002") == 2
+
+    missing = replay_cli(env, "--id", "evt_404")
+    assert missing.returncode == 1
+    assert "not found: evt_404" in missing.stdout
+
+    usage = replay_cli(env, "--since", "yesterday")
+    assert usage.returncode == 2
+    assert "no ISO 8601 time" in usage.stderr

@@ -1,0 +1,279 @@
+"""Flow through a worker on the real broker and Redis: per-key order under concurrency, slow handlers without a
+rebalance loop, retries with growing delays beside a flowing partition, and a rebalance that hands work over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CollectorRegistry
+
+from consumers import Context, Event, Registry
+from consumers.idempotency import IdempotencyStore, claim_key
+from consumers.kafka import KafkaClient, Partition, ensure_topics
+from consumers.metrics import ConsumerMetrics
+from consumers.settings import Settings
+from consumers.worker import Worker
+from schemas.topics import (
+    HEADER_ATTEMPT,
+    HEADER_ERROR_CLASS,
+    HEADER_ERROR_MESSAGE,
+    HEADER_ORIGINAL_OFFSET,
+    HEADER_ORIGINAL_PARTITION,
+    HEADER_ORIGINAL_TOPIC,
+    GroupTopics,
+)
+from tests.integration.consumers.test_worker import (
+    WAIT_S,
+    committed_lag,
+    envelope,
+    eventually,
+    headers_of,
+    make_route,
+    make_settings,
+    produce,
+    read_all,
+)
+
+
+class CountingKafka(KafkaClient):
+    """The real adapter, counting the group's assignments to this member (one per rebalance it takes part in)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.assignments = 0
+        self.revocations = 0
+
+    async def start(self, topics: Any, *, on_revoked: Any, on_assigned: Any = None) -> None:
+        async def revoked(parts: list[Partition]) -> None:
+            if parts:
+                self.revocations += 1
+            await on_revoked(parts)
+
+        def assigned(parts: list[Partition]) -> None:
+            self.assignments += 1
+            on_assigned(parts)
+
+        await super().start(topics, on_revoked=revoked, on_assigned=assigned)
+
+
+@asynccontextmanager
+async def worker(
+    settings: Settings, route: GroupTopics, store: IdempotencyStore, registry: Registry
+) -> AsyncIterator[tuple[ConsumerMetrics, CountingKafka, Callable[[], Any]]]:
+    metrics = ConsumerMetrics(CollectorRegistry())
+    kafka = CountingKafka(settings)
+    member = Worker.from_settings(settings, registry, store=store, metrics=metrics, kafka=kafka, topics=[route])
+    task = asyncio.create_task(member.run())
+
+    async def stop() -> None:
+        member.stop()
+        await asyncio.wait_for(task, WAIT_S)
+
+    try:
+        yield metrics, kafka, stop
+    finally:
+        if not task.done():
+            await stop()
+
+
+def outcome(metrics: ConsumerMetrics, route: GroupTopics, group: str, name: str) -> float:
+    labels = {"provider": route.provider, "group": group, "outcome": name}
+    return metrics.registry.get_sample_value("webhooks_processed_total", labels) or 0.0
+
+
+async def test_records_of_one_key_run_in_order_while_keys_run_concurrently(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_concurrency=6)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    keys, per_key = [f"customer-{k}" for k in range(8)], 12
+    # One stream per key (a customer's events), interleaved: key k's i-th event is `k:i`.
+    records = [(key, f"{key}:{i}") for i in range(per_key) for key in keys]
+    await produce_keyed(kafka_bootstrap, route.topic, records)
+
+    seen: dict[str, list[int]] = defaultdict(list)
+    running: set[str] = set()
+    peak = 0
+
+    registry = Registry()
+
+    @registry.handler("hmac", "*")
+    async def handle(event: Event[Any], context: Context) -> None:
+        nonlocal peak
+        key, index = event.id.rsplit(":", 1)
+        assert key not in running, f"two events of {key} at once"
+        running.add(key)
+        peak = max(peak, len(running))
+        await asyncio.sleep(random.uniform(0.001, 0.03))
+        seen[key].append(int(index))
+        running.discard(key)
+
+    started = time.monotonic()
+    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+        await eventually(lambda: outcome(metrics, route, group, "ok") == len(records), "every event")
+        elapsed = time.monotonic() - started
+        await stop()
+
+    assert {key: seen[key] for key in keys} == {key: list(range(per_key)) for key in keys}
+    assert 1 < peak <= 6, peak
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+    print(f"\norder: {len(records)} events of {len(keys)} keys in {elapsed:.1f}s, peak {peak} concurrent, in order")
+
+
+async def produce_keyed(bootstrap: str, topic: str, records: list[tuple[str, str]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, event_id in records:
+            await producer.send(topic, value=envelope(event_id), key=key.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_rebalance(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    group = f"g-{unique}"
+    # A member that does not fetch for 1.5 s is dropped from the group; the handler takes 4.5 s.
+    settings = make_settings(
+        kafka_bootstrap, redis_url, group, consumer_max_poll_interval_ms=1500, consumer_handler_timeout_s=10
+    )
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    calls: list[str] = []
+
+    registry = Registry()
+
+    @registry.handler("hmac", "*")
+    async def slow(event: Event[Any], context: Context) -> None:
+        calls.append(event.id)
+        if event.id == "slow":
+            await asyncio.sleep(4.5)
+
+    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, kafka, stop):
+        await eventually(lambda: kafka.assignments >= 1, "the first assignment")
+        await produce(kafka_bootstrap, route.topic, [("slow", envelope("slow"))])
+        await eventually(lambda: calls == ["slow"], "the slow handler to start")
+        # Meanwhile the other partition keeps flowing.
+        await produce(kafka_bootstrap, route.topic, [(f"fast_{i}", envelope(f"fast_{i}")) for i in range(10)])
+        await eventually(lambda: outcome(metrics, route, group, "ok") == 11, "every event", timeout_s=15)
+        await stop()
+
+    assert kafka.assignments == 1
+    assert kafka.revocations == 0
+    assert sorted(calls) == sorted(["slow", *(f"fast_{i}" for i in range(10))])
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+
+
+async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flows(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_retry_backoff_ms=300, consumer_max_attempts=4)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    attempts: list[float] = []
+    others: list[float] = []
+
+    registry = Registry()
+
+    @registry.handler("hmac", "*")
+    async def flaky(event: Event[Any], context: Context) -> None:
+        if event.id == "evt_flaky":
+            attempts.append(time.monotonic())
+            assert context.attempt == len(attempts)
+            raise ConnectionError("agent API: 503")
+        others.append(time.monotonic())
+
+    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+        await produce(kafka_bootstrap, route.topic, [("evt_flaky", envelope("evt_flaky"))])
+        # Other events, on every partition, while the flaky one waits for its retries.
+        for i in range(20):
+            await produce(kafka_bootstrap, route.topic, [(f"evt_{i}", envelope(f"evt_{i}"))])
+            await asyncio.sleep(0.05)
+        await eventually(lambda: outcome(metrics, route, group, "dead_lettered") == 1, "the dead letter")
+        await stop()
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert len(attempts) == 4
+    # Backoff 300 ms doubling, with jitter between half and all of it: >= 150, 300, 600 ms.
+    assert [gap >= 0.15 * 2**k for k, gap in enumerate(gaps)] == [True, True, True], gaps
+    assert gaps[2] > gaps[0]
+    assert len(others) == 20
+    assert sum(1 for t in others if t < attempts[-1]) >= 15, "the other events were not held up by the retries"
+    assert outcome(metrics, route, group, "retried") == 3
+    [dead] = await read_all(kafka_bootstrap, route.dlq_topic, 1)
+    headers = headers_of(dead)
+    assert headers[HEADER_ATTEMPT] == "4"
+    assert headers[HEADER_ERROR_CLASS] == "ConnectionError"
+    assert headers[HEADER_ERROR_MESSAGE] == "agent API: 503"
+    assert headers[HEADER_ORIGINAL_TOPIC] == route.topic
+    assert {HEADER_ORIGINAL_PARTITION, HEADER_ORIGINAL_OFFSET} <= headers.keys()
+    assert await committed_lag(kafka_bootstrap, group, [route.topic, route.retry_topic]) == 0
+    print(f"\nretries: gaps {', '.join(f'{gap:.2f}s' for gap in gaps)}; 20 other events handled meanwhile")
+
+
+async def test_a_rebalance_commits_what_is_done_and_releases_what_is_not(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    group = f"g-{unique}"
+    # A lease far longer than the test: an event handed over by the rebalance is free only if it was released.
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_shutdown_grace_s=0.5, consumer_lease_ms=60_000)
+    route = make_route("hmac", unique, group)
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    ids = [f"evt_{i}" for i in range(20)]
+    started: dict[str, int] = defaultdict(int)
+    finished: dict[str, int] = defaultdict(int)
+    first_member_busy = asyncio.Event()
+
+    registry = Registry()
+
+    @registry.handler("hmac", "*")
+    async def handle(event: Event[Any], context: Context) -> None:
+        started[event.id] += 1
+        if event.id in ("evt_0", "evt_1") and started[event.id] == 1:
+            first_member_busy.set()
+            await asyncio.sleep(30)  # cut off by the rebalance, past the grace
+        finished[event.id] += 1
+
+    store = IdempotencyStore(redis_client)
+    async with worker(settings, route, store, registry) as (first, first_kafka, stop_first):
+        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
+        await asyncio.wait_for(first_member_busy.wait(), WAIT_S)
+        await eventually(lambda: sum(finished.values()) == 18, "the quick events")
+        async with worker(settings, route, store, registry) as (second, _, stop_second):
+            handed_over = time.monotonic()
+            await eventually(lambda: finished["evt_0"] == 1 and finished["evt_1"] == 1, "the handed-over events")
+            took_s = time.monotonic() - handed_over
+            await eventually(
+                lambda: sum(outcome(m, route, group, "ok") for m in (first, second)) == 20,
+                "every event counted",
+            )
+            await stop_second()
+        await stop_first()
+
+    assert first_kafka.revocations >= 1
+    assert dict(finished) == dict.fromkeys(ids, 1)
+    # The cut-off events were released (not left to their 60 s lease) and ran again; the rest ran once.
+    assert took_s < 15
+    assert {event_id: started[event_id] for event_id in ("evt_0", "evt_1")} == {"evt_0": 2, "evt_1": 2}
+    # What was done before the rebalance ran once; above a commit point it came back as a duplicate only.
+    assert all(started[event_id] == 1 for event_id in ids[2:])
+    duplicates = sum(outcome(m, route, group, "duplicate") for m in (first, second))
+    print(f"\nrebalance: 2 cut off and released, handed over in {took_s:.1f}s; {duplicates:.0f} duplicates dropped")
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+    for event_id in ids:
+        assert await IdempotencyStore(redis_client).is_done([claim_key(group, "hmac", event_id)]) == [True]

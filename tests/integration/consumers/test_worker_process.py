@@ -1,0 +1,154 @@
+"""`python -m consumers` as a real process: SIGKILL in the middle of a batch, SIGTERM with handlers in flight.
+
+The handlers (`counting_handlers`) count their runs and side effects in Redis, so what survives the process
+is exactly what a user would see: how many times each event's side effect happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import redis.asyncio
+
+from consumers.idempotency import claim_key
+from consumers.kafka import ensure_topics
+from consumers.settings import Settings
+from tests.integration.consumers.test_worker import envelope, produce
+from tests.integration.worker_process import (
+    PARTITIONS,
+    Group,
+    committed_lag,
+    outcome,
+    scrape,
+    worker_process,
+)
+
+
+async def prepare(group: Group, count: int) -> list[str]:
+    settings = Settings(kafka_bootstrap_servers=group.bootstrap, kafka_topic_partitions=PARTITIONS)
+    await ensure_topics(settings, [group.topic, group.retry_topic])
+    ids = [f"evt_{i:03d}" for i in range(count)]
+    await produce(
+        group.bootstrap, group.topic, [(i, envelope(i, provider=group.provider)) for i in ids], group.provider
+    )
+    return ids
+
+
+async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str, tmp_path: Path
+) -> None:
+    group = Group(kafka_bootstrap, redis_url, unique)
+    ids = await prepare(group, 60)
+    # Every fifth event's handler is caught by the kill in the middle of its (slow) agent call.
+    hanging = [event_id for event_id in ids if int(event_id[4:]) % 5 == 0]
+    quick = [event_id for event_id in ids if event_id not in hanging]
+
+    first_env = group.env(COUNT_HANG_EVERY="5", COUNT_SLEEP_S="0.02", CONSUMER_CONCURRENCY="32")
+    with worker_process(first_env, tmp_path / "first.log") as first:
+        deadline = time.monotonic() + 40
+        while (
+            len(await group.done(redis_client, quick)) < len(quick)
+            or min((await group.counts(redis_client, "started", hanging)).values()) < 1
+        ):
+            assert first.poll() is None, (tmp_path / "first.log").read_text()
+            assert time.monotonic() < deadline, "the first worker did not get to the middle of the batch"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # its commits of what is done have landed
+        left_uncommitted = await committed_lag(kafka_bootstrap, group.group, [group.topic])
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    killed_at = time.monotonic()
+    # Killed with claims held, handlers in flight, and done records above the commit point.
+    assert await redis_client.get(claim_key(group.group, group.provider, hanging[0])) not in (None, b"done")
+    assert left_uncommitted > len(hanging)
+
+    second_env = group.env()
+    with worker_process(second_env, tmp_path / "second.log") as second:
+
+        async def all_handled() -> bool:
+            effects = await group.counts(redis_client, "effects", ids)
+            lag = await committed_lag(kafka_bootstrap, group.group, [group.topic, group.retry_topic])
+            return min(effects.values()) >= 1 and lag == 0
+
+        deadline = time.monotonic() + 60
+        while not await all_handled():
+            assert second.poll() is None, (tmp_path / "second.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "second.log").read_text()[-3000:]
+            await asyncio.sleep(0.2)
+        recovered_s = time.monotonic() - killed_at
+        samples = await scrape(second_env)
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=20) == 0
+
+    effects = await group.counts(redis_client, "effects", ids)
+    started = await group.counts(redis_client, "started", ids)
+    assert effects == dict.fromkeys(ids, 1), "every side effect happened exactly once"
+    # The interrupted ones ran again (after the dead member's lease), the finished ones never did.
+    assert {event_id: started[event_id] for event_id in hanging} == dict.fromkeys(hanging, 2)
+    assert {event_id: started[event_id] for event_id in quick} == dict.fromkeys(quick, 1)
+    assert outcome(samples, group, "ok") == len(hanging)
+    # Records done before the kill but above its commit point came back: duplicates, not second runs.
+    assert outcome(samples, group, "duplicate") == left_uncommitted - len(hanging)
+    print(
+        f"\nSIGKILL: 60 events, {len(hanging)} in flight at the kill, {left_uncommitted} uncommitted; "
+        f"recovered in {recovered_s:.1f}s with {left_uncommitted - len(hanging)} duplicates dropped, 0 repeats"
+    )
+
+
+async def test_sigterm_drains_in_flight_handlers_commits_and_leaves(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str, tmp_path: Path
+) -> None:
+    group = Group(kafka_bootstrap, redis_url, unique)
+    ids = await prepare(group, 24)
+    env = group.env(COUNT_SLEEP_S="0.6", CONSUMER_CONCURRENCY="4")
+
+    with worker_process(env, tmp_path / "first.log") as first:
+
+        async def some_in_flight() -> bool:
+            started = await group.counts(redis_client, "started", ids)
+            effects = await group.counts(redis_client, "effects", ids)
+            return sum(started.values()) - sum(effects.values()) >= 4
+
+        deadline = time.monotonic() + 30
+        while not await some_in_flight():
+            assert first.poll() is None, (tmp_path / "first.log").read_text()
+            assert time.monotonic() < deadline, "no handlers in flight"
+            await asyncio.sleep(0.05)
+        in_flight = {
+            event_id
+            for event_id, count in (await group.counts(redis_client, "started", ids)).items()
+            if count and not await group.count(redis_client, "effects", event_id)
+        }
+        signalled = time.monotonic()
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=20) == 0
+        stopped_s = time.monotonic() - signalled
+
+    handled = await group.done(redis_client, ids)
+    # Every handler that was running finished (none was cut off) and was marked done; nothing else was started.
+    assert in_flight <= handled
+    assert await group.counts(redis_client, "effects", sorted(handled)) == dict.fromkeys(handled, 1)
+    assert sum((await group.counts(redis_client, "started", ids)).values()) == len(handled)
+    # Claims of events that had not started were released, not left to expire.
+    assert not await redis_client.exists(*[claim_key(group.group, group.provider, i) for i in ids if i not in handled])
+    # What is done is committed: the next member reads exactly the rest.
+    assert await committed_lag(kafka_bootstrap, group.group, [group.topic]) == len(ids) - len(handled)
+    assert stopped_s < 10
+
+    with worker_process(group.env(COUNT_SLEEP_S="0"), tmp_path / "second.log") as second:
+        deadline = time.monotonic() + 40
+        while min((await group.counts(redis_client, "effects", ids)).values()) < 1:
+            assert second.poll() is None, (tmp_path / "second.log").read_text()
+            assert time.monotonic() < deadline, "the rest was not handled"
+            await asyncio.sleep(0.1)
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=20) == 0
+
+    assert await group.counts(redis_client, "effects", ids) == dict.fromkeys(ids, 1)
+    print(
+        f"\nSIGTERM: {len(in_flight)} in flight drained in {stopped_s:.1f}s, {len(handled)} of 24 handled and "
+        f"committed; the next member handled the other {len(ids) - len(handled)}, 0 repeats"
+    )
