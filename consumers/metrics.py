@@ -58,47 +58,37 @@ class ConsumerMetrics:
             # Agent handlers are slow: up to the default 30 s timeout.
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60),
         )
-        self.lag = Gauge(
+        # A partition's gauges count from its owner only: the others set theirs to 0 on revocation.
+        partition = ["group", "topic", "partition"]
+        self.lag = _gauge(
+            registry,
             "webhooks_consumer_lag",
             "Records behind the end of the partition (high watermark minus position).",
-            ["group", "topic", "partition"],
-            registry=registry,
-            # With CONSUMER_WORKERS above 1 each member writes its own file and the live members' values add
-            # up: a partition's gauges count from its owner only (the others set theirs to 0 on revocation).
-            multiprocess_mode="livesum",
+            partition,
         )
         # The position runs ahead of the commit by the records in flight; a record that never resolves stops
         # the commit while the position goes on, so only these two show a wedged partition.
-        self.committed_lag = Gauge(
+        self.committed_lag = _gauge(
+            registry,
             "webhooks_consumer_committed_lag",
             "Records after the group's committed offset of the partition: what a new member would read again.",
-            ["group", "topic", "partition"],
-            registry=registry,
-            multiprocess_mode="livesum",
+            partition,
         )
-        self.commit_stalled = Gauge(
+        self.commit_stalled = _gauge(
+            registry,
             "webhooks_consumer_commit_stalled_seconds",
             "How long the committed offset of the partition has not moved while records wait behind it.",
-            ["group", "topic", "partition"],
-            registry=registry,
-            multiprocess_mode="livesum",
+            partition,
         )
-        self.claims_overdue = Gauge(
+        self.claims_overdue = _gauge(
+            registry,
             "webhooks_claims_overdue",
             "Claims this worker has held for longer than CONSUMER_HANDLER_TIMEOUT_S (leaked, or queued for a "
             "concurrency slot that long).",
             ["group"],
-            registry=registry,
-            # Per member, so the members' counts add up.
-            multiprocess_mode="livesum",
         )
-
-        self.in_flight = Gauge(
-            "webhooks_handlers_in_flight",
-            "Events whose handlers are running now.",
-            ["provider", "group"],
-            registry=registry,
-            multiprocess_mode="livesum",
+        self.in_flight = _gauge(
+            registry, "webhooks_handlers_in_flight", "Events whose handlers are running now.", ["provider", "group"]
         )
 
     def outcome(self, provider: str, group: str, outcome: Outcome, count: int = 1) -> None:
@@ -107,6 +97,12 @@ class ConsumerMetrics:
             self.processed.labels(provider, group, outcome.value).inc(count)
             if outcome is Outcome.DUPLICATE:
                 self.duplicates.labels(provider, group).inc(count)
+
+
+def _gauge(registry: CollectorRegistry, name: str, documentation: str, labels: list[str]) -> Gauge:
+    # Per member: with CONSUMER_WORKERS above 1 each member writes its own file, and the live members' values
+    # add up.
+    return Gauge(name, documentation, labels, registry=registry, multiprocess_mode="livesum")
 
 
 def serve(registry: CollectorRegistry, host: str, port: int) -> tuple[WSGIServer, threading.Thread]:

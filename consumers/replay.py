@@ -149,10 +149,8 @@ class Replayer:
         """List what `run` would do, without claiming or running anything."""
         seen: set[str] = set()
         async for plan in plans:
-            item = decode(plan.record, plan.topics, self._group, attempt_of(plan.record) + 1)
-            if isinstance(item, Invalid):
-                summary.invalid += 1
-                self._out(f"invalid   {_where(plan)}: {item.reason}")
+            item = self._decode(plan, summary)
+            if item is None:
                 continue
             key = item.claim_key
             done = await self._is_done(key)
@@ -170,10 +168,9 @@ class Replayer:
         # The events of this replay so far: another dead copy of one is a duplicate, forced or not.
         seen: set[str] = set()
         async for plan in plans:
-            item = decode(plan.record, plan.topics, self._group, attempt_of(plan.record) + 1)
-            if isinstance(item, Invalid):
-                summary.invalid += 1
-                self._out(f"invalid   {_where(plan)}: {item.reason}")
+            item = self._decode(plan, summary)
+            if item is None:
+                pass  # counted and reported
             elif item.claim_key in seen:
                 summary.duplicates += 1
             else:
@@ -184,6 +181,15 @@ class Replayer:
                     next_start = time.monotonic() + self._interval_s
             summary.processed += 1
             progress(summary)
+
+    def _decode(self, plan: Plan, summary: Summary) -> Decoded | None:
+        # The dead letter's event, for its next attempt; None for an invalid one, counted and reported.
+        item = decode(plan.record, plan.topics, self._group, attempt_of(plan.record) + 1)
+        if isinstance(item, Invalid):
+            summary.invalid += 1
+            self._out(f"invalid   {_where(plan)}: {item.reason}")
+            return None
+        return item
 
     async def _replay(self, plan: Plan, item: Decoded, summary: Summary) -> bool:
         # Whether the handler ran.

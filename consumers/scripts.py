@@ -130,7 +130,8 @@ local result = {}
 for i, key in ipairs(KEYS) do
     local digest, bucket, expire_at = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
     local value = redis.call('GET', key)
-    if value == token or value == false then
+    local ours = value == token or value == false
+    if ours then
         if value then redis.call('DEL', key) end
         local table_ = prefix .. tag(key) .. ':' .. bucket
         local first = table_ .. ':0'
@@ -142,10 +143,8 @@ for i, key in ipairs(KEYS) do
             n = redis.call('HINCRBY', first, 'n', 1)
             if n % CAPACITY == 0 then split(table_, n, expire_at) end
         end
-        result[i] = 1
-    else
-        result[i] = 0
     end
+    result[i] = ours and 1 or 0
 end
 return result
 """
@@ -161,40 +160,29 @@ local result = {}
 for i = 1, #KEYS / stride do
     local key = KEYS[(i - 1) * stride + 1]
     local done = stride == 2 and redis.call('GET', KEYS[i * 2]) == 'done'
-    if done or is_done(prefix, key, ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i]), span) then
-        result[i] = 1
-    else
-        result[i] = 0
-    end
+    done = done or is_done(prefix, key, ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i]), span)
+    result[i] = done and 1 or 0
 end
 return result
 """
 )
 
-# KEYS: the claim keys; ARGV[1]: our token. Returns 1 per key we deleted.
-RELEASE = """
-local result = {}
+
+def _on_our_claims(action: str) -> str:
+    # A script that runs `action` on each claim key (KEYS) holding our token (ARGV[1]): 1 per key it ran on.
+    return f"""
+local result = {{}}
 for i, key in ipairs(KEYS) do
-    if redis.call('GET', key) == ARGV[1] then
-        redis.call('DEL', key)
-        result[i] = 1
-    else
-        result[i] = 0
-    end
+    local ours = redis.call('GET', key) == ARGV[1]
+    if ours then {action} end
+    result[i] = ours and 1 or 0
 end
 return result
 """
 
+
+# KEYS: the claim keys; ARGV[1]: our token. Returns 1 per key we deleted.
+RELEASE = _on_our_claims("redis.call('DEL', key)")
+
 # KEYS: the claim keys; ARGV[1]: our token, ARGV[2]: the lease in ms. Returns 1 per key whose lease we renewed.
-RENEW = """
-local result = {}
-for i, key in ipairs(KEYS) do
-    if redis.call('GET', key) == ARGV[1] then
-        redis.call('PEXPIRE', key, ARGV[2])
-        result[i] = 1
-    else
-        result[i] = 0
-    end
-end
-return result
-"""
+RENEW = _on_our_claims("redis.call('PEXPIRE', key, ARGV[2])")
