@@ -32,12 +32,12 @@ class FakeRecord:
     headers: list[tuple[str, bytes]] = field(default_factory=lambda: [(HEADER_ID, b"evt_1")])
 
 
-ROUTE = GroupTopics.for_provider("stripe", "agents")
+TOPICS = GroupTopics.for_provider("stripe", "agents")
 
 
 def test_the_standard_topics() -> None:
     assert (
-        GroupTopics("stripe", "webhooks.stripe", "webhooks.stripe.agents.retry", "webhooks.stripe.agents.dlq") == ROUTE
+        GroupTopics("stripe", "webhooks.stripe", "webhooks.stripe.agents.retry", "webhooks.stripe.agents.dlq") == TOPICS
     )
 
 
@@ -74,7 +74,7 @@ def test_backoff_is_capped_and_retry_later_picks_its_own_delay() -> None:
 def test_a_retry_record_keeps_key_value_and_headers_and_adds_the_retry_headers() -> None:
     record = FakeRecord()
 
-    out = failure_record(record, ROUTE, Outcome.RETRIED, ConnectionError("agent down"), 1, now_ms=1000, delay_ms=500)
+    out = failure_record(record, TOPICS, Outcome.RETRIED, ConnectionError("agent down"), 1, now_ms=1000, delay_ms=500)
 
     assert (out.topic, out.key, out.value) == ("webhooks.stripe.agents.retry", b"evt_1", b"{}")
     assert dict(out.headers) == {
@@ -90,10 +90,10 @@ def test_a_retry_record_keeps_key_value_and_headers_and_adds_the_retry_headers()
 
 
 def test_a_dead_letter_of_a_retry_keeps_the_original_location_and_replaces_the_retry_headers() -> None:
-    retried = failure_record(FakeRecord(), ROUTE, Outcome.RETRIED, RuntimeError("1"), 1, now_ms=0, delay_ms=1)
-    record = FakeRecord(topic=ROUTE.retry_topic, partition=0, offset=7, headers=list(retried.headers))
+    retried = failure_record(FakeRecord(), TOPICS, Outcome.RETRIED, RuntimeError("1"), 1, now_ms=0, delay_ms=1)
+    record = FakeRecord(topic=TOPICS.retry_topic, partition=0, offset=7, headers=list(retried.headers))
 
-    out = failure_record(record, ROUTE, Outcome.DEAD_LETTERED, RuntimeError("x" * 1000), 5, now_ms=0, delay_ms=0)
+    out = failure_record(record, TOPICS, Outcome.DEAD_LETTERED, RuntimeError("x" * 1000), 5, now_ms=0, delay_ms=0)
 
     headers = dict(out.headers)
     assert out.topic == "webhooks.stripe.agents.dlq"
@@ -122,7 +122,7 @@ def test_retry_later_delays_are_capped_and_nonsense_falls_back_to_the_backoff(
 
 def test_an_error_message_that_is_no_valid_text_still_makes_a_header() -> None:
     error = RuntimeError("upstream said \udc80\ud800 and left")
-    out = failure_record(FakeRecord(), ROUTE, Outcome.RETRIED, error, 1, now_ms=0, delay_ms=0)
+    out = failure_record(FakeRecord(), TOPICS, Outcome.RETRIED, error, 1, now_ms=0, delay_ms=0)
     message = dict(out.headers)[HEADER_ERROR_MESSAGE].decode()
     assert message.startswith("upstream said ")
     assert message.endswith(" and left")
