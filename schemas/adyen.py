@@ -7,26 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class AdyenRequestItem(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class AdyenRequestItem(ProviderModel):
     pspReference: str
     eventCode: str
     success: str | None = None
     amount: dict[str, Any] | None = None
 
 
-class AdyenItem(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class AdyenItem(ProviderModel):
     NotificationRequestItem: AdyenRequestItem
 
 
-class AdyenNotification(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class AdyenNotification(ProviderModel):
     live: str | None = None
     notificationItems: list[AdyenItem]

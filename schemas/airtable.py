@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class AirtablePing(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class AirtablePing(ProviderModel):
     base: dict[str, Any]
     webhook: dict[str, Any]
     timestamp: str | None = None

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class AnthropicEventData(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class AnthropicEventData(ProviderModel):
     type: str
     id: str | None = None
 
 
-class AnthropicEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class AnthropicEvent(ProviderModel):
     type: str
     id: str | None = None
     created_at: Any = None

@@ -5,13 +5,13 @@ Reference: Brex developer docs, "Webhooks" (event types and their payloads).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class BrexEvent(BaseModel):
+class BrexEvent(ProviderModel):
     """A Brex webhook event."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     event_type: str = Field(min_length=1)
     company_id: str | None = None

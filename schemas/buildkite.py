@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class BuildkiteEvent(BaseModel):
+class BuildkiteEvent(ProviderModel):
     """A Buildkite webhook event."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     event: str = Field(min_length=1)
     build: dict[str, Any] | None = None

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class CalendlyEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class CalendlyEvent(ProviderModel):
     event: str
     created_at: str | None = None
     created_by: str | None = None

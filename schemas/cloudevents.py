@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class CloudEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class CloudEvent(ProviderModel):
     specversion: str | None = None
     id: str | None = None
     source: str | None = None

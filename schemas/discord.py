@@ -7,23 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class DiscordWebhookEvent(BaseModel):
+class DiscordWebhookEvent(ProviderModel):
     """`event` of a webhook event: `type` (`APPLICATION_AUTHORIZED`), `timestamp`, `data`."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     type: str
     timestamp: str | None = None
     data: Any = None
 
 
-class DiscordPayload(BaseModel):
+class DiscordPayload(ProviderModel):
     """An interaction (it has `id` and `token`) or a webhook event (it has `event`)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     type: int
     id: str | None = None

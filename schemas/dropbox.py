@@ -6,16 +6,14 @@ Reference: Dropbox developers, "Webhooks" (notification requests).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class DropboxAccounts(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    accounts: list[str] = []
+class DropboxAccounts(ProviderModel):
+    accounts: list[str] = Field(default=[])
 
 
-class DropboxNotification(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class DropboxNotification(ProviderModel):
     list_folder: DropboxAccounts | None = None

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class ElevenLabsEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class ElevenLabsEvent(ProviderModel):
     type: str
     event_timestamp: int | None = None
     data: dict[str, Any] | None = None

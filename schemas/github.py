@@ -7,23 +7,19 @@ payloads" documentation and the octokit/webhooks payload examples in `tests/samp
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class GitHubAccount(BaseModel):
+class GitHubAccount(ProviderModel):
     """A user, bot or organization as it appears in `sender` and `owner`."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     login: str
     id: int
     type: str | None = None
 
 
-class GitHubRepository(BaseModel):
+class GitHubRepository(ProviderModel):
     """The repository an event belongs to."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: int
     name: str
@@ -32,18 +28,14 @@ class GitHubRepository(BaseModel):
     owner: GitHubAccount | None = None
 
 
-class GitHubInstallationRef(BaseModel):
+class GitHubInstallationRef(ProviderModel):
     """The GitHub App installation an event was delivered for."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: int
 
 
-class GitHubEvent(BaseModel):
+class GitHubEvent(ProviderModel):
     """Any GitHub webhook body: the common fields, everything else kept as is."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     action: str | None = None
     sender: GitHubAccount | None = None

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class GitLabEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class GitLabEvent(ProviderModel):
     object_kind: str | None = None
     event_name: str | None = None
     project: dict[str, Any] | None = None

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
+
+from schemas.provider_model import ProviderModel
 
 
-class HerokuEvent(BaseModel):
+class HerokuEvent(ProviderModel):
     """A Heroku app webhook notification."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: str = Field(min_length=1)
     action: str | None = None

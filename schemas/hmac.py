@@ -6,13 +6,11 @@ the event id (`id`, `idempotency_key`) and type (`type`, `event_type`) and keeps
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class HmacEvent(BaseModel):
+class HmacEvent(ProviderModel):
     """A generic signed JSON object."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: str | int | None = None
     idempotency_key: str | None = None

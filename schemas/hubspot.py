@@ -5,12 +5,12 @@ Reference: HubSpot docs, "Webhooks API: event payloads".
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, RootModel
+from pydantic import RootModel
+
+from schemas.provider_model import ProviderModel
 
 
-class HubSpotEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class HubSpotEvent(ProviderModel):
     eventId: int
     subscriptionType: str
     occurredAt: int | None = None

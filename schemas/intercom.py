@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class IntercomNotification(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class IntercomNotification(ProviderModel):
     topic: str
     id: str | None = None
     type: str | None = None

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class JiraEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class JiraEvent(ProviderModel):
     webhookEvent: str
     timestamp: int | None = None
     issue: dict[str, Any] | None = None

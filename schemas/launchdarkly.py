@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class LaunchDarklyEntry(BaseModel):
+class LaunchDarklyEntry(ProviderModel):
     """A LaunchDarkly audit log entry delivered by a webhook."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: str = Field(alias="_id", min_length=1)
     kind: str = Field(min_length=1)

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class LemonSqueezyEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class LemonSqueezyEvent(ProviderModel):
     meta: dict[str, Any]
     data: dict[str, Any] | None = None

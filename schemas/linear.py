@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class LinearEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class LinearEvent(ProviderModel):
     action: str
     type: str
     data: Any = None

@@ -5,18 +5,18 @@ Reference: Mailgun docs, "Webhooks: payload" and "Events".
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from schemas.provider_model import ProviderModel
 
 
-class MailgunEventData(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class MailgunEventData(ProviderModel):
     id: str | None = None
     event: str
     timestamp: float | None = None
 
 
-class MailgunWebhook(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+class MailgunWebhook(ProviderModel):
+    model_config = ConfigDict(populate_by_name=True)
 
     event_data: MailgunEventData = Field(alias="event-data")

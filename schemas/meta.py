@@ -9,22 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class MetaEntry(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class MetaEntry(ProviderModel):
     id: str | None = None
     time: int | None = None
     changes: list[dict[str, Any]] | None = None
     messaging: list[dict[str, Any]] | None = None
 
 
-class MetaNotification(BaseModel):
+class MetaNotification(ProviderModel):
     """One delivery of Meta's webhooks: a batch of entries for one object kind."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     object: str
     entry: list[MetaEntry]

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class MondayWebhook(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class MondayWebhook(ProviderModel):
     event: dict[str, Any]

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class MsGraphChange(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class MsGraphChange(ProviderModel):
     subscriptionId: str | None = None
     changeType: str | None = None
     lifecycleEvent: str | None = None
@@ -21,7 +19,5 @@ class MsGraphChange(BaseModel):
     resourceData: dict[str, Any] | None = None
 
 
-class MsGraphNotifications(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class MsGraphNotifications(ProviderModel):
     value: list[MsGraphChange]

@@ -7,18 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class OktaEvents(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class OktaEvents(ProviderModel):
     events: list[dict[str, Any]]
 
 
-class OktaEventHook(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class OktaEventHook(ProviderModel):
     eventType: str
     eventId: str
     eventTime: str | None = None

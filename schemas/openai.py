@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class OpenAIEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class OpenAIEvent(ProviderModel):
     id: str
     type: str
     created_at: int | None = None

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
+
+from schemas.provider_model import ProviderModel
 
 
-class PaddleNotification(BaseModel):
+class PaddleNotification(ProviderModel):
     """A Paddle Billing webhook notification."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     event_id: str = Field(min_length=1)
     event_type: str = Field(min_length=1)

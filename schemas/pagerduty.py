@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class PagerDutyEventBody(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class PagerDutyEventBody(ProviderModel):
     id: str = Field(min_length=1)
     event_type: str
     occurred_at: str | None = None
@@ -20,7 +20,5 @@ class PagerDutyEventBody(BaseModel):
     data: Any = None
 
 
-class PagerDutyWebhook(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class PagerDutyWebhook(ProviderModel):
     event: PagerDutyEventBody

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
+
+from schemas.provider_model import ProviderModel
 
 
-class PayPalEvent(BaseModel):
+class PayPalEvent(ProviderModel):
     """A PayPal webhook event notification."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: str = Field(min_length=1)
     event_type: str = Field(min_length=1)

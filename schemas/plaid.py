@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class PlaidWebhook(BaseModel):
+class PlaidWebhook(ProviderModel):
     """A Plaid webhook."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     webhook_type: str = Field(min_length=1)
     webhook_code: str = Field(min_length=1)

@@ -7,12 +7,12 @@ both `messageId` and `message_id`, and both spellings of `publishTime`).
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
+
+from schemas.provider_model import ProviderModel
 
 
-class PubSubMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class PubSubMessage(ProviderModel):
     messageId: str = Field(min_length=1)
     data: str | None = None
     attributes: dict[str, str] | None = None
@@ -20,10 +20,8 @@ class PubSubMessage(BaseModel):
     orderingKey: str | None = None
 
 
-class PubSubPush(BaseModel):
+class PubSubPush(ProviderModel):
     """One Pub/Sub push request."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     message: PubSubMessage
     subscription: str = Field(min_length=1)

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class RazorpayEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class RazorpayEvent(ProviderModel):
     event: str
     payload: dict[str, Any] | None = None
     created_at: int | None = None

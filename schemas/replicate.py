@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class ReplicatePrediction(BaseModel):
+class ReplicatePrediction(ProviderModel):
     """A Replicate prediction, as its webhook sends it."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: str = Field(min_length=1)
     status: str = Field(min_length=1)

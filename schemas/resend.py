@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
+
+from schemas.provider_model import ProviderModel
 
 
-class ResendEvent(BaseModel):
+class ResendEvent(ProviderModel):
     """A Resend webhook event."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     type: str = Field(min_length=1)
     created_at: AwareDatetime | None = None

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class RetellEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class RetellEvent(ProviderModel):
     event: str
     call: dict[str, Any] | None = None

@@ -5,12 +5,12 @@ Reference: Twilio SendGrid docs, "Event Webhook reference".
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, RootModel
+from pydantic import RootModel
+
+from schemas.provider_model import ProviderModel
 
 
-class SendGridEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class SendGridEvent(ProviderModel):
     event: str
     email: str | None = None
     timestamp: int | None = None

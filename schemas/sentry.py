@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class SentryWebhook(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class SentryWebhook(ProviderModel):
     action: str | None = None
     data: dict[str, Any] | None = None

@@ -5,13 +5,11 @@ Reference: Shopify docs, "Webhooks" (payloads are the REST resource of the topic
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class ShopifyResource(BaseModel):
+class ShopifyResource(ProviderModel):
     """Any Shopify webhook body: the resource, with the ids most topics carry."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: int | str | None = None
     admin_graphql_api_id: str | None = None

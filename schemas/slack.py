@@ -6,23 +6,19 @@ Reference: Slack docs, "Events API" (event_callback wrapper), "Slash commands", 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class SlackInnerEvent(BaseModel):
+class SlackInnerEvent(ProviderModel):
     """`event` of an event_callback: the thing that happened (`app_mention`, `message`, ...)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     type: str
     event_ts: str | None = None
     user: str | None = None
 
 
-class SlackEvent(BaseModel):
+class SlackEvent(ProviderModel):
     """Any Slack request body the receiver publishes."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     type: str | None = None
     token: str | None = None

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
+
+from schemas.provider_model import ProviderModel
 
 
-class SnsMessage(BaseModel):
+class SnsMessage(ProviderModel):
     """An SNS notification (confirmations are answered by the receiver and never published)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     Type: Literal["Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"]
     MessageId: str = Field(min_length=1)

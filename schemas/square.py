@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class SquareEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class SquareEvent(ProviderModel):
     event_id: str = Field(min_length=1)
     type: str
     merchant_id: str | None = None

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class StandardWebhookEvent(BaseModel):
+class StandardWebhookEvent(ProviderModel):
     """A Standard Webhooks (Svix, Clerk) event."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     type: str | None = None
     timestamp: str | int | None = None

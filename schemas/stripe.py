@@ -8,22 +8,20 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class StripeEventData(BaseModel):
+class StripeEventData(ProviderModel):
     """`data`: the resource as it is now, and what changed for `*.updated` events."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     object: dict[str, Any]
     previous_attributes: dict[str, Any] | None = None
 
 
-class StripeEvent(BaseModel):
+class StripeEvent(ProviderModel):
     """A Stripe Event as delivered to a webhook endpoint."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: str = Field(min_length=1)
     object: Literal["event"]

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class TeamsActivity(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class TeamsActivity(ProviderModel):
     type: str
     id: str | None = None
     text: str | None = None

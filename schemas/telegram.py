@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class TelegramUpdate(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class TelegramUpdate(ProviderModel):
     update_id: int
     message: dict[str, Any] | None = None
     callback_query: dict[str, Any] | None = None

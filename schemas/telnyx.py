@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
+
+from schemas.provider_model import ProviderModel
 
 
-class TelnyxEventData(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class TelnyxEventData(ProviderModel):
     id: str = Field(min_length=1)
     event_type: str = Field(min_length=1)
     record_type: str | None = None
@@ -21,10 +21,8 @@ class TelnyxEventData(BaseModel):
     payload: dict[str, Any] | None = None
 
 
-class TelnyxEvent(BaseModel):
+class TelnyxEvent(ProviderModel):
     """A Telnyx webhook delivery."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     data: TelnyxEventData
     meta: dict[str, Any] | None = None

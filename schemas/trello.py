@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class TrelloWebhook(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class TrelloWebhook(ProviderModel):
     action: dict[str, Any]
     model: dict[str, Any] | None = None

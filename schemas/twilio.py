@@ -5,13 +5,11 @@ Reference: Twilio docs, "Messaging webhooks" / "Voice webhooks" (request paramet
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class TwilioCallback(BaseModel):
+class TwilioCallback(ProviderModel):
     """A Twilio status or inbound callback (form fields keep Twilio's capitalised names)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     AccountSid: str | None = None
     MessageSid: str | None = None

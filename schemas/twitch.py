@@ -7,22 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class TwitchSubscription(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class TwitchSubscription(ProviderModel):
     id: str | None = None
     type: str
     version: str | None = None
     status: str | None = None
 
 
-class TwitchNotification(BaseModel):
+class TwitchNotification(ProviderModel):
     """An EventSub notification or revocation."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     subscription: TwitchSubscription
     event: dict[str, Any] | None = None

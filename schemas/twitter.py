@@ -5,10 +5,8 @@ Reference: X developer docs, Account Activity API, "Account Activity data object
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class TwitterActivity(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class TwitterActivity(ProviderModel):
     for_user_id: str | None = None

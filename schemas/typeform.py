@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class TypeformEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class TypeformEvent(ProviderModel):
     event_id: str
     event_type: str
     form_response: dict[str, Any] | None = None

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class VapiMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class VapiMessage(ProviderModel):
     type: str
     call: dict[str, Any] | None = None
 
 
-class VapiServerMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class VapiServerMessage(ProviderModel):
     message: VapiMessage

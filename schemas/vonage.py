@@ -6,12 +6,10 @@ Reference: Vonage developer docs, Messages API "Webhooks".
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class VonageMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class VonageMessage(ProviderModel):
     channel: str | None = None
     message_uuid: str | None = None
     timestamp: str | None = None

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class WebflowEvent(BaseModel):
+class WebflowEvent(ProviderModel):
     """A Webflow webhook event."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     triggerType: str = Field(min_length=1)
     payload: dict[str, Any]

@@ -6,12 +6,10 @@ Reference: WooCommerce REST API docs, "Webhooks" and the resource pages.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class WooCommerceResource(BaseModel):
+class WooCommerceResource(ProviderModel):
     """A WooCommerce resource delivered by a webhook."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     id: int | str | None = None

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class XeroWebhook(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class XeroWebhook(ProviderModel):
     events: list[dict[str, Any]]
     firstEventSequence: int | None = None
     lastEventSequence: int | None = None

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class ZendeskEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class ZendeskEvent(ProviderModel):
     type: str | None = None
     id: str | None = None
     detail: dict[str, Any] | None = None

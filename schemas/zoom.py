@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class ZoomEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class ZoomEvent(ProviderModel):
     event: str
     event_ts: int | None = None
     payload: dict[str, Any] | None = None
