@@ -147,12 +147,10 @@ async def replay(settings: Settings, handlers: Registry, args: argparse.Namespac
         providers = args.provider or settings.consumer_providers
         topics = [GroupTopics.for_provider(p, settings.consumer_group) for p in providers]
         selection = Selection(frozenset(args.id or ()), args.since, args.until)
-        summary = Summary()
-        plans = replayer.select(topics, selection, summary)
         if args.dry_run:
-            await replayer.dry_run(plans, summary)
+            summary = await replayer.dry_run(topics, selection)
         else:
-            await replayer.run(plans, summary, _progress_bar)
+            summary = await replayer.run(topics, selection, _progress_bar)
             if summary.selected and sys.stderr.isatty():
                 print(file=sys.stderr)
         print(("dry run: " if args.dry_run else "replay: ") + summary.line(dry_run=args.dry_run))

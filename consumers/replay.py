@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -132,23 +132,11 @@ class Replayer:
         self._out = out
         self._token = f"replay-{time.time_ns():x}"
 
-    async def select(self, topics: list[GroupTopics], selection: Selection, summary: Summary) -> AsyncIterator[Plan]:
-        """The selected dead letters of every provider's DLQ, in topic and offset order, as they are read."""
-        found: set[str] = set()
-        for provider_topics in topics:
-            async for record in self._read(provider_topics.dlq_topic):
-                summary.read += 1
-                event_id = header(record, HEADER_ID) or (record.key.decode(errors="replace") if record.key else None)
-                if selection.matches(event_id, record.timestamp):
-                    summary.selected += 1
-                    found.add(event_id or "")
-                    yield Plan(record, provider_topics, event_id)
-        summary.missing = sorted(selection.ids - found)
-
-    async def dry_run(self, plans: AsyncIterable[Plan], summary: Summary) -> None:
-        """List what `run` would do, without claiming or running anything."""
+    async def dry_run(self, topics: Sequence[GroupTopics], selection: Selection) -> Summary:
+        """List what `run` would do, without claiming or running anything; what it found."""
+        summary = Summary()
         seen: set[str] = set()
-        async for plan in plans:
+        async for plan in self._select(topics, selection, summary):
             item = self._decode(plan, summary)
             if item is None:
                 continue
@@ -161,13 +149,23 @@ class Replayer:
                 summary.would_replay += 1
                 self._out(f"replay    {_where(plan)}: {_cause(plan.record)}")
             seen.add(key)
+        return summary
 
-    async def run(self, plans: AsyncIterable[Plan], summary: Summary, progress: Callable[[Summary], None]) -> None:
-        """Replay each selected dead letter, one at a time and at most `rate_per_s` runs a second."""
+    async def run(
+        self,
+        topics: Sequence[GroupTopics],
+        selection: Selection,
+        progress: Callable[[Summary], None] = lambda _: None,
+    ) -> Summary:
+        """Replay each selected dead letter, one at a time and at most `rate_per_s` runs a second; what it did.
+
+        `progress` is called with the summary so far after each dead letter.
+        """
+        summary = Summary()
         next_start = time.monotonic()
         # The events of this replay so far: another dead copy of one is a duplicate, forced or not.
         seen: set[str] = set()
-        async for plan in plans:
+        async for plan in self._select(topics, selection, summary):
             item = self._decode(plan, summary)
             if item is None:
                 pass  # counted and reported
@@ -181,6 +179,22 @@ class Replayer:
                     next_start = time.monotonic() + self._interval_s
             summary.processed += 1
             progress(summary)
+        return summary
+
+    async def _select(
+        self, topics: Sequence[GroupTopics], selection: Selection, summary: Summary
+    ) -> AsyncIterator[Plan]:
+        # The selected dead letters of every provider's DLQ, in topic and offset order, as they are read.
+        found: set[str] = set()
+        for provider_topics in topics:
+            async for record in self._read(provider_topics.dlq_topic):
+                summary.read += 1
+                event_id = header(record, HEADER_ID) or (record.key.decode(errors="replace") if record.key else None)
+                if selection.matches(event_id, record.timestamp):
+                    summary.selected += 1
+                    found.add(event_id or "")
+                    yield Plan(record, provider_topics, event_id)
+        summary.missing = sorted(selection.ids - found)
 
     def _decode(self, plan: Plan, summary: Summary) -> Decoded | None:
         # The dead letter's event, for its next attempt; None for an invalid one, counted and reported.

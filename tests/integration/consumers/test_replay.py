@@ -73,13 +73,7 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
 
     async def replay(selection: Selection | None = None, *, dry_run: bool = False) -> Summary:
         selection = selection or Selection()
-        summary = Summary()
-        plans = replayer.select([route], selection, summary)
-        if dry_run:
-            await replayer.dry_run(plans, summary)
-        else:
-            await replayer.run(plans, summary, lambda _: None)
-        return summary
+        return await (replayer.dry_run if dry_run else replayer.run)([route], selection)
 
     listed = await replay(dry_run=True)
     assert (listed.selected, listed.would_replay, runs) == (2, 2, [])
