@@ -21,10 +21,12 @@ from schemas.calendly import CalendlyEvent
 from schemas.circleci import CircleCIEvent
 from schemas.cloudevents import CloudEvent
 from schemas.coinbase import CoinbaseDelivery
+from schemas.contentful import ContentfulEntity
 from schemas.discord import DiscordPayload
 from schemas.docusign import DocuSignEvent
 from schemas.dropbox import DropboxNotification
 from schemas.elevenlabs import ElevenLabsEvent
+from schemas.frameio import FrameioEvent
 from schemas.gitea import GiteaEvent
 from schemas.github import GitHubEvent
 from schemas.gitlab import GitLabEvent
@@ -37,10 +39,12 @@ from schemas.launchdarkly import LaunchDarklyEntry
 from schemas.lemonsqueezy import LemonSqueezyEvent
 from schemas.linear import LinearEvent
 from schemas.mailgun import MailgunWebhook
+from schemas.mandrill import MandrillDelivery
 from schemas.meta import MetaNotification
 from schemas.monday import MondayWebhook
 from schemas.msgraph import MsGraphNotifications
 from schemas.mux import MuxEvent
+from schemas.notion import NotionEvent
 from schemas.okta import OktaEventHook
 from schemas.openai import OpenAIEvent
 from schemas.paddle import PaddleNotification
@@ -48,11 +52,13 @@ from schemas.pagerduty import PagerDutyWebhook
 from schemas.paypal import PayPalEvent
 from schemas.persona import PersonaEvent
 from schemas.plaid import PlaidWebhook
+from schemas.postmark import PostmarkRecord
 from schemas.pubsub import PubSubPush
 from schemas.razorpay import RazorpayEvent
 from schemas.replicate import ReplicatePrediction
 from schemas.resend import ResendEvent
 from schemas.retell import RetellEvent
+from schemas.segment import SegmentMessage
 from schemas.sendgrid import SendGridBatch
 from schemas.sentry import SentryWebhook
 from schemas.shopify import ShopifyResource
@@ -64,6 +70,7 @@ from schemas.stripe import StripeEvent
 from schemas.teams import TeamsActivity
 from schemas.telegram import TelegramUpdate
 from schemas.telnyx import TelnyxEvent
+from schemas.tiktok import TikTokEvent
 from schemas.trello import TrelloWebhook
 from schemas.twilio import TwilioCallback
 from schemas.twitch import TwitchNotification
@@ -126,6 +133,13 @@ PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "razorpay": RazorpayEvent,
     "lemonsqueezy": LemonSqueezyEvent,
     "mux": MuxEvent,
+    "notion": NotionEvent,
+    "contentful": ContentfulEntity,
+    "postmark": PostmarkRecord,
+    "mandrill": MandrillDelivery,
+    "segment": SegmentMessage,
+    "tiktok": TikTokEvent,
+    "frameio": FrameioEvent,
     "workos": WorkOSEvent,
     "persona": PersonaEvent,
     "elevenlabs": ElevenLabsEvent,

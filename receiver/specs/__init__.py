@@ -31,6 +31,9 @@ def table_row(spec: Spec) -> str:
     if sig.kind == "token":
         signature = "none: the secret itself, compared in constant time"
         headers = f"`{sig.header}: {sig.prefix}<secret>`"
+    elif sig.kind == "basic":
+        signature = "none: HTTP Basic credentials (the secret is `user:password`), compared in constant time"
+        headers = f"`{sig.header}: {sig.prefix}<base64 of the secret>`"
     else:
         key = {
             "raw": "",

@@ -13,6 +13,7 @@ from receiver.verify.base import (
     Signing,
     Verified,
 )
+from receiver.verify.contentful import ContentfulScheme
 from receiver.verify.discord import DiscordScheme
 from receiver.verify.github import GitHubScheme
 from receiver.verify.gitlab import GitLabScheme
@@ -36,6 +37,7 @@ from receiver.verify.twitch import TwitchScheme
 
 __all__ = [
     "AdyenScheme",
+    "ContentfulScheme",
     "Delivery",
     "DiscordScheme",
     "GitHubScheme",

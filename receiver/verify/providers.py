@@ -12,6 +12,7 @@ from collections.abc import Callable
 from receiver.specs import load_specs
 from receiver.verify import (
     AdyenScheme,
+    ContentfulScheme,
     DiscordScheme,
     GitHubScheme,
     GitLabScheme,
@@ -65,12 +66,15 @@ CODED_PROVIDERS = (
     "msgraph",
     "adyen",
     "brex",
+    "contentful",
 )
 SPECS: dict[str, Spec] = load_specs()
 # Every provider has a default source of its own name (docs/contract.md, "Configuration").
 BUILT_IN_PROVIDERS: tuple[str, ...] = (*CODED_PROVIDERS, *sorted(SPECS))
 # Schemes that sign the URL the provider calls, so they need the source's public URL.
-URL_SIGNING_PROVIDERS = frozenset({"twilio", "hubspot", *(n for n, spec in SPECS.items() if spec.signs_url)})
+URL_SIGNING_PROVIDERS = frozenset(
+    {"twilio", "hubspot", "contentful", *(n for n, spec in SPECS.items() if spec.signs_url)}
+)
 
 # Providers that send Standard Webhooks (or Svix's, the same under `svix-*` names), by where the type is.
 STANDARD_WEBHOOKS: dict[str, tuple[str, ...]] = {
@@ -126,6 +130,8 @@ def scheme_for(provider: str, *, tolerance_s: int, public_url: str = "") -> Sche
         return TwilioScheme(public_url=public_url)
     if provider == "hubspot":
         return HubSpotScheme(public_url=public_url, tolerance_s=tolerance_s)
+    if provider == "contentful":
+        return ContentfulScheme(public_url=public_url, tolerance_s=tolerance_s)
     if provider in _UNTIMED:
         return _UNTIMED[provider]()
     if provider in SPECS:

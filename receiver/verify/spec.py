@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -90,8 +91,9 @@ FieldSource = Annotated[
         pattern=rf"^(header:[A-Za-z0-9-]{{1,128}}|body:{_PATH}|present:{_PATH}(\|{_PATH}){{0,31}}|const:[!-~]{{1,128}})$"
     ),
 ]
-PLACEHOLDERS = ("{body}", "{timestamp}", "{id}", "{url}")
-_PLACEHOLDER = re.compile(r"(\{body\}|\{timestamp\}|\{id\}|\{url\})")
+# {form}: a form body's fields, names sorted, each name followed by its value (Mandrill).
+PLACEHOLDERS = ("{body}", "{form}", "{timestamp}", "{id}", "{url}")
+_PLACEHOLDER = re.compile(r"(\{body\}|\{form\}|\{timestamp\}|\{id\}|\{url\})")
 _TEXT = "text/plain; charset=utf-8"
 # Unix seconds have 10 digits until 2286; milliseconds have 13.
 _SECONDS_DIGITS = 11
@@ -104,8 +106,9 @@ class _Strict(BaseModel):
 class SignatureSpec(_Strict):
     """How a delivery is signed (see the module docstring)."""
 
-    # hmac; token: the header carries the secret; jwt: an HS256 JWT keyed with the secret (Vonage, monday).
-    kind: Literal["hmac", "token", "jwt"] = "hmac"
+    # hmac; token: the header carries the secret; basic: HTTP Basic credentials, the secret being
+    # `user:password` (Postmark); jwt: an HS256 JWT keyed with the secret (Vonage, monday).
+    kind: Literal["hmac", "token", "basic", "jwt"] = "hmac"
     header: HeaderName
     also: tuple[HeaderName, ...] = ()
     format: Literal["plain", "items"] = "plain"
@@ -127,8 +130,8 @@ class SignatureSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> SignatureSpec:
-        if "{body}" not in self.signed:
-            raise ValueError("signed must contain {body}")
+        if "{body}" not in self.signed and "{form}" not in self.signed:
+            raise ValueError("signed must contain {body} or {form}")
         if "{" in _PLACEHOLDER.sub("", self.signed) or "}" in _PLACEHOLDER.sub("", self.signed):
             raise ValueError(f"signed may only use the placeholders {', '.join(PLACEHOLDERS)}")
         if "{id}" in self.signed and self.id_header is None:
@@ -234,8 +237,8 @@ class SpecScheme:
         if sig.kind == "jwt":
             return self._verify_jwt(headers, body, secrets, now_s)
         candidates, timestamp = self._read(headers)
-        if sig.kind == "token":
-            return matching_secret(secrets, candidates)
+        if sig.kind != "hmac":
+            return matching_secret([_credential(sig.kind, s) for s in secrets], candidates)
         signed = self._content(sig, headers, body, timestamp)
         expected = [self._encode(hmac_digest(sig.algorithm, derive_key(sig.key, s), signed)) for s in secrets]
         matched = matching_secret(expected, candidates)
@@ -283,8 +286,8 @@ class SpecScheme:
                     break
         if sig.timestamp_header is not None:
             headers[sig.timestamp_header] = timestamp
-        if sig.kind == "token":
-            headers[sig.header] = sig.prefix + secret.decode()
+        if sig.kind in ("token", "basic"):
+            headers[sig.header] = sig.prefix + _credential(sig.kind, secret).decode()
             return Delivery(body, headers)
         if sig.kind == "jwt":
             claims: dict[str, Any] = {"iat": int(now_s), "exp": int(now_s) + 300, "jti": event_id}
@@ -374,7 +377,7 @@ class SpecScheme:
             if any(headers.get(name.lower().encode()) for name in names):
                 raise MalformedHeader(f"{sig.header} has no {sig.signature_key}= signature")
             raise MissingHeader(f"missing {sig.header} header")
-        if sig.encoding == "hex":
+        if sig.kind == "hmac" and sig.encoding == "hex":
             candidates = [c.lower() for c in candidates]
         if sig.timestamp_header is not None:
             timestamp = require_header(headers, sig.timestamp_header.lower().encode()).strip()
@@ -395,6 +398,8 @@ class SpecScheme:
         for part in _PLACEHOLDER.split(sig.signed):
             if part == "{body}":
                 parts.append(body)
+            elif part == "{form}":
+                parts.append(_form_fields(body))
             elif part == "{timestamp}":
                 parts.append(timestamp)
             elif part == "{id}":
@@ -430,6 +435,20 @@ def _items(value: bytes, separator: bytes) -> list[tuple[bytes, bytes]]:
         items.append((key, first))
         items.extend(signature_items(b" ".join(rest), separator=b" "))
     return items
+
+
+def _credential(kind: str, secret: bytes) -> bytes:
+    """What the header carries for a secret: the secret itself, or (basic) `user:password` in base64."""
+    return base64.b64encode(secret) if kind == "basic" else secret
+
+
+def _form_fields(body: bytes) -> bytes:
+    """A form body's fields as Mandrill signs them: names sorted, each followed by its value."""
+    try:
+        fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedHeader("the form body can't be parsed, so its signature can't be checked") from None
+    return "".join(name + value for name, value in sorted(fields)).encode()
 
 
 def _lookup(source: str, headers: Headers, payload: Any) -> Any:

@@ -30,7 +30,10 @@ SECRETS = {
     "teams": "dGVhbXMtc2VjdXJpdHktdG9rZW4=",
     "adyen": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
 }
-PUBLIC_URLS = {"trello": "https://hooks.example.com/webhooks/trello"}
+PUBLIC_URLS = {
+    "trello": "https://hooks.example.com/webhooks/trello",
+    "mandrill": "https://hooks.example.com/webhooks/mandrill",
+}
 # Every built-in source with a handshake of its own kind (Slack's and Adyen's are its code's).
 HANDSHAKING = (
     "whatsapp",
@@ -47,6 +50,8 @@ HANDSHAKING = (
     "xero",
     "cloudevents",
     "trello",
+    "mandrill",
+    "notion",
 )
 METHODS = ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -100,6 +105,7 @@ def _hook_secret(request: sample_sender.SignedRequest, response: httpx.Response,
 
 
 def _challenge(request: sample_sender.SignedRequest, response: httpx.Response, secret: bytes) -> None:
+    # monday's `challenge`, Notion's `verification_token`: the JSON sent, echoed.
     assert response.json() == orjson.loads(request.body)
 
 

@@ -135,6 +135,9 @@ def test_every_built_in_provider_has_a_default_source() -> None:
             "WEBHOOK_PUBLIC_URL_HUBSPOT": "https://hooks.example.com/webhooks/hubspot",
             "WEBHOOK_SECRET_ADYEN": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
             "WEBHOOK_PUBLIC_URL_TRELLO": "https://hooks.example.com/webhooks/trello",
+            "WEBHOOK_PUBLIC_URL_MANDRILL": "https://hooks.example.com/webhooks/mandrill",
+            "WEBHOOK_PUBLIC_URL_CONTENTFUL": "https://hooks.example.com/webhooks/contentful",
+            "WEBHOOK_SECRET_CONTENTFUL": "c" * 64,
         }
     )
     # Specs whose key is encoded take the secret in that encoding (Teams, Airtable: base64).

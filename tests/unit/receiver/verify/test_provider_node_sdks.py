@@ -19,13 +19,19 @@ import orjson
 import pytest
 
 from receiver import sample_sender
+from receiver.errors import SignatureError
 from receiver.sources import Source, load_sources, secret_env_name
 from receiver.verify.base import Inbound
 
 ROOT = Path(__file__).resolve().parents[4]
 SDKS = ROOT / "tests" / "sdks"
 # The providers whose spec says "SDK:" because of a test here.
-SDK_PROVEN = {"mux": "@mux/mux-node", "zoom": "@zoom/rivet", "twitter": "twitter-autohook"}
+SDK_PROVEN = {
+    "mux": "@mux/mux-node",
+    "zoom": "@zoom/rivet",
+    "twitter": "twitter-autohook",
+    "notion": "@notionhq/client",
+}
 
 
 def node_sdk(call: str, **arguments: Any) -> dict[str, Any]:
@@ -116,3 +122,80 @@ def test_twitter_sdk_and_our_receiver_answer_the_crc_alike() -> None:
     assert ours is not None
     theirs = node_sdk("twitter.crc", token="crc-1795000000", secret="consumer-secret")
     assert orjson.loads(ours.body) == theirs["value"]
+
+
+# --------------------------------------------------------------------------------------------- notion
+
+
+def test_notion_sdk_verifies_what_send_signs() -> None:
+    _, request = _signed("notion", "secret_notion_verification_token")
+    body, signature = request.body.decode(), request.headers["X-Notion-Signature"]
+    for secret, valid in (("secret_notion_verification_token", True), ("secret_another", False)):
+        answer = node_sdk("notion.verify", body=body, signature=signature, secret=secret)
+        assert answer == {"ok": True, "value": valid}
+    answer = node_sdk(
+        "notion.verify", body=_tampered(request.body), signature=signature, secret="secret_notion_verification_token"
+    )
+    assert answer == {"ok": True, "value": False}
+
+
+def test_what_the_notion_sdk_signs_is_accepted() -> None:
+    source = _source("notion", "secret_notion_verification_token")
+    body = b'{"id":"evt_1","timestamp":"2026-11-30T20:00:00.000Z","type":"page.created","entity":{"id":"p1"}}'
+    signature = node_sdk("notion.sign", body=body.decode(), secret="secret_notion_verification_token")["value"]
+    headers = {b"x-notion-signature": signature.encode(), b"content-type": b"application/json"}
+    assert source.scheme.verify(headers, body, source.secrets, time.time()) == 0
+    described = source.scheme.describe("notion", headers, body)
+    assert (described.id, described.type) == ("evt_1", "page.created")
+
+
+# ----------------------------------------------------------------------------------------- contentful
+
+CONTENTFUL_SECRET = "c0nt3ntfu1-s1gn1ng-s3cr3t-0f-64-charact3rs-ex4ctly-4s-r3qu1r3d0k"
+CONTENTFUL_URLS = ("https://hooks.example.com/webhooks/contentful", "https://hooks.example.com/hooks/cf?space=a b")
+
+
+@pytest.mark.parametrize("url", CONTENTFUL_URLS)
+def test_contentful_toolkit_verifies_what_send_signs(url: str) -> None:
+    source = load_sources(
+        {secret_env_name("contentful"): CONTENTFUL_SECRET, "WEBHOOK_PUBLIC_URL_CONTENTFUL": url},
+        sources_file=None,
+        tolerance_s=300,
+    )["contentful"]
+    request = sample_sender.sign(source, None, None, time.time())
+    path = url.split("hooks.example.com", 1)[1]
+    arguments = {"method": "POST", "path": path, "headers": request.headers, "ttl_s": 60}
+    answer = node_sdk("contentful.verify", secret=CONTENTFUL_SECRET, body=request.body.decode(), **arguments)
+    assert answer == {"ok": True, "value": True}
+    answer = node_sdk("contentful.verify", secret="x" * 64, body=request.body.decode(), **arguments)
+    assert answer == {"ok": True, "value": False}
+    answer = node_sdk("contentful.verify", secret=CONTENTFUL_SECRET, body=_tampered(request.body), **arguments)
+    assert answer == {"ok": True, "value": False}
+
+
+@pytest.mark.parametrize("url", CONTENTFUL_URLS)
+def test_what_the_contentful_toolkit_signs_is_accepted(url: str) -> None:
+    source = load_sources(
+        {secret_env_name("contentful"): CONTENTFUL_SECRET, "WEBHOOK_PUBLIC_URL_CONTENTFUL": url},
+        sources_file=None,
+        tolerance_s=300,
+    )["contentful"]
+    body = b'{"sys":{"type":"Entry","id":"5KsDBWseXY6QegucYAoacS","updatedAt":"2026-11-30T20:00:00.000Z"},"fields":{}}'
+    headers = {"X-Contentful-Topic": "ContentManagement.Entry.save", "Content-Type": "application/json"}
+    now_ms = int(time.time() * 1000)
+    path = url.split("hooks.example.com", 1)[1]
+    signed = node_sdk(
+        "contentful.sign",
+        secret=CONTENTFUL_SECRET,
+        method="POST",
+        path=path,
+        headers=headers,
+        body=body.decode(),
+        timestamp_ms=now_ms,
+    )["value"]
+    wire = {name.lower().encode(): str(value).encode() for name, value in {**headers, **signed}.items()}
+    assert source.scheme.verify(wire, body, source.secrets, time.time()) == 0
+    assert source.scheme.describe("contentful", wire, body).type == "ContentManagement.Entry.save"
+    other = {**wire, b"x-contentful-topic": b"ContentManagement.Entry.delete"}
+    with pytest.raises(SignatureError):
+        source.scheme.verify(other, body, source.secrets, time.time())

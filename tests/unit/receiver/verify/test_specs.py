@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from prometheus_client import CollectorRegistry
 
 from receiver import sample_sender
 from receiver.app import create_app
-from receiver.errors import StaleTimestamp
+from receiver.errors import SignatureError, StaleTimestamp
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources, public_url_env_name, secret_env_name, verify_token_env_name
 from receiver.specs import table_row
@@ -48,7 +49,8 @@ VERIFY_TOKEN = "meta-verify-token-7f3a"
 # Schemes that sign the URL they call need it configured.
 TRELLO_URL = "https://hooks.example.com/webhooks/trello"
 SQUARE_URL = "https://hooks.example.com/webhooks/square"
-PUBLIC_URLS = {"trello": TRELLO_URL, "square": SQUARE_URL}
+MANDRILL_URL = "https://hooks.example.com/webhooks/mandrill?team=agents"
+PUBLIC_URLS = {"trello": TRELLO_URL, "square": SQUARE_URL, "mandrill": MANDRILL_URL}
 # The delivery id of a provider that names each delivery in a header and requires it (not signed).
 DELIVERY_HEADERS = {"shopify": {"X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"}}
 
@@ -86,6 +88,12 @@ def _rfc3339(now: int) -> str:
 def _stamped(header: str, key: str, secret: bytes, body: bytes, stamp: str) -> dict[str, str]:
     """`t=<stamp>,<key>=<hex HMAC-SHA256(secret, "<stamp>.<body>")>`, Stripe's layout (Mux, WorkOS, ...)."""
     return {header: f"t={stamp},{key}=" + _hex(secret, f"{stamp}.".encode() + body)}
+
+
+def _mandrill_signed(body: bytes) -> bytes:
+    """Mandrill's documented signed data: the webhook URL, then each POST field name and value, names sorted."""
+    fields = sorted(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+    return (MANDRILL_URL + "".join(name + value for name, value in fields)).encode()
 
 
 INDEPENDENT: dict[str, Independent] = {
@@ -149,6 +157,15 @@ INDEPENDENT: dict[str, Independent] = {
     "webflow": lambda secret, body, now: {
         "x-webflow-timestamp": str(now * 1000),
         "x-webflow-signature": _hex(secret, f"{now * 1000}:".encode() + body),
+    },
+    "postmark": lambda secret, body, now: {"Authorization": "Basic " + base64.b64encode(secret).decode()},
+    "mandrill": lambda secret, body, now: {"X-Mandrill-Signature": _b64(secret, _mandrill_signed(body), "sha1")},
+    "notion": lambda secret, body, now: {"X-Notion-Signature": "sha256=" + _hex(secret, body)},
+    "segment": lambda secret, body, now: {"X-Signature": _hex(secret, body, "sha1")},
+    "tiktok": lambda secret, body, now: {"TikTok-Signature": f"t={now},s=" + _hex(secret, f"{now}.".encode() + body)},
+    "frameio": lambda secret, body, now: {
+        "X-Frameio-Request-Timestamp": str(now),
+        "X-Frameio-Signature": "v0=" + _hex(secret, f"v0:{now}:".encode() + body),
     },
     "airtable": lambda secret, body, now: {
         "X-Airtable-Content-MAC": "hmac-sha256=" + _hex(base64.b64decode(secret), body)
@@ -283,8 +300,8 @@ async def test_a_changed_body_or_another_secret_is_refused(provider: str) -> Non
         signed.body[:middle] + bytes([signed.body[middle] ^ 1]) + signed.body[middle + 1 :], signed.headers
     )
     sig = SPECS[provider].signature
-    # A token, or a JWT without a body hash (monday), is not a signature of the body: TLS protects it.
-    token = sig.kind == "token" or (sig.kind == "jwt" and sig.body_hash_claim is None)
+    # A token, Basic credentials, or a JWT without a body hash (monday) sign no body: TLS protects it.
+    token = sig.kind in ("token", "basic") or (sig.kind == "jwt" and sig.body_hash_claim is None)
     async with serving(provider) as app:
         assert (await deliver(app, provider, forged)).status_code == 401
         if not token:
@@ -535,3 +552,25 @@ def test_every_proof_says_its_kind_and_every_sdk_proof_is_a_test_running_that_sd
     claimed = {name for name, spec in SPECS.items() if spec.proof.startswith("SDK:")}
     assert claimed == set(proven)
     assert sorted(name for name in claimed if proven[name] not in SPECS[name].proof) == []
+
+
+async def test_notion_verification_request_is_answered_and_not_published() -> None:
+    # Notion's first POST to a new subscription carries only the verification token (unsigned: it is the
+    # key to be); it is answered 200 and never published. A signed event of the same shape is not this.
+    body = b'{"verification_token":"secret_tMrlL1qK5vuQAh1b6cZGhFChZTSYJlce98V0pYn7yBl"}'
+    async with serving("notion") as app:
+        response = await app.http.post("/webhooks/notion", content=body, headers={"content-type": "application/json"})
+        assert (response.status_code, response.json()) == (200, orjson.loads(body))
+        assert _answered(app, "notion") == 1
+        assert app.publisher.records == []
+
+
+@pytest.mark.parametrize("provider", ["telegram", "okta", "cloudevents"])
+def test_a_token_is_compared_as_sent_whatever_its_case(provider: str) -> None:
+    # Telegram's secret_token is any of A-Z a-z 0-9 _ -: the header must equal it exactly, case included.
+    source = _source(provider, "Mixed-Case_Token-7Qx")
+    headers = _lower(INDEPENDENT[provider](b"Mixed-Case_Token-7Qx", b"{}", int(time.time())))
+    assert source.scheme.verify(headers, b"{}", source.secrets, time.time()) == 0
+    lowered = {name: value.lower() for name, value in headers.items()}
+    with pytest.raises(SignatureError):
+        source.scheme.verify(lowered, b"{}", source.secrets, time.time())
