@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class ContentfulEntity(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class ContentfulEntity(ProviderModel):
     sys: dict[str, Any]
     fields: dict[str, Any] | None = None

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class FrameioEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class FrameioEvent(ProviderModel):
     type: str
     resource: dict[str, Any]
     account: dict[str, Any] | None = None

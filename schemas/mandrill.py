@@ -6,17 +6,15 @@ Reference: Mailchimp Transactional docs, "Webhooks" (event format).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Json
+from pydantic import Json
+
+from schemas.provider_model import ProviderModel
 
 
-class MandrillEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class MandrillEvent(ProviderModel):
     event: str
     ts: int | None = None
 
 
-class MandrillDelivery(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class MandrillDelivery(ProviderModel):
     mandrill_events: Json[list[MandrillEvent]]

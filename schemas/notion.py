@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class NotionEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class NotionEvent(ProviderModel):
     id: str
     timestamp: str
     type: str

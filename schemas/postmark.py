@@ -6,12 +6,12 @@ Reference: Postmark developer docs, "Webhooks overview" and the per-kind webhook
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class PostmarkRecord(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class PostmarkRecord(ProviderModel):
     record_type: str = Field(alias="RecordType")
     message_id: str | None = Field(default=None, alias="MessageID")
     recipient: str | None = Field(default=None, alias="Recipient")

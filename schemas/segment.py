@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from schemas.provider_model import ProviderModel
 
 
-class SegmentMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class SegmentMessage(ProviderModel):
     message_id: str = Field(alias="messageId")
     type: str
     event: str | None = None

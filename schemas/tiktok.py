@@ -6,12 +6,10 @@ Reference: TikTok for Developers, "Webhook Events".
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from schemas.provider_model import ProviderModel
 
 
-class TikTokEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
+class TikTokEvent(ProviderModel):
     client_key: str
     event: str
     create_time: int
