@@ -59,10 +59,10 @@ def decode(record: Record, topics: GroupTopics, group: str, attempt: int) -> Dec
         envelope=envelope,
         payload=payload,
         attempt=attempt,
-        idempotency_key=envelope.id,
+        idempotency_key=envelope.scoped_id,
         traceparent=header(record, HEADER_TRACEPARENT),
     )
-    return Decoded(record, topics, attempt, event, claim_key(group, topics.provider, envelope.id))
+    return Decoded(record, topics, attempt, event, claim_key(group, topics.provider, envelope.scoped_id))
 
 
 def _describe(exc: ValidationError, prefix: str = "") -> str:

@@ -58,7 +58,11 @@ def _digest(event_id: str) -> bytes:
 
 
 def claim_key(group: str, provider: str, event_id: str) -> str:
-    """The claim key of an event for a consumer group; its hash tag places all the event's keys in one slot."""
+    """The claim key of an event for a consumer group; its hash tag places all the event's keys in one slot.
+
+    `event_id` is the envelope's `scoped_id`: `<tenant>/<id>` for an event of a tenant, so two tenants'
+    events with one provider id have two keys and two digests.
+    """
     shard = _digest(event_id)[0] % SHARDS
     return f"{KEY_PREFIX}{{{group}:{provider}:{shard:02x}}}:{event_id}"
 

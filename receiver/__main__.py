@@ -2,7 +2,8 @@
 
 With `RECEIVER_WORKERS=N` above 1 this process supervises N workers instead (`supervisor.py`), each started
 as `python -m receiver worker --listen-fd=F --parent-fd=P` on a socket it inherits. `python -m receiver send
-<source>` signs a sample event with the source's secret and posts it (`sample_sender.py`).
+<source>` signs a sample event with the source's secret and posts it (`sample_sender.py`); `python -m receiver sources
+...` changes the run-time source registry (`registry/commands.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from prometheus_client import disable_created_metrics
 from receiver import sample_sender
 from receiver.app import create_app
 from receiver.errors import ConfigError
+from receiver.registry import commands
 from receiver.settings import load_settings
 from receiver.sources import load_sources
 from receiver.supervisor import Supervisor
@@ -38,9 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["send"]:
         return sample_sender.main(args[1:])
+    if args[:1] == ["sources"]:
+        return commands.main(args[1:], prog="python -m receiver sources")
     worker = _worker_fds(args)
     if args and worker is None:
-        print("usage: python -m receiver [send <source> ...]  (python -m receiver send --help)", file=sys.stderr)
+        print("usage: python -m receiver [send <source> ... | sources COMMAND ...]", file=sys.stderr)
         return 2
     try:
         settings = load_settings()

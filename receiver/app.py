@@ -3,6 +3,7 @@
 create_app(settings, sources=..., publisher=...)  ->  Receiver
     /webhooks/*   ->  routes.WebhookRoute (bare ASGI: the hot path)
     anything else ->  FastAPI: /healthz, /readyz, /metrics, /docs, /openapi.json, and the lifespan
+    the lifespan   ->  the publisher, and the run-time source registry's follower where a master key is set
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from starlette.types import Receive, Scope, Send
 
 from receiver.metrics import ReceiverMetrics
 from receiver.publish import Publisher, create_publisher
+from receiver.registry.follower import RegistryFollower
+from receiver.registry.keyring import Keyring, load_keyring
 from receiver.routes import PATH_PREFIX, WebhookRoute
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources
@@ -51,6 +54,7 @@ def create_app(
     clock: Callable[[], float] | None = None,
     metrics_dir: Path | None = None,
     tracing: Tracing | None = None,
+    keyring: Keyring | None = None,
 ) -> Receiver:
     """Build the receiver.
 
@@ -63,6 +67,8 @@ def create_app(
         metrics_dir: the directory where every worker of a multi-process receiver keeps its metrics
             (PROMETHEUS_MULTIPROC_DIR, `supervisor.py`): `/metrics` then adds up all of them.
         tracing: OpenTelemetry spans of each webhook request (`receiver.tracing.tracing_from_env`); default off.
+        keyring: the master keys of the run-time source registry; default: from `settings` (no registry when
+            no master key is set).
     """
     if sources is None:
         sources = load_sources(os.environ, sources_file=settings.sources_file, tolerance_s=settings.tolerance_s)
@@ -75,13 +81,20 @@ def create_app(
         scraped = CollectorRegistry()
         MultiProcessCollector(scraped, path=str(metrics_dir))  # type: ignore[no-untyped-call]
     active_publisher = publisher
+    if keyring is None:
+        keyring = load_keyring(settings)
+    follower: RegistryFollower | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await active_publisher.start()
+        if follower is not None:
+            follower.start()
         try:
             yield
         finally:
+            if follower is not None:
+                await follower.stop()
             await active_publisher.stop()
 
     api = FastAPI(
@@ -98,10 +111,10 @@ def create_app(
     @api.get(
         "/readyz",
         summary="Connected to Kafka and able to accept webhooks",
-        responses={503: {"description": "Not connected to Kafka yet"}},
+        responses={503: {"description": "Not connected to Kafka yet, or the source registry not read to its end"}},
     )
     async def readyz() -> JSONResponse:
-        if active_publisher.ready:
+        if active_publisher.ready and (follower is None or follower.ready):
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "not_ready"}, status_code=503)
 
@@ -122,7 +135,17 @@ def create_app(
         retry_after_s=settings.retry_after_s,
         clock=clock if clock is not None else time.time,
         tracing=tracing,
+        processes=settings.workers,
     )
+    if keyring is not None:
+        follower = RegistryFollower(
+            settings,
+            keyring,
+            webhooks,
+            metrics,
+            static_names=frozenset(sources),
+            static_topics=frozenset(source.topic for source in sources.values()),
+        )
     return Receiver(webhooks, api)
 
 
@@ -176,6 +199,7 @@ def _openapi_with_webhook_route(api: FastAPI, source_names: list[str]) -> Callab
                         ["invalid_signature", "stale_timestamp"],
                     ),
                     "404": error("Unknown or disabled source", ["unknown_source"]),
+                    "429": error("Over the source's rate; see Retry-After", ["rate_limited"]),
                     "405": error("Only POST", ["method_not_allowed"]),
                     "408": error("The body did not arrive within RECEIVER_BODY_TIMEOUT_S", ["timeout"]),
                     "413": error("Body over WEBHOOK_MAX_BODY_BYTES", ["too_large"]),

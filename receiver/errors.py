@@ -2,6 +2,8 @@
 
     ReceiverError
     ├── ConfigError                  bad settings or sources file: start-up stops with the message
+    ├── RegistryError                a `webhooks sources` command refused its input; nothing was changed
+    ├── SealError                    a registry secret does not open (no such master key, or altered)
     └── RequestError                 a request is refused; `status_code` and `code` are what the sender sees
         ├── UnknownSource            404 unknown_source
         ├── SignatureError           401 invalid_signature, reason bad_signature (no secret signed it)
@@ -17,6 +19,7 @@
         ├── BodyTimeout              408 timeout (the body did not arrive within RECEIVER_BODY_TIMEOUT_S)
         ├── UnsupportedMediaType     415 unsupported_media_type
         ├── BadRequest               400 bad_request (malformed JSON, no event id where one is required)
+        ├── RateLimited              429 rate_limited + Retry-After (over the source's rate)
         └── Unavailable              503 unavailable (Kafka can't take it, or the ack didn't come in time)
             ├── KeyUnavailable       503 unavailable (a provider's signing key could not be fetched)
             └── Overloaded           503 unavailable, outcome overloaded (over RECEIVER_MAX_PENDING_BYTES)
@@ -38,6 +41,14 @@ class ReceiverError(Exception):
 
 class ConfigError(ReceiverError):
     """A setting, secret or sources file is wrong; the message names it."""
+
+
+class RegistryError(ReceiverError):
+    """A `webhooks sources` command can't do what it was asked; the message is its one line of output."""
+
+
+class SealError(ReceiverError):
+    """A sealed secret of the registry does not open: sealed under a master key not configured, or altered."""
 
 
 class RequestError(ReceiverError):
@@ -139,6 +150,18 @@ class BadRequest(RequestError):
     status_code = 400
     code = "bad_request"
     outcome = "bad_request"
+
+
+class RateLimited(RequestError):
+    """A verified event over its source's rate: the provider retries after `retry_after_s`, nothing is published."""
+
+    status_code = 429
+    code = "rate_limited"
+    outcome = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(RequestError):

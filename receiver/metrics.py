@@ -1,7 +1,9 @@
 """The receiver's Prometheus metrics (names are public: docs/contract.md, "Metrics").
 
 Label values come from small fixed sets: the configured source names (an unknown one is counted as
-`unknown`), the providers and the outcomes below. Never an event id.
+`unknown`), the providers and the outcomes below. Never an event id. The run-time registry may hold tens of
+thousands of sources: they are all counted as `source="registry"`, but the sources of the tenants an operator
+names in `WEBHOOK_METRICS_TENANTS` (a list the operator bounds), which are counted under their tenant's name.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ OUTCOMES = (
     "bad_request",
     "unavailable",
     "overloaded",
+    "rate_limited",
 )
 # webhooks_signature_failures_total{reason}: why a request's signature was refused (`SignatureError.reason`).
 # The sender only ever sees invalid_signature or stale_timestamp; the reason is for operators.
@@ -26,6 +29,8 @@ REASONS = ("bad_signature", "missing_header", "malformed_header", "stale_timesta
 
 # The `source` label of requests to a source that doesn't exist: senders choose the path, so it can't be a label.
 UNKNOWN_SOURCE_LABEL = "unknown"
+# The `source` label of every registry source whose tenant is not in WEBHOOK_METRICS_TENANTS.
+REGISTRY_SOURCE_LABEL = "registry"
 
 # Seconds: from well under a millisecond (a refusal) to the publish timeout and beyond.
 _LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -69,6 +74,25 @@ class ReceiverMetrics:
             "webhooks_pending_bytes",
             "Body bytes held by requests not yet verified (bounded by RECEIVER_MAX_PENDING_BYTES per process).",
             multiprocess_mode="livesum",
+            registry=registry,
+        )
+        # The registry (receiver/registry/), summed up over the live worker processes the way a reader needs it:
+        # the position every process has applied (the least), and the sources each serves (the most).
+        self.registry_position = Gauge(
+            "webhooks_registry_position",
+            "Offset of the source registry's topic up to which every receiver process has applied the changes.",
+            multiprocess_mode="livemin",
+            registry=registry,
+        )
+        self.registry_sources = Gauge(
+            "webhooks_registry_sources",
+            "Sources of the run-time registry being served (enabled, with a valid secret).",
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self.registry_unreadable = Counter(
+            "webhooks_registry_unreadable_total",
+            "Registry records left out: not a valid definition, or a secret that does not open with the master keys.",
             registry=registry,
         )
         self.publish_duration = Histogram(

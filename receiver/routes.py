@@ -7,7 +7,9 @@ else — health, metrics, docs — stays in FastAPI.
 Order of checks, each cheaper than the next and none trusting what came before it:
 source exists -> header size -> declared body size -> body read within the limit, the deadline and the
 budget of unverified bytes (pending.py: a 503 over it) -> signature (and timestamp; keys a provider
-publishes are fetched first, a failed fetch is a 503) -> parse -> publish.
+publishes are fetched first, a failed fetch is a 503) -> the source's rate (limits.py: a 429 over it) ->
+parse -> publish. Sources come and go at run time (`put`, `remove`: the registry, receiver/registry/); a
+lookup is one dict access however many there are.
 Handshakes (`Source.handshakes`, receiver/verify/handshakes.py): a method other than POST is answered only
 where one of the source's handshakes comes with it, else 405. Unsigned handshakes (an echo) are answered
 before the signature is checked, signed ones (Zoom, Okta, Xero, and the code schemes' Slack, Discord,
@@ -20,14 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import orjson
+from prometheus_client import Counter, Histogram
 from starlette.types import Receive, Scope, Send
 
 from receiver.errors import (
@@ -35,10 +40,13 @@ from receiver.errors import (
     BodyTimeout,
     BodyTooLarge,
     HeadersTooLarge,
+    RateLimited,
     RequestError,
     SignatureError,
+    Unavailable,
     UnknownSource,
 )
+from receiver.limits import TokenBucket
 from receiver.metrics import UNKNOWN_SOURCE_LABEL, ReceiverMetrics
 from receiver.pending import Hold, PendingBytes
 from receiver.publish import Publisher
@@ -60,6 +68,18 @@ _TRACEPARENT = re.compile(rb"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
+@dataclass(frozen=True, slots=True)
+class _Endpoint:
+    """A source and what the hot path needs of it, computed once when it is put in place."""
+
+    source: Source
+    accepted: Counter
+    duration: Histogram
+    matches: tuple[Counter, ...]
+    methods: frozenset[str]
+    limiter: TokenBucket | None
+
+
 class WebhookRoute:
     """The ASGI app behind `POST /webhooks/{source}`.
 
@@ -75,6 +95,7 @@ class WebhookRoute:
         retry_after_s: the `Retry-After` of a 503.
         clock: seconds since the epoch (injected so tests can move time).
         tracing: OpenTelemetry spans of each request (`receiver.tracing`); None, the default, is off.
+        processes: the receiver processes serving the port (`RECEIVER_WORKERS`), which share each rate.
     """
 
     def __init__(
@@ -90,8 +111,8 @@ class WebhookRoute:
         max_pending_bytes: int = 64 * 1_048_576,
         clock: Callable[[], float] = time.time,
         tracing: Tracing | None = None,
+        processes: int = 1,
     ) -> None:
-        self._sources = dict(sources)
         self._publisher = publisher
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
@@ -101,32 +122,54 @@ class WebhookRoute:
         self._unavailable_headers = [*_JSON_HEADERS, (b"retry-after", str(retry_after_s).encode())]
         self._clock = clock
         self._tracing = tracing
-        # The hot path's metric children, looked up once rather than by labels on every request.
-        self._accepted = {
-            name: metrics.received.labels(name, src.provider, "accepted") for name, src in sources.items()
-        }
-        self._durations = {name: metrics.request_duration.labels(name) for name in [*sources, UNKNOWN_SOURCE_LABEL]}
-        # The methods besides POST each source answers (its handshakes'), and its own acknowledgement.
-        self._methods = {name: handshake_methods(src.handshakes) for name, src in sources.items()}
-        self._acks = {name: src.ack for name, src in sources.items() if src.ack is not None}
-        self._matches = {
-            name: [metrics.secret_matches.labels(name, str(index)) for index in range(len(src.secrets))]
-            for name, src in sources.items()
-        }
+        self._processes = processes
+        self._unknown_duration = metrics.request_duration.labels(UNKNOWN_SOURCE_LABEL)
+        self._endpoints: dict[str, _Endpoint] = {}
+        for source in sources.values():
+            self.put(source)
+        # False while the run-time registry is being read at start-up: a source not found yet may be one of
+        # it, so the sender gets a 503 and retries rather than a 404.
+        self.complete = True
 
     @property
     def source_names(self) -> list[str]:
-        return list(self._sources)
+        return list(self._endpoints)
+
+    def put(self, source: Source) -> None:
+        """Serve `source` from now on, in place of the source of its name if there is one."""
+        previous = self._endpoints.get(source.name)
+        limiter = None
+        if source.rate_per_s is not None:
+            share = source.rate_per_s / self._processes
+            kept = previous.limiter if previous is not None else None
+            # An unchanged rate keeps its bucket: a rotation must not hand out a second burst.
+            limiter = kept if kept is not None and kept.rate_per_s == share else TokenBucket(share)
+        label, metrics = source.metrics_label, self._metrics
+        self._endpoints[source.name] = _Endpoint(
+            source=source,
+            # The hot path's metric children, looked up once rather than by labels on every request.
+            accepted=metrics.received.labels(label, source.provider, "accepted"),
+            duration=metrics.request_duration.labels(label),
+            matches=tuple(metrics.secret_matches.labels(label, str(index)) for index in range(len(source.secrets))),
+            # The methods besides POST the source answers (its handshakes').
+            methods=handshake_methods(source.handshakes),
+            limiter=limiter,
+        )
+
+    def remove(self, name: str) -> None:
+        """Stop serving the source of this name (a 404 from now on)."""
+        self._endpoints.pop(name, None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        source = self._sources.get(scope["path"][len(PATH_PREFIX) :])
+        endpoint = self._endpoints.get(scope["path"][len(PATH_PREFIX) :])
+        source = endpoint.source if endpoint is not None else None
         method = scope["method"]
-        if method != "POST" and (source is None or method not in self._methods[source.name]):
-            allow = ", ".join(["POST", *sorted(self._methods[source.name])]) if source is not None else "POST"
+        if method != "POST" and (endpoint is None or method not in endpoint.methods):
+            allow = ", ".join(["POST", *sorted(endpoint.methods)]) if endpoint is not None else "POST"
             await _respond(send, 405, {"error": "method_not_allowed"}, [*_JSON_HEADERS, (b"allow", allow.encode())])
             return
-        source_label = source.name if source is not None else UNKNOWN_SOURCE_LABEL
+        source_label = source.metrics_label if source is not None else UNKNOWN_SOURCE_LABEL
         provider_label = source.provider if source is not None else UNKNOWN_SOURCE_LABEL
         headers = _JSON_HEADERS
         trace = None
@@ -134,16 +177,20 @@ class WebhookRoute:
             trace = self._tracing.start(source_label, _traceparent(dict(scope["headers"])))
         hold = self._pending.hold()
         try:
-            if source is None:
+            if endpoint is None:
+                if not self.complete:
+                    raise Unavailable("the source registry is still being read")
                 raise UnknownSource("no such source")
-            handled = await self._handle(source, scope, receive, trace, hold)
+            handled = await self._handle(endpoint, scope, receive, trace, hold)
         except RequestError as exc:
             outcome, status, body = exc.outcome, exc.status_code, {"error": exc.code}
             if status == 503:
                 headers = self._unavailable_headers
+            elif isinstance(exc, RateLimited):
+                headers = [*_JSON_HEADERS, (b"retry-after", str(exc.retry_after_s).encode())]
             elif isinstance(exc, SignatureError):
                 self._metrics.signature_failures.labels(source_label, exc.reason).inc()
-            logger.debug("refused %s: %s (%s)", source_label, exc.code, exc)
+            logger.debug("refused %s: %s (%s)", source.name if source is not None else "-", exc.code, exc)
             error: BaseException | None = exc
         except _Disconnected:
             if trace is not None:
@@ -160,20 +207,19 @@ class WebhookRoute:
                 await _send(
                     send, handled.status, handled.body, [(b"content-type", handled.content_type), *handled.headers]
                 )
-                self._finish(started, source_label, provider_label, "handshake", handled.status)
+                self._finish(started, endpoint, "handshake", handled.status)
                 if trace is not None:
                     trace.finish(handled.status, "handshake")
                 return
             event_id, event_type = handled
-            self._accepted[source_label].inc()
-            ack = self._acks.get(source_label)
+            assert endpoint is not None
+            endpoint.accepted.inc()
+            ack = endpoint.source.ack
             if ack is None:
                 await _respond(send, 202, {"status": "accepted", "id": event_id}, headers)
             else:
                 await _send(send, ack.status, ack.body, [(b"content-type", ack.content_type)])
-            self._finish(
-                started, source_label, provider_label, "accepted", ack.status if ack else 202, event_id, event_type
-            )
+            self._finish(started, endpoint, "accepted", ack.status if ack else 202, event_id, event_type)
             if trace is not None:
                 trace.finish(ack.status if ack else 202, "accepted")
             return
@@ -182,30 +228,32 @@ class WebhookRoute:
             hold.release()
         self._metrics.received.labels(source_label, provider_label, outcome).inc()
         await _respond(send, status, body, headers)
-        self._finish(started, source_label, provider_label, outcome, status)
+        self._finish(started, endpoint, outcome, status)
         if trace is not None:
             trace.finish(status, outcome, error)
 
     def _finish(
         self,
         started: float,
-        source: str,
-        provider: str,
+        endpoint: _Endpoint | None,
         outcome: str,
         status: int,
         event_id: str | None = None,
         event_type: str | None = None,
     ) -> None:
         elapsed_s = time.perf_counter() - started
-        self._durations[source].observe(elapsed_s)
+        (endpoint.duration if endpoint is not None else self._unknown_duration).observe(elapsed_s)
         if requests_log.isEnabledFor(logging.INFO):
-            # One line per request: what happened to which event, never the body or a header value.
+            source = endpoint.source if endpoint is not None else None
+            # One line per request: what happened to which event, never the body or a header value. The
+            # source's own name (a registry source's id), unlike the metrics' bounded label.
             requests_log.info(
                 "webhook %s",
                 outcome,
                 extra={
-                    "source": source,
-                    "provider": provider,
+                    "source": source.name if source is not None else UNKNOWN_SOURCE_LABEL,
+                    "tenant": source.tenant if source is not None else None,
+                    "provider": source.provider if source is not None else UNKNOWN_SOURCE_LABEL,
                     "outcome": outcome,
                     "status": status,
                     "event_id": event_id,
@@ -215,8 +263,9 @@ class WebhookRoute:
             )
 
     async def _handle(
-        self, source: Source, scope: Scope, receive: Receive, trace: RequestTrace | None, hold: Hold
+        self, endpoint: _Endpoint, scope: Scope, receive: Receive, trace: RequestTrace | None, hold: Hold
     ) -> tuple[str, str] | Handshake:
+        source = endpoint.source
         raw_headers = scope["headers"]
         if sum(len(name) + len(value) for name, value in raw_headers) > self._max_header_bytes:
             raise HeadersTooLarge(f"headers over {self._max_header_bytes} bytes")
@@ -240,7 +289,7 @@ class WebhookRoute:
         matched = source.scheme.verify(headers, body, source.secrets, self._clock())
         # Verified: the body no longer counts against the budget of unverified bytes.
         hold.release()
-        self._matches[source.name][matched].inc()
+        endpoint.matches[matched].inc()
         for handshake in handshakes:
             if handshake.signed and inbound is not None:
                 answer = handshake.answer(inbound, source.secrets[matched], source.verify_token)
@@ -253,6 +302,11 @@ class WebhookRoute:
             if coded.follow_up is not None:
                 await coded.follow_up()
             return coded
+        if endpoint.limiter is not None:
+            # Verified events only: forgeries don't use up a source's rate, and nothing over it is published.
+            wait_s = endpoint.limiter.take()
+            if wait_s:
+                raise RateLimited(f"over {source.rate_per_s}/s", retry_after_s=max(1, math.ceil(wait_s)))
         verified = source.scheme.describe(source.name, headers, body)
         if trace is not None:
             trace.step("publish")
@@ -266,6 +320,7 @@ class WebhookRoute:
             occurred_at=verified.occurred_at,
             payload_json=verified.payload_json,
             headers=verified.headers,
+            tenant=source.tenant,
         )
         event_id, event_type, subject = verified.id, verified.type, verified.subject
         if trace is None:

@@ -52,6 +52,15 @@ class ReceiverSettings(BaseSettings):
     tolerance_s: int = Field(300, ge=1, le=86_400, validation_alias="WEBHOOK_TOLERANCE_SECONDS")
     max_body_bytes: int = Field(1_048_576, ge=1, le=64 * 1_048_576, validation_alias="WEBHOOK_MAX_BODY_BYTES")
     sources_file: Path | None = Field(None, validation_alias="WEBHOOK_SOURCES_FILE")
+    # The run-time source registry (receiver/registry/): on when a master key is set, which its secrets need.
+    master_keys: SecretStr | None = Field(None, validation_alias="WEBHOOK_MASTER_KEYS")
+    master_keys_file: Path | None = Field(None, validation_alias="WEBHOOK_MASTER_KEYS_FILE")
+    registry_topic: str = Field(
+        "_webhooks-sources", pattern=r"^[A-Za-z0-9._-]{1,249}$", validation_alias="WEBHOOK_REGISTRY_TOPIC"
+    )
+    # Tenants whose registry sources get a `source` label of their own on the metrics (the tenant's name);
+    # every other registry source is counted as `registry`, so Prometheus holds a bounded set of series.
+    metrics_tenants: str = Field("", pattern=r"^[a-z0-9_,-]{0,4096}$", validation_alias="WEBHOOK_METRICS_TENANTS")
     # The longest a sender may take to deliver its whole body: a slow-loris sender can't hold a connection
     # (and its buffer) open for longer. Seconds, measured from the start of the body read.
     body_timeout_s: float = Field(10.0, gt=0, le=600, validation_alias="RECEIVER_BODY_TIMEOUT_S")
@@ -68,10 +77,16 @@ class ReceiverSettings(BaseSettings):
     # What a 503 tells the sender to wait before retrying.
     retry_after_s: int = Field(5, ge=0, le=3600, validation_alias="RECEIVER_RETRY_AFTER_S")
 
+    @property
+    def labelled_tenants(self) -> frozenset[str]:
+        return frozenset(name for name in self.metrics_tenants.split(",") if name)
+
     @model_validator(mode="after")
     def _one_body_fits_the_budget(self) -> ReceiverSettings:
         if self.max_pending_bytes < self.max_body_bytes:
             raise ValueError("RECEIVER_MAX_PENDING_BYTES must be at least WEBHOOK_MAX_BODY_BYTES")
+        if self.master_keys is not None and self.master_keys_file is not None:
+            raise ValueError("set WEBHOOK_MASTER_KEYS or WEBHOOK_MASTER_KEYS_FILE, not both")
         return self
 
 

@@ -29,10 +29,14 @@ custom sources (a second Stripe account, a generic HMAC sender with its own head
 Schemes that sign the URL they call (Twilio, Square, HubSpot) need the source's public URL, exactly as
 configured at the provider: `public_url` in the file or `WEBHOOK_PUBLIC_URL_<SOURCE>` (which wins), so
 the receiver verifies correctly behind a proxy. Secrets never live in the file, only in the environment.
+
+Beside these, the run-time registry (`receiver/registry/`) adds, changes and removes sources while the
+receiver runs; `registry_source` builds them, and a name the file or the environment uses wins.
 """
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,6 +93,12 @@ class Source:
     cloudevents: Mode = "binary"
     # Meta's `hub.verify_token`, where the source's handshake checks one.
     verify_token: bytes | None = None
+    # A registry source's tenant, carried in its envelopes and records.
+    tenant: str | None = None
+    # Verified events per second over every receiver process; above it a 429 (None: no limit).
+    rate_per_s: float | None = None
+    # Its `source` label on the metrics: its name, but a bounded one for registry sources (metrics.py).
+    metrics_label: str = ""
     # The scheme's handshake, where it has one (checked once here, not per request).
     _handshake: HandshakeScheme | None = field(default=None, init=False, repr=False, compare=False)
     # How its records are written, computed once here rather than per request.
@@ -99,7 +109,11 @@ class Source:
     def __post_init__(self) -> None:
         if isinstance(self.scheme, HandshakeScheme):
             object.__setattr__(self, "_handshake", self.scheme)
-        object.__setattr__(self, "record_format", RecordFormat(self.name, self.scheme.provider, self.cloudevents))
+        object.__setattr__(
+            self, "record_format", RecordFormat(self.name, self.scheme.provider, self.cloudevents, self.tenant)
+        )
+        if not self.metrics_label:
+            object.__setattr__(self, "metrics_label", self.name)
         if isinstance(self.scheme, KeyedScheme):
             object.__setattr__(self, "_keyed", self.scheme)
 
@@ -217,7 +231,7 @@ def load_sources(environ: Mapping[str, str], *, sources_file: Path | None, toler
         if not secrets:
             raise ConfigError(f"{env} is set but holds no secret")
         scheme = _scheme(name, entry, tolerance_s, _public_url(name, entry, environ))
-        _check_secrets(scheme, secrets, env)
+        check_secrets(scheme, secrets, env)
         token = environ.get(verify_token_env_name(name))
         sources[name] = Source(
             name=name,
@@ -255,7 +269,52 @@ def _public_url(name: str, entry: _SourceEntry, environ: Mapping[str, str]) -> s
     return url
 
 
-def _check_secrets(scheme: Scheme, secrets: tuple[bytes, ...], env: str) -> None:
+def registry_source(
+    name: str,
+    *,
+    provider: str,
+    secrets: tuple[bytes, ...],
+    tolerance_s: int,
+    tenant: str | None = None,
+    topic: str | None = None,
+    public_url: str | None = None,
+    cloudevents: Mode = "binary",
+    rate_per_s: float | None = None,
+    metrics_label: str = "",
+) -> Source:
+    """A source of the run-time registry: a built-in provider's scheme; a `ConfigError` says what is wrong."""
+    scheme = _shared_scheme(provider, public_url, tolerance_s)
+    if isinstance(scheme, KeyedScheme):
+        # Keys fetched with one tenant's credentials must never verify another tenant's requests.
+        scheme = _registry_scheme(provider, public_url, tolerance_s)
+    check_secrets(scheme, secrets, "the secret")
+    return Source(
+        name=name,
+        scheme=scheme,
+        secrets=secrets,
+        topic=topic or event_topic(provider),
+        cloudevents=cloudevents,
+        tenant=tenant,
+        rate_per_s=rate_per_s,
+        metrics_label=metrics_label,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_scheme(provider: str, public_url: str | None, tolerance_s: int) -> Scheme:
+    # A scheme holds no per-source state (but a keyed one's key cache): thousands of sources of one provider
+    # share one, which keeps the memory per source small.
+    return _registry_scheme(provider, public_url, tolerance_s)
+
+
+def _registry_scheme(provider: str, public_url: str | None, tolerance_s: int) -> Scheme:
+    if provider not in BUILT_IN_PROVIDERS:
+        raise ConfigError(f"provider {provider!r} is not a built-in one")
+    entry = _SourceEntry(provider=provider, public_url=public_url)
+    return _scheme(provider, entry, tolerance_s, _public_url(provider, entry, {}))
+
+
+def check_secrets(scheme: Scheme, secrets: tuple[bytes, ...], env: str) -> None:
     """Secrets that are keys (Standard Webhooks' `whsec_`, public keys) must parse; never echo them."""
     check = getattr(scheme, "check_secret", None)
     if check is None:

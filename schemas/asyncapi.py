@@ -26,6 +26,7 @@ from schemas.topics import (
     HEADER_CE_SOURCE,
     HEADER_CE_SPECVERSION,
     HEADER_CE_SUBJECT,
+    HEADER_CE_TENANT,
     HEADER_CE_TIME,
     HEADER_CE_TRACEPARENT,
     HEADER_CE_TYPE,
@@ -39,6 +40,7 @@ from schemas.topics import (
     HEADER_ORIGINAL_TOPIC,
     HEADER_PROVIDER,
     HEADER_SOURCE,
+    HEADER_TENANT,
     HEADER_TRACEPARENT,
     HEADER_TYPE,
     TOPIC_PREFIX,
@@ -66,6 +68,7 @@ EVENT_HEADERS: dict[str, dict[str, Any]] = {
     HEADER_PROVIDER: _text("The provider (signature scheme and payload family)."),
     HEADER_SOURCE: _text("The endpoint it came in on, POST /webhooks/<source>."),
     HEADER_TYPE: _text("The provider's event type; empty where it gives none."),
+    HEADER_TENANT: _text("The tenant of a run-time registry source that names one; absent otherwise."),
     HEADER_TRACEPARENT: _text("W3C trace context, where the event has one.", pattern=_TRACEPARENT_PATTERN),
     HEADER_CE_SPECVERSION: _text("CloudEvents spec version.", const=CLOUDEVENTS_SPECVERSION),
     HEADER_CE_ID: _text("CloudEvents id: the event id."),
@@ -75,6 +78,7 @@ EVENT_HEADERS: dict[str, dict[str, Any]] = {
         "CloudEvents time: when the provider says it happened, else when it was received.", format="date-time"
     ),
     HEADER_CE_SUBJECT: _text("CloudEvents subject, where the provider names one (a repository, a payment)."),
+    HEADER_CE_TENANT: _text("CloudEvents extension attribute of ours: the same value as webhook-tenant."),
     HEADER_CE_TRACEPARENT: _text("CloudEvents distributed-tracing extension: the same value as traceparent."),
     HEADER_CONTENT_TYPE: _text("CloudEvents datacontenttype: the value is the envelope.", const=JSON_MEDIA_TYPE),
 }

@@ -35,6 +35,8 @@ class Envelope(BaseModel):
         occurred_at: when the provider says it happened, where it says.
         payload: the provider's JSON body (or its parsed form fields).
         headers: the provider headers worth keeping, lower-case names; never credentials.
+        tenant: the tenant whose endpoint it came in on, for a source of the run-time registry that names one;
+            absent otherwise (and then left out of the bytes, so events without one read as before).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -48,10 +50,19 @@ class Envelope(BaseModel):
     occurred_at: AwareDatetime | None = None
     payload: Any
     headers: dict[str, str] = Field(default_factory=dict)
+    tenant: str | None = Field(None, min_length=1)
+
+    @property
+    def scoped_id(self) -> str:
+        """What names the event for deduplication: `<tenant>/<id>` where it carries a tenant, else the id.
+
+        Two tenants' events with one provider id are two events (tenant names hold no `/`).
+        """
+        return self.id if self.tenant is None else f"{self.tenant}/{self.id}"
 
     def to_bytes(self) -> bytes:
         """The envelope as compact JSON, as it is published."""
-        return orjson.dumps(self.model_dump(), option=_DUMPS_OPTIONS)
+        return orjson.dumps(self.model_dump(exclude={"tenant"} if self.tenant is None else None), option=_DUMPS_OPTIONS)
 
     @classmethod
     def from_bytes(cls, data: bytes | str) -> Envelope:
@@ -75,6 +86,7 @@ def encode_envelope(
     occurred_at: datetime | None,
     payload_json: bytes,
     headers: Mapping[str, str],
+    tenant: str | None = None,
 ) -> bytes:
     """Build the published bytes of an envelope without a model round trip (the receiver's hot path).
 
@@ -82,17 +94,17 @@ def encode_envelope(
         payload_json: the provider's body, already checked to be valid JSON; embedded byte for byte, so
             nothing in it is re-encoded or loses precision (large integers stay exact).
     """
-    return orjson.dumps(
-        {
-            "version": ENVELOPE_VERSION,
-            "id": id,
-            "source": source,
-            "provider": provider,
-            "type": type,
-            "received_at": received_at,
-            "occurred_at": occurred_at,
-            "payload": orjson.Fragment(payload_json),
-            "headers": headers,
-        },
-        option=_DUMPS_OPTIONS,
-    )
+    document: dict[str, object] = {
+        "version": ENVELOPE_VERSION,
+        "id": id,
+        "source": source,
+        "provider": provider,
+        "type": type,
+        "received_at": received_at,
+        "occurred_at": occurred_at,
+        "payload": orjson.Fragment(payload_json),
+        "headers": headers,
+    }
+    if tenant is not None:
+        document["tenant"] = tenant
+    return orjson.dumps(document, option=_DUMPS_OPTIONS)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-FIELDS = ("event_id", "source", "provider", "group", "type", "outcome", "status", "attempt", "duration_ms")
+FIELDS = ("event_id", "source", "tenant", "provider", "group", "type", "outcome", "status", "attempt", "duration_ms")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 

@@ -11,7 +11,8 @@ binding, so a CloudEvents SDK reads it as it is (https://github.com/cloudevents/
 Attributes: `id` is the event id, `source` names the endpoint (`urn:webhooks:<source>`), `type` is
 `<provider>.<type>` (the provider alone where it gives no type), `time` is when the provider says the event
 happened, else when we received it, `subject` what the provider names the event's subject where it does,
-`traceparent` the W3C trace context (the distributed-tracing extension).
+`traceparent` the W3C trace context (the distributed-tracing extension), `tenant` (an extension attribute of
+ours) the tenant of a registry source that names one, also in our `webhook-tenant` header.
 
 `RecordFormat.headers` is the one place record headers are built: the receiver computes a `RecordFormat` per
 source at start-up, and the consumers complete the headers of a record that lacks them (written by an older
@@ -33,6 +34,7 @@ from schemas.topics import (
     HEADER_CE_SOURCE,
     HEADER_CE_SPECVERSION,
     HEADER_CE_SUBJECT,
+    HEADER_CE_TENANT,
     HEADER_CE_TIME,
     HEADER_CE_TRACEPARENT,
     HEADER_CE_TYPE,
@@ -40,6 +42,7 @@ from schemas.topics import (
     HEADER_ID,
     HEADER_PROVIDER,
     HEADER_SOURCE,
+    HEADER_TENANT,
     HEADER_TRACEPARENT,
     HEADER_TYPE,
 )
@@ -64,6 +67,7 @@ CLOUDEVENTS_HEADERS = frozenset(
         HEADER_CE_TYPE,
         HEADER_CE_TIME,
         HEADER_CE_SUBJECT,
+        HEADER_CE_TENANT,
         HEADER_CE_TRACEPARENT,
         HEADER_CONTENT_TYPE,
     }
@@ -93,22 +97,30 @@ class RecordFormat:
         source: the endpoint's name (`POST /webhooks/<source>`).
         provider: its provider.
         mode: CloudEvents binary mode (attributes as headers) or structured mode (the value is the event).
+        tenant: the tenant of a registry source that names one.
     """
 
     source: str
     provider: str
     mode: Mode = "binary"
+    tenant: str | None = None
     _ours: tuple[tuple[str, bytes], ...] = field(init=False, repr=False, compare=False)
     _cloudevents: tuple[tuple[str, bytes], ...] = field(init=False, repr=False, compare=False)
     _type_prefix: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ours = ((HEADER_PROVIDER, self.provider.encode()), (HEADER_SOURCE, self.source.encode()))
+        ours: tuple[tuple[str, bytes], ...] = (
+            (HEADER_PROVIDER, self.provider.encode()),
+            (HEADER_SOURCE, self.source.encode()),
+        )
         cloudevents: tuple[tuple[str, bytes], ...] = (
             (HEADER_CE_SPECVERSION, CLOUDEVENTS_SPECVERSION.encode()),
             (HEADER_CE_SOURCE, cloudevent_source(self.source).encode()),
             (HEADER_CONTENT_TYPE, _JSON),
         )
+        if self.tenant is not None:
+            ours += ((HEADER_TENANT, self.tenant.encode()),)
+            cloudevents += ((HEADER_CE_TENANT, self.tenant.encode()),)
         if self.mode == "structured":
             cloudevents = ((HEADER_CONTENT_TYPE, _CLOUDEVENTS_JSON),)
         object.__setattr__(self, "_ours", ours)
@@ -171,6 +183,8 @@ class RecordFormat:
         }
         if subject:
             event["subject"] = subject
+        if self.tenant is not None:
+            event["tenant"] = self.tenant
         if traceparent is not None:
             event["traceparent"] = traceparent.decode()
         event["data"] = orjson.Fragment(envelope)
@@ -184,7 +198,7 @@ def missing_headers(present: RecordHeaders, envelope: Envelope) -> RecordHeaders
     if names & CLOUDEVENTS_HEADERS:
         return []
     traceparent = next((value for name, value in present if name == HEADER_TRACEPARENT), None)
-    built = RecordFormat(envelope.source, envelope.provider).headers(
+    built = RecordFormat(envelope.source, envelope.provider, tenant=envelope.tenant).headers(
         id=envelope.id,
         type=envelope.type,
         time=envelope.occurred_at or envelope.received_at,

@@ -16,6 +16,9 @@ HEADER_ID = "webhook-id"
 HEADER_PROVIDER = "webhook-provider"
 HEADER_SOURCE = "webhook-source"
 HEADER_TYPE = "webhook-type"
+# The tenant of a registry source that names one (absent otherwise): consumers can route or filter per
+# tenant without parsing the value.
+HEADER_TENANT = "webhook-tenant"
 # The W3C trace context (the sender's, or the receiver's span when tracing is on): carried to the handlers
 # and through retries.
 HEADER_TRACEPARENT = "traceparent"
@@ -28,6 +31,8 @@ HEADER_CE_SOURCE = "ce_source"
 HEADER_CE_TYPE = "ce_type"
 HEADER_CE_TIME = "ce_time"
 HEADER_CE_SUBJECT = "ce_subject"
+# An extension attribute of ours (CloudEvents allows any lower-case name): the tenant, where there is one.
+HEADER_CE_TENANT = "ce_tenant"
 # The distributed-tracing extension's attribute: the same value as `traceparent`.
 HEADER_CE_TRACEPARENT = "ce_traceparent"
 # The binding's `datacontenttype`: `application/json` (binary mode) or `application/cloudevents+json`

@@ -43,11 +43,20 @@ def test_the_envelope_schema_is_the_wire_contract(tmp_path: Path) -> None:
     schema = json.loads((tmp_path / "envelope.schema.json").read_text())
     assert schema["additionalProperties"] is False  # extra="forbid": a reader may rely on the field list
     envelope = Envelope(
-        id="evt_1", source="hmac", provider="hmac", type="order.created", received_at=datetime.now(UTC), payload={}
+        id="evt_1",
+        source="hmac",
+        provider="hmac",
+        type="order.created",
+        received_at=datetime.now(UTC),
+        payload={},
+        tenant="acme",
     )
     on_the_wire = json.loads(envelope.to_bytes())
     assert set(schema["properties"]) == set(on_the_wire)
     assert {"id", "source", "provider", "received_at", "payload"} <= set(schema["required"])
+    # Optional: an event without a tenant is written as before, without the field.
+    assert "tenant" not in schema["required"]
+    assert "tenant" not in json.loads(envelope.model_copy(update={"tenant": None}).to_bytes())
     assert schema["properties"]["received_at"]["format"] == "date-time"
 
 

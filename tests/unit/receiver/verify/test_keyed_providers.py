@@ -402,7 +402,7 @@ async def test_pubsub_rotated_key_is_fetched_and_a_made_up_kid_cannot_force_refe
             }
         )
         server.serve(GOOGLE_CERTS_PATH, rotated_certs)
-        scheme = app.http._transport.app.webhooks._sources["pubsub"].scheme  # type: ignore[attr-defined]
+        scheme = app.http._transport.app.webhooks._endpoints["pubsub"].source.scheme  # type: ignore[attr-defined]
         scheme.keys.clock = lambda: time.monotonic() + 120  # past the minimum age between refetches
         token = pubsub_token(GOOGLE_ROTATED, "g2", AUDIENCE)
         rotated = {"content-type": "application/json", "authorization": f"Bearer {token}"}

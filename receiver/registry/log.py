@@ -1,0 +1,168 @@
+"""The registry's topic, read and written with librdkafka (confluent-kafka): the registry's only Kafka code.
+
+`_webhooks-sources` (`WEBHOOK_REGISTRY_TOPIC`) holds one record per change: key the source id, value its
+definition (definition.py), an empty value (a tombstone) for a deleted source. Why this shape:
+
+- `cleanup.policy=compact`: Kafka keeps the latest record of every key for ever (time retention would lose
+  sources nobody changed for a week) and drops the ones it replaced, so a reader starting from the beginning
+  reads about one record per source. A tombstone stays `delete.retention.ms` (a day by default), ample for
+  every running reader to see the deletion.
+- One partition: every change in one order, and one end to read to ("have I read everything?" is one
+  offset). Ten thousand sources are a few megabytes.
+- `segment.ms` one hour: the active segment is never compacted, so the default week would keep every
+  change of the week.
+- The name: a leading `_` marks a topic as internal (Confluent Schema Registry keeps its state in `_schemas`
+  the same way), outside `webhooks.<provider>`, so no provider's topic and no downstream subscription to
+  `webhooks.*` ever meets it; a `-` rather than `.` or `_`, which Kafka's metric names confuse.
+
+Nothing here joins a consumer group: a reader assigns itself the partition and commits nothing, so every
+receiver process reads the whole log, and the commands read it to the end before they change anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from receiver.errors import RegistryError
+from receiver.publish import max_message_bytes
+from receiver.rdkafka_publisher import rdkafka_config
+from receiver.settings import ReceiverSettings
+from schemas.topics import min_insync_replicas
+
+logger = logging.getLogger(__name__)
+
+TOPIC_CONFIG = {
+    "cleanup.policy": "compact",
+    "segment.ms": str(3_600_000),
+    # Compact within a day even when a segment is small, so deleted sources don't linger for weeks.
+    "max.compaction.lag.ms": str(86_400_000),
+}
+# The fetch's longest wait at the broker, ms: a change reaches every reader within about this.
+FETCH_WAIT_MS = 100
+_ADMIN_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One record of the registry's topic: a source's definition, or None where it was deleted."""
+
+    key: str
+    value: bytes | None
+    offset: int
+
+
+def ensure_topic(settings: ReceiverSettings) -> None:
+    """Create the registry's topic where it is missing; raises `KafkaException` when Kafka can't be reached."""
+    admin = AdminClient(rdkafka_config(settings))
+    config = {**TOPIC_CONFIG, "min.insync.replicas": str(min_insync_replicas(settings.kafka_replication_factor))}
+    _create(admin, [NewTopic(settings.registry_topic, 1, settings.kafka_replication_factor, config=config)])
+
+
+def ensure_event_topics(settings: ReceiverSettings, topics: Sequence[str]) -> None:
+    """Create the event topics of sources added at run time where missing, as the publisher creates its own."""
+    admin = AdminClient(rdkafka_config(settings))
+    config = {
+        "max.message.bytes": str(max_message_bytes(settings)),
+        "min.insync.replicas": str(min_insync_replicas(settings.kafka_replication_factor)),
+    }
+    partitions, replicas = settings.kafka_topic_partitions, settings.kafka_replication_factor
+    _create(admin, [NewTopic(name, partitions, replicas, config=config) for name in topics])
+
+
+def _create(admin: AdminClient, topics: list[NewTopic]) -> None:
+    futures = admin.create_topics(topics, operation_timeout=_ADMIN_TIMEOUT_S, request_timeout=_ADMIN_TIMEOUT_S)
+    for name, future in futures.items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+        else:
+            logger.info("created topic %s", name)
+
+
+class RegistryReader:
+    """Reads the registry's topic from its beginning, then follows it.
+
+    Args:
+        settings: Kafka's address and credentials, and the topic's name.
+    """
+
+    def __init__(self, settings: ReceiverSettings) -> None:
+        self._consumer = Consumer(
+            {
+                **rdkafka_config(settings),
+                # Required by librdkafka, never used: the partition is assigned by hand and nothing committed.
+                "group.id": "webhooks-registry",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "fetch.wait.max.ms": FETCH_WAIT_MS,
+            }
+        )
+        self._consumer.assign([TopicPartition(settings.registry_topic, 0, OFFSET_BEGINNING)])
+        self.at_end = False
+
+    def poll(self, timeout_s: float) -> list[Change]:
+        """The changes that came within `timeout_s`; `at_end` turns True once the reader reached the end."""
+        changes = []
+        for message in self._consumer.consume(num_messages=1000, timeout=timeout_s):
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    self.at_end = True
+                elif error.fatal():
+                    raise KafkaException(error)
+                else:
+                    # librdkafka retries these by itself (a broker away, the topic just created).
+                    logger.warning("reading the source registry: %s", error.name())
+                continue
+            key = message.key()
+            offset = message.offset()
+            if key is None or offset is None:
+                continue  # not written by us: a source always has its id as key
+            changes.append(Change(key.decode("utf-8", "replace"), message.value() or None, offset))
+        return changes
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def read_all(settings: ReceiverSettings, timeout_s: float = 30.0) -> dict[str, Change]:
+    """The latest record of every source still in the registry, read to the end (for the commands)."""
+    ensure_topic(settings)
+    reader = RegistryReader(settings)
+    latest: dict[str, Change] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not reader.at_end:
+            if time.monotonic() > deadline:
+                raise RegistryError(f"the registry's topic {settings.registry_topic} was not read within {timeout_s} s")
+            for change in reader.poll(0.5):
+                latest[change.key] = change
+    finally:
+        reader.close()
+    return {key: change for key, change in latest.items() if change.value is not None}
+
+
+def write(settings: ReceiverSettings, records: Sequence[tuple[str, bytes | None]]) -> None:
+    """Write records (`None`: a tombstone) and return once Kafka holds all of them; `RegistryError` otherwise."""
+    failures: list[str] = []
+
+    def delivered(error: KafkaError | None, _: object) -> None:
+        if error is not None:
+            failures.append(error.name())
+
+    producer = Producer({**rdkafka_config(settings), "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+    for key, value in records:
+        producer.produce(settings.registry_topic, value, key.encode(), on_delivery=delivered)
+        producer.poll(0)
+    left = producer.flush(_ADMIN_TIMEOUT_S)
+    if left or failures:
+        raise RegistryError(f"Kafka did not take the change ({', '.join(failures) or 'no acknowledgement'})")

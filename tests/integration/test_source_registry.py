@@ -1,0 +1,244 @@
+"""The run-time source registry on the real stack: `webhooks sources` commands against a receiver of two worker
+processes, as an operator uses them. Sources are added while it runs and take signed events within seconds,
+a rotated secret and the new one are both accepted, a disabled or deleted source gets 404, a rate gives 429s
+and nothing over it reaches Kafka; no secret appears in any log line, metric, command output or record of
+the registry's topic."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.kafka_tools import free_port, read_topic
+from tests.integration.receiver_process import ROOT, receiver_process, wait_ready
+from tests.signing import hmac_headers
+
+# The issue's bound for a change to reach every running receiver process.
+PROPAGATION_S = 2.0
+# Requests per check, each on a connection of its own: the kernel spreads them over both workers.
+CONNECTIONS = 8
+
+
+@dataclass
+class Registry:
+    """A receiver with the registry on (two workers), and the commands run against its topic."""
+
+    env: dict[str, str]
+    url: str
+    log: Path
+    outputs: list[str] = field(default_factory=list)
+    written: int = 0  # records written to the registry's topic so far: the position every worker must reach
+
+    def command(self, *args: str, stdin: str = "", expect: int = 0) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "webhook_ingest", "sources", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=stdin.encode(),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        out = done.stdout.decode() + done.stderr.decode()
+        self.outputs.append(out)
+        assert done.returncode == expect, out
+        if expect == 0 and args[0] in ("add", "rotate", "disable", "enable", "delete") and "already" not in out:
+            self.written += 1
+        return out
+
+    async def applied_everywhere(self) -> float:
+        """Seconds until every worker has applied the registry's records written so far."""
+        started = time.monotonic()
+        async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
+            while gauge((await http.get("/metrics")).text, "webhooks_registry_position") < self.written:
+                assert time.monotonic() - started < 30, "the registry change never reached every worker"
+                await asyncio.sleep(0.02)
+        return time.monotonic() - started
+
+
+def gauge(metrics: str, name: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+async def statuses(url: str, source: str, secret: str, event_id: str) -> list[int]:
+    """One signed event POSTed CONNECTIONS times, each on a new connection."""
+    body = orjson.dumps({"id": event_id, "type": "order.created"})
+
+    async def one() -> int:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            return (
+                await http.post(f"/webhooks/{source}", content=body, headers=hmac_headers(body, secret))
+            ).status_code
+
+    return list(await asyncio.gather(*(one() for _ in range(CONNECTIONS))))
+
+
+def added_id(output: str) -> str:
+    # "added <id> (tenant ..., provider ...): POST /webhooks/<id>"
+    assert output.startswith("added "), output
+    return output.split()[1]
+
+
+@pytest.fixture
+async def registry(kafka_bootstrap: str, unique: str, tmp_path: Path) -> AsyncIterator[Registry]:
+    ours = ("WEBHOOK_", "CONSUMER_", "RECEIVER_", "KAFKA_", "REDIS_URL", "LOG_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
+    env.update(
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+        KAFKA_TOPIC_PARTITIONS="1",
+        WEBHOOK_MASTER_KEYS=base64.b64encode(os.urandom(32)).decode(),
+        WEBHOOK_REGISTRY_TOPIC=f"it.{unique}.sources",
+        RECEIVER_PORT=str(free_port()),
+        RECEIVER_WORKERS="2",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+        LOG_LEVEL="DEBUG",
+        LOG_FORMAT="text",
+    )
+    (tmp_path / "metrics").mkdir()
+    log = tmp_path / "receiver.log"
+    url = f"http://127.0.0.1:{env['RECEIVER_PORT']}"
+    with receiver_process(env, log) as supervisor:
+        await wait_ready(supervisor, url, log, timeout_s=60)
+        yield Registry(env, url, log)
+
+
+# About twenty commands, each a process reading the registry: a few seconds apiece on a busy machine.
+@pytest.mark.timeout(300)
+async def test_sources_added_rotated_disabled_and_deleted_while_two_workers_run(
+    registry: Registry, kafka_bootstrap: str, unique: str
+) -> None:
+    topic = f"it.{unique}.events"
+    first, second, third = f"first-{unique}", f"second-{unique}", f"third-{unique}"
+    source = added_id(
+        registry.command(
+            "add", "--provider", "hmac", "--tenant", "acme", "--topic", topic, "--secret-stdin", stdin=first
+        )
+    )
+    assert await registry.applied_everywhere() < PROPAGATION_S
+    assert await statuses(registry.url, source, first, "evt_1") == [202] * CONNECTIONS
+    assert await statuses(registry.url, source, second, "evt_1") == [401] * CONNECTIONS
+
+    # Another tenant's source, the same provider and event id: its own event, told apart by the tenant.
+    registry.env["OTHER_SECRET"] = third
+    other = added_id(
+        registry.command(
+            "add", "--provider", "hmac", "--tenant", "globex", "--topic", topic, "--secret-env", "OTHER_SECRET"
+        )
+    )
+    assert await registry.applied_everywhere() < PROPAGATION_S
+    assert await statuses(registry.url, other, third, "evt_1") == [202] * CONNECTIONS
+
+    # Rotation: the new secret and, for the window, the old one.
+    assert "the old one valid until" in registry.command("rotate", source, "--secret-stdin", stdin=second)
+    assert await registry.applied_everywhere() < PROPAGATION_S
+    assert await statuses(registry.url, source, second, "evt_2") == [202] * CONNECTIONS
+    assert await statuses(registry.url, source, first, "evt_3") == [202] * CONNECTIONS
+    # A short window: once it ends, the old secret is refused by every worker.
+    rotated = registry.command("rotate", source, "--secret-stdin", "--keep-old-for", "8s", stdin=third)
+    assert await registry.applied_everywhere() < PROPAGATION_S
+    assert await statuses(registry.url, source, second, "evt_4") == [202] * CONNECTIONS
+    until = datetime.fromisoformat(rotated.rsplit(" ", 1)[1].strip())
+    await asyncio.sleep((until - datetime.now(UTC)).total_seconds() + 1.5)
+    assert await statuses(registry.url, source, second, "evt_5") == [401] * CONNECTIONS
+    assert await statuses(registry.url, source, third, "evt_6") == [202] * CONNECTIONS
+
+    registry.command("disable", source)
+    assert await registry.applied_everywhere() < PROPAGATION_S
+    assert await statuses(registry.url, source, third, "evt_7") == [404] * CONNECTIONS
+    assert "already" in registry.command("disable", source)
+    registry.command("enable", source)
+    assert await registry.applied_everywhere() < PROPAGATION_S
+    assert await statuses(registry.url, source, third, "evt_8") == [202] * CONNECTIONS
+    registry.command("delete", source)
+    assert await registry.applied_everywhere() < PROPAGATION_S
+    assert await statuses(registry.url, source, third, "evt_9") == [404] * CONNECTIONS
+    assert await statuses(registry.url, other, third, "evt_9") == [202] * CONNECTIONS
+
+    # Bad input: one line each, exit code 2, nothing written (the position stays where it was).
+    for args, stdin in [
+        (("add", "--provider", "nope", "--secret-stdin"), "x"),
+        (("add", "--provider", "hmac", "--tenant", "Acme/EU", "--secret-stdin"), "x"),
+        (("add", "--provider", "hmac", "--id", other, "--secret-stdin"), "x"),
+        (("rotate", source, "--secret-stdin"), "x"),
+        (("rotate", other, "--secret-stdin", "--keep-old-for", "forever"), "x"),
+        (("add", "--provider", "hmac"), ""),
+    ]:
+        out = registry.command(*args, stdin=stdin, expect=2)
+        assert out.count("\n") == 1, out
+    listed = registry.command("list")
+    assert other in listed
+    assert source not in listed
+    assert orjson.loads(registry.command("list", "--json"))[0]["secrets"] == 1
+
+    # Every event accepted is a record, with its tenant in the envelope, our header and the CloudEvents one.
+    records = await read_topic(kafka_bootstrap, topic, expect=CONNECTIONS * 8)
+    tenants = {(orjson.loads(r.value)["tenant"], r.headers["webhook-tenant"], r.headers["ce_tenant"]) for r in records}
+    assert tenants == {(b.decode(), b, b) for b in (b"acme", b"globex")}
+
+    # No secret anywhere an operator looks: logs (DEBUG), metrics, every command's output, the registry's topic.
+    async with httpx.AsyncClient(base_url=registry.url) as http:
+        metrics = (await http.get("/metrics")).text
+    stored = await read_topic(kafka_bootstrap, registry.env["WEBHOOK_REGISTRY_TOPIC"], expect=registry.written)
+    seen = [registry.log.read_text(), metrics, *registry.outputs, *(r.value.decode() for r in stored if r.value)]
+    for secret in (first, second, third):
+        for text in seen:
+            assert secret not in text
+            assert base64.b64encode(secret.encode()).decode() not in text
+    assert 'source="registry"' in metrics
+    assert source not in metrics
+
+
+async def test_a_rate_gives_429_with_retry_after_and_nothing_over_it_is_published(
+    registry: Registry, kafka_bootstrap: str, unique: str
+) -> None:
+    topic = f"it.{unique}.rated"
+    secret = f"rated-{unique}"
+    source = added_id(
+        registry.command("add", "--provider", "hmac", "--rate", "4", "--topic", topic, "--secret-stdin", stdin=secret)
+    )
+    await registry.applied_everywhere()
+    started = time.monotonic()
+    answers: list[httpx.Response] = []
+    async with httpx.AsyncClient(base_url=registry.url, timeout=10) as http:
+        for n in range(40):
+            body = orjson.dumps({"id": f"evt_{n}", "type": "t"})
+            answers.append(await http.post(f"/webhooks/{source}", content=body, headers=hmac_headers(body, secret)))
+    elapsed_s = time.monotonic() - started
+    accepted = [r for r in answers if r.status_code == 202]
+    limited = [r for r in answers if r.status_code == 429]
+    assert len(accepted) + len(limited) == len(answers)
+    # At most the rate over the time taken, and one second's burst (shared out over the two workers).
+    assert 1 <= len(accepted) <= 4 * (elapsed_s + 1)
+    assert limited
+    assert {r.json()["error"] for r in limited} == {"rate_limited"}
+    assert all(int(r.headers["retry-after"]) >= 1 for r in limited)
+    async with httpx.AsyncClient(base_url=registry.url) as http:
+        metrics = (await http.get("/metrics")).text
+    assert gauge(metrics, "webhooks_received_total") >= len(answers)
+    limited_count = sum(
+        s.value
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+        if s.name == "webhooks_received_total" and s.labels.get("outcome") == "rate_limited"
+    )
+    assert limited_count == len(limited)
+    records = await read_topic(kafka_bootstrap, topic, expect=len(accepted))
+    assert sorted(r.key.decode() for r in records) == sorted(r.json()["id"] for r in accepted)
