@@ -4,6 +4,7 @@
     ├── ConfigError                  bad settings or sources file: start-up stops with the message
     ├── RegistryError                a `webhooks sources` command refused its input; nothing was changed
     ├── SealError                    a registry secret does not open (no such master key, or altered)
+    ├── RegistryUnavailable          Kafka did not answer the registry's reads or writes
     └── RequestError                 a request is refused; `status_code` and `code` are what the sender sees
         ├── UnknownSource            404 unknown_source
         ├── SignatureError           401 invalid_signature, reason bad_signature (no secret signed it)
@@ -49,6 +50,10 @@ class RegistryError(ReceiverError):
 
 class SealError(ReceiverError):
     """A sealed secret of the registry does not open: sealed under a master key not configured, or altered."""
+
+
+class RegistryUnavailable(ReceiverError):
+    """Kafka could not be reached, or refused, while reading or writing the source registry."""
 
 
 class RequestError(ReceiverError):

@@ -20,11 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 import orjson
-from confluent_kafka import KafkaException
 from pydantic import ValidationError
 
-from receiver.errors import ConfigError, RegistryError, SealError
-from receiver.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS
+from receiver.errors import ConfigError, RegistryError, RegistryUnavailable, SealError
 from receiver.registry import log
 from receiver.registry.definition import (
     MAX_RATE_PER_S,
@@ -36,6 +34,7 @@ from receiver.registry.definition import (
 )
 from receiver.registry.keyring import KEYS_ENV, KEYS_FILE_ENV, Keyring, load_keyring
 from receiver.settings import ReceiverSettings, describe_validation_error, load_settings
+from receiver.verify.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS
 from schemas.topics import event_topic
 
 PROG = "webhooks sources"
@@ -70,8 +69,8 @@ def main(argv: Sequence[str], *, prog: str = PROG) -> int:
     except (ConfigError, RegistryError, SealError) as exc:
         print(f"{prog} {args.command}: {exc}", file=sys.stderr)
         return 2
-    except KafkaException as exc:
-        print(f"{prog} {args.command}: Kafka at {settings.kafka_bootstrap_servers}: {exc}", file=sys.stderr)
+    except RegistryUnavailable as exc:
+        print(f"{prog} {args.command}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -21,10 +21,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaException
 from pydantic import ValidationError
 
-from receiver.errors import ConfigError, SealError
+from receiver.errors import ConfigError, RegistryUnavailable, SealError
 from receiver.metrics import ReceiverMetrics
 from receiver.registry.definition import SourceDefinition, build_source
 from receiver.registry.keyring import Keyring
@@ -106,7 +105,7 @@ class RegistryFollower:
             while not self._stopping.is_set():
                 try:
                     changes = reader.poll(_POLL_S)
-                except KafkaException as exc:
+                except RegistryUnavailable as exc:
                     logger.error("the source registry can't be read (%s): the sources stay as they are", exc)
                     self._stopping.wait(_RETRY_S[-1])
                     continue
@@ -134,7 +133,7 @@ class RegistryFollower:
             try:
                 ensure_topic(self._settings)
                 return RegistryReader(self._settings)
-            except KafkaException as exc:
+            except RegistryUnavailable as exc:
                 delay = _RETRY_S[min(attempt, len(_RETRY_S) - 1)]
                 attempt += 1
                 logger.warning("the source registry's topic can't be reached (%s); retrying in %.1fs", exc, delay)
@@ -148,7 +147,7 @@ class RegistryFollower:
             return
         try:
             ensure_event_topics(self._settings, new)
-        except KafkaException as exc:
+        except RegistryUnavailable as exc:
             logger.warning("topics %s could not be created (%s): their sources get 503 until they exist", new, exc)
             return
         self._topics.update(new)

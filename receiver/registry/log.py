@@ -21,18 +21,19 @@ receiver process reads the whole log, and the commands read it to the end before
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from receiver.errors import RegistryError
+from receiver.errors import RegistryError, RegistryUnavailable
 from receiver.publish import max_message_bytes
-from receiver.rdkafka_publisher import rdkafka_config
+from receiver.publish.rdkafka import rdkafka_config
 from receiver.settings import ReceiverSettings
 from schemas.topics import min_insync_replicas
 
@@ -58,8 +59,24 @@ class Change:
     offset: int
 
 
+@contextlib.contextmanager
+def _kafka(doing: str) -> Iterator[None]:
+    # The registry's callers see errors of ours only: this is its one module that knows confluent-kafka.
+    try:
+        yield
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else None
+        name = error.name() if isinstance(error, KafkaError) else type(exc).__name__
+        raise RegistryUnavailable(f"Kafka did not take {doing} ({name})") from exc
+
+
 def ensure_topic(settings: ReceiverSettings) -> None:
-    """Create the registry's topic where it is missing; raises `KafkaException` when Kafka can't be reached."""
+    """Create the registry's topic where it is missing; `RegistryUnavailable` when Kafka can't be reached."""
+    with _kafka("the registry's topic"):
+        _ensure_topic(settings)
+
+
+def _ensure_topic(settings: ReceiverSettings) -> None:
     admin = AdminClient(rdkafka_config(settings))
     config = {**TOPIC_CONFIG, "min.insync.replicas": str(min_insync_replicas(settings.kafka_replication_factor))}
     _create(admin, [NewTopic(settings.registry_topic, 1, settings.kafka_replication_factor, config=config)])
@@ -67,6 +84,11 @@ def ensure_topic(settings: ReceiverSettings) -> None:
 
 def ensure_event_topics(settings: ReceiverSettings, topics: Sequence[str]) -> None:
     """Create the event topics of sources added at run time where missing, as the publisher creates its own."""
+    with _kafka("the event topics"):
+        _ensure_event_topics(settings, topics)
+
+
+def _ensure_event_topics(settings: ReceiverSettings, topics: Sequence[str]) -> None:
     admin = AdminClient(rdkafka_config(settings))
     config = {
         "max.message.bytes": str(max_message_bytes(settings)),
@@ -96,7 +118,13 @@ class RegistryReader:
     """
 
     def __init__(self, settings: ReceiverSettings) -> None:
-        self._consumer = Consumer(
+        with _kafka("a reader of the registry"):
+            self._consumer = self._assigned(settings)
+        self.at_end = False
+
+    @staticmethod
+    def _assigned(settings: ReceiverSettings) -> Consumer:
+        consumer = Consumer(
             {
                 **rdkafka_config(settings),
                 # Required by librdkafka, never used: the partition is assigned by hand and nothing committed.
@@ -106,19 +134,21 @@ class RegistryReader:
                 "fetch.wait.max.ms": FETCH_WAIT_MS,
             }
         )
-        self._consumer.assign([TopicPartition(settings.registry_topic, 0, OFFSET_BEGINNING)])
-        self.at_end = False
+        consumer.assign([TopicPartition(settings.registry_topic, 0, OFFSET_BEGINNING)])
+        return consumer
 
     def poll(self, timeout_s: float) -> list[Change]:
         """The changes that came within `timeout_s`; `at_end` turns True once the reader reached the end."""
         changes = []
-        for message in self._consumer.consume(num_messages=1000, timeout=timeout_s):
+        with _kafka("a read of the registry"):
+            messages = self._consumer.consume(num_messages=1000, timeout=timeout_s)
+        for message in messages:
             error = message.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     self.at_end = True
                 elif error.fatal():
-                    raise KafkaException(error)
+                    raise RegistryUnavailable(f"reading the source registry: {error.name()}")
                 else:
                     # librdkafka retries these by itself (a broker away, the topic just created).
                     logger.warning("reading the source registry: %s", error.name())
@@ -159,10 +189,11 @@ def write(settings: ReceiverSettings, records: Sequence[tuple[str, bytes | None]
         if error is not None:
             failures.append(error.name())
 
-    producer = Producer({**rdkafka_config(settings), "acks": "all", "enable.idempotence": True, "linger.ms": 5})
-    for key, value in records:
-        producer.produce(settings.registry_topic, value, key.encode(), on_delivery=delivered)
-        producer.poll(0)
-    left = producer.flush(_ADMIN_TIMEOUT_S)
+    with _kafka("the change"):
+        producer = Producer({**rdkafka_config(settings), "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+        for key, value in records:
+            producer.produce(settings.registry_topic, value, key.encode(), on_delivery=delivered)
+            producer.poll(0)
+        left = producer.flush(_ADMIN_TIMEOUT_S)
     if left or failures:
         raise RegistryError(f"Kafka did not take the change ({', '.join(failures) or 'no acknowledgement'})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -158,19 +159,19 @@ def test_a_bucket_allows_its_rate_and_a_burst_of_one_second() -> None:
 # ------------------------------------------------------------------------------------------------ the route
 
 
-@pytest.fixture
-def publisher() -> RecordingPublisher:
-    return RecordingPublisher()
+@dataclass(frozen=True)
+class Served:
+    """A receiver with no source of the file or the environment, what it published and its metrics."""
+
+    app: Receiver
+    publisher: RecordingPublisher
+    metrics: CollectorRegistry
 
 
 @pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
-
-
-@pytest.fixture
-def app(publisher: RecordingPublisher, registry: CollectorRegistry) -> Receiver:
-    return create_app(ReceiverSettings(), sources={}, publisher=publisher, registry=registry)
+def served() -> Served:
+    publisher, metrics = RecordingPublisher(), CollectorRegistry()
+    return Served(create_app(ReceiverSettings(), sources={}, publisher=publisher, registry=metrics), publisher, metrics)
 
 
 async def post(app: Receiver, source: str, event_id: str, secret: str = SECRET.decode()) -> httpx.Response:
@@ -180,10 +181,8 @@ async def post(app: Receiver, source: str, event_id: str, secret: str = SECRET.d
         return await http.post(f"/webhooks/{source}", content=body, headers=hmac_headers(body, secret))
 
 
-async def test_sources_put_and_removed_at_run_time_with_a_rate_and_a_tenant(
-    app: Receiver, publisher: RecordingPublisher, registry: CollectorRegistry
-) -> None:
-    keyring = Keyring([KEY])
+async def test_sources_put_and_removed_at_run_time_with_a_rate_and_a_tenant(served: Served) -> None:
+    app, keyring = served.app, Keyring([KEY])
     route = app.webhooks
     assert (await post(app, "src_a", "evt_0")).status_code == 404
     route.complete = False  # the registry still being read: retry, not 404
@@ -206,14 +205,14 @@ async def test_sources_put_and_removed_at_run_time_with_a_rate_and_a_tenant(
     route.remove("src_a")
     assert (await post(app, "src_a", "evt_4")).status_code == 404
 
-    [(topic, key, value, headers)] = publisher.records
+    [(topic, key, value, headers)] = served.publisher.records
     assert (topic, key) == ("webhooks.hmac", b"evt_1")
     assert Envelope.from_bytes(value).tenant == "acme"
     assert Envelope.from_bytes(value).scoped_id == "acme/evt_1"
     assert ("webhook-tenant", b"acme") in headers
     assert ("ce_tenant", b"acme") in headers
     assert (
-        registry.get_sample_value(
+        served.metrics.get_sample_value(
             "webhooks_received_total", {"source": "registry", "provider": "hmac", "outcome": "rate_limited"}
         )
         == 2
