@@ -23,7 +23,7 @@ from receiver.settings import ReceiverSettings
 from schemas import Envelope
 from schemas.envelope import encode_envelope
 from tests.signing import hmac_headers
-from tests.unit.test_routes import RecordingPublisher
+from tests.unit.receiver.test_routes import RecordingPublisher
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 KEY, NEW_KEY = os.urandom(32), os.urandom(32)
