@@ -1,4 +1,4 @@
-"""Lanes: jobs with the same key run one after the other, in the order they came; other keys run beside them.
+"""Lanes: jobs of the same lane run one after the other, in the order they came; other lanes run beside them.
 
 The worker gives each record a lane by its Kafka key (the event id, unless a producer chose another key),
 so the records of one key are handled in offset order while different keys run concurrently.
@@ -17,20 +17,20 @@ Job = Callable[[], Awaitable[None]]
 
 
 class Lanes:
-    """Ordered queues of jobs by key, each drained by a task of its own while it has jobs."""
+    """Ordered queues of jobs by lane, each drained by a task of its own while it has jobs."""
 
     def __init__(self) -> None:
         self._queues: dict[Hashable, deque[Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, key: Hashable, job: Job) -> None:
-        """Run `job` after every job submitted before it with the same key."""
-        queue = self._queues.get(key)
+    def submit(self, lane: Hashable, job: Job) -> None:
+        """Run `job` after every job submitted before it to the same lane."""
+        queue = self._queues.get(lane)
         if queue is not None:
             queue.append(job)
             return
-        self._queues[key] = deque([job])
-        task = asyncio.create_task(self._drain(key))
+        self._queues[lane] = deque([job])
+        task = asyncio.create_task(self._drain(lane))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -46,10 +46,10 @@ class Lanes:
             await asyncio.wait(self._tasks)
         self._queues.clear()
 
-    async def _drain(self, key: Hashable) -> None:
-        queue = self._queues[key]
-        lane = asyncio.current_task()
-        assert lane is not None
+    async def _drain(self, lane: Hashable) -> None:
+        queue = self._queues[lane]
+        drainer = asyncio.current_task()
+        assert drainer is not None
         try:
             while queue:
                 job = queue[0]
@@ -58,11 +58,11 @@ class Lanes:
                 try:
                     await task  # cancelling the lane cancels the job too
                 except asyncio.CancelledError:
-                    if lane.cancelling():
+                    if drainer.cancelling():
                         raise
                     # Only the job was cancelled: the lane goes on with the next one.
                 except Exception:
-                    log.exception("a job of lane %r failed", key)
+                    log.exception("a job of lane %r failed", lane)
                 queue.popleft()
         finally:
-            del self._queues[key]
+            del self._queues[lane]
