@@ -19,6 +19,7 @@ unusual schemes.
     id = ["body:id"]                 # first found: "header:<Name>", "body:<dotted.path>" (list indices: `entry.0`)
     id_required = true               # none found: 400 (default: the SHA-256 of source and body)
     type = ["body:type"]             # the same, "present:<path>|<path>" (the first present key) or "const:<text>"
+    subject = ["body:object.id"]     # what the event is about: the record's CloudEvents `subject`
     occurred = ["body:created_at"]   # with occurred_unit: rfc3339, s, ms
     [[handshakes]]                   # receiver/verify/handshakes.py
     kind = "zoom"
@@ -78,6 +79,7 @@ from receiver.verify.parsing import (
     parse_unix,
     require_header,
     signature_items,
+    subject,
     text,
 )
 
@@ -160,6 +162,8 @@ class EventSpec(_Strict):
     # that always send one: a delivery without it is none of theirs).
     id_required: bool = False
     type: tuple[FieldSource, ...] = ()
+    # What the event is about (a repository, a call, a page): the record's CloudEvents `subject`.
+    subject: tuple[FieldSource, ...] = ()
     occurred: tuple[FieldSource, ...] = ()
     occurred_unit: Literal["rfc3339", "s", "ms"] = "rfc3339"
     keep: tuple[HeaderName, ...] = ()
@@ -265,12 +269,14 @@ class SpecScheme:
         if found is None and event.id_required:
             raise BadRequest(f"a {self.provider} delivery must have an event id ({', '.join(event.id)})")
         kind = next((v for v in (text(_lookup(s, headers, payload)) for s in event.type) if v), "")
+        about = next((v for v in (subject(_lookup(s, headers, payload)) for s in event.subject) if v), None)
         return Verified(
             id=found or fallback_event_id(source, body),
             type=kind,
             payload_json=payload_json,
             occurred_at=self._occurred(headers, payload),
             headers=kept_headers(headers, [name.lower().encode() for name in event.keep]),
+            subject=about,
         )
 
     def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:

@@ -155,13 +155,14 @@ CONTENTFUL_SECRET = "c0nt3ntfu1-s1gn1ng-s3cr3t-0f-64-charact3rs-ex4ctly-4s-r3qu1
 CONTENTFUL_URLS = ("https://hooks.example.com/webhooks/contentful", "https://hooks.example.com/hooks/cf?space=a b")
 
 
+def _contentful(url: str) -> Source:
+    environ = {secret_env_name("contentful"): CONTENTFUL_SECRET, "WEBHOOK_PUBLIC_URL_CONTENTFUL": url}
+    return load_sources(environ, sources_file=None, tolerance_s=300)["contentful"]
+
+
 @pytest.mark.parametrize("url", CONTENTFUL_URLS)
 def test_contentful_toolkit_verifies_what_send_signs(url: str) -> None:
-    source = load_sources(
-        {secret_env_name("contentful"): CONTENTFUL_SECRET, "WEBHOOK_PUBLIC_URL_CONTENTFUL": url},
-        sources_file=None,
-        tolerance_s=300,
-    )["contentful"]
+    source = _contentful(url)
     request = sample_sender.sign(source, None, None, time.time())
     path = url.split("hooks.example.com", 1)[1]
     arguments = {"method": "POST", "path": path, "headers": request.headers, "ttl_s": 60}
@@ -175,11 +176,7 @@ def test_contentful_toolkit_verifies_what_send_signs(url: str) -> None:
 
 @pytest.mark.parametrize("url", CONTENTFUL_URLS)
 def test_what_the_contentful_toolkit_signs_is_accepted(url: str) -> None:
-    source = load_sources(
-        {secret_env_name("contentful"): CONTENTFUL_SECRET, "WEBHOOK_PUBLIC_URL_CONTENTFUL": url},
-        sources_file=None,
-        tolerance_s=300,
-    )["contentful"]
+    source = _contentful(url)
     body = b'{"sys":{"type":"Entry","id":"5KsDBWseXY6QegucYAoacS","updatedAt":"2026-11-30T20:00:00.000Z"},"fields":{}}'
     headers = {"X-Contentful-Topic": "ContentManagement.Entry.save", "Content-Type": "application/json"}
     now_ms = int(time.time() * 1000)

@@ -37,6 +37,7 @@ from receiver.verify import SpecScheme
 from receiver.verify.providers import BUILT_IN_PROVIDERS, SPECS
 from schemas import Envelope
 from schemas.payloads import payload_model
+from schemas.topics import HEADER_CE_SUBJECT
 from tests.unit.receiver.test_routes import RecordingPublisher
 from tests.unit.receiver.verify.test_provider_node_sdks import SDK_PROVEN as NODE_SDK_PROVEN
 from tests.unit.receiver.verify.test_provider_sdks import SDK_PROVEN as PYTHON_SDK_PROVEN
@@ -276,10 +277,13 @@ async def test_a_sent_sample_is_published_with_the_providers_id_and_type(provide
     async with serving(provider) as app:
         response = await deliver(app, provider, request)
         assert response.status_code == _accepted(provider), response.text
-        [(topic, key, value, _)] = app.publisher.records
+        [(topic, key, value, headers)] = app.publisher.records
         envelope = Envelope.from_bytes(value)
         assert (topic, envelope.provider, key) == (f"webhooks.{provider}", provider, envelope.id.encode())
         spec = SPECS[provider]
+        # Where the spec names the event's subject, the sample has one, and it is the record's ce_subject.
+        subjects = [value for name, value in headers if name == HEADER_CE_SUBJECT]
+        assert len(subjects) == (1 if spec.event.subject else 0)
         assert spec.sample is not None
         assert envelope.type == spec.sample.type
         model = payload_model(provider)
@@ -574,3 +578,20 @@ def test_a_token_is_compared_as_sent_whatever_its_case(provider: str) -> None:
     lowered = {name: value.lower() for name, value in headers.items()}
     with pytest.raises(SignatureError):
         source.scheme.verify(lowered, b"{}", source.secrets, time.time())
+
+
+def test_most_specs_name_their_events_subject() -> None:
+    # CloudEvents `subject` (ce_subject): what the event is about (a repository, a call, a page), where the
+    # provider's payload names it by a string; the rest have none or only a number.
+    without = sorted(name for name, spec in SPECS.items() if not spec.event.subject)
+    assert without == [
+        "dropbox",
+        "heroku",
+        "launchdarkly",
+        "mandrill",
+        "monday",
+        "okta",
+        "telegram",
+        "vonage",
+        "woocommerce",
+    ]
