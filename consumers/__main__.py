@@ -21,7 +21,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import partial
 
 import redis.asyncio
 import redis.asyncio.sentinel
@@ -31,11 +30,10 @@ from redis.asyncio.connection import parse_url
 
 from consumers.errors import ConfigError
 from consumers.idempotency import Client, IdempotencyStore
-from consumers.kafka import ensure_topics, read_to_end
+from consumers.kafka import ensure_topics
 from consumers.metrics import ConsumerMetrics, serve
 from consumers.registry import Registry, load_handlers
 from consumers.replay import Replayer, Selection, Summary
-from consumers.runner import HandlerRunner
 from consumers.settings import Settings, load_settings
 from consumers.tracing import Tracing, tracing_from_env
 from consumers.worker import Worker
@@ -128,22 +126,8 @@ async def replay(settings: Settings, handlers: Registry, args: argparse.Namespac
     """Replay the selected dead letters of the group; the exit code."""
     client = redis_client(settings)
     try:
-        runner = HandlerRunner(
-            handlers,
-            ConsumerMetrics(CollectorRegistry()),
-            group=settings.consumer_group,
-            timeout_s=settings.consumer_handler_timeout_s,
-            max_attempts=settings.consumer_max_attempts,
-        )
-        replayer = Replayer(
-            group=settings.consumer_group,
-            store=IdempotencyStore(client, windows=settings.remember_windows()),
-            runner=runner,
-            read=partial(read_to_end, settings),
-            lease_ms=settings.consumer_lease_ms,
-            rate_per_s=args.rate,
-            force=args.force,
-        )
+        store = IdempotencyStore(client, windows=settings.remember_windows())
+        replayer = Replayer.from_settings(settings, handlers, store, rate_per_s=args.rate, force=args.force)
         providers = args.provider or settings.consumer_providers
         topics = [GroupTopics.for_provider(p, settings.consumer_group) for p in providers]
         selection = Selection(frozenset(args.id or ()), args.since, args.until)

@@ -21,14 +21,20 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TypeVar
+
+from prometheus_client import CollectorRegistry
 
 from consumers.claims import OUTAGE_BACKOFF_S
 from consumers.decoding import Decoded, Invalid, decode
 from consumers.errors import StoreUnavailable, until_available
 from consumers.idempotency import Claim, IdempotencyStore
-from consumers.kafka import TimedRecord, attempt_of, header
+from consumers.kafka import TimedRecord, attempt_of, header, read_to_end
+from consumers.metrics import ConsumerMetrics
+from consumers.registry import Registry
 from consumers.runner import HandlerRunner
+from consumers.settings import Settings
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_ID, GroupTopics
 
 log = logging.getLogger(__name__)
@@ -131,6 +137,41 @@ class Replayer:
         self._force = force
         self._out = out
         self._token = f"replay-{time.time_ns():x}"
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        registry: Registry,
+        store: IdempotencyStore,
+        *,
+        rate_per_s: float,
+        force: bool = False,
+        out: Callable[[str], None] = print,
+    ) -> Replayer:
+        """The replayer of `python -m consumers replay` for the group of the settings.
+
+        Args:
+            settings: the process settings (group, handler timeout, attempts, lease, Kafka).
+            registry: the handlers.
+            store: the idempotency store (its Redis client stays the caller's to close).
+            rate_per_s: the most handler runs started per second.
+            force: run events that are `done` already.
+            out: where the per-event lines go.
+        """
+        # A metrics registry of its own: a replay serves no metrics.
+        runner = HandlerRunner.from_settings(settings, registry, ConsumerMetrics(CollectorRegistry()))
+        read = partial(read_to_end, settings)
+        return cls(
+            group=settings.consumer_group,
+            store=store,
+            runner=runner,
+            read=read,
+            lease_ms=settings.consumer_lease_ms,
+            rate_per_s=rate_per_s,
+            force=force,
+            out=out,
+        )
 
     async def dry_run(self, topics: Sequence[GroupTopics], selection: Selection) -> Summary:
         """List what `run` would do, without claiming or running anything; what it found."""

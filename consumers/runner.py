@@ -14,6 +14,7 @@ from consumers.errors import HandlerTimeout
 from consumers.handlers import Context, Event, EventLogger, Handler, bound_logger
 from consumers.metrics import ConsumerMetrics
 from consumers.registry import Registry
+from consumers.settings import Settings
 
 if TYPE_CHECKING:
     from prometheus_client import Histogram
@@ -53,6 +54,20 @@ class HandlerRunner:
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
         self._tracing = tracing
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, registry: Registry, metrics: ConsumerMetrics, *, tracing: Tracing | None = None
+    ) -> HandlerRunner:
+        """The runner of the group's handlers, for a worker or a replay."""
+        return cls(
+            registry,
+            metrics,
+            group=settings.consumer_group,
+            timeout_s=settings.consumer_handler_timeout_s,
+            max_attempts=settings.consumer_max_attempts,
+            tracing=tracing,
+        )
 
     async def run(self, event: Event[Any], provider: str) -> BaseException | None:
         """Run every handler of the event in registration order; the first error stops them and is returned.

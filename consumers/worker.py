@@ -160,14 +160,7 @@ class Worker:
             if tracing is None
             else TracedClaimBatcher(store, lease_ms=lease_ms, tracing=tracing)
         )
-        runner = HandlerRunner(
-            registry,
-            metrics,
-            group=group,
-            timeout_s=settings.consumer_handler_timeout_s,
-            max_attempts=settings.consumer_max_attempts,
-            tracing=tracing,
-        )
+        runner = HandlerRunner.from_settings(settings, registry, metrics, tracing=tracing)
         delivery = Delivery(
             claims,
             runner,

@@ -8,21 +8,18 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio
 from aiokafka import AIOKafkaProducer
-from prometheus_client import CollectorRegistry
 
 from consumers import Context, Event, PermanentError, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
-from consumers.kafka import ensure_topics, read_to_end
-from consumers.metrics import ConsumerMetrics, Outcome
+from consumers.kafka import ensure_topics
+from consumers.metrics import Outcome
 from consumers.replay import Replayer, Selection, Summary
 from consumers.retries import failure_record, now_ms
-from consumers.runner import HandlerRunner
 from consumers.settings import Settings
 from schemas.topics import HEADER_ID, GroupTopics, dlq_topic
 from tests.integration.consumers.test_worker import envelope, eventually, make_route, make_settings, produce
@@ -61,15 +58,7 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
     fixed = True
     runs.clear()
     lines: list[str] = []
-    replayer = Replayer(
-        group=group,
-        store=store,
-        runner=HandlerRunner(registry, ConsumerMetrics(CollectorRegistry()), group=group, timeout_s=5, max_attempts=2),
-        read=partial(read_to_end, settings),
-        lease_ms=settings.consumer_lease_ms,
-        rate_per_s=50,
-        out=lines.append,
-    )
+    replayer = Replayer.from_settings(settings, registry, store, rate_per_s=50, out=lines.append)
 
     async def replay(selection: Selection | None = None, *, dry_run: bool = False) -> Summary:
         selection = selection or Selection()

@@ -8,19 +8,15 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from functools import partial
 from typing import Any
 
 import pytest
 import redis.asyncio
-from prometheus_client import CollectorRegistry
 
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
-from consumers.kafka import ensure_topics, read_to_end
-from consumers.metrics import ConsumerMetrics
+from consumers.kafka import ensure_topics
 from consumers.replay import Replayer, Selection, Summary
-from consumers.runner import HandlerRunner
 from schemas.topics import GroupTopics
 from tests.integration.consumers.test_replay import dead_letter
 from tests.integration.consumers.test_worker import make_route, make_settings
@@ -45,16 +41,9 @@ async def replay(
     lease_ms: int = 60_000,
     rate_per_s: float = 100,
 ) -> Summary:
-    settings = make_settings(kafka_bootstrap, redis_url, group)
-    replayer = Replayer(
-        group=group,
-        store=IdempotencyStore(client),
-        runner=HandlerRunner(registry, ConsumerMetrics(CollectorRegistry()), group=group, timeout_s=9, max_attempts=5),
-        read=partial(read_to_end, settings),
-        lease_ms=lease_ms,
-        rate_per_s=rate_per_s,
-        force=force,
-        out=lambda _: None,
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_max_attempts=5, consumer_lease_ms=lease_ms)
+    replayer = Replayer.from_settings(
+        settings, registry, IdempotencyStore(client), rate_per_s=rate_per_s, force=force, out=lambda _: None
     )
     return await replayer.run([route], Selection())
 
@@ -170,15 +159,8 @@ async def test_a_replay_runs_records_as_it_reads_them(
     async def handle(event: Event[Any], context: Context) -> None:
         pass
 
-    replayer = Replayer(
-        group=group,
-        store=IdempotencyStore(redis_client),
-        runner=HandlerRunner(registry, ConsumerMetrics(CollectorRegistry()), group=group, timeout_s=5, max_attempts=5),
-        read=partial(read_to_end, group_settings),
-        lease_ms=60_000,
-        rate_per_s=100,
-        out=lambda _: None,
-    )
+    store = IdempotencyStore(redis_client)
+    replayer = Replayer.from_settings(group_settings, registry, store, rate_per_s=100, out=lambda _: None)
     summary = await replayer.run([route], Selection(), lambda so_far: read_when_done.append(so_far.read))
 
     assert read_when_done == [1, 2, 3]
