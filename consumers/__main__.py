@@ -242,7 +242,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m consumers"
     try:
         settings = load_settings(**overrides)
     except ConfigError as exc:
-        print(f"consumers: {exc}", file=sys.stderr)
+        print(f"consumers: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
     # aiokafka logs every (re)assignment and reconnect at INFO; ours say what matters. httpx logs every request

@@ -2,7 +2,8 @@
 
 `Record` is a fetched record as the worker reads it (`header`, `int_header` and `attempt_of` read its
 headers); `KafkaClient` holds one group member's consumer (manual commits, batched fetches) and the producer it
-sends retry and dead-letter records with; `ensure_topics` creates missing topics at start.
+sends retry and dead-letter records with. Topics are created at start by `ensure_topics` (`kafkaconfig.topics`),
+as the receiver creates them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     CommitFailedError,
     GroupCoordinatorNotAvailableError,
@@ -27,21 +27,13 @@ from aiokafka.errors import (
     NotLeaderForPartitionError,
     RecordListTooLargeError,
     RecordTooLargeError,
-    TopicAlreadyExistsError,
-    for_code,
 )
-from aiokafka.helpers import create_ssl_context
 
 from consumers.errors import BrokerUnavailable, RecordTooLarge
 from consumers.settings import Settings
-from schemas.topics import (
-    DLQ_RETENTION_MS,
-    HEADER_ATTEMPT,
-    is_dlq_topic,
-    max_message_bytes,
-    max_retry_record_bytes,
-    min_insync_replicas,
-)
+from kafkaconfig.clients import aiokafka_options
+from kafkaconfig.topics import ensure_topics
+from schemas.topics import HEADER_ATTEMPT, max_retry_record_bytes
 
 log = logging.getLogger(__name__)
 
@@ -130,83 +122,6 @@ RevokedCallback = Callable[[list[Partition]], Awaitable[None]]
 AssignedCallback = Callable[[list[Partition]], None]
 
 
-def connection_options(settings: Settings) -> dict[str, Any]:
-    """Bootstrap, security and SASL options, common to the consumer, the producer and the admin client."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "security_protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        # KAFKA_SSL_CAFILE, else the system's CA bundle, as for any TLS client.
-        cafile = settings.kafka_ssl_cafile
-        options["ssl_context"] = create_ssl_context(cafile=str(cafile) if cafile is not None else None)
-    if settings.kafka_sasl_mechanism is not None:
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        password = settings.kafka_sasl_password
-        options["sasl_plain_password"] = password.get_secret_value() if password is not None else None
-    return options
-
-
-# Where a topic's setting comes from in a DescribeConfigs answer: set on the topic itself.
-_DYNAMIC_TOPIC_CONFIG = 1
-_MAX_MESSAGE_BYTES = "max.message.bytes"
-
-
-async def ensure_topics(settings: Settings, topics: Iterable[str]) -> None:
-    """Create the topics that don't exist yet, with the configured partitions and replication factor, sized as
-    the receiver sizes them (dead-letter topics kept `DLQ_RETENTION_MS`); raise the `max.message.bytes` of
-    existing ones that are smaller than that."""
-    size = max_message_bytes(settings.webhook_max_body_bytes, settings.kafka_batch_bytes)
-    configs = {
-        _MAX_MESSAGE_BYTES: str(size),
-        "min.insync.replicas": str(min_insync_replicas(settings.kafka_replication_factor)),
-    }
-    admin = AIOKafkaAdminClient(**connection_options(settings))
-    await admin.start()
-    try:
-        new = [
-            NewTopic(
-                name,
-                settings.kafka_topic_partitions,
-                settings.kafka_replication_factor,
-                topic_configs={**configs, "retention.ms": str(DLQ_RETENTION_MS)} if is_dlq_topic(name) else configs,
-            )
-            for name in dict.fromkeys(topics)
-        ]
-        response = await admin.create_topics(new)
-        existing = []
-        for topic, code, *_ in response.topic_errors:
-            if code and for_code(code) is not TopicAlreadyExistsError:
-                raise for_code(code)(f"creating topic {topic}")
-            if code:
-                existing.append(topic)
-        if existing:
-            await _fit_message_size(admin, existing, size)
-    finally:
-        await admin.close()
-
-
-async def _fit_message_size(admin: AIOKafkaAdminClient, topics: list[str], size: int) -> None:
-    # A topic created by someone else (by hand, by an older version, by the broker's auto-creation) may hold less
-    # than an event the receiver accepts: its retry or dead letter would be refused for ever.
-    [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in topics])
-    for code, _, _, topic, entries in response.resources:
-        if code:
-            raise for_code(code)(f"describing topic {topic}")
-        own = {name: value for name, value, _, source, *_ in entries if source == _DYNAMIC_TOPIC_CONFIG}
-        current = next(int(value) for name, value, *_ in entries if name == _MAX_MESSAGE_BYTES)
-        if current >= size:
-            continue
-        # AlterConfigs replaces every setting of the topic: send its own ones along, so only this one changes.
-        await admin.alter_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic, {**own, _MAX_MESSAGE_BYTES: str(size)})]
-        )
-        log.warning(
-            "topic %s held records of up to %d bytes; raised to %d to fit the largest event", topic, current, size
-        )
-
-
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, on_revoked: RevokedCallback, on_assigned: AssignedCallback | None) -> None:
         self._on_revoked = on_revoked
@@ -271,7 +186,7 @@ class KafkaClient:
     """
 
     def __init__(self, settings: Settings) -> None:
-        options = connection_options(settings)
+        options = aiokafka_options(settings)
         session_ms = settings.consumer_session_timeout_ms
         self._consumer = AIOKafkaConsumer(
             group_id=settings.consumer_group,
@@ -291,7 +206,7 @@ class KafkaClient:
             acks="all",
             enable_idempotence=True,
             # Any event the receiver wrote, with the retry headers: a failed event always fits its retry record.
-            max_request_size=max_retry_record_bytes(settings.webhook_max_body_bytes),
+            max_request_size=max_retry_record_bytes(settings.max_body_bytes),
             **options,
         )
 
@@ -397,7 +312,7 @@ class KafkaClient:
 async def read_to_end(settings: Settings, topic: str) -> AsyncIterator[TimedRecord]:
     """Every record of `topic` from its beginning to its end as of the call, partition by partition, without a
     consumer group (nothing is committed: a DLQ is read, never consumed)."""
-    admin = AIOKafkaAdminClient(**connection_options(settings))
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
@@ -409,7 +324,7 @@ async def read_to_end(settings: Settings, topic: str) -> AsyncIterator[TimedReco
     ]
     if not parts:
         return
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, **connection_options(settings))
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, **aiokafka_options(settings))
     await consumer.start()
     try:
         ends = await consumer.end_offsets(parts)
@@ -435,7 +350,6 @@ __all__ = [
     "OutRecord",
     "Partition",
     "Record",
-    "connection_options",
     "ensure_topics",
     "read_to_end",
 ]

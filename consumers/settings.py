@@ -1,20 +1,20 @@
 """The consumer process's settings, read from the environment once in `__main__` and passed down.
 
-Environment names are the public interface (docs/contract.md, "Configuration"); the `KAFKA_*` ones are shared with
-the receiver. Field names carry their unit (`lease_ms`, `done_ttl_s`).
+Environment names are the public interface (docs/contract.md, "Configuration"); the `KAFKA_*` ones are the
+receiver's too, read and checked by `kafkaconfig.settings`. Field names carry their unit (`lease_ms`, `done_ttl_s`).
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
 
 from consumers.errors import ConfigError
 from consumers.windows import RememberWindows
+from kafkaconfig.settings import KafkaSettings, describe_errors
 
 # Group and provider names end up in topic names and Redis keys: keep them to characters that are safe
 # in both, without `.` (the topic separator) or `:` (the key separator).
@@ -24,32 +24,12 @@ _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
-class Settings(BaseSettings):
-    """Settings of one consumer-group member.
+class Settings(KafkaSettings):
+    """Settings of one consumer-group member; the Kafka ones, and WEBHOOK_MAX_BODY_BYTES, are the receiver's too
+    (`KafkaSettings`).
 
     Build them with `load_settings()`, which turns a validation error into a one-line `ConfigError`.
     """
-
-    # Environment names are the aliases; field names work too, for code that builds settings directly.
-    model_config = SettingsConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, frozen=True)
-
-    kafka_bootstrap_servers: str = Field("localhost:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
-    )
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        None, validation_alias="KAFKA_SASL_MECHANISM"
-    )
-    kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
-    kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
-    # A CA bundle for SSL/SASL_SSL, where the brokers' certificates are not signed by a public CA.
-    kafka_ssl_cafile: Path | None = Field(None, validation_alias="KAFKA_SSL_CAFILE")
-    kafka_topic_partitions: int = Field(6, ge=1, validation_alias="KAFKA_TOPIC_PARTITIONS")
-    kafka_replication_factor: int = Field(1, ge=1, validation_alias="KAFKA_REPLICATION_FACTOR")
-    # Shared with the receiver: the largest body it accepts and its producer's batch limit. A consumer writes any
-    # event again (retry, dead letter) and creates topics as the receiver does, so it sizes both from these.
-    webhook_max_body_bytes: int = Field(1_048_576, ge=1, le=64 * 1_048_576, validation_alias="WEBHOOK_MAX_BODY_BYTES")
-    kafka_batch_bytes: int = Field(1_048_576, ge=16_384, le=16 * 1_048_576, validation_alias="KAFKA_BATCH_BYTES")
 
     redis_url: SecretStr = Field(SecretStr("redis://localhost:6379/0"), validation_alias="REDIS_URL")
     # REDIS_URL names any node of a Redis Cluster; the client finds the others and follows the slots.
@@ -143,9 +123,9 @@ class Settings(BaseSettings):
         documented = "consumer_done_ttl_s" not in self.model_fields_set
         return RememberWindows.build(self.consumer_done_ttl_s, self.consumer_done_ttls, documented=documented)
 
-    @field_validator("log_level", "kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @field_validator("log_level", mode="before")
     @classmethod
-    def _upper(cls, value: object) -> object:
+    def _upper_level(cls, value: object) -> object:
         if isinstance(value, str):
             return value.strip().upper() or None
         return value
@@ -176,13 +156,7 @@ class Settings(BaseSettings):
         return tuple(dict.fromkeys(value))
 
     @model_validator(mode="after")
-    def _check_sasl(self) -> Settings:
-        if self.kafka_security_protocol.startswith("SASL_") and self.kafka_sasl_mechanism is None:
-            raise ValueError("KAFKA_SASL_MECHANISM is required with a SASL_* KAFKA_SECURITY_PROTOCOL")
-        if self.kafka_sasl_mechanism is not None and (
-            self.kafka_sasl_username is None or self.kafka_sasl_password is None
-        ):
-            raise ValueError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with KAFKA_SASL_MECHANISM")
+    def _check_together(self) -> Settings:
         if self.redis_cluster and self.redis_sentinels:
             raise ValueError("REDIS_CLUSTER and REDIS_SENTINELS don't go together: a cluster fails over by itself")
         if self.consumer_lease_ms < 1000 * self.consumer_handler_timeout_s / 10:
@@ -200,14 +174,9 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(describe_invalid(exc)) from None
+        raise ConfigError(describe_errors(exc, Settings)) from None
 
 
 def describe_invalid(exc: ValidationError) -> str:
     """One line naming each invalid variable and what is wrong with it, never its value."""
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        name = ".".join(str(part) for part in error["loc"]).upper()
-        message = error["msg"].removeprefix("Value error, ")
-        problems.append(f"{name}: {message}" if name else message)
-    return "invalid configuration: " + "; ".join(problems)
+    return "invalid configuration: " + describe_errors(exc)

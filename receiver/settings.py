@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kafkaconfig.settings import KafkaSettings, describe_errors
 from receiver.errors import ConfigError
 
 
-class ReceiverSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="forbid", validate_by_name=True, frozen=True)
+class ReceiverSettings(KafkaSettings):
+    """The receiver's settings; the Kafka ones, and WEBHOOK_MAX_BODY_BYTES, are the consumers' too (`KafkaSettings`)."""
 
     host: str = Field("127.0.0.1", validation_alias="RECEIVER_HOST")
     port: int = Field(8000, ge=0, le=65535, validation_alias="RECEIVER_PORT")
@@ -30,27 +30,12 @@ class ReceiverSettings(BaseSettings):
 
     # librdkafka runs batching and network I/O off the event loop; aiokafka is the pure-Python fallback.
     kafka_client: Literal["librdkafka", "aiokafka"] = Field("librdkafka", validation_alias="RECEIVER_KAFKA_CLIENT")
-    kafka_bootstrap_servers: str = Field("localhost:9092", min_length=1, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL"
-    )
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        None, validation_alias="KAFKA_SASL_MECHANISM"
-    )
-    kafka_sasl_username: str | None = Field(None, validation_alias="KAFKA_SASL_USERNAME")
-    kafka_sasl_password: SecretStr | None = Field(None, validation_alias="KAFKA_SASL_PASSWORD")
-    kafka_ssl_cafile: Path | None = Field(None, validation_alias="KAFKA_SSL_CAFILE")
-    kafka_topic_partitions: int = Field(6, ge=1, le=10_000, validation_alias="KAFKA_TOPIC_PARTITIONS")
-    kafka_replication_factor: int = Field(1, ge=1, le=32, validation_alias="KAFKA_REPLICATION_FACTOR")
     # How long the producer gathers records into one batch: fewer, fuller produce requests cost the broker
     # and the delivery thread less CPU than 0, and more than 2 ms adds latency for little throughput.
     kafka_linger_ms: int = Field(2, ge=0, le=1000, validation_alias="KAFKA_LINGER_MS")
-    # Per-partition batch limit of the producer; also sizes the topics' max.message.bytes.
-    kafka_batch_bytes: int = Field(1_048_576, ge=16_384, le=16 * 1_048_576, validation_alias="KAFKA_BATCH_BYTES")
 
     # Signed timestamps further than this from now, either way, are refused (replay window).
     tolerance_s: int = Field(300, ge=1, le=86_400, validation_alias="WEBHOOK_TOLERANCE_SECONDS")
-    max_body_bytes: int = Field(1_048_576, ge=1, le=64 * 1_048_576, validation_alias="WEBHOOK_MAX_BODY_BYTES")
     sources_file: Path | None = Field(None, validation_alias="WEBHOOK_SOURCES_FILE")
     # The run-time source registry (receiver/registry/): on when a master key is set, which its secrets need.
     master_keys: SecretStr | None = Field(None, validation_alias="WEBHOOK_MASTER_KEYS")
@@ -95,7 +80,7 @@ def load_settings() -> ReceiverSettings:
     try:
         return ReceiverSettings()
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
+        raise ConfigError(describe_errors(exc, ReceiverSettings)) from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -19,8 +19,6 @@ from typing import Protocol
 from receiver.settings import ReceiverSettings
 from schemas import topics
 
-# Kafka's error code for "topic already exists", which creating topics at start-up expects.
-TOPIC_ALREADY_EXISTS = 36
 # How long start-up waits for Kafka before serving anyway (503 to webhooks until it connects).
 STARTUP_WAIT_S = 10.0
 # Reconnect backoff while Kafka is unreachable, seconds.
@@ -60,11 +58,6 @@ def create_publisher(settings: ReceiverSettings, topics: Collection[str]) -> Pub
 def max_record_bytes(settings: ReceiverSettings) -> int:
     """The largest record the receiver can produce: the largest body in its envelope."""
     return topics.max_record_bytes(settings.max_body_bytes)
-
-
-def max_message_bytes(settings: ReceiverSettings) -> int:
-    """The topics' `max.message.bytes`, the same whichever process creates a topic (`schemas.topics`)."""
-    return topics.max_message_bytes(settings.max_body_bytes, settings.kafka_batch_bytes)
 
 
 def delivery_timeout_ms(settings: ReceiverSettings) -> int:

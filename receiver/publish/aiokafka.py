@@ -1,54 +1,34 @@
 """The aiokafka producer behind `Publisher` (`RECEIVER_KAFKA_CLIENT=aiokafka`): pure Python, in the event loop.
 
-Kept beside the librdkafka one so the two can be measured side by side (`make bench`) and as a fallback
-where the librdkafka wheel can't be installed. The only module of the receiver importing aiokafka.
+Kept beside the librdkafka one so the two can be measured side by side (`make bench`). Topics are made as
+every process makes them (`kafkaconfig.topics`, with librdkafka's admin client). The only module of the
+receiver importing aiokafka.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Collection
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
+from kafkaconfig.clients import aiokafka_options
+from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import Unavailable
 from receiver.publish import (
     CONNECT_BACKOFF_S,
     STARTUP_WAIT_S,
-    TOPIC_ALREADY_EXISTS,
     RecordHeaders,
     delivery_timeout_ms,
-    max_message_bytes,
     max_record_bytes,
 )
 from receiver.settings import ReceiverSettings
-from schemas.topics import min_insync_replicas
 
 logger = logging.getLogger(__name__)
 
-
-def kafka_client_options(settings: ReceiverSettings) -> dict[str, Any]:
-    """Connection options shared by the producer and the admin client (SASL/SSL for real clusters)."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "security_protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_security_protocol in {"SSL", "SASL_SSL"}:
-        options["ssl_context"] = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-    if settings.kafka_sasl_mechanism is not None:
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        password = settings.kafka_sasl_password
-        options["sasl_plain_password"] = password.get_secret_value() if password else None
-    return options
+CLIENT_ID = "webhooks-receiver"
 
 
 class AiokafkaPublisher:
@@ -101,8 +81,8 @@ class AiokafkaPublisher:
             producer = self._new_producer()
             try:
                 await producer.start()
-                await self._ensure_topics()
-            except (KafkaError, OSError) as exc:
+                await ensure_topics(self._settings, self._topics, client_id=CLIENT_ID)
+            except (KafkaError, OSError, TopicError) as exc:
                 await producer.stop()
                 delay = CONNECT_BACKOFF_S[min(attempt, len(CONNECT_BACKOFF_S) - 1)]
                 attempt += 1
@@ -121,8 +101,8 @@ class AiokafkaPublisher:
 
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(
-            **kafka_client_options(self._settings),
-            client_id="webhooks-receiver",
+            **aiokafka_options(self._settings),
+            client_id=CLIENT_ID,
             acks="all",
             enable_idempotence=True,
             linger_ms=self._settings.kafka_linger_ms,
@@ -132,67 +112,3 @@ class AiokafkaPublisher:
             max_request_size=max_record_bytes(self._settings),
             request_timeout_ms=delivery_timeout_ms(self._settings),
         )
-
-    async def _ensure_topics(self) -> None:
-        """Create the sources' topics where missing, sized for the largest accepted body."""
-        if not self._topics:
-            return
-        admin = AIOKafkaAdminClient(**kafka_client_options(self._settings), client_id="webhooks-receiver-admin")
-        await admin.start()
-        try:
-            size = max_message_bytes(self._settings)
-            response = await admin.create_topics(
-                [
-                    NewTopic(
-                        name,
-                        self._settings.kafka_topic_partitions,
-                        self._settings.kafka_replication_factor,
-                        topic_configs={
-                            _MAX_MESSAGE_BYTES: str(size),
-                            "min.insync.replicas": str(min_insync_replicas(self._settings.kafka_replication_factor)),
-                        },
-                    )
-                    for name in self._topics
-                ]
-            )
-            existing = []
-            for topic, code, message in response.topic_errors:
-                if code == 0:
-                    logger.info("created topic %s", topic)
-                elif code == TOPIC_ALREADY_EXISTS:
-                    existing.append(topic)
-                else:
-                    raise _TopicError(f"creating topic {topic} failed: error {code} {message}")
-            if existing:
-                await _fit_message_size(admin, existing, size)
-        finally:
-            await admin.close()
-
-
-async def _fit_message_size(admin: AIOKafkaAdminClient, topics: list[str], size: int) -> None:
-    # A topic created before (by hand, by an older version) may hold less than a body this receiver accepts:
-    # every such event would get a 503 for ever.
-    [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in topics])
-    for code, message, _, topic, entries in response.resources:
-        if code:
-            raise _TopicError(f"describing topic {topic} failed: error {code} {message}")
-        own = {name: value for name, value, _, source, *_ in entries if source == _DYNAMIC_TOPIC_CONFIG}
-        current = next(int(value) for name, value, *_ in entries if name == _MAX_MESSAGE_BYTES)
-        if current >= size:
-            continue
-        # AlterConfigs replaces every setting of the topic: its own ones go along, so only this one changes.
-        await admin.alter_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic, {**own, _MAX_MESSAGE_BYTES: str(size)})]
-        )
-        logger.warning(
-            "topic %s held records of up to %d bytes; raised to %d to fit WEBHOOK_MAX_BODY_BYTES", topic, current, size
-        )
-
-
-# Where a topic's setting comes from in a DescribeConfigs answer: set on the topic itself.
-_DYNAMIC_TOPIC_CONFIG = 1
-_MAX_MESSAGE_BYTES = "max.message.bytes"
-
-
-class _TopicError(KafkaError):  # type: ignore[misc]
-    """A topic could not be created; retried like an unreachable broker."""

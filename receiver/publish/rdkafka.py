@@ -16,25 +16,20 @@ import functools
 import logging
 import threading
 from collections.abc import Collection
-from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource  # no __all__ upstream
-from confluent_kafka.admin._resource import ResourceType
-from confluent_kafka.cimpl import NewTopic
 
+from kafkaconfig.clients import librdkafka_config
+from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import Unavailable
 from receiver.publish import (
     CONNECT_BACKOFF_S,
     STARTUP_WAIT_S,
     RecordHeaders,
     delivery_timeout_ms,
-    max_message_bytes,
     max_record_bytes,
 )
 from receiver.settings import ReceiverSettings
-from schemas.topics import min_insync_replicas
 
 logger = logging.getLogger(__name__)
 
@@ -42,29 +37,11 @@ logger = logging.getLogger(__name__)
 _POLL_S = 0.1
 # How often overdue publishes are failed, seconds: the 503 comes at most this much after the timeout.
 _SWEEP_S = 0.05
-# Bounds on start-up and shutdown calls into librdkafka, seconds.
-_ADMIN_TIMEOUT_S = 5.0
+# Bound on the last flush at shutdown, seconds.
 _FLUSH_TIMEOUT_S = 10.0
+CLIENT_ID = "webhooks-receiver"
 
 _Report = tuple["asyncio.Future[None]", KafkaError | None]
-
-
-def rdkafka_config(settings: ReceiverSettings) -> dict[str, Any]:
-    """Connection settings shared by the producer and the admin client (SASL/SSL for real clusters)."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
-        "security.protocol": settings.kafka_security_protocol,
-        "client.id": "webhooks-receiver",
-        "logger": logging.getLogger("librdkafka"),
-    }
-    if settings.kafka_ssl_cafile is not None:
-        config["ssl.ca.location"] = str(settings.kafka_ssl_cafile)
-    if settings.kafka_sasl_mechanism is not None:
-        config["sasl.mechanism"] = settings.kafka_sasl_mechanism
-        config["sasl.username"] = settings.kafka_sasl_username or ""
-        password = settings.kafka_sasl_password
-        config["sasl.password"] = password.get_secret_value() if password else ""
-    return config
 
 
 class RdkafkaPublisher:
@@ -92,7 +69,7 @@ class RdkafkaPublisher:
         settings = self._settings
         return Producer(
             {
-                **rdkafka_config(settings),
+                **librdkafka_config(settings, client_id=CLIENT_ID),
                 "acks": "all",
                 "enable.idempotence": True,
                 "linger.ms": settings.kafka_linger_ms,
@@ -247,82 +224,16 @@ class RdkafkaPublisher:
         attempt = 0
         while True:
             try:
-                await self._ensure_topics()
-            except KafkaException as exc:
+                await ensure_topics(self._settings, self._topics, client_id=CLIENT_ID)
+            except TopicError as exc:
                 delay = CONNECT_BACKOFF_S[min(attempt, len(CONNECT_BACKOFF_S) - 1)]
                 attempt += 1
-                logger.warning(
-                    "Kafka at %s not ready (%s); retrying in %.1fs",
-                    self._settings.kafka_bootstrap_servers,
-                    _error_name(exc),
-                    delay,
-                )
+                logger.warning("Kafka not ready (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 continue
             self._ready = True
             logger.info("connected to Kafka at %s", self._settings.kafka_bootstrap_servers)
             return
-
-    async def _ensure_topics(self) -> None:
-        """Create the sources' topics where missing, sized for the largest accepted body and batch."""
-        admin = AdminClient(rdkafka_config(self._settings))
-        config = {
-            "max.message.bytes": str(max_message_bytes(self._settings)),
-            "min.insync.replicas": str(min_insync_replicas(self._settings.kafka_replication_factor)),
-        }
-        if not self._topics:
-            await asyncio.to_thread(admin.list_topics, timeout=_ADMIN_TIMEOUT_S)
-            return
-        futures = admin.create_topics(
-            [
-                NewTopic(
-                    name,
-                    num_partitions=self._settings.kafka_topic_partitions,
-                    replication_factor=self._settings.kafka_replication_factor,
-                    config=config,
-                )
-                for name in self._topics
-            ],
-            operation_timeout=_ADMIN_TIMEOUT_S,
-            request_timeout=_ADMIN_TIMEOUT_S,
-        )
-        existing = []
-        for topic, future in futures.items():
-            try:
-                await asyncio.wrap_future(future)
-            except KafkaException as exc:
-                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise
-                existing.append(topic)
-            else:
-                logger.info("created topic %s", topic)
-        if existing:
-            await self._fit_message_size(admin, existing, max_message_bytes(self._settings))
-
-    async def _fit_message_size(self, admin: AdminClient, topics: list[str], size: int) -> None:
-        # A topic created before (by hand, by an older version) may hold less than a body this receiver accepts:
-        # every such event would get a 503 for ever.
-        described = admin.describe_configs(
-            [ConfigResource(ResourceType.TOPIC, name) for name in topics], request_timeout=_ADMIN_TIMEOUT_S
-        )
-        for resource, future in described.items():
-            entries = await asyncio.wrap_future(future)
-            current = int(entries["max.message.bytes"].value)
-            if current >= size:
-                continue
-            entry = ConfigEntry("max.message.bytes", str(size), incremental_operation=AlterConfigOpType.SET)
-            altered = admin.incremental_alter_configs(
-                [ConfigResource(ResourceType.TOPIC, resource.name, incremental_configs=[entry])],
-                request_timeout=_ADMIN_TIMEOUT_S,
-            )
-            for done in altered.values():
-                await asyncio.wrap_future(done)
-            logger.warning(
-                "topic %s held records of up to %d bytes; raised to %d to fit WEBHOOK_MAX_BODY_BYTES",
-                resource.name,
-                current,
-                size,
-            )
 
 
 def _error_name(exc: KafkaException) -> str:

@@ -21,6 +21,7 @@ receiver process reads the whole log, and the commands read it to the end before
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -31,9 +32,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from kafkaconfig.clients import librdkafka_config
+from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import RegistryError, RegistryUnavailable
-from receiver.publish import max_message_bytes
-from receiver.publish.rdkafka import rdkafka_config
+from receiver.publish.rdkafka import CLIENT_ID
 from receiver.settings import ReceiverSettings
 from schemas.topics import min_insync_replicas
 
@@ -77,25 +79,18 @@ def ensure_topic(settings: ReceiverSettings) -> None:
 
 
 def _ensure_topic(settings: ReceiverSettings) -> None:
-    admin = AdminClient(rdkafka_config(settings))
+    admin = AdminClient(librdkafka_config(settings, client_id=CLIENT_ID))
     config = {**TOPIC_CONFIG, "min.insync.replicas": str(min_insync_replicas(settings.kafka_replication_factor))}
     _create(admin, [NewTopic(settings.registry_topic, 1, settings.kafka_replication_factor, config=config)])
 
 
 def ensure_event_topics(settings: ReceiverSettings, topics: Sequence[str]) -> None:
-    """Create the event topics of sources added at run time where missing, as the publisher creates its own."""
-    with _kafka("the event topics"):
-        _ensure_event_topics(settings, topics)
-
-
-def _ensure_event_topics(settings: ReceiverSettings, topics: Sequence[str]) -> None:
-    admin = AdminClient(rdkafka_config(settings))
-    config = {
-        "max.message.bytes": str(max_message_bytes(settings)),
-        "min.insync.replicas": str(min_insync_replicas(settings.kafka_replication_factor)),
-    }
-    partitions, replicas = settings.kafka_topic_partitions, settings.kafka_replication_factor
-    _create(admin, [NewTopic(name, partitions, replicas, config=config) for name in topics])
+    """Create the event topics of sources added at run time where missing, as every topic is made
+    (`kafkaconfig.topics`); called from the follower's thread, which runs no event loop."""
+    try:
+        asyncio.run(ensure_topics(settings, topics, client_id=CLIENT_ID))
+    except TopicError as exc:
+        raise RegistryUnavailable(f"Kafka did not take the event topics ({exc})") from exc
 
 
 def _create(admin: AdminClient, topics: list[NewTopic]) -> None:
@@ -126,7 +121,7 @@ class RegistryReader:
     def _assigned(settings: ReceiverSettings) -> Consumer:
         consumer = Consumer(
             {
-                **rdkafka_config(settings),
+                **librdkafka_config(settings, client_id=CLIENT_ID),
                 # Required by librdkafka, never used: the partition is assigned by hand and nothing committed.
                 "group.id": "webhooks-registry",
                 "enable.auto.commit": False,
@@ -190,7 +185,14 @@ def write(settings: ReceiverSettings, records: Sequence[tuple[str, bytes | None]
             failures.append(error.name())
 
     with _kafka("the change"):
-        producer = Producer({**rdkafka_config(settings), "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+        producer = Producer(
+            {
+                **librdkafka_config(settings, client_id=CLIENT_ID),
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+            }
+        )
         for key, value in records:
             producer.produce(settings.registry_topic, value, key.encode(), on_delivery=delivered)
             producer.poll(0)

@@ -104,9 +104,7 @@ async def test_the_largest_event_the_receiver_accepts_is_retried_and_dead_letter
 ) -> None:
     group = f"g-{unique}"
     body_limit = 2 * 1_048_576
-    settings = make_settings(
-        kafka_bootstrap, redis_url, group, consumer_max_attempts=2, webhook_max_body_bytes=body_limit
-    )
+    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_max_attempts=2, max_body_bytes=body_limit)
     route = make_route("hmac", unique, group)
     await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
     # The largest record the receiver can write with this body limit.
@@ -131,7 +129,7 @@ async def test_the_largest_event_the_receiver_accepts_is_retried_and_dead_letter
 async def test_topics_made_too_small_are_raised_to_fit_and_keep_their_other_settings(
     kafka_bootstrap: str, redis_url: str, unique: str
 ) -> None:
-    settings = make_settings(kafka_bootstrap, redis_url, f"g-{unique}", webhook_max_body_bytes=2 * 1_048_576)
+    settings = make_settings(kafka_bootstrap, redis_url, f"g-{unique}", max_body_bytes=2 * 1_048_576)
     topic = f"test.{unique}.small"
     await ensure_topics(settings, [topic])
     await set_topic_config(kafka_bootstrap, topic, {"max.message.bytes": "100000", "retention.ms": "7200000"})

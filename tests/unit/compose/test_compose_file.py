@@ -8,6 +8,7 @@ an image that runs as root.
 from __future__ import annotations
 
 import re
+import tomllib
 from typing import Any
 
 import pytest
@@ -160,6 +161,17 @@ def test_the_build_context_leaves_out_the_virtualenv_and_caches() -> None:
     for path in ("pyproject.toml", "constraints.txt", "schemas/", "receiver/", "consumers/"):
         assert f"!{path}" in ignore
         assert (COMPOSE.parent / path).exists()
+
+
+def test_the_image_holds_every_package_the_project_installs() -> None:
+    # A package left out of the build context or the COPY lines installs fine and fails at the first import.
+    pyproject = tomllib.loads((COMPOSE.parent / "pyproject.toml").read_text())
+    packages = [pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
+    ignore = (COMPOSE / "Dockerfile.dockerignore").read_text().splitlines()
+    copied = (COMPOSE / "Dockerfile").read_text().splitlines()
+    for package in packages:
+        assert f"!{package}/" in ignore, package
+        assert f"COPY {package}/ {package}/" in copied, package
 
 
 def test_redis_keeps_done_marks_across_a_restart(compose: dict[str, Any]) -> None:

@@ -102,7 +102,7 @@ def test_python_m_consumers_exits_2_with_one_line_on_bad_config() -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "consumers: invalid configuration: CONSUMER_CONCURRENCY: Input should be a valid integer, "
+        "consumers: configuration error: CONSUMER_CONCURRENCY: Input should be a valid integer, "
         "unable to parse string as an integer"
     ]
 
