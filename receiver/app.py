@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import Receive, Scope, Send
 
+from receiver.errors import RequestError
 from receiver.metrics import ReceiverMetrics
 from receiver.publish import Publisher, create_publisher
 from receiver.registry.follower import RegistryFollower
@@ -153,10 +154,6 @@ def _openapi_with_webhook_route(api: FastAPI, source_names: list[str]) -> Callab
     """FastAPI's schema plus the webhook route, which is served outside FastAPI (see routes.py)."""
     generate = api.openapi
 
-    def error(description: str, codes: list[str]) -> dict[str, Any]:
-        schema = {"type": "object", "properties": {"error": {"type": "string", "enum": codes}}}
-        return {"description": description, "content": {"application/json": {"schema": schema}}}
-
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is not None:
             return api.openapi_schema
@@ -181,35 +178,46 @@ def _openapi_with_webhook_route(api: FastAPI, source_names: list[str]) -> Callab
                     "required": True,
                     "content": {"application/json": {"schema": {"type": "object"}}},
                 },
-                "responses": {
-                    "202": {
-                        "description": "Verified and acknowledged by Kafka",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {"status": {"const": "accepted"}, "id": {"type": "string"}},
-                                }
-                            }
-                        },
-                    },
-                    "400": error("Malformed body, or no event id where the provider must send one", ["bad_request"]),
-                    "401": error(
-                        "Missing or wrong signature, or timestamp outside the tolerance",
-                        ["invalid_signature", "stale_timestamp"],
-                    ),
-                    "404": error("Unknown or disabled source", ["unknown_source"]),
-                    "429": error("Over the source's rate; see Retry-After", ["rate_limited"]),
-                    "405": error("Only POST", ["method_not_allowed"]),
-                    "408": error("The body did not arrive within RECEIVER_BODY_TIMEOUT_S", ["timeout"]),
-                    "413": error("Body over WEBHOOK_MAX_BODY_BYTES", ["too_large"]),
-                    "431": error("Headers over RECEIVER_MAX_HEADER_BYTES", ["headers_too_large"]),
-                    "415": error("Content type the scheme can't take", ["unsupported_media_type"]),
-                    "503": error("Kafka unavailable or the ack did not come in time; see Retry-After", ["unavailable"]),
-                },
+                "responses": {"202": _ACCEPTED, **_refusals()},
             }
         }
         api.openapi_schema = schema
         return schema
 
     return openapi
+
+
+_ACCEPTED = {
+    "description": "Verified and acknowledged by Kafka",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"status": {"const": "accepted"}, "id": {"type": "string"}},
+            }
+        }
+    },
+}
+
+
+def _refusals() -> dict[str, Any]:
+    """The route's refusals by status, read from the `RequestError` tree: each error code under its status,
+    described by the docstring of the first class that answers with it."""
+    described: dict[int, dict[str, str]] = {}
+    classes: list[type[RequestError]] = RequestError.__subclasses__()
+    while classes:  # breadth first: a class before the subclasses that share its code
+        cls, *classes = classes
+        described.setdefault(cls.status_code, {}).setdefault(cls.code, _first_line(cls.__doc__))
+        classes += cls.__subclasses__()
+    responses = {}
+    for status, codes in sorted(described.items()):
+        schema = {"type": "object", "properties": {"error": {"type": "string", "enum": list(codes)}}}
+        responses[str(status)] = {
+            "description": " ".join(codes.values()),
+            "content": {"application/json": {"schema": schema}},
+        }
+    return responses
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().split("\n\n")[0].replace("\n", " ").replace("`", "")

@@ -21,14 +21,16 @@
         ├── UnsupportedMediaType     415 unsupported_media_type
         ├── BadRequest               400 bad_request (malformed JSON, no event id where one is required)
         ├── RateLimited              429 rate_limited + Retry-After (over the source's rate)
+        ├── MethodNotAllowed         405 method_not_allowed (answered by the route itself, with `Allow`)
         └── Unavailable              503 unavailable (Kafka can't take it, or the ack didn't come in time)
             ├── KeyUnavailable       503 unavailable (a provider's signing key could not be fetched)
             └── Overloaded           503 unavailable, outcome overloaded (over RECEIVER_MAX_PENDING_BYTES)
 
-`routes.py` turns a `RequestError` into its response in exactly one place. A `SignatureError`'s `reason`
-is for operators only (`webhooks_signature_failures_total{reason}`); the sender sees just `code`, so a
-forger learns nothing from it. Messages never carry a
-secret or a body: they are safe to log.
+`routes.py` turns a `RequestError` into its response in exactly one place, and `app.py` documents the
+responses (OpenAPI) from this tree: a class's docstring is what the document says of its status. A
+`SignatureError`'s `reason` is for operators only (`webhooks_signature_failures_total{reason}`); the sender
+sees just `code`, so a forger learns nothing from it. Messages never carry a secret or a body: they are safe
+to log.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class RequestError(ReceiverError):
 
 
 class UnknownSource(RequestError):
+    """No enabled source has this name."""
+
     status_code = 404
     code = "unknown_source"
     outcome = "unknown_source"
@@ -102,7 +106,7 @@ class UntrustedKeyUrl(MalformedHeader):
 
 
 class StaleTimestamp(SignatureError):
-    """The signed timestamp is older than the tolerance allows."""
+    """The signed timestamp is outside the tolerance (`WEBHOOK_TOLERANCE_SECONDS`), in the past or the future."""
 
     code = "stale_timestamp"
     outcome = "stale_timestamp"
@@ -124,13 +128,15 @@ class HandshakeRefused(RequestError):
 
 
 class BodyTooLarge(RequestError):
+    """The body is over `WEBHOOK_MAX_BODY_BYTES`."""
+
     status_code = 413
     code = "too_large"
     outcome = "too_large"
 
 
 class HeadersTooLarge(RequestError):
-    """The request's headers add up to more than the limit (the HTTP parser itself sets none)."""
+    """The request's headers add up to more than `RECEIVER_MAX_HEADER_BYTES` (the HTTP parser itself sets none)."""
 
     status_code = 431
     code = "headers_too_large"
@@ -138,7 +144,7 @@ class HeadersTooLarge(RequestError):
 
 
 class BodyTimeout(RequestError):
-    """The sender did not deliver its whole body in time (a slow or stalled sender holds a connection)."""
+    """The body did not arrive whole within `RECEIVER_BODY_TIMEOUT_S` (a slow or stalled sender)."""
 
     status_code = 408
     code = "timeout"
@@ -146,12 +152,16 @@ class BodyTimeout(RequestError):
 
 
 class UnsupportedMediaType(RequestError):
+    """The body's content type is one the source's scheme can't take."""
+
     status_code = 415
     code = "unsupported_media_type"
     outcome = "bad_request"
 
 
 class BadRequest(RequestError):
+    """The body is not a JSON object or not UTF-8, or has no event id where the provider must send one."""
+
     status_code = 400
     code = "bad_request"
     outcome = "bad_request"
@@ -169,8 +179,16 @@ class RateLimited(RequestError):
         self.retry_after_s = retry_after_s
 
 
+class MethodNotAllowed(RequestError):
+    """Not a POST, nor a method one of the source's handshakes comes with (`Allow` names those)."""
+
+    status_code = 405
+    code = "method_not_allowed"
+    outcome = "bad_request"
+
+
 class Unavailable(RequestError):
-    """Kafka did not acknowledge the event in time: the sender should retry (503 + Retry-After)."""
+    """Kafka is unavailable or did not acknowledge within `RECEIVER_PUBLISH_TIMEOUT_MS`: retry after `Retry-After`."""
 
     status_code = 503
     code = "unavailable"

@@ -40,6 +40,7 @@ from receiver.errors import (
     BodyTimeout,
     BodyTooLarge,
     HeadersTooLarge,
+    MethodNotAllowed,
     RateLimited,
     RequestError,
     SignatureError,
@@ -167,7 +168,10 @@ class WebhookRoute:
         method = scope["method"]
         if method != "POST" and (endpoint is None or method not in endpoint.methods):
             allow = ", ".join(["POST", *sorted(endpoint.methods)]) if endpoint is not None else "POST"
-            await _respond(send, 405, {"error": "method_not_allowed"}, [*_JSON_HEADERS, (b"allow", allow.encode())])
+            refusal = MethodNotAllowed
+            await _respond(
+                send, refusal.status_code, {"error": refusal.code}, [*_JSON_HEADERS, (b"allow", allow.encode())]
+            )
             return
         source_label = source.metrics_label if source is not None else UNKNOWN_SOURCE_LABEL
         provider_label = source.provider if source is not None else UNKNOWN_SOURCE_LABEL
