@@ -7,36 +7,19 @@ test is never skipped.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import redis.asyncio
 
-ROOT = Path(__file__).resolve().parents[1]
-# Real provider bodies, copied into the repository with their origin and licence (tests/samples/README.md).
-SAMPLES = ROOT / "tests" / "samples"
+from tests.repository import SAMPLES, stack
+
 # Tests keep their claims in a database of their own, flushed per test, away from `make run`'s db 0.
 # Two test runs at once on one Redis (two checkouts) each need their own: TEST_REDIS_DB picks it.
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
-
-
-def _load_stack() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("stack", ROOT / "compose" / "local" / "stack.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["stack"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-stack = _load_stack()
 
 
 @pytest.fixture(scope="session")

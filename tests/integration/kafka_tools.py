@@ -1,17 +1,26 @@
-"""Test-side access to the real broker: read what a topic holds, and run a receiver on a free port."""
+"""Test-side access to the real broker: write events and dead letters, read what a topic holds and what a group
+has left uncommitted, and run a receiver on a free port."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import uvicorn
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from consumers.metrics import Outcome
+from consumers.retries import failure_record, now_ms
 from receiver.app import Receiver
+from schemas import Envelope
+from schemas.records import RecordFormat
+from schemas.topics import HEADER_ID, GroupTopics
+from tests.integration.ports import free_port
+from tests.integration.workers import PARTITIONS
 
 
 @dataclass(frozen=True)
@@ -51,10 +60,76 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: floa
     return records
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def headers_of(record: Record) -> dict[str, str]:
+    return {key: value.decode() for key, value in record.headers.items()}
+
+
+def envelope(event_id: str, *, provider: str = "hmac", type: str = "order.created", payload: Any = None) -> bytes:
+    return Envelope(
+        id=event_id,
+        source=provider,
+        provider=provider,
+        type=type,
+        received_at=datetime.now(UTC),
+        payload={"id": event_id, "type": type} if payload is None else payload,
+    ).to_bytes()
+
+
+async def produce(bootstrap: str, topic: str, records: Sequence[tuple[str, bytes]], provider: str = "hmac") -> None:
+    """`(key, value)` records with the receiver's headers, each acknowledged by the broker before the next."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, value in records:
+            headers = RecordFormat(provider, provider).headers(id=key, type="order.created", time=datetime.now(UTC))
+            await producer.send_and_wait(topic, value=value, key=key.encode(), headers=headers)
+    finally:
+        await producer.stop()
+
+
+@dataclass
+class _Fetched:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+async def dead_letter(bootstrap: str, topics: GroupTopics, ids: list[str]) -> None:
+    """Put events in the group's DLQ as a worker does, after a fifth failed attempt."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for offset, event_id in enumerate(ids):
+            record = _Fetched(
+                topics.topic, 0, offset, event_id.encode(), envelope(event_id, provider=topics.provider),
+                [(HEADER_ID, event_id.encode())],
+            )  # fmt: skip
+            error = RuntimeError("model overloaded")
+            out = failure_record(record, topics, Outcome.DEAD_LETTERED, error, 5, now_ms=now_ms(), delay_ms=0)
+            await producer.send_and_wait(out.topic, value=out.value, key=out.key, headers=list(out.headers))
+    finally:
+        await producer.stop()
+
+
+async def committed_lag(bootstrap: str, group: str, topics: Sequence[str], *, partitions: int = PARTITIONS) -> int:
+    """Records of `topics` after the group's committed offsets: what a new member would read again.
+
+    `partitions` is the topics' partition count: by default that of the in-process workers' topics.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
+        ends = await consumer.end_offsets(parts)
+        left = 0
+        for part in parts:
+            left += ends[part] - (await consumer.committed(part) or 0)
+        return left
+    finally:
+        await consumer.stop()
 
 
 @contextlib.asynccontextmanager

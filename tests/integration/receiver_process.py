@@ -7,16 +7,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from tests.integration.kafka_tools import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.integration.ports import free_port
+from tests.integration.processes import started
 
 
 @dataclass(frozen=True)
@@ -53,19 +51,9 @@ class ReceiverSource:
         }
 
 
-@contextmanager
-def receiver_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def receiver_process(env: dict[str, str], log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
     """`python -m receiver` in the background, stdout and stderr in `log`; killed on the way out if running."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "receiver"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
+    return started([sys.executable, "-m", "receiver"], env, log)
 
 
 async def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float = 30.0) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -18,17 +17,11 @@ from dataclasses import dataclass
 import redis
 import redis.asyncio
 
-from tests.conftest import stack
+from tests.integration.ports import free_port
+from tests.repository import stack
 
 # The worker's ACL user on the test server: all rights until a fault takes them away.
 USER, PASSWORD = "worker", "worker-password"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

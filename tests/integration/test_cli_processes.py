@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 
 from schemas import Envelope
-from tests.conftest import ROOT
-from tests.integration.kafka_tools import free_port, read_topic
+from tests.integration.kafka_tools import read_topic
+from tests.integration.ports import free_port
 from tests.integration.receiver_process import ReceiverSource, wait_ready
+from tests.repository import ROOT
 
 SCRIPT = Path(sys.executable).parent / "webhooks"
 

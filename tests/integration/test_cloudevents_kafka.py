@@ -26,8 +26,9 @@ from receiver.sources import Source
 from receiver.verify import GitHubScheme, HmacScheme, StripeScheme
 from schemas import Envelope
 from schemas.topics import GroupTopics
-from tests.integration.consumers.test_worker import Running, eventually, make_settings, running_worker
 from tests.integration.kafka_tools import Record, read_topic, serving
+from tests.integration.polling import eventually
+from tests.integration.workers import Running, make_settings, running_worker
 from tests.signing import github_headers, hmac_headers, stripe_headers
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

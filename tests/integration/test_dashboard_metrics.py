@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from pathlib import Path
 
 import pytest
 import redis.asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.live_stack import live_stack
+from tests.repository import COMPOSE
 from tests.unit.compose.promql import metric_names
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "compose" / "grafana" / "dashboards" / "webhooks.json"
+DASHBOARD = COMPOSE / "grafana" / "dashboards" / "webhooks.json"
 
 
 def sample_names(text: str) -> set[str]:

@@ -22,8 +22,9 @@ from receiver.sources import Source
 from receiver.verify import HmacScheme
 from schemas import Envelope
 from schemas.topics import GroupTopics
-from tests.integration.consumers.test_worker import eventually, make_settings, running_worker
 from tests.integration.kafka_tools import read_topic, serving
+from tests.integration.polling import eventually
+from tests.integration.workers import make_settings, running_worker
 from tests.signing import hmac_headers
 
 pytestmark = pytest.mark.fault

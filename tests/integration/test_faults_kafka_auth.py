@@ -20,10 +20,11 @@ import redis.asyncio
 from consumers.idempotency import IdempotencyStore
 from schemas import Envelope
 from schemas.topics import GroupTopics
-from tests.conftest import stack
-from tests.integration.consumers.test_worker import eventually, make_settings, running_worker
 from tests.integration.kafka_tools import read_topic
+from tests.integration.polling import eventually
 from tests.integration.receiver_process import ReceiverSource, receiver_process, wait_ready
+from tests.integration.workers import make_settings, running_worker
+from tests.repository import stack
 from tests.signing import hmac_headers
 
 pytestmark = pytest.mark.fault

@@ -20,8 +20,9 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import GitHubScheme, HmacScheme
 from schemas.topics import GroupTopics
-from tests.integration.consumers.test_worker import Running, eventually, make_settings, running_worker
 from tests.integration.kafka_tools import serving
+from tests.integration.polling import eventually
+from tests.integration.workers import Running, make_settings, running_worker
 from tests.signing import github_headers, hmac_headers
 
 

@@ -21,8 +21,8 @@ import pytest
 import redis.asyncio
 import yaml
 
-from tests.integration.kafka_tools import free_port
 from tests.integration.live_stack import live_stack
+from tests.integration.ports import free_port
 
 EVENTS = 12
 WAIT_S = 60.0

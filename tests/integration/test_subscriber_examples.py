@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
 import orjson
@@ -20,9 +19,9 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import StripeScheme
 from tests.integration.kafka_tools import read_topic, serving
+from tests.repository import ROOT
 from tests.signing import stripe_headers
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
 PAGE = ROOT / "docs" / "subscribing.md"
 NODE_MODULES = ROOT / "tests" / "asyncapi" / "node_modules"

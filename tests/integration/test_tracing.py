@@ -26,8 +26,9 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
 from schemas.topics import GroupTopics
-from tests.integration.consumers.test_worker import Running, eventually, make_settings, running_worker
 from tests.integration.kafka_tools import read_topic, serving
+from tests.integration.polling import eventually
+from tests.integration.workers import Running, make_settings, running_worker
 from tests.signing import hmac_headers
 
 SENDER_TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736

@@ -5,21 +5,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import redis.asyncio
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumers.idempotency import Client, IdempotencyStore, claim_key
+from consumers.kafka import ensure_topics
+from consumers.settings import Settings
 from schemas.topics import event_topic, retry_topic
-from tests.integration.kafka_tools import free_port
+from tests.integration.kafka_tools import envelope, produce
+from tests.integration.ports import free_port
+from tests.integration.processes import started
+from tests.repository import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+# Three partitions: room for the two members of `CONSUMER_WORKERS=2` and for a killed member's hand-over.
 PARTITIONS = 3
 
 
@@ -82,47 +86,51 @@ class Group:
         return {event_id for event_id, done in zip(ids, flags, strict=True) if done}
 
 
-@contextmanager
-def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(env: dict[str, str], log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
     """`python -m consumers` in the background, its output in `log`; killed on the way out if still running."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "consumers"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
+    return started([sys.executable, "-m", "consumers"], env, log)
 
 
-async def scrape(env: dict[str, str]) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """The samples of a worker's /metrics, by name and labels."""
+def replay_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m consumers replay ARGS`, run to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "consumers", "replay", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def prepare(group: Group, count: int) -> list[str]:
+    """The group's topics, and `count` events `evt_000`... on its event topic; returns their ids."""
+    settings = Settings(kafka_bootstrap_servers=group.bootstrap, kafka_topic_partitions=PARTITIONS)
+    await ensure_topics(settings, [group.topic, group.retry_topic])
+    ids = [f"evt_{i:03d}" for i in range(count)]
+    await produce(
+        group.bootstrap, group.topic, [(i, envelope(i, provider=group.provider)) for i in ids], group.provider
+    )
+    return ids
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """The samples of one scrape of a worker's /metrics, read as a registry is (`get_sample_value`)."""
+
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+    def get_sample_value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
+        return self.samples.get((name, frozenset((labels or {}).items())))
+
+
+async def scrape(env: dict[str, str]) -> Scrape:
+    """A scrape of the worker's /metrics."""
     async with httpx.AsyncClient() as http:
         response = await http.get(f"http://127.0.0.1:{env['CONSUMER_METRICS_PORT']}/metrics", timeout=5)
     samples = {}
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
             samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return samples
-
-
-def outcome(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], group: Group, name: str) -> float:
-    labels = frozenset({"provider": group.provider, "group": group.group, "outcome": name}.items())
-    return samples.get(("webhooks_processed_total", labels), 0.0)
-
-
-async def committed_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
-    """Records of `topics` after the group's committed offsets: what a new member would read again."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for topic in topics for p in range(PARTITIONS)]
-        ends = await consumer.end_offsets(parts)
-        left = 0
-        for part in parts:
-            left += ends[part] - (await consumer.committed(part) or 0)
-        return left
-    finally:
-        await consumer.stop()
+    return Scrape(samples)

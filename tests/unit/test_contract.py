@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -24,9 +23,10 @@ from receiver.metrics import OUTCOMES, REASONS, ReceiverMetrics
 from receiver.settings import ReceiverSettings
 from receiver.sources import PUBLIC_URL_ENV_PREFIX, SECRET_ENV_PREFIX
 from schemas import topics
+from tests.repository import ROOT
 
 E = TypeVar("E", bound=errors.RequestError)
-CONTRACT_PATH = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
+CONTRACT_PATH = ROOT / "docs" / "contract.md"
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from receiver.metrics import ReceiverMetrics
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
 from receiver.verify.providers import BUILT_IN_PROVIDERS
+from tests.repository import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 PAGES = sorted([ROOT / "README.md", *DOCS.glob("*.md")])
 # A front door of arq, httpx or Starlette is 12 to 150 lines; ours has a diagram and a handler too.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.repository import ROOT
 
 
 def run(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

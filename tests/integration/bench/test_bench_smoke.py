@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.repository import ROOT
 
 # The quick bench's ratios of each server's best run must stay above these. Four quick runs on the shared
 # 2-core machine (load average 6 to 15, 2026-11-30) gave 0.34 to 0.62 for receiver ÷ ceiling, 2.7 to 3.1

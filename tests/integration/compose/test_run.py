@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,43 +22,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, stack
-from tests.integration.kafka_tools import free_port
+from tests.integration.ports import free_port, free_port_pair
+from tests.integration.processes import alive, descendants
+from tests.repository import ROOT, stack
 
 START_TIMEOUT_S = 150.0
 STOP_TIMEOUT_S = 90.0
 # The README's quick start: `make run`'s development secret for the `hmac` source.
 DEV_SECRET = b"dev-secret"
-
-
-def free_port_pair() -> int:
-    """A free port whose next one is free too (the broker's controller listens there)."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two free consecutive ports")
-
-
-def descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        children = (task / "children").read_text().split() if (task / "children").exists() else []
-        for child in map(int, children):
-            found |= {child, *descendants(child)}
-    return found
-
-
-def alive(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return not stat.read_text().split(") ", 1)[1].startswith("Z")
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import redis.asyncio
 
 from bench.dedup import measure
 from consumers.idempotency import Claim, IdempotencyStore, claim_key
-from tests.conftest import stack
+from tests.repository import stack
 
 
 def _free_port() -> int:

@@ -15,17 +15,9 @@ from consumers.idempotency import IdempotencyStore
 from consumers.kafka import ensure_topics
 from consumers.retries import MAX_RETRY_DELAY_MS
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_NOT_BEFORE
-from tests.integration.consumers.test_worker import (
-    committed_lag,
-    envelope,
-    eventually,
-    headers_of,
-    make_route,
-    make_settings,
-    produce,
-    read_all,
-)
-from tests.integration.consumers.test_worker_flow import outcome, worker
+from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
+from tests.integration.polling import eventually
+from tests.integration.workers import make_route, make_settings, outcome, running_worker
 
 
 async def test_odd_handler_failures_are_retried_like_any_failure(
@@ -53,14 +45,16 @@ async def test_odd_handler_failures_are_retried_like_any_failure(
             raise RuntimeError(b"upstream said \xff".decode("utf-8", "surrogateescape"))
 
     ids = ["cancelled_1", "cancelled_2", "cancelled_3", "nan", "surrogate"]
-    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
         await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
-        await eventually(lambda: outcome(metrics, route, group, "ok") == 5, "every retry to succeed")
+        await eventually(lambda: outcome(metrics, route.provider, group, "ok") == 5, "every retry to succeed")
         await stop()
 
     assert calls == Counter(dict.fromkeys(ids, 2))
-    assert outcome(metrics, route, group, "retried") == 5
-    retries = {record.key: headers_of(record) for record in await read_all(kafka_bootstrap, route.retry_topic, 5)}
+    assert outcome(metrics, route.provider, group, "retried") == 5
+    retries = {
+        record.key: headers_of(record) for record in await read_topic(kafka_bootstrap, route.retry_topic, expect=5)
+    }
     assert retries[b"cancelled_1"][HEADER_ERROR_CLASS] == "CancelledError"
     assert await committed_lag(kafka_bootstrap, group, [route.topic, route.retry_topic]) == 0
 
@@ -78,13 +72,13 @@ async def test_a_retry_asked_for_in_infinitely_long_comes_after_the_longest_dela
     async def never(event: Event[Any], context: Context) -> None:
         raise RetryLater("come back never", delay_s=float("inf"))
 
-    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
         sent_ms = time.time() * 1000
         await produce(kafka_bootstrap, route.topic, [("forever", envelope("forever"))])
-        await eventually(lambda: outcome(metrics, route, group, "retried") == 1, "the retry")
+        await eventually(lambda: outcome(metrics, route.provider, group, "retried") == 1, "the retry")
         await stop()
 
-    [retry] = await read_all(kafka_bootstrap, route.retry_topic, 1)
+    [retry] = await read_topic(kafka_bootstrap, route.retry_topic, expect=1)
     due_ms = int(headers_of(retry)[HEADER_NOT_BEFORE])
     assert sent_ms + MAX_RETRY_DELAY_MS - 60_000 <= due_ms <= sent_ms + MAX_RETRY_DELAY_MS + 60_000
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0

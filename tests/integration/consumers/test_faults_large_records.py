@@ -40,16 +40,9 @@ from schemas.topics import (
     max_record_bytes,
     min_insync_replicas,
 )
-from tests.integration.consumers.test_worker import (
-    committed_lag,
-    eventually,
-    headers_of,
-    make_route,
-    make_settings,
-    read_all,
-)
-from tests.integration.consumers.test_worker_flow import outcome, worker
-from tests.integration.kafka_tools import serving
+from tests.integration.kafka_tools import committed_lag, headers_of, read_topic, serving
+from tests.integration.polling import eventually
+from tests.integration.workers import make_route, make_settings, outcome, running_worker
 from tests.signing import hmac_headers
 
 
@@ -116,11 +109,11 @@ async def test_the_largest_event_the_receiver_accepts_is_retried_and_dead_letter
         raise RuntimeError("agent API down") if context.attempt == 1 else PermanentError("still down")
 
     await produce_large(kafka_bootstrap, route.topic, "big", value)
-    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
-        await eventually(lambda: outcome(metrics, route, group, "dead_lettered") == 1, "the dead letter")
+    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
+        await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 1, "the dead letter")
         await stop()
 
-    [dead] = await read_all(kafka_bootstrap, route.dlq_topic, 1)
+    [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
     assert dead.value == value
     assert headers_of(dead)[HEADER_ERROR_CLASS] == "PermanentError"
     assert await committed_lag(kafka_bootstrap, group, [route.topic, route.retry_topic]) == 0
@@ -159,15 +152,15 @@ async def test_a_failed_record_no_topic_takes_is_dead_lettered_without_its_value
     async def fail(event: Event[Any], context: Context) -> None:
         raise RuntimeError("agent API down")
 
-    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
         # Shrunk by hand after the worker started: the failed event fits neither its retry topic nor its DLQ.
         for topic in (route.retry_topic, route.dlq_topic):
             await set_topic_config(kafka_bootstrap, topic, {"max.message.bytes": "50000"})
         await produce_large(kafka_bootstrap, route.topic, "too_big", envelope_of_size("too_big", 200_000))
-        await eventually(lambda: outcome(metrics, route, group, "dead_lettered") == 1, "the dead letter")
+        await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 1, "the dead letter")
         await stop()
 
-    [dead] = await read_all(kafka_bootstrap, route.dlq_topic, 1)
+    [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
     headers = headers_of(dead)
     assert dead.value is None
     assert headers[HEADER_ID] == "too_big"

@@ -16,16 +16,10 @@ import redis.asyncio
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
 from consumers.kafka import ensure_topics
-from tests.integration.consumers.test_worker import (
-    committed_lag,
-    envelope,
-    eventually,
-    make_route,
-    make_settings,
-    produce,
-)
-from tests.integration.consumers.test_worker_flow import outcome, worker
+from tests.integration.kafka_tools import committed_lag, envelope, produce
+from tests.integration.polling import eventually
 from tests.integration.redis_faults import PASSWORD, USER, OwnRedis, Proxy, own_redis
+from tests.integration.workers import make_route, make_settings, outcome, running_worker
 
 
 @pytest.fixture
@@ -54,18 +48,20 @@ async def test_refused_redis_calls_are_waited_out_never_dropped_nor_run_twice(
     first = [f"evt_{i}" for i in range(8)]
     later = [f"late_{i}" for i in range(3)]
     try:
-        async with worker(settings, route, IdempotencyStore(client), registry) as (metrics, _, stop):
+        async with running_worker(settings, route, IdempotencyStore(client), registry=registry) as (metrics, stop):
             await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in first])
             await eventually(lambda: sum(calls.values()) >= 2, "handlers to start")
             async with server.refusing(fault):
                 await asyncio.sleep(2)
             await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in later])
-            await eventually(lambda: outcome(metrics, route, group, "ok") == 11, "every event once Redis takes calls")
+            await eventually(
+                lambda: outcome(metrics, route.provider, group, "ok") == 11, "every event once Redis takes calls"
+            )
             stopping = time.monotonic()
             await stop()
             stopped_s = time.monotonic() - stopping
         # A second member of the group (a deploy) finds nothing left to do.
-        async with worker(settings, route, IdempotencyStore(client), registry) as (metrics, _, stop):
+        async with running_worker(settings, route, IdempotencyStore(client), registry=registry) as (metrics, stop):
             await asyncio.sleep(1)
             await stop()
     finally:
@@ -100,7 +96,7 @@ async def test_claims_stay_renewed_through_a_refusal_also_those_waiting_for_a_sl
 
     keys = [claim_key(group, "hmac", event_id) for event_id in ("slow", "queued")]
     try:
-        async with worker(settings, route, IdempotencyStore(client), registry) as (metrics, _, stop):
+        async with running_worker(settings, route, IdempotencyStore(client), registry=registry) as (metrics, stop):
             # One partition for both, so that the second is claimed while the first runs.
             await produce(kafka_bootstrap, route.topic, [("slow", envelope("slow"))])
             await eventually(lambda: calls["slow"] == 1, "the slow handler to start")
@@ -111,7 +107,7 @@ async def test_claims_stay_renewed_through_a_refusal_also_those_waiting_for_a_sl
             # Two leases after the refusal: both claims are still this worker's.
             await asyncio.sleep(3)
             held = await server.admin.mget(keys)
-            await eventually(lambda: outcome(metrics, route, group, "ok") == 2, "both events")
+            await eventually(lambda: outcome(metrics, route.provider, group, "ok") == 2, "both events")
             await stop()
     finally:
         await client.aclose()
@@ -142,7 +138,7 @@ async def test_a_worker_that_loses_a_claim_stops_its_handler_and_leaves_the_even
 
     key = claim_key(group, "hmac", "evt_1")
     try:
-        async with worker(settings, route, IdempotencyStore(client), registry) as (metrics, _, stop):
+        async with running_worker(settings, route, IdempotencyStore(client), registry=registry) as (metrics, stop):
             await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
             await eventually(lambda: started["evt_1"] == 1, "the handler to start")
             # Another member took the event over (this one was cut off longer than the lease) and finished it.
@@ -150,7 +146,7 @@ async def test_a_worker_that_loses_a_claim_stops_its_handler_and_leaves_the_even
             fenced_at = time.monotonic()
             await asyncio.sleep(0.6)
             assert await IdempotencyStore(server.admin).complete([key], "other-member") == [True]
-            await eventually(lambda: outcome(metrics, route, group, "duplicate") == 1, "the event to resolve")
+            await eventually(lambda: outcome(metrics, route.provider, group, "duplicate") == 1, "the event to resolve")
             resolved_s = time.monotonic() - fenced_at
             await stop()
     finally:
@@ -184,15 +180,17 @@ async def test_a_failover_behind_one_address_is_followed_not_retried_on_the_old_
         first = [f"evt_{i}" for i in range(6)]
         later = [f"late_{i}" for i in range(4)]
         try:
-            async with worker(settings, route, IdempotencyStore(client), registry) as (metrics, _, stop):
+            async with running_worker(settings, route, IdempotencyStore(client), registry=registry) as (metrics, stop):
                 await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in first])
-                await eventually(lambda: outcome(metrics, route, group, "ok") >= 2, "the stream to get going")
+                await eventually(lambda: outcome(metrics, route.provider, group, "ok") >= 2, "the stream to get going")
                 # The failover: the standby takes over, the old primary follows it, the address moves.
                 await standby.admin.replicaof("NO", "ONE")
                 await server.admin.replicaof("127.0.0.1", standby.port)
                 proxy.target = standby.port
                 await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in later])
-                await eventually(lambda: outcome(metrics, route, group, "ok") == 10, "every event after the failover")
+                await eventually(
+                    lambda: outcome(metrics, route.provider, group, "ok") == 10, "every event after the failover"
+                )
                 left_on_old = [c for c in await server.admin.client_list() if c["user"] == USER]
                 await stop()
         finally:

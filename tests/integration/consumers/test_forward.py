@@ -25,8 +25,7 @@ from consumers.kafka import ensure_topics
 from consumers.settings import Settings
 from schemas import Envelope
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, dlq_topic
-from tests.integration.consumers.test_worker import envelope, produce
-from tests.integration.kafka_tools import read_topic
+from tests.integration.kafka_tools import envelope, produce, read_topic
 from tests.integration.worker_process import PARTITIONS, Group, worker_process
 
 SECRET = "whsec_" + base64.b64encode(b"forward-test-key-of-32-bytes....").decode()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Sequence
 
@@ -16,6 +15,7 @@ from consumers.claims import ClaimBatcher
 from consumers.errors import StoreUnavailable
 from consumers.idempotency import DONE, Claim, IdempotencyStore, claim_key
 from consumers.windows import RememberWindows
+from tests.integration.ports import free_port
 
 LEASE_MS = 60_000
 WEEK_S = 604_800
@@ -121,15 +121,9 @@ async def test_a_batch_of_many_keys_is_one_round_trip(redis_client: redis.asynci
     assert after - before == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_redis_down_is_store_unavailable() -> None:
     # No client-side retries: the worker does its own backoff around `StoreUnavailable`.
-    client = redis.asyncio.Redis(host="127.0.0.1", port=_free_port(), retry=Retry(NoBackoff(), 0))
+    client = redis.asyncio.Redis(host="127.0.0.1", port=free_port(), retry=Retry(NoBackoff(), 0))
     store = IdempotencyStore(client)
     try:
         with pytest.raises(StoreUnavailable, match="Redis did not take the call"):

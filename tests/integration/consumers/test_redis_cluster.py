@@ -22,12 +22,11 @@ from consumers.idempotency import claim_key
 from consumers.kafka import ensure_topics
 from consumers.settings import Settings
 from schemas.topics import GroupTopics
-from tests.conftest import stack
-from tests.integration.consumers.test_replay import dead_letter, replay_cli
-from tests.integration.consumers.test_worker import envelope, produce
-from tests.integration.consumers.test_worker_process import prepare
-from tests.integration.kafka_tools import free_port
-from tests.integration.worker_process import Group, committed_lag, outcome, scrape, worker_process
+from tests.integration.kafka_tools import committed_lag, dead_letter, envelope, produce
+from tests.integration.ports import free_port
+from tests.integration.worker_process import PARTITIONS, Group, prepare, replay_cli, scrape, worker_process
+from tests.integration.workers import outcome
+from tests.repository import stack
 
 MASTERS = 3
 
@@ -111,7 +110,7 @@ async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_eff
             assert time.monotonic() < deadline, "the first worker did not get to the middle of the batch"
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # its commits of what is done have landed
-        left_uncommitted = await committed_lag(kafka_bootstrap, group.group, [group.topic])
+        left_uncommitted = await committed_lag(kafka_bootstrap, group.group, [group.topic], partitions=PARTITIONS)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     # Killed with claims held (on the cluster) and done records above the commit point.
@@ -122,7 +121,7 @@ async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_eff
     with worker_process(second_env, tmp_path / "second.log") as second:
         deadline = time.monotonic() + 60
         while min((await group.counts(redis_client, "effects", ids)).values()) < 1 or await committed_lag(
-            kafka_bootstrap, group.group, [group.topic, group.retry_topic]
+            kafka_bootstrap, group.group, [group.topic, group.retry_topic], partitions=PARTITIONS
         ):
             assert second.poll() is None, (tmp_path / "second.log").read_text()
             assert time.monotonic() < deadline, (tmp_path / "second.log").read_text()[-3000:]
@@ -135,7 +134,7 @@ async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_eff
     started = await group.counts(redis_client, "started", ids)
     assert {event_id: started[event_id] for event_id in hanging} == dict.fromkeys(hanging, 2)
     assert {event_id: started[event_id] for event_id in quick} == dict.fromkeys(quick, 1)
-    assert outcome(samples, group, "duplicate") == left_uncommitted - len(hanging)
+    assert outcome(samples, group.provider, group.group, "duplicate") == left_uncommitted - len(hanging)
     assert await group.done(cluster.client, ids) == set(ids)
     # The done marks are spread over all three masters.
     spread = await cluster.keys_per_master("webhooks:done:*")
@@ -194,7 +193,7 @@ async def test_a_master_failed_over_under_load_loses_no_event_and_costs_what_is_
             await asyncio.sleep(0.05)
         paused_s = time.monotonic() - killed_at
         while min((await group.counts(redis_client, "effects", ids)).values()) < 1 or await committed_lag(
-            kafka_bootstrap, group.group, [group.topic, group.retry_topic]
+            kafka_bootstrap, group.group, [group.topic, group.retry_topic], partitions=PARTITIONS
         ):
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             assert time.monotonic() < killed_at + 90, (tmp_path / "worker.log").read_text()[-3000:]
@@ -211,7 +210,9 @@ async def test_a_master_failed_over_under_load_loses_no_event_and_costs_what_is_
         deadline = time.monotonic() + 60
         while True:
             samples = await scrape(env)
-            if outcome(samples, group, "ok") + outcome(samples, group, "duplicate") >= 2 * len(ids):
+            if outcome(samples, group.provider, group.group, "ok") + outcome(
+                samples, group.provider, group.group, "duplicate"
+            ) >= 2 * len(ids):
                 break
             assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
             await asyncio.sleep(0.2)

@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 import redis.asyncio
 
-from tests.conftest import stack
-from tests.integration.consumers.test_worker import envelope, produce
-from tests.integration.consumers.test_worker_process import prepare
-from tests.integration.kafka_tools import free_port
-from tests.integration.worker_process import Group, committed_lag, worker_process
+from tests.integration.kafka_tools import committed_lag, envelope, produce
+from tests.integration.ports import free_port
+from tests.integration.worker_process import PARTITIONS, Group, prepare, worker_process
+from tests.repository import stack
 
 pytestmark = pytest.mark.fault
 
@@ -93,7 +92,7 @@ async def test_a_master_failed_over_by_sentinel_under_load_loses_and_repeats_not
             await asyncio.sleep(0.05)
         resumed_s = time.monotonic() - killed_at
         while await effects(ids) < len(ids) or await committed_lag(
-            kafka_bootstrap, group.group, [group.topic, group.retry_topic]
+            kafka_bootstrap, group.group, [group.topic, group.retry_topic], partitions=PARTITIONS
         ):
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             assert time.monotonic() < killed_at + 90, (tmp_path / "worker.log").read_text()[-3000:]

@@ -4,27 +4,22 @@ is a duplicate unless forced; `python -m consumers replay` selects, lists, runs 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio
-from aiokafka import AIOKafkaProducer
 
 from consumers import Context, Event, PermanentError, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
 from consumers.kafka import ensure_topics
-from consumers.metrics import Outcome
 from consumers.replay import Replayer, Selection, Summary
-from consumers.retries import failure_record, now_ms
 from consumers.settings import Settings
-from schemas.topics import HEADER_ID, GroupTopics, dlq_topic
-from tests.integration.consumers.test_worker import envelope, eventually, make_route, make_settings, produce
-from tests.integration.consumers.test_worker_flow import outcome, worker
-from tests.integration.worker_process import ROOT, Group
+from schemas.topics import GroupTopics, dlq_topic
+from tests.integration.kafka_tools import dead_letter, envelope, produce
+from tests.integration.polling import eventually
+from tests.integration.worker_process import Group, replay_cli
+from tests.integration.workers import make_route, make_settings, outcome, running_worker
 
 
 async def test_a_fixed_handler_replays_each_dead_letter_once(
@@ -49,9 +44,9 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
 
     store = IdempotencyStore(redis_client)
     ids = ["evt_ok", "evt_broken", "evt_refused"]
-    async with worker(settings, route, store, registry) as (metrics, _, stop):
+    async with running_worker(settings, route, store, registry=registry) as (metrics, stop):
         await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in ids])
-        await eventually(lambda: outcome(metrics, route, group, "dead_lettered") == 2, "two dead letters")
+        await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 2, "two dead letters")
         await stop()
     assert sorted(runs) == [("evt_broken", 1), ("evt_broken", 2), ("evt_ok", 1), ("evt_refused", 1)]
 
@@ -82,45 +77,6 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
     forced = await replay(Selection(ids=frozenset({"evt_refused"})))
     assert (forced.selected, forced.handled) == (1, 1)
     assert sorted(runs) == [("evt_broken", 3), ("evt_refused", 2), ("evt_refused", 2)]
-
-
-@dataclass
-class DeadRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
-
-
-async def dead_letter(bootstrap: str, route: GroupTopics, ids: list[str]) -> None:
-    """Put events in the DLQ as a worker does, after a fifth failed attempt."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for offset, event_id in enumerate(ids):
-            record = DeadRecord(
-                route.topic, 0, offset, event_id.encode(), envelope(event_id, provider=route.provider),
-                [(HEADER_ID, event_id.encode())],
-            )  # fmt: skip
-            error = RuntimeError("model overloaded")
-            out = failure_record(record, route, Outcome.DEAD_LETTERED, error, 5, now_ms=now_ms(), delay_ms=0)
-            await producer.send_and_wait(out.topic, value=out.value, key=out.key, headers=list(out.headers))
-    finally:
-        await producer.stop()
-
-
-def replay_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "consumers", "replay", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 async def test_the_replay_command(

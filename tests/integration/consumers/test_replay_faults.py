@@ -18,9 +18,9 @@ from consumers.idempotency import IdempotencyStore, claim_key
 from consumers.kafka import ensure_topics
 from consumers.replay import Replayer, Selection, Summary
 from schemas.topics import GroupTopics
-from tests.integration.consumers.test_replay import dead_letter
-from tests.integration.consumers.test_worker import make_route, make_settings
+from tests.integration.kafka_tools import dead_letter
 from tests.integration.redis_faults import OwnRedis, own_redis
+from tests.integration.workers import make_route, make_settings
 
 
 @pytest.fixture

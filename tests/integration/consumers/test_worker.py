@@ -7,29 +7,17 @@ reads outcomes from the worker's metrics registry, the group's committed offsets
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import redis.asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from prometheus_client import CollectorRegistry
 
 from consumers.errors import PermanentError, RetryLater, StoreUnavailable
 from consumers.handlers import Event
 from consumers.idempotency import Claim, IdempotencyStore, claim_key
 from consumers.kafka import ensure_topics
-from consumers.metrics import ConsumerMetrics
-from consumers.registry import Registry
-from consumers.settings import Settings
-from consumers.tracing import Tracing
-from consumers.worker import Worker
 from schemas import Envelope
-from schemas.records import RecordFormat
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
@@ -38,150 +26,10 @@ from schemas.topics import (
     HEADER_ORIGINAL_OFFSET,
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TOPIC,
-    GroupTopics,
 )
-
-PARTITIONS = 2
-WAIT_S = 20.0
-
-
-def make_settings(kafka_bootstrap: str, redis_url: str, group: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "kafka_bootstrap_servers": kafka_bootstrap,
-        "kafka_topic_partitions": PARTITIONS,
-        "redis_url": redis_url,
-        "consumer_group": group,
-        "consumer_handlers": (),
-        "consumer_retry_backoff_ms": 50,
-        "consumer_max_attempts": 3,
-        "consumer_handler_timeout_s": 5,
-        "consumer_shutdown_grace_s": 5,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-def make_route(provider: str, unique: str, group: str) -> GroupTopics:
-    base = f"test.{unique}.{provider}"
-    return GroupTopics(provider, base, f"{base}.{group}.retry", f"{base}.{group}.dlq")
-
-
-def envelope(event_id: str, *, provider: str = "hmac", type: str = "order.created", payload: Any = None) -> bytes:
-    return Envelope(
-        id=event_id,
-        source=provider,
-        provider=provider,
-        type=type,
-        received_at=datetime.now(UTC),
-        payload={"id": event_id, "type": type} if payload is None else payload,
-    ).to_bytes()
-
-
-async def produce(bootstrap: str, topic: str, records: Sequence[tuple[str, bytes]], provider: str = "hmac") -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for key, value in records:
-            headers = RecordFormat(provider, provider).headers(id=key, type="order.created", time=datetime.now(UTC))
-            await producer.send_and_wait(topic, value=value, key=key.encode(), headers=headers)
-    finally:
-        await producer.stop()
-
-
-async def eventually(check: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-@dataclass
-class Running:
-    settings: Settings
-    route: GroupTopics
-    metrics: ConsumerMetrics
-    calls: list[tuple[str, int, float]] = field(default_factory=list)
-
-    def sample(self, name: str, **labels: str) -> float:
-        labels = {"provider": self.route.provider, "group": self.settings.consumer_group, **labels}
-        return self.metrics.registry.get_sample_value(name, labels) or 0.0
-
-    def outcome(self, outcome: str) -> float:
-        return self.sample("webhooks_processed_total", outcome=outcome)
-
-
-Behaviour = Callable[[Event[Any]], Awaitable[object]]
-
-
-@asynccontextmanager
-async def running_worker(
-    settings: Settings,
-    route: GroupTopics,
-    store: IdempotencyStore,
-    behaviour: Behaviour | None = None,
-    *,
-    tracing: Tracing | None = None,
-) -> AsyncIterator[tuple[Running, Callable[[], Coroutine[Any, Any, None]]]]:
-    """A worker running in the background; yields its record and a `stop` that waits for it to end."""
-
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
-    running = Running(settings, route, ConsumerMetrics(CollectorRegistry()))
-    registry = Registry()
-
-    @registry.handler(route.provider, "*")
-    async def record(event: Event[Any]) -> object:
-        running.calls.append((event.id, event.attempt, time.monotonic()))
-        return await behaviour(event) if behaviour is not None else None
-
-    worker = Worker.from_settings(
-        settings, registry, store=store, metrics=running.metrics, topics=[route], tracing=tracing
-    )
-    task = asyncio.create_task(worker.run())
-
-    async def stop() -> None:
-        worker.stop()
-        await asyncio.wait_for(task, WAIT_S)
-
-    try:
-        yield running, stop
-    finally:
-        if not task.done():
-            await stop()
-
-
-async def committed_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
-    """Records of `topics` after the group's committed offsets: what a new member would still read."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for topic in topics for p in range(PARTITIONS)]
-        ends = await consumer.end_offsets(parts)
-        left = 0
-        for part in parts:
-            left += ends[part] - (await consumer.committed(part) or 0)
-        return left
-    finally:
-        await consumer.stop()
-
-
-async def read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
-    """The first `count` records of a topic, from the beginning (no group)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        async with asyncio.timeout(WAIT_S):
-            while len(records) < count:
-                batch = await consumer.getmany(timeout_ms=200)
-                records += [record for part in batch.values() for record in part]
-    finally:
-        await consumer.stop()
-    return records
-
-
-def headers_of(record: Any) -> dict[str, str]:
-    return {key: value.decode() for key, value in record.headers}
+from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
+from tests.integration.polling import WAIT_S, eventually
+from tests.integration.workers import make_route, make_settings, running_worker
 
 
 @pytest.fixture
@@ -272,7 +120,7 @@ async def test_an_invalid_event_goes_to_the_dlq_with_the_reason(
         await stop()
 
     assert running.calls == []
-    dead = {record.key: record for record in await read_all(kafka_bootstrap, route.dlq_topic, 2)}
+    dead = {record.key: record for record in await read_topic(kafka_bootstrap, route.dlq_topic, expect=2)}
     bad = headers_of(dead[b"evt_bad"])
     assert dead[b"evt_bad"].value == not_a_stripe_event
     assert bad[HEADER_ERROR_CLASS] == "InvalidEvent"
@@ -307,7 +155,7 @@ async def test_a_failure_is_retried_through_the_retry_topic_after_the_backoff(
     # Jitter waits between half and all of the backoff.
     assert running.calls[1][2] - running.calls[0][2] >= 0.2
     assert running.outcome("retried") == 1
-    [retry] = await read_all(kafka_bootstrap, route.retry_topic, 1)
+    [retry] = await read_topic(kafka_bootstrap, route.retry_topic, expect=1)
     assert headers_of(retry)[HEADER_ERROR_CLASS] == "ConnectionError"
     assert headers_of(retry)[HEADER_ATTEMPT] == "2"
     assert await committed_lag(kafka_bootstrap, group, [route.topic, route.retry_topic]) == 0
@@ -331,7 +179,7 @@ async def test_a_handler_that_always_fails_ends_in_the_dlq_after_max_attempts(
 
     assert [attempt for _, attempt, _ in running.calls] == [1, 2, 3]
     assert running.outcome("retried") == 2
-    [dead] = await read_all(kafka_bootstrap, route.dlq_topic, 1)
+    [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
     headers = headers_of(dead)
     assert headers[HEADER_ATTEMPT] == "3"
     assert headers[HEADER_ERROR_CLASS] == "RuntimeError"
@@ -371,7 +219,7 @@ async def test_a_permanent_error_or_a_timeout_is_not_retried_forever(
         ("slow", 1),
         ("slow", 2),
     ]
-    dead = {record.key: headers_of(record) for record in await read_all(kafka_bootstrap, route.dlq_topic, 2)}
+    dead = {record.key: headers_of(record) for record in await read_topic(kafka_bootstrap, route.dlq_topic, expect=2)}
     assert dead[b"permanent"][HEADER_ERROR_CLASS] == "PermanentError"
     assert dead[b"permanent"][HEADER_ATTEMPT] == "1"
     assert dead[b"slow"][HEADER_ERROR_CLASS] == "HandlerTimeout"

@@ -10,8 +10,9 @@ from typing import Any
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore
 from consumers.kafka import ensure_topics
-from tests.integration.consumers.test_worker import envelope, eventually, make_route, make_settings, produce
-from tests.integration.consumers.test_worker_flow import outcome, worker
+from tests.integration.kafka_tools import envelope, produce
+from tests.integration.polling import eventually
+from tests.integration.workers import make_route, make_settings, outcome, running_worker
 
 
 async def test_a_commit_held_up_shows_as_committed_lag_and_stalled_seconds_and_overdue_claims(
@@ -37,24 +38,24 @@ async def test_a_commit_held_up_shows_as_committed_lag_and_stalled_seconds_and_o
     def gauge(name: str, **labels: str) -> float:
         values = [
             sample.value
-            for metric in metrics.registry.collect()
+            for metric in running.metrics.registry.collect()
             for sample in metric.samples
             if sample.name == name and labels.items() <= sample.labels.items()
         ]
         return max(values, default=0.0)
 
-    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (running, stop):
         await produce(kafka_bootstrap, route.topic, [("stuck", envelope("stuck"))])
         await eventually(lambda: gauge("webhooks_consumer_committed_lag", group=group) == 1, "the committed lag")
         await eventually(lambda: gauge("webhooks_consumer_commit_stalled_seconds", group=group) > 1, "a stall", 2.5)
         position_lag = gauge("webhooks_consumer_lag", group=group)
         release.set()
-        await eventually(lambda: outcome(metrics, route, group, "ok") == 1, "the held-up event")
+        await eventually(lambda: outcome(running, route.provider, group, "ok") == 1, "the held-up event")
         await eventually(lambda: gauge("webhooks_consumer_commit_stalled_seconds", group=group) == 0, "no stall")
         # Four events behind one slot: the last ones wait for it longer than the handler timeout.
         await produce(kafka_bootstrap, route.topic, [(f"q{i}", envelope(f"q{i}")) for i in range(4)])
         await eventually(lambda: gauge("webhooks_claims_overdue", group=group) >= 1, "an overdue claim")
-        await eventually(lambda: outcome(metrics, route, group, "ok") == 5, "the queued events")
+        await eventually(lambda: outcome(running, route.provider, group, "ok") == 5, "the queued events")
         await eventually(lambda: gauge("webhooks_claims_overdue", group=group) == 0, "no overdue claim")
         await stop()
 
@@ -81,12 +82,14 @@ async def test_a_worker_holds_no_more_record_bytes_than_its_budget_while_handler
 
     pad = "x" * 100_000
     events = [(f"e{i}", envelope(f"e{i}", payload={"id": f"e{i}", "pad": pad})) for i in range(40)]
-    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (running, stop):
         await produce(kafka_bootstrap, route.topic, events)
         await asyncio.sleep(3)
-        held = metrics.registry.get_sample_value("webhooks_consumed_total", {"provider": "hmac", "group": group})
+        held = running.metrics.registry.get_sample_value(
+            "webhooks_consumed_total", {"provider": "hmac", "group": group}
+        )
         release.set()
-        await eventually(lambda: outcome(metrics, route, group, "ok") == 40, "every event once released")
+        await eventually(lambda: outcome(running, route.provider, group, "ok") == 40, "every event once released")
         await stop()
 
     # The budget, plus what one fetch of a partition may bring on top (aiokafka: 1 MiB per partition).

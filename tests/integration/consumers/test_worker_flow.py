@@ -9,20 +9,15 @@ import itertools
 import random
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio
 from aiokafka import AIOKafkaProducer
-from prometheus_client import CollectorRegistry
 
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
 from consumers.kafka import KafkaClient, Partition, ensure_topics
-from consumers.metrics import ConsumerMetrics
 from consumers.settings import Settings
-from consumers.worker import Worker
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
@@ -30,19 +25,10 @@ from schemas.topics import (
     HEADER_ORIGINAL_OFFSET,
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TOPIC,
-    GroupTopics,
 )
-from tests.integration.consumers.test_worker import (
-    WAIT_S,
-    committed_lag,
-    envelope,
-    eventually,
-    headers_of,
-    make_route,
-    make_settings,
-    produce,
-    read_all,
-)
+from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
+from tests.integration.polling import WAIT_S, eventually
+from tests.integration.workers import make_route, make_settings, outcome, running_worker
 
 
 class CountingKafka(KafkaClient):
@@ -64,31 +50,6 @@ class CountingKafka(KafkaClient):
             on_assigned(parts)
 
         await super().start(topics, on_revoked=revoked, on_assigned=assigned)
-
-
-@asynccontextmanager
-async def worker(
-    settings: Settings, route: GroupTopics, store: IdempotencyStore, registry: Registry
-) -> AsyncIterator[tuple[ConsumerMetrics, CountingKafka, Callable[[], Any]]]:
-    metrics = ConsumerMetrics(CollectorRegistry())
-    kafka = CountingKafka(settings)
-    member = Worker.from_settings(settings, registry, store=store, metrics=metrics, kafka=kafka, topics=[route])
-    task = asyncio.create_task(member.run())
-
-    async def stop() -> None:
-        member.stop()
-        await asyncio.wait_for(task, WAIT_S)
-
-    try:
-        yield metrics, kafka, stop
-    finally:
-        if not task.done():
-            await stop()
-
-
-def outcome(metrics: ConsumerMetrics, route: GroupTopics, group: str, name: str) -> float:
-    labels = {"provider": route.provider, "group": group, "outcome": name}
-    return metrics.registry.get_sample_value("webhooks_processed_total", labels) or 0.0
 
 
 async def test_records_of_one_key_run_in_order_while_keys_run_concurrently(
@@ -121,8 +82,8 @@ async def test_records_of_one_key_run_in_order_while_keys_run_concurrently(
         running.discard(key)
 
     started = time.monotonic()
-    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
-        await eventually(lambda: outcome(metrics, route, group, "ok") == len(records), "every event")
+    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
+        await eventually(lambda: outcome(metrics, route.provider, group, "ok") == len(records), "every event")
         elapsed = time.monotonic() - started
         await stop()
 
@@ -163,13 +124,15 @@ async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_r
         if event.id == "slow":
             await asyncio.sleep(4.5)
 
-    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, kafka, stop):
+    kafka = CountingKafka(settings)
+    store = IdempotencyStore(redis_client)
+    async with running_worker(settings, route, store, registry=registry, kafka=kafka) as (running, stop):
         await eventually(lambda: kafka.assignments >= 1, "the first assignment")
         await produce(kafka_bootstrap, route.topic, [("slow", envelope("slow"))])
         await eventually(lambda: calls == ["slow"], "the slow handler to start")
         # Meanwhile the other partition keeps flowing.
         await produce(kafka_bootstrap, route.topic, [(f"fast_{i}", envelope(f"fast_{i}")) for i in range(10)])
-        await eventually(lambda: outcome(metrics, route, group, "ok") == 11, "every event", timeout_s=15)
+        await eventually(lambda: running.outcome("ok") == 11, "every event", timeout_s=15)
         await stop()
 
     assert kafka.assignments == 1
@@ -198,13 +161,13 @@ async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flo
             raise ConnectionError("agent API: 503")
         others.append(time.monotonic())
 
-    async with worker(settings, route, IdempotencyStore(redis_client), registry) as (metrics, _, stop):
+    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
         await produce(kafka_bootstrap, route.topic, [("evt_flaky", envelope("evt_flaky"))])
         # Other events, on every partition, while the flaky one waits for its retries.
         for i in range(20):
             await produce(kafka_bootstrap, route.topic, [(f"evt_{i}", envelope(f"evt_{i}"))])
             await asyncio.sleep(0.05)
-        await eventually(lambda: outcome(metrics, route, group, "dead_lettered") == 1, "the dead letter")
+        await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 1, "the dead letter")
         await stop()
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
@@ -214,8 +177,8 @@ async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flo
     assert gaps[2] > gaps[0]
     assert len(others) == 20
     assert sum(1 for t in others if t < attempts[-1]) >= 15, "the other events were not held up by the retries"
-    assert outcome(metrics, route, group, "retried") == 3
-    [dead] = await read_all(kafka_bootstrap, route.dlq_topic, 1)
+    assert outcome(metrics, route.provider, group, "retried") == 3
+    [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
     headers = headers_of(dead)
     assert headers[HEADER_ATTEMPT] == "4"
     assert headers[HEADER_ERROR_CLASS] == "ConnectionError"
@@ -250,16 +213,17 @@ async def test_a_rebalance_commits_what_is_done_and_releases_what_is_not(
         finished[event.id] += 1
 
     store = IdempotencyStore(redis_client)
-    async with worker(settings, route, store, registry) as (first, first_kafka, stop_first):
+    first_kafka = CountingKafka(settings)
+    async with running_worker(settings, route, store, registry=registry, kafka=first_kafka) as (first, stop_first):
         await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
         await asyncio.wait_for(first_member_busy.wait(), WAIT_S)
         await eventually(lambda: sum(finished.values()) == 18, "the quick events")
-        async with worker(settings, route, store, registry) as (second, _, stop_second):
+        async with running_worker(settings, route, store, registry=registry) as (second, stop_second):
             handed_over = time.monotonic()
             await eventually(lambda: finished["evt_0"] == 1 and finished["evt_1"] == 1, "the handed-over events")
             took_s = time.monotonic() - handed_over
             await eventually(
-                lambda: sum(outcome(m, route, group, "ok") for m in (first, second)) == 20,
+                lambda: sum(outcome(m, route.provider, group, "ok") for m in (first, second)) == 20,
                 "every event counted",
             )
             await stop_second()
@@ -272,7 +236,7 @@ async def test_a_rebalance_commits_what_is_done_and_releases_what_is_not(
     assert {event_id: started[event_id] for event_id in ("evt_0", "evt_1")} == {"evt_0": 2, "evt_1": 2}
     # What was done before the rebalance ran once; above a commit point it came back as a duplicate only.
     assert all(started[event_id] == 1 for event_id in ids[2:])
-    duplicates = sum(outcome(m, route, group, "duplicate") for m in (first, second))
+    duplicates = sum(outcome(m, route.provider, group, "duplicate") for m in (first, second))
     print(f"\nrebalance: 2 cut off and released, handed over in {took_s:.1f}s; {duplicates:.0f} duplicates dropped")
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
     for event_id in ids:

@@ -14,27 +14,9 @@ from pathlib import Path
 import redis.asyncio
 
 from consumers.idempotency import claim_key
-from consumers.kafka import ensure_topics
-from consumers.settings import Settings
-from tests.integration.consumers.test_worker import envelope, produce
-from tests.integration.worker_process import (
-    PARTITIONS,
-    Group,
-    committed_lag,
-    outcome,
-    scrape,
-    worker_process,
-)
-
-
-async def prepare(group: Group, count: int) -> list[str]:
-    settings = Settings(kafka_bootstrap_servers=group.bootstrap, kafka_topic_partitions=PARTITIONS)
-    await ensure_topics(settings, [group.topic, group.retry_topic])
-    ids = [f"evt_{i:03d}" for i in range(count)]
-    await produce(
-        group.bootstrap, group.topic, [(i, envelope(i, provider=group.provider)) for i in ids], group.provider
-    )
-    return ids
+from tests.integration.kafka_tools import committed_lag
+from tests.integration.worker_process import PARTITIONS, Group, prepare, scrape, worker_process
+from tests.integration.workers import outcome
 
 
 async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
@@ -57,7 +39,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
             assert time.monotonic() < deadline, "the first worker did not get to the middle of the batch"
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # its commits of what is done have landed
-        left_uncommitted = await committed_lag(kafka_bootstrap, group.group, [group.topic])
+        left_uncommitted = await committed_lag(kafka_bootstrap, group.group, [group.topic], partitions=PARTITIONS)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     killed_at = time.monotonic()
@@ -70,7 +52,9 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
 
         async def all_handled() -> bool:
             effects = await group.counts(redis_client, "effects", ids)
-            lag = await committed_lag(kafka_bootstrap, group.group, [group.topic, group.retry_topic])
+            lag = await committed_lag(
+                kafka_bootstrap, group.group, [group.topic, group.retry_topic], partitions=PARTITIONS
+            )
             return min(effects.values()) >= 1 and lag == 0
 
         deadline = time.monotonic() + 60
@@ -89,9 +73,9 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
     # The interrupted ones ran again (after the dead member's lease), the finished ones never did.
     assert {event_id: started[event_id] for event_id in hanging} == dict.fromkeys(hanging, 2)
     assert {event_id: started[event_id] for event_id in quick} == dict.fromkeys(quick, 1)
-    assert outcome(samples, group, "ok") == len(hanging)
+    assert outcome(samples, group.provider, group.group, "ok") == len(hanging)
     # Records done before the kill but above its commit point came back: duplicates, not second runs.
-    assert outcome(samples, group, "duplicate") == left_uncommitted - len(hanging)
+    assert outcome(samples, group.provider, group.group, "duplicate") == left_uncommitted - len(hanging)
     print(
         f"\nSIGKILL: 60 events, {len(hanging)} in flight at the kill, {left_uncommitted} uncommitted; "
         f"recovered in {recovered_s:.1f}s with {left_uncommitted - len(hanging)} duplicates dropped, 0 repeats"
@@ -135,7 +119,9 @@ async def test_sigterm_drains_in_flight_handlers_commits_and_leaves(
     # Claims of events that had not started were released, not left to expire.
     assert not await redis_client.exists(*[claim_key(group.group, group.provider, i) for i in ids if i not in handled])
     # What is done is committed: the next member reads exactly the rest.
-    assert await committed_lag(kafka_bootstrap, group.group, [group.topic]) == len(ids) - len(handled)
+    assert await committed_lag(kafka_bootstrap, group.group, [group.topic], partitions=PARTITIONS) == len(ids) - len(
+        handled
+    )
     assert stopped_s < 10
 
     with worker_process(group.env(COUNT_SLEEP_S="0"), tmp_path / "second.log") as second:

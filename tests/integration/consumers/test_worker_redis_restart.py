@@ -19,16 +19,10 @@ from redis.backoff import NoBackoff
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore
 from consumers.kafka import ensure_topics
-from tests.conftest import stack
-from tests.integration.consumers.test_worker import (
-    committed_lag,
-    envelope,
-    eventually,
-    make_route,
-    make_settings,
-    produce,
-)
-from tests.integration.consumers.test_worker_flow import outcome, worker
+from tests.integration.kafka_tools import committed_lag, envelope, produce
+from tests.integration.polling import eventually
+from tests.integration.workers import make_route, make_settings, outcome, running_worker
+from tests.repository import stack
 
 REDIS_PORT = 26379
 
@@ -68,23 +62,25 @@ async def test_a_redis_restart_mid_stream_loses_and_repeats_nothing(
     before = [f"evt_{i}" for i in range(40)]
     during = [f"evt_{i}" for i in range(40, 60)]
     try:
-        async with worker(settings, route, IdempotencyStore(client), registry) as (metrics, _, stop):
+        async with running_worker(settings, route, IdempotencyStore(client), registry=registry) as (metrics, stop):
             await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in before])
-            await eventually(lambda: outcome(metrics, route, group, "ok") >= 10, "the stream to get going")
+            await eventually(lambda: outcome(metrics, route.provider, group, "ok") >= 10, "the stream to get going")
             await asyncio.to_thread(own_redis.stop)
             down_at = time.monotonic()
-            ok_when_down = outcome(metrics, route, group, "ok")
+            ok_when_down = outcome(metrics, route.provider, group, "ok")
             await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in during])
             await asyncio.sleep(2)
             # Nothing is marked done without Redis (the handlers that were running wait to be marked).
-            assert outcome(metrics, route, group, "ok") <= ok_when_down + 2
+            assert outcome(metrics, route.provider, group, "ok") <= ok_when_down + 2
             lag_while_down = await committed_lag(kafka_bootstrap, group, [route.topic])
             await asyncio.to_thread(own_redis.start)
             up_after_s = time.monotonic() - down_at
-            await eventually(lambda: outcome(metrics, route, group, "ok") == 60, "every event after the restart")
+            await eventually(
+                lambda: outcome(metrics, route.provider, group, "ok") == 60, "every event after the restart"
+            )
             # The done marks survived the restart: the provider redelivering some events changes nothing.
             await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in before[:5]])
-            await eventually(lambda: outcome(metrics, route, group, "duplicate") == 5, "the redeliveries")
+            await eventually(lambda: outcome(metrics, route.provider, group, "duplicate") == 5, "the redeliveries")
             await stop()
     finally:
         await client.aclose()

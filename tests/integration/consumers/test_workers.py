@@ -16,9 +16,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from consumers.kafka import ensure_topics
 from consumers.settings import Settings
-from tests.integration.consumers.test_worker import envelope, produce
-from tests.integration.receiver.test_workers import alive, children, wait_for
-from tests.integration.worker_process import PARTITIONS, Group, outcome, scrape, worker_process
+from tests.integration.kafka_tools import envelope, produce
+from tests.integration.polling import eventually
+from tests.integration.processes import alive, children
+from tests.integration.worker_process import PARTITIONS, Group, scrape, worker_process
+from tests.integration.workers import outcome
 
 EVENTS = 60
 WAIT_S = 60.0
@@ -52,7 +54,7 @@ async def test_two_members_from_one_command_handle_each_event_once_and_count_tog
     env = group.env(CONSUMER_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
     log = tmp_path / "consumers.log"
     with worker_process(env, log) as supervisor:
-        await wait_for("two members", lambda: len(children(supervisor.pid)) == 2)
+        await eventually(lambda: len(children(supervisor.pid)) == 2, "two members", WAIT_S)
         pids = children(supervisor.pid)
         deadline = time.monotonic() + WAIT_S
         # Events sent once both members hold partitions, so that both have work.
@@ -69,11 +71,11 @@ async def test_two_members_from_one_command_handle_each_event_once_and_count_tog
             assert time.monotonic() < deadline, f"not every event was handled: {log.read_text()[-3000:]}"
             await asyncio.sleep(0.2)
 
-        assert outcome(await scrape(env), group, "ok") == EVENTS
+        assert outcome(await scrape(env), group.provider, group.group, "ok") == EVENTS
         assert await group.counts(redis_client, "effects", ids) == dict.fromkeys(ids, 1)
         for n, pid in enumerate(sorted(pids)):
             assert consumed_by(pid, metrics_dir, tmp_path / f"alone{n}", group) > 0, f"member {pid} idle"
 
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=WAIT_S) == 0
-        await wait_for("every member stopped", lambda: not any(alive(pid) for pid in pids))
+        await eventually(lambda: not any(alive(pid) for pid in pids), "every member stopped", WAIT_S)

@@ -22,8 +22,8 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
 from schemas import Envelope
-from tests.conftest import stack
 from tests.integration.kafka_tools import read_topic, serving
+from tests.repository import stack
 from tests.signing import hmac_headers
 
 PUBLISH_TIMEOUT_MS = 1000

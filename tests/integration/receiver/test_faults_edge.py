@@ -27,10 +27,10 @@ from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
 from schemas import Envelope
+from tests.fakes import RecordingPublisher
 from tests.integration.kafka_tools import read_topic, serving
 from tests.integration.receiver_process import ReceiverSource, receiver_process, wait_ready
 from tests.signing import gitlab_headers, hmac_headers, slack_headers, standard_headers, stripe_headers
-from tests.unit.receiver.test_routes import RecordingPublisher
 
 pytestmark = pytest.mark.fault
 

@@ -6,7 +6,6 @@ import asyncio
 import os
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import orjson
 import pytest
@@ -17,8 +16,8 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
 from schemas import Envelope
 from tests.integration.kafka_tools import read_topic, serving
+from tests.repository import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 SECRETS = {
     "WEBHOOK_SECRET_HMAC": "cli-hmac",
     "WEBHOOK_SECRET_GITHUB": "cli-github",

@@ -7,7 +7,6 @@ import asyncio
 import os
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.kafka_tools import read_topic
+from tests.integration.polling import eventually
+from tests.integration.processes import alive, children
 from tests.integration.receiver_process import ReceiverSource, receiver_process, wait_ready
 from tests.signing import hmac_headers
 
@@ -24,28 +25,6 @@ SENDERS = 16  # connections: the kernel spreads them over both workers' sockets
 FIRST = 300
 SECOND = 100
 WAIT_S = 30.0
-
-
-def children(pid: int) -> set[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return {int(child) for child in text.split()}
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
-async def wait_for(condition: str, check: object, timeout_s: float = WAIT_S) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s}s: {condition}")
-        await asyncio.sleep(0.1)
 
 
 def accepted_on(metrics: str, source: str) -> float:
@@ -102,7 +81,7 @@ async def test_two_workers_share_the_port_and_metrics_count_every_accepted_reque
     url = f"http://127.0.0.1:{env['RECEIVER_PORT']}"
     log = tmp_path / "receiver.log"
     with receiver_process(env, log) as supervisor:
-        await wait_for("two workers", lambda: len(children(supervisor.pid)) == 2)
+        await eventually(lambda: len(children(supervisor.pid)) == 2, "two workers", WAIT_S)
         first_workers = children(supervisor.pid)
         await wait_ready(supervisor, url, log)
         assert not (metrics_dir / "counter_1.db").exists()
@@ -116,7 +95,7 @@ async def test_two_workers_share_the_port_and_metrics_count_every_accepted_reque
         # A worker dies: a new one takes its place, and what the dead one counted still counts.
         killed = min(first_workers)
         os.kill(killed, signal.SIGKILL)
-        await wait_for("a replacement worker", lambda: len(children(supervisor.pid) - first_workers) == 1)
+        await eventually(lambda: len(children(supervisor.pid) - first_workers) == 1, "a replacement worker", WAIT_S)
         await wait_ready(supervisor, url, log)
         accepted += await send(url, source, [f"evt_{unique}_b{n:04d}" for n in range(SECOND)])
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
@@ -126,7 +105,7 @@ async def test_two_workers_share_the_port_and_metrics_count_every_accepted_reque
         workers = children(supervisor.pid)
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=WAIT_S) == 0
-        await wait_for("every worker stopped", lambda: not any(alive(pid) for pid in workers))
+        await eventually(lambda: not any(alive(pid) for pid in workers), "every worker stopped", WAIT_S)
 
     records = await read_topic(kafka_bootstrap, source.topic, expect=len(accepted))
     assert {orjson.loads(record.value)["id"] for record in records} >= set(accepted)
@@ -138,12 +117,12 @@ async def test_workers_stop_when_the_supervisor_is_killed(kafka_bootstrap: str, 
     env = source.env(kafka_bootstrap, tmp_path, RECEIVER_WORKERS="2")
     log = tmp_path / "receiver.log"
     with receiver_process(env, log) as supervisor:
-        await wait_for("two workers", lambda: len(children(supervisor.pid)) == 2)
+        await eventually(lambda: len(children(supervisor.pid)) == 2, "two workers", WAIT_S)
         workers = children(supervisor.pid)
         try:
             supervisor.kill()
             supervisor.wait(timeout=WAIT_S)
-            await wait_for("the orphaned workers stopped", lambda: not any(alive(pid) for pid in workers))
+            await eventually(lambda: not any(alive(pid) for pid in workers), "the orphaned workers stopped", WAIT_S)
         finally:
             for pid in workers:
                 if alive(pid):

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from prometheus_client import CollectorRegistry
 
 from consumers.metrics import ConsumerMetrics
 from receiver.metrics import ReceiverMetrics
-
-COMPOSE = Path(__file__).resolve().parents[3] / "compose"
+from tests.repository import COMPOSE
+from tests.unit.compose.files import load_yaml
 
 # The sample names a metric family of each type exposes (prometheus_client's text format).
 _SUFFIXES = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
-
-
-def load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text())
 
 
 @pytest.fixture(scope="session")

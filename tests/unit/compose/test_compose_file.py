@@ -18,7 +18,8 @@ from receiver.settings import ReceiverSettings
 from receiver.settings import load_settings as load_receiver_settings
 from receiver.sources import load_sources, public_url_env_name, secret_env_name
 from receiver.verify.providers import BUILT_IN_PROVIDERS
-from tests.unit.compose.conftest import COMPOSE, load_yaml
+from tests.repository import COMPOSE
+from tests.unit.compose.files import load_yaml
 
 SERVICES = {"kafka", "redis", "receiver", "consumers-agents", "consumers-audit", "prometheus", "grafana"}
 CONSUMERS = ("consumers-agents", "consumers-audit")

@@ -11,7 +11,8 @@ import subprocess
 
 import pytest
 
-from tests.unit.compose.conftest import COMPOSE, load_yaml
+from tests.repository import COMPOSE
+from tests.unit.compose.files import load_yaml
 from tests.unit.compose.promql import metric_names
 
 PROMETHEUS = COMPOSE / "prometheus"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, stack
+from tests.repository import ROOT, stack
 
 provision = stack.provision
 JAR = provision.Jar("org.example", "thing", "1.0")

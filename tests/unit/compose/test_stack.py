@@ -6,7 +6,7 @@ import base64
 import uuid
 from collections.abc import Iterator
 
-from tests.conftest import stack
+from tests.repository import stack
 
 
 def test_cluster_ids_are_valid_and_never_start_with_a_dash() -> None:

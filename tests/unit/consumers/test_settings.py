@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from consumers.errors import ConfigError
 from consumers.settings import load_settings
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.repository import ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -23,8 +23,8 @@ from schemathesis.core import NotSet
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
+from tests.fakes import RecordingPublisher
 from tests.signing import hmac_headers
-from tests.unit.receiver.test_routes import RecordingPublisher
 
 pytestmark = pytest.mark.fault
 

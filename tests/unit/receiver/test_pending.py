@@ -18,8 +18,8 @@ from receiver.app import create_app
 from receiver.errors import ConfigError
 from receiver.settings import ReceiverSettings, load_settings
 from receiver.sources import load_sources
+from tests.fakes import RecordingPublisher
 from tests.signing import hmac_headers
-from tests.unit.receiver.test_routes import RecordingPublisher
 
 MAX_BODY = 4096
 BUDGET = 3 * MAX_BODY

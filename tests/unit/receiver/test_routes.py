@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import orjson
@@ -17,33 +16,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from receiver.app import create_app
-from receiver.errors import Unavailable
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
 from schemas import Envelope
 from schemas.records import RecordFormat
+from tests.fakes import RecordingPublisher
 from tests.signing import github_headers, hmac_headers, stripe_headers
 
 SECRETS = {"WEBHOOK_SECRET_HMAC": "dev-secret", "WEBHOOK_SECRET_GITHUB": "gh", "WEBHOOK_SECRET_STRIPE": "whsec_s"}
 MAX_BODY = 4096
-
-
-@dataclass
-class RecordingPublisher:
-    records: list[tuple[str, bytes, bytes, Sequence[tuple[str, bytes]]]] = field(default_factory=list)
-    failing: bool = False
-    ready: bool = True
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def publish(self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]) -> None:
-        if self.failing:
-            raise Unavailable("broker down")
-        self.records.append((topic, key, value, headers))
 
 
 @pytest.fixture

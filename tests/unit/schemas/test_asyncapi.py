@@ -18,8 +18,8 @@ from schemas import __main__ as cli
 from schemas.asyncapi import document, render
 from schemas.payloads import PAYLOAD_MODELS
 from schemas.topics import dlq_topic, event_topic, retry_topic
+from tests.repository import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 COMMITTED = ROOT / "docs" / "asyncapi.json"
 VALIDATOR = ROOT / "tests" / "asyncapi" / "validate.cjs"
 PARSER = ROOT / "tests" / "asyncapi" / "node_modules" / "@asyncapi" / "parser"

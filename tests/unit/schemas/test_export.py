@@ -14,8 +14,7 @@ from schemas import Envelope
 from schemas.__main__ import main
 from schemas.export import JSON_SCHEMA_DIALECT
 from schemas.payloads import PAYLOAD_MODELS
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.repository import ROOT
 
 
 def test_export_writes_the_envelope_and_every_provider_model(tmp_path: Path) -> None:

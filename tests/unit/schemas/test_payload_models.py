@@ -14,7 +14,7 @@ from schemas.github import GitHubEvent
 from schemas.paddle import PaddleNotification
 from schemas.payloads import PAYLOAD_MODELS, payload_model
 from schemas.stripe import StripeEvent
-from tests.conftest import SAMPLES
+from tests.repository import SAMPLES
 
 GITHUB_BODIES = sorted((SAMPLES / "github").glob("*/*.json"))
 PADDLE_ENTITIES = sorted((SAMPLES / "paddle").glob("*.json"))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.repository import ROOT
 from webhook_ingest.cli import COMMANDS, main
 
-ROOT = Path(__file__).resolve().parents[3]
 # The console script pip wrote from [project.scripts], beside this interpreter.
 SCRIPT = Path(sys.executable).parent / "webhooks"
 

@@ -31,6 +31,7 @@ from receiver.verify.keys import KeyCache
 from receiver.verify.parsing import fallback_event_id
 from schemas import Envelope
 from schemas.payloads import payload_model
+from tests.fakes import RecordingPublisher
 from tests.keyed_signing import (
     SNS_TOPIC,
     google_certs,
@@ -43,7 +44,6 @@ from tests.keyed_signing import (
     sns_headers,
 )
 from tests.keyserver import KeyServer, running_key_server, signing_certificate
-from tests.unit.receiver.test_routes import RecordingPublisher
 
 AWS_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PAYPAL_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

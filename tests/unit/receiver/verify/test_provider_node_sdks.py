@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,8 +21,8 @@ from receiver import sample_sender
 from receiver.errors import SignatureError
 from receiver.sources import Source, load_sources, secret_env_name
 from receiver.verify.base import Inbound
+from tests.repository import ROOT
 
-ROOT = Path(__file__).resolve().parents[4]
 SDKS = ROOT / "tests" / "sdks"
 # The providers whose spec says "SDK:" because of a test here.
 SDK_PROVEN = {

@@ -30,6 +30,7 @@ from receiver.verify.adyen import sign_body
 from receiver.verify.parsing import fallback_event_id
 from schemas import Envelope
 from schemas.payloads import payload_model
+from tests.fakes import RecordingPublisher
 from tests.keyed_signing import telnyx_headers, telnyx_public_key
 from tests.signing import (
     calendly_headers,
@@ -51,7 +52,6 @@ from tests.signing import (
     typeform_headers,
     websub_headers,
 )
-from tests.unit.receiver.test_routes import RecordingPublisher
 
 Request = tuple[bytes, dict[str, str]]
 

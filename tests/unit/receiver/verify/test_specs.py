@@ -38,6 +38,8 @@ from receiver.verify.providers import BUILT_IN_PROVIDERS, SPECS
 from schemas import Envelope
 from schemas.payloads import payload_model
 from schemas.topics import HEADER_CE_SUBJECT
+from tests.fakes import RecordingPublisher
+from tests.repository import ROOT
 from tests.unit.receiver.test_routes import RecordingPublisher
 from tests.unit.receiver.verify.test_provider_node_sdks import SDK_PROVEN as NODE_SDK_PROVEN
 from tests.unit.receiver.verify.test_provider_sdks import SDK_PROVEN as PYTHON_SDK_PROVEN
@@ -495,7 +497,7 @@ def test_a_declared_spec_in_the_sources_file_verifies(tmp_path: Path) -> None:
 
 
 def test_the_docs_list_every_provider_and_every_spec_row_is_the_generated_one() -> None:
-    page = (Path(__file__).resolve().parents[4] / "docs" / "providers.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "providers.md").read_text(encoding="utf-8")
     stale = sorted(name for name, spec in SPECS.items() if table_row(spec) not in page)
     assert stale == [], "docs/providers.md: regenerate these rows with receiver.specs.table_row"
     listed = set(re.findall(r"^\| `([a-z0-9_-]+)`", page, flags=re.MULTILINE))

@@ -1,0 +1,49 @@
+"""The processes a test starts (`python -m receiver`, `python -m consumers`, `webhooks ...`) and their children."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.repository import ROOT
+
+
+@contextmanager
+def started(command: Sequence[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` in the background from the repository root, stdout and stderr appended to `log`; killed on
+    the way out if it still runs."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(list(command), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+
+
+def children(pid: int) -> set[int]:
+    """The direct children of `pid`'s main thread."""
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(child) for child in text.split()}
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, whichever of its threads started it."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        listed = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in map(int, listed):
+            found |= {child, *descendants(child)}
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs: neither gone nor a zombie waiting for its parent."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

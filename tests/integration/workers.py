@@ -1,0 +1,136 @@
+"""Consumer-group workers run in the test's own event loop, on the real Kafka and Redis.
+
+`running_worker` is the one way the integration tests run a worker in process; it builds it as
+`python -m consumers` does (`Worker.from_settings`). `outcome` reads `webhooks_processed_total` from any
+source of samples: a running worker, a worker's metrics registry, or a scrape of a worker process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry
+
+from consumers.handlers import Event
+from consumers.idempotency import IdempotencyStore
+from consumers.kafka import KafkaClient, ensure_topics
+from consumers.metrics import ConsumerMetrics
+from consumers.registry import Registry
+from consumers.settings import Settings
+from consumers.tracing import Tracing
+from consumers.worker import Worker
+from schemas.topics import GroupTopics
+from tests.integration.polling import WAIT_S
+
+# Partitions of the topics in-process workers read: two, so per-partition order and commits are exercised.
+PARTITIONS = 2
+
+
+class Samples(Protocol):
+    """What a metrics registry answers (`prometheus_client.CollectorRegistry.get_sample_value`)."""
+
+    def get_sample_value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None: ...
+
+
+def outcome(samples: Samples, provider: str, group: str, name: str) -> float:
+    """How many records of `provider` the group resolved with outcome `name`."""
+    labels = {"provider": provider, "group": group, "outcome": name}
+    return samples.get_sample_value("webhooks_processed_total", labels) or 0.0
+
+
+def make_settings(kafka_bootstrap: str, redis_url: str, group: str, **overrides: Any) -> Settings:
+    """A group's settings with short retries and timeouts, so a test sees its retries and dead letters quickly."""
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": kafka_bootstrap,
+        "kafka_topic_partitions": PARTITIONS,
+        "redis_url": redis_url,
+        "consumer_group": group,
+        "consumer_handlers": (),
+        "consumer_retry_backoff_ms": 50,
+        "consumer_max_attempts": 3,
+        "consumer_handler_timeout_s": 5,
+        "consumer_shutdown_grace_s": 5,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def make_route(provider: str, unique: str, group: str) -> GroupTopics:
+    """The topics of a group of the test's own: `test.<unique>.<provider>` and its retry and DLQ topics."""
+    base = f"test.{unique}.{provider}"
+    return GroupTopics(provider, base, f"{base}.{group}.retry", f"{base}.{group}.dlq")
+
+
+@dataclass
+class Running:
+    """A worker running in process: its settings, topics, metrics and Kafka adapter, and the handler calls
+    `(event id, attempt, monotonic time)` of the recording handler."""
+
+    settings: Settings
+    route: GroupTopics
+    metrics: ConsumerMetrics
+    kafka: KafkaClient
+    calls: list[tuple[str, int, float]] = field(default_factory=list)
+
+    def get_sample_value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
+        return self.metrics.registry.get_sample_value(name, dict(labels or {}))
+
+    def sample(self, name: str, **labels: str) -> float:
+        labels = {"provider": self.route.provider, "group": self.settings.consumer_group, **labels}
+        return self.get_sample_value(name, labels) or 0.0
+
+    def outcome(self, name: str) -> float:
+        return outcome(self, self.route.provider, self.settings.consumer_group, name)
+
+
+Behaviour = Callable[[Event[Any]], Awaitable[object]]
+Stop = Callable[[], Coroutine[Any, Any, None]]
+
+
+@asynccontextmanager
+async def running_worker(
+    settings: Settings,
+    route: GroupTopics,
+    store: IdempotencyStore,
+    behaviour: Behaviour | None = None,
+    *,
+    registry: Registry | None = None,
+    kafka: KafkaClient | None = None,
+    tracing: Tracing | None = None,
+) -> AsyncIterator[tuple[Running, Stop]]:
+    """A worker of `settings`' group on `route`, running in the background (its topics created first).
+
+    Its handlers are `registry`'s; without one, a handler of every event of `route.provider` records the call
+    in `Running.calls` and then awaits `behaviour`. Yields the running worker and a `stop` that waits for it
+    to end; a worker not stopped by the test is stopped on the way out.
+    """
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    kafka = kafka if kafka is not None else KafkaClient(settings)
+    running = Running(settings, route, ConsumerMetrics(CollectorRegistry()), kafka)
+    if registry is None:
+        registry = Registry()
+
+        @registry.handler(route.provider, "*")
+        async def record(event: Event[Any]) -> object:
+            running.calls.append((event.id, event.attempt, time.monotonic()))
+            return await behaviour(event) if behaviour is not None else None
+
+    worker = Worker.from_settings(
+        settings, registry, store=store, metrics=running.metrics, kafka=kafka, topics=[route], tracing=tracing
+    )
+    task = asyncio.create_task(worker.run())
+
+    async def stop() -> None:
+        worker.stop()
+        await asyncio.wait_for(task, WAIT_S)
+
+    try:
+        yield running, stop
+    finally:
+        if not task.done():
+            await stop()
