@@ -26,6 +26,41 @@ from google.auth import crypt as google_crypt
 from google.auth import jwt as google_jwt
 
 SNS_TOPIC = "arn:aws:sns:us-east-1:123456789012:agent-events"
+# The keys and key hosts of the keyed providers (the tests serve them from tests/keyserver.py), and their events.
+AWS_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+PAYPAL_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+GOOGLE_KEY, GOOGLE_ROTATED = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+PLAID_KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+SNS_CERT_PATH = "/SimpleNotificationService-0000000000000000000000.pem"
+PAYPAL_CERT_PATH = "/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77"
+GOOGLE_CERTS_PATH = "/oauth2/v1/certs"
+PLAID_KEY_PATH = "/webhook_verification_key/get"
+WEBHOOK_ID = "8PT597110X687430LKGECATA"
+AUDIENCE = "https://hooks.example.com/webhooks/pubsub"
+PAYPAL_EVENT = orjson.dumps(
+    {
+        "id": "WH-58D329510W468432D-8HN650336L201105X",
+        "create_time": "2026-11-30T17:00:00.000Z",
+        "resource_type": "capture",
+        "event_type": "PAYMENT.CAPTURE.COMPLETED",
+        "summary": "Payment completed for $ 42.0 USD",
+        "resource": {"id": "42311647XV020574X", "status": "COMPLETED", "amount": {"value": "42.00"}},
+        "event_version": "1.0",
+        "resource_version": "2.0",
+    }
+)
+# Plaid API reference, "Transactions webhooks": SYNC_UPDATES_AVAILABLE.
+PLAID_EVENT = orjson.dumps(
+    {
+        "webhook_type": "TRANSACTIONS",
+        "webhook_code": "SYNC_UPDATES_AVAILABLE",
+        "item_id": "wz666MBjYWTp2PDzzggYhM6oWWmBb",
+        "initial_update_complete": True,
+        "historical_update_complete": False,
+        "environment": "production",
+    }
+)
 
 
 def sns_body(

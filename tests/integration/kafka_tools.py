@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from consumers.metrics import Outcome
 from consumers.retries import failure_record, now_ms
 from receiver.app import Receiver
+from receiver.sources import Source
 from schemas import Envelope
 from schemas.records import RecordFormat
 from schemas.topics import HEADER_ID, GroupTopics
@@ -153,3 +155,9 @@ async def serving(app: Receiver) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+class ReceiverFactory(Protocol):
+    """The `receiver` fixture."""
+
+    def __call__(self, *sources: Source, **settings: Any) -> Awaitable[httpx.AsyncClient]: ...

@@ -14,6 +14,7 @@ import httpx
 from schemas import Envelope
 from tests.integration.kafka_tools import read_topic
 from tests.integration.ports import free_port
+from tests.integration.processes import started
 from tests.integration.receiver_process import ReceiverSource, wait_ready
 from tests.repository import ROOT
 
@@ -24,19 +25,18 @@ def test_serve_and_send_deliver_an_event_to_kafka(kafka_bootstrap: str, unique: 
     source = ReceiverSource(unique, secret="cli-secret")
     env = source.env(kafka_bootstrap, tmp_path)
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        serve = subprocess.Popen([str(SCRIPT), "serve"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        asyncio.run(wait_ready(serve, f"http://127.0.0.1:{env['RECEIVER_PORT']}", log))
-        sent = subprocess.run(
-            [str(SCRIPT), "send", source.name], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-        )
-        assert sent.returncode == 0, sent.stderr
-        assert sent.stdout.startswith("202 ")
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        # uvicorn shuts down cleanly, then re-raises the signal it caught, as `python -m receiver` does.
-        assert serve.wait(timeout=30) in {0, -signal.SIGTERM}, log.read_text()[-2000:]
+    with started([str(SCRIPT), "serve"], env, log) as serve:
+        try:
+            asyncio.run(wait_ready(serve, f"http://127.0.0.1:{env['RECEIVER_PORT']}", log))
+            sent = subprocess.run(
+                [str(SCRIPT), "send", source.name], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+            )
+            assert sent.returncode == 0, sent.stderr
+            assert sent.stdout.startswith("202 ")
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            # uvicorn shuts down cleanly, then re-raises the signal it caught, as `python -m receiver` does.
+            assert serve.wait(timeout=30) in {0, -signal.SIGTERM}, log.read_text()[-2000:]
     assert "Application shutdown complete." in log.read_text()
     [record] = asyncio.run(read_topic(kafka_bootstrap, source.topic, expect=1))
     assert record.value is not None
@@ -55,17 +55,16 @@ def test_consume_joins_serves_metrics_and_stops_on_sigterm(
         "LOG_FORMAT": "text",
     }
     log = tmp_path / "consume.log"
-    with log.open("wb") as out:
-        consume = subprocess.Popen([str(SCRIPT), "consume"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while "consuming webhooks.hmac" not in log.read_text():
-            assert consume.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.2)
-        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
-    finally:
-        consume.send_signal(signal.SIGTERM)
-        code = consume.wait(timeout=60)
+    with started([str(SCRIPT), "consume"], env, log) as consume:
+        try:
+            deadline = time.monotonic() + 60
+            while "consuming webhooks.hmac" not in log.read_text():
+                assert consume.poll() is None, log.read_text()[-2000:]
+                assert time.monotonic() < deadline, log.read_text()[-2000:]
+                time.sleep(0.2)
+            assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 200
+        finally:
+            consume.send_signal(signal.SIGTERM)
+            code = consume.wait(timeout=60)
     assert code == 0, log.read_text()[-2000:]
     assert f"left group cli-{unique}" in log.read_text()

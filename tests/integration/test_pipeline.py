@@ -8,21 +8,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio
-from prometheus_client import CollectorRegistry
 
 from consumers.handlers import Event
 from consumers.idempotency import IdempotencyStore, claim_key
-from receiver.app import create_app
-from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import GitHubScheme, HmacScheme
-from schemas.topics import GroupTopics
-from tests.integration.kafka_tools import serving
+from tests.integration.kafka_tools import ReceiverFactory
 from tests.integration.polling import eventually
-from tests.integration.workers import Running, make_settings, running_worker
+from tests.integration.workers import GroupFactory, Running, WorkerFactory
 from tests.signing import github_headers, hmac_headers
 
 
@@ -31,44 +26,37 @@ def _handled_all(group: Running, count: int) -> bool:
 
 
 async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
-    kafka_bootstrap: str,
-    redis_url: str,
+    consumer_group: GroupFactory,
+    worker: WorkerFactory,
+    receiver: ReceiverFactory,
     redis_client: redis.asyncio.Redis,
     unique: str,
     samples: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="consumers.events")
-    topic = f"it.{unique}.github"
     body = (samples / "github" / "pull_request" / "opened.payload.json").read_bytes()
     delivery = f"delivery-{unique}"
-    receiver = create_app(
-        ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=2),
-        sources={"github": Source("github", GitHubScheme(), (b"gh-secret",), topic)},
-        registry=CollectorRegistry(),
-    )
-    store = IdempotencyStore(redis_client)
-    group_a, group_b = f"triage-{unique}", f"audit-{unique}"
-    route_a = GroupTopics("github", topic, f"{topic}.{group_a}.retry", f"{topic}.{group_a}.dlq")
-    route_b = GroupTopics("github", topic, f"{topic}.{group_b}.retry", f"{topic}.{group_b}.dlq")
+    triage_group = await consumer_group("github", name="triage")
+    audit_group = await consumer_group("github", name="audit")
+    group_a, group_b = triage_group.name, audit_group.name
+    http = await receiver(Source("github", GitHubScheme(), (b"gh-secret",), triage_group.topics.topic))
+    triage, stop_triage = await worker(triage_group)
+    audit, stop_audit = await worker(audit_group)
 
-    async with (
-        serving(receiver) as url,
-        httpx.AsyncClient(base_url=url) as http,
-        running_worker(make_settings(kafka_bootstrap, redis_url, group_a), route_a, store) as (triage, _),
-        running_worker(make_settings(kafka_bootstrap, redis_url, group_b), route_b, store) as (audit, _),
-    ):
-        # GitHub redelivers with the same X-GitHub-Delivery: each must be accepted, and handled once.
-        for _ in range(3):
-            response = await http.post(
-                "/webhooks/github", content=body, headers=github_headers(body, "gh-secret", "pull_request", delivery)
-            )
-            assert (response.status_code, response.json()) == (202, {"status": "accepted", "id": delivery})
+    # GitHub redelivers with the same X-GitHub-Delivery: each must be accepted, and handled once.
+    for _ in range(3):
+        response = await http.post(
+            "/webhooks/github", content=body, headers=github_headers(body, "gh-secret", "pull_request", delivery)
+        )
+        assert (response.status_code, response.json()) == (202, {"status": "accepted", "id": delivery})
 
-        for group in (triage, audit):
-            await eventually(partial(_handled_all, group, 3), "three records handled")
-        # Give a wrongly repeated run the chance to show up before counting.
-        await asyncio.sleep(0.5)
+    for group in (triage, audit):
+        await eventually(partial(_handled_all, group, 3), "three records handled")
+    # Give a wrongly repeated run the chance to show up before counting.
+    await asyncio.sleep(0.5)
+    await stop_triage()
+    await stop_audit()
 
     for group in (triage, audit):
         assert [(event_id, attempt) for event_id, attempt, _ in group.calls] == [(delivery, 1)]
@@ -89,17 +77,11 @@ async def test_one_delivery_sent_three_times_runs_each_groups_handler_once(
 
 
 async def test_the_senders_traceparent_reaches_the_handler_and_survives_a_retry(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, receiver: ReceiverFactory
 ) -> None:
-    topic = f"it.{unique}.hmac"
     traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    receiver = create_app(
-        ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=2),
-        sources={"hmac": Source("hmac", HmacScheme(), (b"k",), topic)},
-        registry=CollectorRegistry(),
-    )
-    group = f"trace-{unique}"
-    route = GroupTopics("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
+    group = await consumer_group(name="trace")
+    http = await receiver(Source("hmac", HmacScheme(), (b"k",), group.topics.topic))
     seen: list[tuple[int, str | None]] = []
 
     async def fail_once(event: Event[Any]) -> None:
@@ -107,16 +89,10 @@ async def test_the_senders_traceparent_reaches_the_handler_and_survives_a_retry(
         if event.attempt == 1:
             raise RuntimeError("flaky agent")
 
+    running, _ = await worker(group, fail_once)
     body = b'{"id":"evt-traced","type":"order.created"}'
-    async with (
-        serving(receiver) as url,
-        httpx.AsyncClient(base_url=url) as http,
-        running_worker(
-            make_settings(kafka_bootstrap, redis_url, group), route, IdempotencyStore(redis_client), fail_once
-        ) as (worker, _),
-    ):
-        headers = {**hmac_headers(body, "k"), "traceparent": traceparent}
-        assert (await http.post("/webhooks/hmac", content=body, headers=headers)).status_code == 202
-        await eventually(partial(_handled_all, worker, 1), "the retry handled")
+    headers = {**hmac_headers(body, "k"), "traceparent": traceparent}
+    assert (await http.post("/webhooks/hmac", content=body, headers=headers)).status_code == 202
+    await eventually(partial(_handled_all, running, 1), "the retry handled")
 
     assert seen == [(1, traceparent), (2, traceparent)]

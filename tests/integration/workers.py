@@ -66,6 +66,18 @@ def make_route(provider: str, unique: str, group: str) -> GroupTopics:
     return GroupTopics(provider, base, f"{base}.{group}.retry", f"{base}.{group}.dlq")
 
 
+@dataclass(frozen=True)
+class ConsumerGroup:
+    """A consumer group of a test's own: its settings and the topics it reads and writes."""
+
+    settings: Settings
+    topics: GroupTopics
+
+    @property
+    def name(self) -> str:
+        return self.settings.consumer_group
+
+
 @dataclass
 class Running:
     """A worker running in process: its settings, topics, metrics and Kafka adapter, and the handler calls
@@ -134,3 +146,17 @@ async def running_worker(
     finally:
         if not task.done():
             await stop()
+
+
+class GroupFactory(Protocol):
+    """The `consumer_group` fixture."""
+
+    def __call__(self, provider: str = "hmac", *, name: str = "g", **settings: Any) -> Awaitable[ConsumerGroup]: ...
+
+
+class WorkerFactory(Protocol):
+    """The `worker` fixture."""
+
+    def __call__(
+        self, group: ConsumerGroup, behaviour: Behaviour | None = None, **options: Any
+    ) -> Awaitable[tuple[Running, Stop]]: ...

@@ -29,7 +29,7 @@ from schemas.topics import (
 )
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import WAIT_S, eventually
-from tests.integration.workers import make_route, make_settings, running_worker
+from tests.integration.workers import GroupFactory, make_route, make_settings, running_worker
 
 
 @pytest.fixture
@@ -61,12 +61,10 @@ async def test_each_event_is_handled_once_and_committed(
 
 
 async def test_the_same_event_three_times_runs_the_handler_once(
-    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group()
+    settings, route = consumers.settings, consumers.topics
 
     async with running_worker(settings, route, store) as (running, stop):
         await produce(kafka_bootstrap, route.topic, [("evt_dup", envelope("evt_dup"))] * 2)
@@ -104,12 +102,10 @@ async def test_two_groups_each_handle_the_event_once(
 
 
 async def test_an_invalid_event_goes_to_the_dlq_with_the_reason(
-    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group)
-    route = make_route("stripe", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group("stripe")
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     not_a_stripe_event = envelope("evt_bad", provider="stripe", payload={"id": "evt_bad", "secret": "card-4242"})
     await produce(
         kafka_bootstrap, route.topic, [("evt_bad", not_a_stripe_event), ("junk", b"not json")], provider="stripe"
@@ -135,12 +131,10 @@ async def test_an_invalid_event_goes_to_the_dlq_with_the_reason(
 
 
 async def test_a_failure_is_retried_through_the_retry_topic_after_the_backoff(
-    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_retry_backoff_ms=400)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group(consumer_retry_backoff_ms=400)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
 
     async def fail_once(event: Event[Any]) -> None:
         if event.attempt == 1:
@@ -162,12 +156,10 @@ async def test_a_failure_is_retried_through_the_retry_topic_after_the_backoff(
 
 
 async def test_a_handler_that_always_fails_ends_in_the_dlq_after_max_attempts(
-    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_max_attempts=3)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group(consumer_max_attempts=3)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
 
     async def always_fail(event: Event[Any]) -> None:
         raise RuntimeError("model overloaded")
@@ -197,12 +189,10 @@ def envelope_value(record: Any) -> bytes:
 
 
 async def test_a_permanent_error_or_a_timeout_is_not_retried_forever(
-    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_handler_timeout_s=0.2, consumer_max_attempts=2)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group(consumer_handler_timeout_s=0.2, consumer_max_attempts=2)
+    settings, route = consumers.settings, consumers.topics
 
     async def behave(event: Event[Any]) -> None:
         if event.id == "permanent":
@@ -227,12 +217,10 @@ async def test_a_permanent_error_or_a_timeout_is_not_retried_forever(
 
 
 async def test_a_waiting_retry_does_not_hold_up_new_events(
-    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group()
+    settings, route = consumers.settings, consumers.topics
 
     async def later_once(event: Event[Any]) -> None:
         if event.id == "slow" and event.attempt == 1:
@@ -250,12 +238,15 @@ async def test_a_waiting_retry_does_not_hold_up_new_events(
 
 
 async def test_an_event_held_by_another_member_is_waited_for_never_skipped(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory,
+    kafka_bootstrap: str,
+    redis_url: str,
+    redis_client: redis.asyncio.Redis,
+    store: IdempotencyStore,
+    unique: str,
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group()
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     # Another member claimed both events and then crashed (evt_1) or finished (evt_2).
     keys = [claim_key(group, "hmac", "evt_1"), claim_key(group, "hmac", "evt_2")]
     assert await store.claim(keys, "other-member", 1500) == [Claim.CLAIMED] * 2
@@ -288,12 +279,10 @@ class FlakyStore(IdempotencyStore):
 
 
 async def test_redis_down_pauses_and_skips_nothing(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group()
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     store = FlakyStore(redis_client, outages=3)
     await produce(kafka_bootstrap, route.topic, [(f"evt_{i}", envelope(f"evt_{i}")) for i in range(5)])
 
@@ -307,12 +296,10 @@ async def test_redis_down_pauses_and_skips_nothing(
 
 
 async def test_stop_lets_in_flight_handlers_finish_and_commits(
-    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_shutdown_grace_s=5)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group(consumer_shutdown_grace_s=5)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     started, finish = asyncio.Event(), asyncio.Event()
 
     async def slow(event: Event[Any]) -> None:
@@ -333,12 +320,15 @@ async def test_stop_lets_in_flight_handlers_finish_and_commits(
 
 
 async def test_stop_past_the_grace_releases_the_claim_and_commits_nothing_unfinished(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory,
+    kafka_bootstrap: str,
+    redis_url: str,
+    redis_client: redis.asyncio.Redis,
+    store: IdempotencyStore,
+    unique: str,
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_shutdown_grace_s=0.2)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group(consumer_shutdown_grace_s=0.2)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     started = asyncio.Event()
 
     async def stuck(event: Event[Any]) -> None:
@@ -356,12 +346,15 @@ async def test_stop_past_the_grace_releases_the_claim_and_commits_nothing_unfini
 
 
 async def test_a_claim_is_renewed_while_a_slow_handler_runs(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory,
+    kafka_bootstrap: str,
+    redis_url: str,
+    redis_client: redis.asyncio.Redis,
+    store: IdempotencyStore,
+    unique: str,
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_lease_ms=300, consumer_handler_timeout_s=2)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic])
+    consumers = await consumer_group(consumer_lease_ms=300, consumer_handler_timeout_s=2)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
 
     async def slow(event: Event[Any]) -> None:
         await asyncio.sleep(0.8)

@@ -20,16 +20,19 @@ from receiver.sources import Source
 from receiver.verify import PayPalScheme, SnsScheme
 from schemas import Envelope
 from tests.integration.kafka_tools import read_topic, serving
-from tests.keyed_signing import SNS_TOPIC, paypal_headers, sns_body, sns_headers
-from tests.keyserver import KeyServer, running_key_server, signing_certificate
-from tests.unit.receiver.verify.test_keyed_providers import (
+from tests.keyed_signing import (
     AWS_KEY,
     PAYPAL_CERT_PATH,
     PAYPAL_EVENT,
     PAYPAL_KEY,
     SNS_CERT_PATH,
+    SNS_TOPIC,
     WEBHOOK_ID,
+    paypal_headers,
+    sns_body,
+    sns_headers,
 )
+from tests.keyserver import KeyServer, running_key_server, signing_certificate
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from schemas import Envelope
 from schemas.paddle import PaddleNotification
 from tests.integration.kafka_tools import read_topic, serving
 from tests.signing import discord_headers, paddle_headers, slack_headers, twilio_headers
-from tests.unit.receiver.verify.test_providers import DISCORD_KEY, discord_env
+from tests.unit.receiver.verify.cases import DISCORD_KEY, discord_env
 
 TWILIO_URL = "https://hooks.example.com/webhooks/twilio"
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.signing import discord_headers, slack_headers, twitch_headers
-from tests.unit.receiver.verify.test_providers import CASES, DISCORD_KEY, DISCORD_OTHER, Case, serving
+from tests.unit.receiver.verify.cases import CASES, DISCORD_KEY, DISCORD_OTHER, Case, serving
 
 SLACK = next(case for case in CASES if case.label == "slack-event")
 DISCORD = next(case for case in CASES if case.label == "discord-interaction")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 import orjson
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from prometheus_client import CollectorRegistry
 
 from receiver.app import create_app
@@ -33,7 +33,21 @@ from schemas import Envelope
 from schemas.payloads import payload_model
 from tests.fakes import RecordingPublisher
 from tests.keyed_signing import (
+    AUDIENCE,
+    AWS_KEY,
+    GOOGLE_CERTS_PATH,
+    GOOGLE_KEY,
+    GOOGLE_ROTATED,
+    OTHER_RSA,
+    PAYPAL_CERT_PATH,
+    PAYPAL_EVENT,
+    PAYPAL_KEY,
+    PLAID_EVENT,
+    PLAID_KEY,
+    PLAID_KEY_PATH,
+    SNS_CERT_PATH,
     SNS_TOPIC,
+    WEBHOOK_ID,
     google_certs,
     paypal_headers,
     plaid_headers,
@@ -44,41 +58,6 @@ from tests.keyed_signing import (
     sns_headers,
 )
 from tests.keyserver import KeyServer, running_key_server, signing_certificate
-
-AWS_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PAYPAL_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-GOOGLE_KEY, GOOGLE_ROTATED = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
-PLAID_KEY = ec.generate_private_key(ec.SECP256R1())
-OTHER_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-SNS_CERT_PATH = "/SimpleNotificationService-0000000000000000000000.pem"
-PAYPAL_CERT_PATH = "/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77"
-GOOGLE_CERTS_PATH = "/oauth2/v1/certs"
-PLAID_KEY_PATH = "/webhook_verification_key/get"
-WEBHOOK_ID = "8PT597110X687430LKGECATA"
-AUDIENCE = "https://hooks.example.com/webhooks/pubsub"
-PAYPAL_EVENT = orjson.dumps(
-    {
-        "id": "WH-58D329510W468432D-8HN650336L201105X",
-        "create_time": "2026-11-30T17:00:00.000Z",
-        "resource_type": "capture",
-        "event_type": "PAYMENT.CAPTURE.COMPLETED",
-        "summary": "Payment completed for $ 42.0 USD",
-        "resource": {"id": "42311647XV020574X", "status": "COMPLETED", "amount": {"value": "42.00"}},
-        "event_version": "1.0",
-        "resource_version": "2.0",
-    }
-)
-# Plaid API reference, "Transactions webhooks": SYNC_UPDATES_AVAILABLE.
-PLAID_EVENT = orjson.dumps(
-    {
-        "webhook_type": "TRANSACTIONS",
-        "webhook_code": "SYNC_UPDATES_AVAILABLE",
-        "item_id": "wz666MBjYWTp2PDzzggYhM6oWWmBb",
-        "initial_update_complete": True,
-        "historical_update_complete": False,
-        "environment": "production",
-    }
-)
 
 
 @pytest.fixture(scope="module")

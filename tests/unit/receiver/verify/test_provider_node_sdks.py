@@ -2,8 +2,8 @@
 `make node-deps`), for providers whose only published verifier is JavaScript.
 
 Each test has the SDK check what `send` signs (so our signer is theirs) and, where the SDK can sign, our
-verifier check what the SDK signs. A changed body or another secret must be refused by both. `SDK_PROVEN`
-lists the providers proven here; tests/unit/receiver/verify/test_specs.py holds every spec's `proof` to it.
+verifier check what the SDK signs. A changed body or another secret must be refused by both. The providers
+proven here are `NODE_SDK_PROVEN` in proofs.py; test_specs.py holds every spec's `proof` to it.
 """
 
 from __future__ import annotations
@@ -24,13 +24,6 @@ from receiver.verify.base import Inbound
 from tests.repository import ROOT
 
 SDKS = ROOT / "tests" / "sdks"
-# The providers whose spec says "SDK:" because of a test here.
-SDK_PROVEN = {
-    "mux": "@mux/mux-node",
-    "zoom": "@zoom/rivet",
-    "twitter": "twitter-autohook",
-    "notion": "@notionhq/client",
-}
 
 
 def node_sdk(call: str, **arguments: Any) -> dict[str, Any]:

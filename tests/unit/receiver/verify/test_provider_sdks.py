@@ -58,19 +58,7 @@ from tests.signing import (
     standard_headers,
     twilio_headers,
 )
-from tests.unit.receiver.verify.test_providers import SENDGRID_KEY
-
-# The declarative providers whose spec says "SDK:" because of a test here, with the package the test runs.
-SDK_PROVEN = {
-    "razorpay": "razorpay",
-    "workos": "workos",
-    "elevenlabs": "elevenlabs",
-    "retell": "retell-sdk",
-    "box": "boxsdk",
-    "coinbase": "coinbase-commerce",
-    "square": "square",
-    "paddle": "paddle-python-sdk",
-}
+from tests.unit.receiver.verify.cases import SENDGRID_KEY
 
 
 def raw(headers: dict[str, str]) -> dict[bytes, bytes]:

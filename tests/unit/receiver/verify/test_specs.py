@@ -40,9 +40,7 @@ from schemas.payloads import payload_model
 from schemas.topics import HEADER_CE_SUBJECT
 from tests.fakes import RecordingPublisher
 from tests.repository import ROOT
-from tests.unit.receiver.test_routes import RecordingPublisher
-from tests.unit.receiver.verify.test_provider_node_sdks import SDK_PROVEN as NODE_SDK_PROVEN
-from tests.unit.receiver.verify.test_provider_sdks import SDK_PROVEN as PYTHON_SDK_PROVEN
+from tests.unit.receiver.verify.proofs import NODE_SDK_PROVEN, PYTHON_SDK_PROVEN
 
 # Secrets that are keys in an encoding (Teams: base64) are given as the provider shows them.
 SECRETS: dict[str, str] = {"teams": "dGVhbXMtc2VjdXJpdHktdG9rZW4=", "airtable": "YWlydGFibGUtbWFjLXNlY3JldA=="}

@@ -33,7 +33,7 @@ from receiver.verify import (
 )
 from receiver.verify.parsing import parse_form
 from receiver.verify.providers import scheme_for
-from tests.unit.receiver.verify.test_providers import CASES, DISCORD_KEY, SENDGRID_KEY, Case, discord_env, sendgrid_env
+from tests.unit.receiver.verify.cases import CASES, DISCORD_KEY, SENDGRID_KEY, Case, discord_env, sendgrid_env
 
 NOW = 1_795_000_000.0
 URL = "https://hooks.example.com/webhooks/x"

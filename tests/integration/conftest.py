@@ -1,0 +1,92 @@
+"""Factory fixtures of the integration tests, as arq's `worker` and Starlette's `test_client_factory` are:
+each builds a real part on the real Kafka and Redis, as many times as a test asks, and stops what it started
+when the test ends.
+
+- `consumer_group`: a group of the test's own, its settings and its topics (created).
+- `worker`: a worker of a group running in the test's event loop (`Worker.from_settings`, as `python -m
+  consumers` builds it), its handler calls recorded.
+- `receiver`: the receiver app under a real uvicorn on loopback, publishing to the real broker; an HTTP
+  client on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio
+from prometheus_client import CollectorRegistry
+
+from consumers.idempotency import IdempotencyStore
+from consumers.kafka import ensure_topics
+from receiver.app import create_app
+from receiver.settings import ReceiverSettings
+from receiver.sources import Source
+from tests.integration.kafka_tools import ReceiverFactory, serving
+from tests.integration.workers import (
+    PARTITIONS,
+    Behaviour,
+    ConsumerGroup,
+    GroupFactory,
+    Running,
+    Stop,
+    WorkerFactory,
+    make_route,
+    make_settings,
+    running_worker,
+)
+
+
+@pytest.fixture
+def consumer_group(kafka_bootstrap: str, redis_url: str, unique: str) -> GroupFactory:
+    """`await consumer_group(provider, name=..., **settings)`: the group `<name>-<unique>` reading
+    `test.<unique>.<provider>`, with short retries and timeouts (`make_settings`) and its topics created."""
+
+    async def make(provider: str = "hmac", *, name: str = "g", **settings: Any) -> ConsumerGroup:
+        group = f"{name}-{unique}"
+        made = ConsumerGroup(
+            make_settings(kafka_bootstrap, redis_url, group, **settings), make_route(provider, unique, group)
+        )
+        await ensure_topics(made.settings, [made.topics.topic, made.topics.retry_topic, made.topics.dlq_topic])
+        return made
+
+    return make
+
+
+@pytest.fixture
+async def worker(redis_client: redis.asyncio.Redis) -> AsyncIterator[WorkerFactory]:
+    """`await worker(group, behaviour, **options)`: a worker of `group` running until the test ends (or its
+    `stop` is awaited); `options` are `running_worker`'s (`registry`, `kafka`, `tracing`)."""
+    async with AsyncExitStack() as started:
+
+        async def start(
+            group: ConsumerGroup, behaviour: Behaviour | None = None, **options: Any
+        ) -> tuple[Running, Stop]:
+            store = IdempotencyStore(redis_client)
+            return await started.enter_async_context(
+                running_worker(group.settings, group.topics, store, behaviour, **options)
+            )
+
+        yield start
+
+
+@pytest.fixture
+async def receiver(kafka_bootstrap: str) -> AsyncIterator[ReceiverFactory]:
+    """`await receiver(*sources, **settings)`: an HTTP client on the receiver app of `sources`, served by
+    uvicorn on loopback until the test ends."""
+    async with AsyncExitStack() as started:
+
+        async def serve(*sources: Source, **settings: Any) -> httpx.AsyncClient:
+            receiver_settings = ReceiverSettings(
+                kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=PARTITIONS, **settings
+            )
+            app = create_app(
+                receiver_settings, sources={source.name: source for source in sources}, registry=CollectorRegistry()
+            )
+            url = await started.enter_async_context(serving(app))
+            return await started.enter_async_context(httpx.AsyncClient(base_url=url, timeout=10))
+
+        yield serve
