@@ -12,21 +12,18 @@ from typing import Any
 from consumers import Context, Event, Registry
 from consumers.errors import RetryLater
 from consumers.idempotency import IdempotencyStore
-from consumers.kafka import ensure_topics
 from consumers.retries import MAX_RETRY_DELAY_MS
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_NOT_BEFORE
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import eventually
-from tests.integration.workers import make_route, make_settings, outcome, running_worker
+from tests.integration.workers import GroupFactory, outcome, running_worker
 
 
 async def test_odd_handler_failures_are_retried_like_any_failure(
-    kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group()
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     calls: Counter[str] = Counter()
     shared: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     shared.cancel()  # another handler's timeout cancelled what this one awaits
@@ -60,12 +57,10 @@ async def test_odd_handler_failures_are_retried_like_any_failure(
 
 
 async def test_a_retry_asked_for_in_infinitely_long_comes_after_the_longest_delay(
-    kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group()
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     registry = Registry()
 
     @registry.handler("hmac", "*")

@@ -42,7 +42,7 @@ from schemas.topics import (
 )
 from tests.integration.kafka_tools import committed_lag, headers_of, read_topic, serving
 from tests.integration.polling import eventually
-from tests.integration.workers import make_route, make_settings, outcome, running_worker
+from tests.integration.workers import GroupFactory, make_route, make_settings, outcome, running_worker
 from tests.signing import hmac_headers
 
 
@@ -140,12 +140,10 @@ async def test_topics_made_too_small_are_raised_to_fit_and_keep_their_other_sett
 
 
 async def test_a_failed_record_no_topic_takes_is_dead_lettered_without_its_value(
-    kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group()
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     registry = Registry()
 
     @registry.handler("hmac", "*")

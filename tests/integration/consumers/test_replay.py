@@ -19,16 +19,14 @@ from schemas.topics import GroupTopics, dlq_topic
 from tests.integration.kafka_tools import dead_letter, envelope, produce
 from tests.integration.polling import eventually
 from tests.integration.worker_process import Group, replay_cli
-from tests.integration.workers import make_route, make_settings, outcome, running_worker
+from tests.integration.workers import GroupFactory, outcome, running_worker
 
 
 async def test_a_fixed_handler_replays_each_dead_letter_once(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_max_attempts=2)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(consumer_max_attempts=2)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     runs: list[tuple[str, int]] = []
     fixed = False
 

@@ -9,22 +9,17 @@ from typing import Any
 
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore
-from consumers.kafka import ensure_topics
 from tests.integration.kafka_tools import envelope, produce
 from tests.integration.polling import eventually
-from tests.integration.workers import make_route, make_settings, outcome, running_worker
+from tests.integration.workers import GroupFactory, outcome, running_worker
 
 
 async def test_a_commit_held_up_shows_as_committed_lag_and_stalled_seconds_and_overdue_claims(
-    kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
 ) -> None:
-    group = f"g-{unique}"
     # One handler at a time, each just under the timeout: the events behind the first wait longer than it.
-    settings = make_settings(
-        kafka_bootstrap, redis_url, group, consumer_concurrency=1, consumer_handler_timeout_s=3, consumer_lease_ms=2000
-    )
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(consumer_concurrency=1, consumer_handler_timeout_s=3, consumer_lease_ms=2000)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     release = asyncio.Event()
     registry = Registry()
 
@@ -64,15 +59,11 @@ async def test_a_commit_held_up_shows_as_committed_lag_and_stalled_seconds_and_o
 
 
 async def test_a_worker_holds_no_more_record_bytes_than_its_budget_while_handlers_are_slow(
-    kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
 ) -> None:
-    group = f"g-{unique}"
     # 40 events of 100 KB behind handlers that wait: without a byte budget all 40 (4 MB) are fetched and held.
-    settings = make_settings(
-        kafka_bootstrap, redis_url, group, consumer_concurrency=2, consumer_max_inflight_bytes=1_048_576
-    )
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(consumer_concurrency=2, consumer_max_inflight_bytes=1_048_576)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     release = asyncio.Event()
     registry = Registry()
 

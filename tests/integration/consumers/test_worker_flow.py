@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
-from consumers.kafka import KafkaClient, Partition, ensure_topics
+from consumers.kafka import KafkaClient, Partition
 from consumers.settings import Settings
 from schemas.topics import (
     HEADER_ATTEMPT,
@@ -28,7 +28,7 @@ from schemas.topics import (
 )
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import WAIT_S, eventually
-from tests.integration.workers import make_route, make_settings, outcome, running_worker
+from tests.integration.workers import GroupFactory, outcome, running_worker
 
 
 class CountingKafka(KafkaClient):
@@ -53,12 +53,10 @@ class CountingKafka(KafkaClient):
 
 
 async def test_records_of_one_key_run_in_order_while_keys_run_concurrently(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_concurrency=6)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(consumer_concurrency=6)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     keys, per_key = [f"customer-{k}" for k in range(8)], 12
     # One stream per key (a customer's events), interleaved: key k's i-th event is `k:i`.
     records = [(key, f"{key}:{i}") for i in range(per_key) for key in keys]
@@ -105,15 +103,11 @@ async def produce_keyed(bootstrap: str, topic: str, records: list[tuple[str, str
 
 
 async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_rebalance(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
 ) -> None:
-    group = f"g-{unique}"
     # A member that does not fetch for 1.5 s is dropped from the group; the handler takes 4.5 s.
-    settings = make_settings(
-        kafka_bootstrap, redis_url, group, consumer_max_poll_interval_ms=1500, consumer_handler_timeout_s=10
-    )
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(consumer_max_poll_interval_ms=1500, consumer_handler_timeout_s=10)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     calls: list[str] = []
 
     registry = Registry()
@@ -142,12 +136,10 @@ async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_r
 
 
 async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flows(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_retry_backoff_ms=300, consumer_max_attempts=4)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(consumer_retry_backoff_ms=300, consumer_max_attempts=4)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     attempts: list[float] = []
     others: list[float] = []
 
@@ -190,13 +182,11 @@ async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flo
 
 
 async def test_a_rebalance_commits_what_is_done_and_releases_what_is_not(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
 ) -> None:
-    group = f"g-{unique}"
     # A lease far longer than the test: an event handed over by the rebalance is free only if it was released.
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_shutdown_grace_s=0.5, consumer_lease_ms=60_000)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(consumer_shutdown_grace_s=0.5, consumer_lease_ms=60_000)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     ids = [f"evt_{i}" for i in range(20)]
     started: dict[str, int] = defaultdict(int)
     finished: dict[str, int] = defaultdict(int)

@@ -18,10 +18,9 @@ from redis.backoff import NoBackoff
 
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore
-from consumers.kafka import ensure_topics
 from tests.integration.kafka_tools import committed_lag, envelope, produce
 from tests.integration.polling import eventually
-from tests.integration.workers import make_route, make_settings, outcome, running_worker
+from tests.integration.workers import GroupFactory, outcome, running_worker
 from tests.repository import stack
 
 REDIS_PORT = 26379
@@ -39,13 +38,11 @@ async def own_redis(local_stack: tuple[str, str]) -> AsyncIterator[Any]:
 
 
 async def test_a_redis_restart_mid_stream_loses_and_repeats_nothing(
-    kafka_bootstrap: str, own_redis: Any, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, own_redis: Any, unique: str
 ) -> None:
     redis_url = f"redis://127.0.0.1:{REDIS_PORT}/0"
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_concurrency=2)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(consumer_concurrency=2)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     # As `python -m consumers` builds it: calls fail fast while Redis is away, and the worker retries them.
     client = redis.asyncio.Redis.from_url(
         redis_url, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
