@@ -21,7 +21,6 @@ import redis.asyncio
 from prometheus_client import CollectorRegistry
 
 from consumers.idempotency import IdempotencyStore
-from consumers.kafka import ensure_topics
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
@@ -34,6 +33,7 @@ from tests.integration.workers import (
     Running,
     Stop,
     WorkerFactory,
+    create_topics,
     make_route,
     make_settings,
     running_worker,
@@ -50,7 +50,7 @@ def consumer_group(kafka_bootstrap: str, redis_url: str, unique: str) -> GroupFa
         made = ConsumerGroup(
             make_settings(kafka_bootstrap, redis_url, group, **settings), make_route(provider, unique, group)
         )
-        await ensure_topics(made.settings, [made.topics.topic, made.topics.retry_topic, made.topics.dlq_topic])
+        await create_topics(made.settings, made.topics)
         return made
 
     return make

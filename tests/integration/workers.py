@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aiokafka.errors import UnknownTopicOrPartitionError
 from prometheus_client import CollectorRegistry
 
 from consumers.handlers import Event
@@ -64,6 +65,21 @@ def make_route(provider: str, unique: str, group: str) -> GroupTopics:
     """The topics of a group of the test's own: `test.<unique>.<provider>` and its retry and DLQ topics."""
     base = f"test.{unique}.{provider}"
     return GroupTopics(provider, base, f"{base}.{group}.retry", f"{base}.{group}.dlq")
+
+
+async def create_topics(settings: Settings, route: GroupTopics) -> None:
+    """The group's event, retry and DLQ topics, created as `python -m consumers` creates them.
+
+    For a moment after a topic is created the broker may not describe it yet, and `ensure_topics` of a topic
+    that exists describes it (to fit its record size): that is waited out here.
+    """
+    for _ in range(50):
+        try:
+            await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+            return
+        except UnknownTopicOrPartitionError:
+            await asyncio.sleep(0.1)
+    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
 
 
 @dataclass(frozen=True)
@@ -121,7 +137,7 @@ async def running_worker(
     in `Running.calls` and then awaits `behaviour`. Yields the running worker and a `stop` that waits for it
     to end; a worker not stopped by the test is stopped on the way out.
     """
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    await create_topics(settings, route)
     kafka = kafka if kafka is not None else KafkaClient(settings)
     running = Running(settings, route, ConsumerMetrics(CollectorRegistry()), kafka)
     if registry is None:
