@@ -22,8 +22,10 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.kafka_tools import free_port, read_topic
-from tests.integration.receiver_process import ROOT, receiver_process, wait_ready
+from tests.integration.kafka_tools import read_topic
+from tests.integration.ports import free_port
+from tests.integration.receiver_process import receiver_process, wait_ready
+from tests.repository import ROOT
 from tests.signing import hmac_headers
 
 # The bound for a change to reach every running receiver process.

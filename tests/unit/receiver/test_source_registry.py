@@ -22,8 +22,8 @@ from receiver.registry.keyring import Keyring, key_id, load_keyring, parse_keys
 from receiver.settings import ReceiverSettings
 from schemas import Envelope
 from schemas.envelope import encode_envelope
+from tests.fakes import RecordingPublisher
 from tests.signing import hmac_headers
-from tests.unit.receiver.test_routes import RecordingPublisher
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 KEY, NEW_KEY = os.urandom(32), os.urandom(32)
