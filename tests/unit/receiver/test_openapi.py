@@ -10,7 +10,7 @@ from receiver import errors
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
-from tests.unit.receiver.test_routes import RecordingPublisher
+from tests.fakes import RecordingPublisher
 
 
 def webhook_responses() -> dict[str, Any]:
