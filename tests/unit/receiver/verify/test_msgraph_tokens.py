@@ -23,8 +23,8 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import MsGraphScheme
 from receiver.verify.msgraph import GRAPH_CHANGE_TRACKING_APP_ID
+from tests.fakes import RecordingPublisher
 from tests.keyserver import KeyServer, running_key_server
-from tests.unit.receiver.test_routes import RecordingPublisher
 
 KEYS_PATH = "/common/discovery/v2.0/keys"
 APP_ID = "5f2b9c1e-7d4a-4e8b-a1c3-0d9e8f7a6b5c"
