@@ -7,11 +7,12 @@ in the same shape (`[sources.<name>.signature]`, `.event`, `.handshakes`, `.ack`
 unusual schemes.
 
     [signature]                      # how a delivery is signed
-    kind = "hmac"                    # or "token": the header carries the secret itself (Telegram, Okta)
+    kind = "hmac"                    # or "token": the header carries the secret itself (Telegram, Okta);
+                                     #   "basic": Basic credentials, the secret `user:password` (Postmark)
     header = "Mux-Signature"         # where the signature is (`also`: more headers that may carry one)
     format = "items"                 # "plain": <prefix><signature>; "items": `t=…,v1=…` (`separator`,
     timestamp_key = "t"              #   `signature_key`, `timestamp_key`)
-    signed = "{timestamp}.{body}"    # placeholders: {body} {timestamp} {id} {url}
+    signed = "{timestamp}.{body}"    # placeholders: {body} {form} (sorted form fields) {timestamp} {id} {url}
     algorithm = "sha256"             # sha1, sha256, sha512
     encoding = "hex"                 # hex, base64
     key = "raw"                      # the secret as is, or "base64"/"hex"-decoded
