@@ -17,7 +17,8 @@ The path of one record, from fetch to commit, module by module:
 9. `partitions`: per partition, the first offset not dealt with yet, which is what gets committed.
 
 Beside the path: `__main__` (run, replay), `settings`, `errors` (the error tree, and waiting out an outage),
-`metrics`, `tracing`, `replay` (dead letters through the handlers again) and `examples`.
+`metrics`, `tracing`, `replay` (dead letters through the handlers again), and handler modules of our own:
+`forward` (posts each event on, signed) and `examples`. `Worker.from_settings` puts a worker together.
 """
 
 from consumers.errors import PermanentError, RetryLater
