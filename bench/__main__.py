@@ -15,6 +15,8 @@ Everything runs on this machine against the real Kafka and Redis (started by `ma
    batch size and per handler concurrency: events/s and exact counts.
 6. Dedup state: 100,000 distinct events and 10,000 redeliveries through the idempotency store on a
    redis-server of its own (`bench.dedup`): bytes of `used_memory` and Redis commands per event.
+7. Sources (`bench.sources`): req/s of a receiver serving 1 and one serving 10,000 run-time registry sources,
+   alternating, as a ratio; start-up time, memory per source, and how soon an added source is served.
 
 Results: bench/results/latest.json, bench/results/latest.png and the table of docs/performance.md.
 """
@@ -33,7 +35,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import load, report, servers, topics
+from bench import load, report, servers, sources, topics
 from bench.corpus import BENCH_SECRET, github_samples, mean_size, sized_samples, write_corpus
 from bench.dedup import measure_on_own_redis
 
@@ -157,6 +159,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         file=sys.stderr,
     )
 
+    with tempfile.TemporaryDirectory(prefix="bench-sources-") as scratch_dir:
+        logs = Path(scratch_dir) / "logs"
+        logs.mkdir()
+        registry = await sources.measure(args.seconds, 2 if quick else 2 * args.rounds, Path(scratch_dir), logs)
+    print(f"bench: sources, 10,000 ÷ 1: {registry['ratio_many_to_one']:.2f}", file=sys.stderr)
+
     return {
         "run_id": run_id,
         "machine": {**report.machine(), "load_average_1m": [round(load_at_start, 1), round(os.getloadavg()[0], 1)]},
@@ -176,6 +184,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "consumer": consumer,
         "dedup": asdict(dedup),
+        "sources": registry,
         "peak_rss_mb": {name: round(value, 1) for name, value in rss.items()},
         "peak_rss_mb_github": {name: round(value, 1) for name, value in rss_github.items()},
     }

@@ -183,6 +183,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(_target("Redis commands per event (inside the scripts)", dedup["commands_per_event"], "<= 16"))
         found = dedup["duplicates_found"] == dedup["redeliveries"]
         out.append(_target("redeliveries found as duplicates, and nothing else", float(found), "every one", found))
+    if "sources" in results:
+        sources = results["sources"]
+        out.append(_target("req/s with 10,000 sources ÷ with 1 (medians)", sources["ratio_many_to_one"], ">= 0.9"))
+        out.append(_target("a registry change served (s, slowest of 5)", max(sources["propagation_s"]), "<= 2"))
     return out
 
 
@@ -329,8 +333,26 @@ def table(results: dict[str, Any]) -> str:
                 f"| {run['duplicates']} | {run['events_per_s']:.0f} | {run['cpu_s_per_1k']:.3f} "
                 f"| {run['peak_rss_mb']} |"
             )
+    if "sources" in results:
+        lines += ["", sources_line(results["sources"])]
     lines += ["", "![benchmark plot](../bench/results/latest.png)"]
     return "\n".join(lines)
+
+
+def sources_line(sources: dict[str, Any]) -> str:
+    """The run-time registry's figures (bench/sources.py) in one paragraph."""
+    one, many = sources["startup"]["1"], sources["startup"][str(sources["sources"])]
+    return (
+        f"Sources ([sources](sources.md)): req/s against one source of a receiver serving 1 and one serving "
+        f"{sources['sources']:,} registry sources, {sources['rounds']} alternating {sources['seconds']} s runs at "
+        f"{sources['connections']} connections: medians {sources['median_req_per_s']['1']} and "
+        f"{sources['median_req_per_s'][str(sources['sources'])]}, ratio {sources['ratio_many_to_one']:.2f} (per round "
+        f"{', '.join(f'{r:.2f}' for r in sources['round_ratios'])}). Ready after {one['ready_s']} s and "
+        f"{many['ready_s']} s (the registry read in {one['registry_read_s']} s and {many['registry_read_s']} s); "
+        f"resident memory {sources['rss_mb']['1']} and {sources['rss_mb'][str(sources['sources'])]} MiB, "
+        f"{sources['bytes_per_source']:,} bytes per source. An added source served after "
+        f"{', '.join(f'{s:.2f}' for s in sources['propagation_s'])} s."
+    )
 
 
 def update_page(results: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ environment defines stays theirs.
 from __future__ import annotations
 
 import asyncio
+import gc
 import heapq
 import logging
 import threading
@@ -226,6 +227,9 @@ class RegistryFollower:
         self._metrics.registry_sources.set(len(self._served))
         self._metrics.registry_position.set(position)
         if at_end and not self.ready:
+            # As __main__ does with the rest of start-up state: thousands of long-lived sources left in the
+            # collector's generations would be walked by every full collection.
+            gc.freeze()
             self.ready = True
             self._route.complete = True
             logger.info(

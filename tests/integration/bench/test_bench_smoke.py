@@ -57,6 +57,11 @@ def test_quick_bench_run_writes_results_and_loses_nothing(local_stack: tuple[str
     assert consumer["exact"]
     assert consumer["handled_ok"] == consumer["distinct"]
     assert consumer["duplicates"] == consumer["events"] - consumer["distinct"] > 0
+    # The run-time registry's stage: 10,000 sources served, each added source served within the bound.
+    sources = results["sources"]
+    assert sources["startup"]["10000"]["served"] == 10_000
+    assert sources["bytes_per_source"] > 0
+    assert max(sources["propagation_s"]) <= 2
     below = {
         name: results["ratios"][name] for name, floor in FLOORS.items() if results["ratios"][name]["of_bests"] < floor
     }
