@@ -28,6 +28,8 @@ from tests.repository import ROOT
 FLOORS = {"receiver ÷ ceiling": 0.2, "receiver ÷ seed": 1.5, "2 workers ÷ 1 worker": 0.7}
 
 
+# The quick run takes about two minutes on the shared machine, the sources stage (10,000 sources) included.
+@pytest.mark.timeout(660)
 def test_quick_bench_run_writes_results_and_loses_nothing(local_stack: tuple[str, str], tmp_path: Path) -> None:
     for tool in ("wrk", "go"):
         if shutil.which(tool) is None:

@@ -99,8 +99,8 @@ def added_id(output: str) -> str:
     return output.split()[1]
 
 
-@pytest.fixture
-async def registry(kafka_bootstrap: str, unique: str, tmp_path: Path) -> AsyncIterator[Registry]:
+def registry_env(kafka_bootstrap: str, unique: str) -> dict[str, str]:
+    """The environment of the commands (and the receiver): a registry topic and a master key of its own."""
     ours = ("WEBHOOK_", "CONSUMER_", "RECEIVER_", "KAFKA_", "REDIS_URL", "LOG_")
     env = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
     env.update(
@@ -108,6 +108,14 @@ async def registry(kafka_bootstrap: str, unique: str, tmp_path: Path) -> AsyncIt
         KAFKA_TOPIC_PARTITIONS="1",
         WEBHOOK_MASTER_KEYS=base64.b64encode(os.urandom(32)).decode(),
         WEBHOOK_REGISTRY_TOPIC=f"it.{unique}.sources",
+    )
+    return env
+
+
+@pytest.fixture
+async def registry(kafka_bootstrap: str, unique: str, tmp_path: Path) -> AsyncIterator[Registry]:
+    env = registry_env(kafka_bootstrap, unique)
+    env.update(
         RECEIVER_PORT=str(free_port()),
         RECEIVER_WORKERS="2",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
@@ -244,3 +252,23 @@ async def test_a_rate_gives_429_with_retry_after_and_nothing_over_it_is_publishe
     assert limited_count == len(limited)
     records = await read_topic(kafka_bootstrap, topic, expect=len(accepted))
     assert sorted(r.key.decode() for r in records) == sorted(r.json()["id"] for r in accepted)
+
+
+async def test_the_master_key_rotates_and_reencrypt_moves_every_secret_to_the_new_one(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    commands = Registry(registry_env(kafka_bootstrap, unique), url="", log=Path())
+    old = commands.env["WEBHOOK_MASTER_KEYS"]
+    new = base64.b64encode(os.urandom(32)).decode()
+    source = added_id(commands.command("add", "--provider", "hmac", "--secret-stdin", stdin=f"s-{unique}"))
+    # Sealed with the old key: with the new key alone, a command that opens the secrets refuses, changing nothing.
+    commands.env["WEBHOOK_MASTER_KEYS"] = new
+    refused = commands.command("rotate", source, "--secret-stdin", stdin="t", expect=2)
+    assert "not configured" in refused
+    commands.env["WEBHOOK_MASTER_KEYS"] = f"{new},{old}"
+    assert commands.command("reencrypt").startswith("re-encrypted 1 secrets of 1 sources")
+    assert commands.command("reencrypt").startswith("re-encrypted 0 secrets of 0 sources")
+    commands.env["WEBHOOK_MASTER_KEYS"] = new
+    assert "2 secrets" in commands.command("rotate", source, "--secret-stdin", stdin=f"t-{unique}")
+    stored = await read_topic(kafka_bootstrap, commands.env["WEBHOOK_REGISTRY_TOPIC"], expect=3)
+    assert all(f"-{unique}" not in r.value.decode() for r in stored)
