@@ -19,6 +19,8 @@ from typing import Protocol
 from receiver.settings import ReceiverSettings
 from schemas import topics
 
+# How the receiver's Kafka clients name themselves to the brokers (their logs, quotas and metrics).
+CLIENT_ID = "webhooks-receiver"
 # How long start-up waits for Kafka before serving anyway (503 to webhooks until it connects).
 STARTUP_WAIT_S = 10.0
 # Reconnect backoff while Kafka is unreachable, seconds.

@@ -18,6 +18,7 @@ from kafkaconfig.clients import aiokafka_options
 from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import Unavailable
 from receiver.publish import (
+    CLIENT_ID,
     CONNECT_BACKOFF_S,
     STARTUP_WAIT_S,
     RecordHeaders,
@@ -27,8 +28,6 @@ from receiver.publish import (
 from receiver.settings import ReceiverSettings
 
 logger = logging.getLogger(__name__)
-
-CLIENT_ID = "webhooks-receiver"
 
 
 class AiokafkaPublisher:

@@ -23,6 +23,7 @@ from kafkaconfig.clients import librdkafka_config
 from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import Unavailable
 from receiver.publish import (
+    CLIENT_ID,
     CONNECT_BACKOFF_S,
     STARTUP_WAIT_S,
     RecordHeaders,
@@ -39,7 +40,6 @@ _POLL_S = 0.1
 _SWEEP_S = 0.05
 # Bound on the last flush at shutdown, seconds.
 _FLUSH_TIMEOUT_S = 10.0
-CLIENT_ID = "webhooks-receiver"
 
 _Report = tuple["asyncio.Future[None]", KafkaError | None]
 

@@ -35,7 +35,7 @@ from confluent_kafka.cimpl import NewTopic
 from kafkaconfig.clients import librdkafka_config
 from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import RegistryError, RegistryUnavailable
-from receiver.publish.rdkafka import CLIENT_ID
+from receiver.publish import CLIENT_ID
 from receiver.settings import ReceiverSettings
 from schemas.topics import min_insync_replicas
 

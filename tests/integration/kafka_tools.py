@@ -20,7 +20,7 @@ from receiver.app import Receiver
 from receiver.sources import Source
 from schemas import Envelope
 from schemas.records import RecordFormat
-from schemas.topics import HEADER_ID, GroupTopics
+from schemas.topics import GroupTopics
 from tests.integration.ports import free_port
 from tests.integration.workers import PARTITIONS
 
@@ -107,7 +107,9 @@ async def dead_letter(bootstrap: str, topics: GroupTopics, ids: list[str]) -> No
         for offset, event_id in enumerate(ids):
             record = _Fetched(
                 topics.topic, 0, offset, event_id.encode(), envelope(event_id, provider=topics.provider),
-                [(HEADER_ID, event_id.encode())],
+                RecordFormat(topics.provider, topics.provider).headers(
+                    id=event_id, type="order.created", time=datetime.now(UTC)
+                ),
             )  # fmt: skip
             error = RuntimeError("model overloaded")
             out = failure_record(record, topics, Outcome.DEAD_LETTERED, error, 5, now_ms=now_ms(), delay_ms=0)

@@ -31,6 +31,7 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
 from schemas import Envelope
+from schemas.records import RecordFormat
 from schemas.topics import (
     DLQ_RETENTION_MS,
     HEADER_ERROR_CLASS,
@@ -65,9 +66,9 @@ async def produce_large(bootstrap: str, topic: str, event_id: str, value: bytes)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=len(value) + 65_536)
     await producer.start()
     try:
-        await producer.send_and_wait(
-            topic, value=value, key=event_id.encode(), headers=[(HEADER_ID, event_id.encode())]
-        )
+        # The headers the receiver writes: they take room in the retry and dead-letter records too.
+        headers = RecordFormat("hmac", "hmac").headers(id=event_id, type="order.created", time=datetime.now(UTC))
+        await producer.send_and_wait(topic, value=value, key=event_id.encode(), headers=headers)
     finally:
         await producer.stop()
 
