@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import time
 import uuid
 from datetime import UTC, datetime
@@ -170,28 +169,14 @@ def twitch_headers(
     message_type: str = "notification",
     subscription_type: str = "channel.follow",
 ) -> dict[str, str]:
-    # Twitch publishes no SDK signer; built as Twitch's "Verifying the event message" describes.
-    when = datetime.fromtimestamp(int(time.time()) if timestamp is None else timestamp, UTC)
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.123456789Z")
-    digest = hmac.new(secret.encode(), message_id.encode() + stamp.encode() + body, hashlib.sha256).hexdigest()
-    return {
-        "content-type": "application/json",
-        "twitch-eventsub-message-id": message_id,
-        "twitch-eventsub-message-timestamp": stamp,
-        "twitch-eventsub-message-signature": f"sha256={digest}",
-        "twitch-eventsub-message-type": message_type,
-        "twitch-eventsub-subscription-type": subscription_type,
-        "twitch-eventsub-subscription-version": "2",
-    }
+    # Twitch publishes no SDK signer: the scheme's, built as Twitch's "Verifying the event message" describes.
+    signed = scheme_headers("twitch", body, secret, event_id=message_id, event_type=subscription_type, now_s=timestamp)
+    return {**signed, "twitch-eventsub-message-type": message_type}
 
 
 def gitlab_headers(token: str, event: str = "Push Hook", idempotency_key: str = "idem-1") -> dict[str, str]:
-    return {
-        "content-type": "application/json",
-        "x-gitlab-token": token,
-        "x-gitlab-event": event,
-        "idempotency-key": idempotency_key,
-    }
+    signed = scheme_headers("gitlab", b"", token, event_id=idempotency_key)
+    return {**signed, "x-gitlab-event": event}
 
 
 def hubspot_headers(url: str, body: bytes, secret: str, timestamp_ms: int | None = None) -> dict[str, str]:
@@ -211,8 +196,7 @@ def square_headers(url: str, body: bytes, key: str) -> dict[str, str]:
 
 
 def linear_headers(body: bytes, secret: str, delivery: str) -> dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"content-type": "application/json", "linear-signature": digest, "linear-delivery": delivery}
+    return scheme_headers("linear", body, secret, event_id=delivery)
 
 
 def pagerduty_headers(body: bytes, *secrets: str) -> dict[str, str]:
@@ -238,13 +222,12 @@ def sendgrid_public_key(key: ec.EllipticCurvePrivateKey) -> str:
     return base64.b64encode(der).decode()
 
 
-def mailgun_body(event_data: dict[str, object], key: str, timestamp: int | None = None, token: str = "t0k") -> bytes:  # noqa: S107
-    """A Mailgun JSON webhook body: the signature (of `<timestamp><token>`) travels inside it."""
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = hmac.new(key.encode(), (stamp + token).encode(), hashlib.sha256).hexdigest()
-    return orjson.dumps(
-        {"signature": {"timestamp": stamp, "token": token, "signature": signature}, "event-data": event_data}
-    )
+def mailgun_body(event_data: dict[str, object], key: str, timestamp: int | None = None) -> bytes:
+    """A Mailgun JSON webhook body, signed by the scheme: the signature (of `<timestamp><token>`) travels inside."""
+    scheme = scheme_for("mailgun", tolerance_s=300)
+    assert isinstance(scheme, Signing)
+    when = time.time() if timestamp is None else timestamp
+    return scheme.sign(orjson.dumps({"event-data": event_data}), key.encode(), when, event_id="", event_type="").body
 
 
 def typeform_headers(body: bytes, secret: str) -> dict[str, str]:

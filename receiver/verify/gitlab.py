@@ -17,7 +17,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from receiver.verify.base import Headers, Verified
+import orjson
+
+from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
     check_json_content_type,
     dig,
@@ -29,6 +31,7 @@ from receiver.verify.parsing import (
     parse_json_object,
     require_header,
     text,
+    utc_rfc3339,
 )
 
 _TOKEN = b"x-gitlab-token"
@@ -50,6 +53,38 @@ class GitLabScheme:
         # Digests of equal length, so the comparison doesn't even leak the token's length.
         token = hashlib.sha256(require_header(headers, _TOKEN)).digest()
         return matching_secret([hashlib.sha256(s).digest() for s in secrets], [token])
+
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        """A merge request event (`merge_request.open`, or `event_type` as `<object_kind>.<action>`)."""
+        kind = event_type or "merge_request.open"
+        object_kind, _, action = kind.partition(".")
+        attributes = {
+            "iid": 7,
+            "title": "Agent: fix the flaky test",
+            "state": "opened",
+            "updated_at": utc_rfc3339(now_s),
+        }
+        if action:
+            attributes["action"] = action
+        body = {
+            "object_kind": object_kind,
+            "event_type": object_kind,
+            "user": {"id": 1, "username": "agent"},
+            "project": {"id": 15, "path_with_namespace": "agents/ingest"},
+            "object_attributes": attributes,
+        }
+        return Sample(orjson.dumps(body), event_id, kind)
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
+        """GitLab sends the secret token itself; `X-Gitlab-Event` names the kind (`merge_request` is
+        `Merge Request Hook`) and `Idempotency-Key` the delivery."""
+        kind = event_type.partition(".")[0] or "push"
+        headers = {
+            "x-gitlab-token": secret.decode(),
+            "x-gitlab-event": kind.replace("_", " ").title() + " Hook",
+            "idempotency-key": event_id,
+        }
+        return Delivery(body, headers)
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         check_json_content_type(headers)

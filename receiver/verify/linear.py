@@ -12,11 +12,14 @@ Linear docs, "Webhooks" (securing webhooks).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader
-from receiver.verify.base import Headers, Verified
+from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
@@ -29,6 +32,7 @@ from receiver.verify.parsing import (
     parse_json_object,
     require_header,
     text,
+    utc_rfc3339,
 )
 
 _SIGNATURE = b"linear-signature"
@@ -54,6 +58,31 @@ class LinearScheme:
             raise MalformedHeader("webhookTimestamp is not unix milliseconds")
         check_timestamp(stamp / 1000, now_s, self.tolerance_s)
         return matched
+
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        """An `Issue.create` (or `event_type`, `<type>.<action>`) with the signed `webhookTimestamp`; Linear's
+        delivery ids are UUIDs, so `event_id` is not used."""
+        kind = event_type or "Issue.create"
+        entity, _, action = kind.partition(".")
+        issue = {"id": str(uuid.uuid4()), "identifier": "AGT-7", "title": "Summarise the incident", "priority": 2}
+        body = {
+            "action": action or "create",
+            "type": entity,
+            "createdAt": utc_rfc3339(now_s),
+            "data": issue,
+            "url": "https://linear.app/agents/issue/AGT-7",
+            "webhookTimestamp": int(now_s * 1000),
+            "webhookId": str(uuid.uuid4()),
+        }
+        return Sample(orjson.dumps(body), str(uuid.uuid4()), kind)
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
+        """`Linear-Signature: <hex>` over the body (whose `webhookTimestamp` is the signed time); `event_id`
+        is the `Linear-Delivery`."""
+        headers = {"linear-signature": hmac_digest("sha256", secret, body).hex(), "linear-delivery": event_id}
+        if event_type:
+            headers["linear-event"] = event_type.partition(".")[0]
+        return Delivery(body, headers)
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         check_json_content_type(headers)

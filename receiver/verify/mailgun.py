@@ -12,11 +12,15 @@ Reference: Mailgun docs, "Securing Webhooks"; mailgun/mailgun-go `VerifyWebhookS
 
 from __future__ import annotations
 
+import secrets as token_source
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader
-from receiver.verify.base import Headers, Verified
+from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
@@ -64,6 +68,28 @@ class MailgunScheme:
         matched = matching_secret(expected, candidates)
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
         return matched
+
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        """A `delivered` event (or `event_type`); `sign` adds the `signature` object."""
+        kind = event_type or "delivered"
+        data = {
+            "id": event_id,
+            "event": kind,
+            "timestamp": round(now_s, 6),
+            "recipient": "agent@example.com",
+            "message": {"headers": {"message-id": f"{uuid.uuid4().hex}@mg.example.com"}},
+        }
+        return Sample(orjson.dumps({"event-data": data}), event_id, kind)
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
+        """Mailgun signs inside the body: a `signature` object of timestamp, a fresh 50-character token and
+        the hex HMAC-SHA256 of the two. Raises the `RequestError` verifying would for a body that is no JSON
+        object."""
+        payload = parse_json_object(body)
+        timestamp, token = str(int(now_s)), token_source.token_hex(25)
+        signature = hmac_digest("sha256", secret, (timestamp + token).encode()).hex()
+        payload["signature"] = {"timestamp": timestamp, "token": token, "signature": signature}
+        return Delivery(orjson.dumps(payload), {})
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         check_json_content_type(headers)

@@ -14,11 +14,15 @@ Reference: Twitch docs, "Handling webhook events" (verifying the event message);
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
 
 from receiver.errors import BadRequest, MalformedHeader
-from receiver.verify.base import Handshake, Headers, Verified
+from receiver.verify.base import Delivery, Handshake, Headers, Sample, Verified
 from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
@@ -31,6 +35,7 @@ from receiver.verify.parsing import (
     parse_rfc3339,
     require_header,
     text,
+    utc_rfc3339,
 )
 
 _ID = b"twitch-eventsub-message-id"
@@ -66,6 +71,42 @@ class TwitchScheme:
         )
         check_timestamp(sent_at.timestamp(), now_s, self.tolerance_s)
         return matched
+
+    def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
+        """A notification of the subscription type `event_type` (`channel.follow` by default); Twitch's
+        message ids are UUIDs, so `event_id` is not used."""
+        kind = event_type or "channel.follow"
+        subscription = {
+            "id": str(uuid.uuid4()),
+            "status": "enabled",
+            "type": kind,
+            "version": "2",
+            "condition": {"broadcaster_user_id": "1337", "moderator_user_id": "1337"},
+            "transport": {"method": "webhook", "callback": "https://hooks.example.com/webhooks/twitch"},
+            "created_at": utc_rfc3339(int(now_s) - 86_400),
+        }
+        event = {
+            "user_id": "1234",
+            "user_login": "agent",
+            "broadcaster_user_id": "1337",
+            "followed_at": utc_rfc3339(now_s),
+        }
+        return Sample(orjson.dumps({"subscription": subscription, "event": event}), str(uuid.uuid4()), kind)
+
+    def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
+        """A notification's headers: `sha256=<hex>` over message id, timestamp (nanoseconds, as Twitch
+        sends them) and body; `event_type` is the subscription type."""
+        timestamp = datetime.fromtimestamp(now_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+        signature = hmac_digest("sha256", secret, event_id.encode() + timestamp.encode() + body).hex()
+        headers = {
+            "twitch-eventsub-message-id": event_id,
+            "twitch-eventsub-message-timestamp": timestamp,
+            "twitch-eventsub-message-signature": f"sha256={signature}",
+            "twitch-eventsub-message-type": "notification",
+            "twitch-eventsub-subscription-type": event_type,
+            "twitch-eventsub-subscription-version": "2",
+        }
+        return Delivery(body, headers)
 
     def handshake(self, headers: Headers, body: bytes) -> Handshake | None:
         if headers.get(_MESSAGE_TYPE) != b"webhook_callback_verification":

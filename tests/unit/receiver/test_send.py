@@ -9,10 +9,11 @@ import pytest
 import stripe
 
 from receiver import sample_sender
-from receiver.errors import ConfigError
-from receiver.sources import Source, load_sources
+from receiver.errors import ConfigError, SignatureError
+from receiver.sources import Source, load_sources, secret_env_name
 from receiver.verify import DiscordScheme, GitHubScheme, HmacScheme, StripeScheme
 from receiver.verify.base import Headers
+from schemas.payloads import payload_model
 
 NOW = time.time()
 
@@ -80,6 +81,50 @@ def test_a_given_body_is_sent_as_is() -> None:
     request = sample_sender.sign(source, body, None, NOW)
     assert request.body == body
     assert verified(source, request) == ("evt_mine", "custom.thing")
+
+
+# Secrets as each provider issues them (Adyen: a hex HMAC key), and the type of the sample.
+SIGNED_IN_CODE = {
+    "twitch": "twitch-secret",
+    "linear": "lin_wh_secret",
+    "gitlab": "gitlab-token",
+    "mailgun": "key-mailgun",
+    "msgraph": "client-state-7",
+    "adyen": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
+}
+SAMPLE_TYPES = {
+    "twitch": "channel.follow",
+    "linear": "Issue.create",
+    "gitlab": "merge_request.open",
+    "mailgun": "delivered",
+    "msgraph": "created",
+    "adyen": "AUTHORISATION",
+}
+
+
+@pytest.mark.parametrize("provider", sorted(SIGNED_IN_CODE))
+def test_send_signs_every_hmac_scheme_in_code_and_the_sample_matches_the_payload_model(provider: str) -> None:
+    sources = load_sources({secret_env_name(provider): SIGNED_IN_CODE[provider]}, sources_file=None, tolerance_s=300)
+    request = sample_sender.sign(sources[provider], None, None, NOW)
+    event_id, event_type = verified(sources[provider], request)
+    assert event_type == SAMPLE_TYPES[provider]
+    assert event_id
+    model = payload_model(provider)
+    assert model is not None
+    model.model_validate_json(request.body)
+    other = Source(provider, sources[provider].scheme, (SIGNED_IN_CODE[provider][::-1].encode(),), "t")
+    with pytest.raises(SignatureError):
+        other.scheme.verify(as_headers(request), request.body, other.secrets, NOW)
+
+
+@pytest.mark.parametrize("provider", ["adyen", "msgraph", "mailgun"])
+def test_a_given_body_is_signed_inside_where_the_provider_signs_inside(provider: str) -> None:
+    sources = load_sources({secret_env_name(provider): SIGNED_IN_CODE[provider]}, sources_file=None, tolerance_s=300)
+    sample = sample_sender.sign(sources[provider], None, None, NOW)
+    again = sample_sender.sign(sources[provider], sample.body, None, NOW)
+    verified(sources[provider], again)
+    with pytest.raises(ConfigError, match="can't sign this body"):
+        sample_sender.sign(sources[provider], b"[1, 2]", None, NOW)
 
 
 def test_a_source_whose_scheme_it_cannot_sign_is_refused() -> None:

@@ -190,7 +190,9 @@ def _mailgun(key: Any, ts: int) -> Request:
 
 def _mailgun_tamper(body: bytes, headers: dict[str, str]) -> Request:
     # Mailgun signs only the timestamp and token (see receiver/verify/mailgun.py): change the token.
-    return body.replace(b'"t0k"', b'"t0K"'), headers
+    payload = orjson.loads(body)
+    payload["signature"]["token"] = "x" + payload["signature"]["token"][1:]
+    return orjson.dumps(payload), headers
 
 
 CASES = [
