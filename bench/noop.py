@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from consumers import Event, Registry
+from consumers import Context, Event, Registry
 
 registry = Registry()
 
 
 @registry.handler("*", "*")
-async def noop(event: Event[object]) -> None:
+async def noop(event: Event[object], context: Context[None]) -> None:
     return None

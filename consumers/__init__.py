@@ -1,7 +1,7 @@
 """Consumer-group workers: read the webhook topics, drop duplicates, run the registered handlers.
 
-What a handler module needs is exported here: `Registry`, `Event`, `Context`, and the errors a handler may raise to
-steer its retry (`RetryLater`, `PermanentError`). Run a worker with `python -m consumers`.
+What a handler module needs is exported here: `Registry` (and `Rate`), `Event`, `Context`, and the errors a handler
+may raise to steer its retry (`RetryLater`, `PermanentError`). Run a worker with `python -m consumers`.
 
 The path of one record, from fetch to commit, module by module:
 
@@ -9,20 +9,23 @@ The path of one record, from fetch to commit, module by module:
 2. `kafka`: the aiokafka adapter. `Record` and its header readers, fetch, pause, commit, send.
 3. `decoding`: a record becomes `Decoded` (the event and its claim key) or `Invalid` (and why).
 4. `lanes`: records of one Kafka key run in order, records of other keys concurrently.
-5. `delivery`: one record from claim to outcome. Claim, run the handlers, mark done, or release and retry.
-6. `claims`: `ClaimBatcher`, this worker's claims batched per loop tick and renewed while held, over
-   `idempotency` (`IdempotencyStore` and its Lua `scripts`, kept for the `windows` of each provider).
-7. `runner`: runs the handlers `registry` matches, each with a timeout and a `Context` (`handlers`).
+5. `delivery`: one record from claim to outcome. Claim, run the handlers that have not succeeded, mark done,
+   or release and retry.
+6. `claims`: `ClaimBatcher`, this worker's claims batched per loop tick and renewed while held, over a
+   `ClaimStore` (`idempotency`: `IdempotencyStore` and its Lua `scripts`, kept for the `windows` of each provider).
+7. `runner`: runs the handlers `registry` matches side by side, each within its `limits` and timeout and with a
+   `Context` (`handlers`), inside the handler modules' lifespans.
 8. `retries`: retry or dead letter for a failed event, and the record that carries it there.
 9. `partitions`: per partition, the first offset not dealt with yet, which is what gets committed.
 
-Beside the path: `__main__` (run, replay), `settings`, `errors` (the error tree, and waiting out an outage),
-`metrics`, `tracing`, `replay` (dead letters through the handlers again), and handler modules of our own:
-`forward` (posts each event on, signed) and `examples`. `Worker.from_settings` puts a worker together.
+Beside the path: `__main__` (run, replay, dry run), `settings`, `errors` (the error tree, and waiting out an
+outage), `metrics`, `tracing`, `replay` (dead letters through the handlers again), `dryrun` (what the group would
+run, changing nothing), and handler modules of our own: `forward` (posts each event on, signed) and `examples`.
+`Worker.from_settings` puts a worker together.
 """
 
 from consumers.errors import PermanentError, RetryLater
 from consumers.handlers import Context, Event
-from consumers.registry import Registry
+from consumers.registry import Rate, Registry
 
-__all__ = ["Context", "Event", "PermanentError", "Registry", "RetryLater"]
+__all__ = ["Context", "Event", "PermanentError", "Rate", "Registry", "RetryLater"]

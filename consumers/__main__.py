@@ -6,7 +6,8 @@ process supervises N members instead (`supervision.group`), each `python -m cons
 --parent-fd=P`, and serves their metrics added up on CONSUMER_METRICS_PORT.
 
 Exit codes: 0 after a clean stop (SIGTERM, SIGINT) or a replay that left nothing behind; 1 when a replay
-could not handle every selected event; 2 for a configuration or usage error (one line on stderr).
+could not handle every selected event; 2 for a configuration or usage error, or a handler module's lifespan
+that failed to start (one line on stderr).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 import redis.asyncio
 import redis.asyncio.sentinel
@@ -28,9 +31,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from redis.asyncio.connection import parse_url
 
-from consumers.errors import ConfigError
+from consumers.dryrun import dry_run
+from consumers.errors import ConfigError, StartupError
 from consumers.idempotency import Client, IdempotencyStore
-from consumers.kafka import ensure_topics
+from consumers.kafka import ensure_topics, read_to_end
 from consumers.metrics import ConsumerMetrics, serve
 from consumers.registry import Registry, load_handlers
 from consumers.replay import Replayer, Selection, Summary
@@ -54,7 +58,7 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 async def run(
     settings: Settings,
-    handlers: Registry,
+    handlers: Registry[Any],
     tracing: Tracing | None = None,
     *,
     topics: Sequence[GroupTopics] | None = None,
@@ -122,7 +126,7 @@ def _stop_if_orphaned(worker: Worker, parent_fd: int) -> None:
         worker.stop()
 
 
-async def replay(settings: Settings, handlers: Registry, args: argparse.Namespace) -> int:
+async def replay(settings: Settings, handlers: Registry[Any], args: argparse.Namespace) -> int:
     """Replay the selected dead letters of the group; the exit code."""
     client = redis_client(settings)
     try:
@@ -139,6 +143,24 @@ async def replay(settings: Settings, handlers: Registry, args: argparse.Namespac
                 print(file=sys.stderr)
         print(("dry run: " if args.dry_run else "replay: ") + summary.line(dry_run=args.dry_run))
         return 0 if args.dry_run or summary.complete else 1
+    finally:
+        await client.aclose()
+
+
+async def dry(settings: Settings, handlers: Registry[Any]) -> int:
+    """List what the group would run for the records waiting for it, changing nothing; the exit code."""
+    client = redis_client(settings)
+    try:
+        group = settings.consumer_group
+        summary = await dry_run(
+            [GroupTopics.for_provider(p, group) for p in settings.consumer_providers],
+            group=group,
+            registry=handlers,
+            store=IdempotencyStore(client, windows=settings.remember_windows()),
+            read=partial(read_to_end, settings, group=group),
+        )
+        print(f"dry run: {summary.line()}")
+        return 0
     finally:
         await client.aclose()
 
@@ -206,8 +228,14 @@ def parser(prog: str = "python -m consumers") -> argparse.ArgumentParser:
         description="Consumer-group worker of the webhook topics. Configured from the environment "
         "(CONSUMER_GROUP, CONSUMER_PROVIDERS, CONSUMER_HANDLERS, KAFKA_*, REDIS_URL: docs/configuration.md).",
     )
+    dry_run_help = (
+        "list which handlers each record waiting for the group would run, from the group's committed offsets to the "
+        "end of its topics, and exit: without joining the group, claiming, running or committing anything"
+    )
+    main.add_argument("--dry-run", action="store_true", help=dry_run_help)
     commands = main.add_subparsers(dest="command", metavar="{run,replay}")
-    commands.add_parser("run", help="run one member of the group until SIGTERM (the default)")
+    run = commands.add_parser("run", help="run one member of the group until SIGTERM (the default)")
+    run.add_argument("--dry-run", action="store_true", default=argparse.SUPPRESS, help=dry_run_help)
     # A member started by the supervisor of CONSUMER_WORKERS (not listed: not for people to run).
     member = commands.add_parser("worker")
     member.add_argument("--parent-fd", type=int, required=True)
@@ -250,14 +278,14 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m consumers"
     for noisy in ("aiokafka", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     try:
-        handlers = load_handlers(settings.consumer_handlers)
+        handlers = _handlers(settings)
     except ConfigError as exc:
         print(f"consumers: {exc}", file=sys.stderr)
         return 2
-    if not len(handlers):
-        log.warning("no handlers registered (CONSUMER_HANDLERS): every event is marked done without work")
     if args.command == "replay":
-        return asyncio.run(replay(settings, handlers, args))
+        return _unless_startup_fails(replay(settings, handlers, args))
+    if args.dry_run:
+        return asyncio.run(dry(settings, handlers))
     try:
         tracing_enabled(os.environ)  # a bad OTEL_* value stops start-up here, before any worker starts
     except ValueError as exc:
@@ -273,11 +301,32 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m consumers"
     tracing, stop_tracing = traces if traces is not None else (None, None)
     parent_fd = args.parent_fd if args.command == "worker" else None
     try:
-        asyncio.run(run(settings, handlers, tracing, parent_fd=parent_fd))
+        return _unless_startup_fails(run(settings, handlers, tracing, parent_fd=parent_fd))
     finally:
         if stop_tracing is not None:
             stop_tracing()  # sends the spans still batched
-    return 0
+
+
+def _handlers(settings: Settings) -> Registry[None]:
+    # No default: a group started without its handlers would mark every event done without work, and its real
+    # handlers would later see them all as duplicates.
+    if not settings.consumer_handlers:
+        raise ConfigError("CONSUMER_HANDLERS is not set: name the handler modules to run (consumers.examples.agent)")
+    handlers = load_handlers(settings.consumer_handlers)
+    if not len(handlers):
+        raise ConfigError(f"CONSUMER_HANDLERS: {', '.join(settings.consumer_handlers)} register no handler")
+    handlers.check(settings.consumer_providers)
+    return handlers
+
+
+def _unless_startup_fails(main: Coroutine[Any, Any, int | None]) -> int:
+    # A lifespan that fails to start is one line and exit code 2, like a setting: nothing was consumed.
+    try:
+        code = asyncio.run(main)
+    except StartupError as exc:
+        print(f"consumers: {exc}", file=sys.stderr)
+        return 2
+    return code or 0
 
 
 if __name__ == "__main__":

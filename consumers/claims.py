@@ -1,4 +1,4 @@
-"""One worker's claims on events, over the batched `IdempotencyStore`.
+"""One worker's claims on events, over the batched claim store (`consumers.idempotency.ClaimStore`).
 
 Records are handled one by one, but Redis is called once per event-loop tick and operation: every claim (or
 completion, or release) asked for while the loop runs one round of ready tasks goes out as one script call,
@@ -18,14 +18,14 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from consumers.errors import StoreUnavailable, until_available
-from consumers.idempotency import Claim, IdempotencyStore
+from consumers.idempotency import Claim, ClaimStore
 
 log = logging.getLogger(__name__)
 
-Op = Literal["claim", "complete", "release"]
+Op = Literal["claim", "complete", "release", "handled", "mark"]
 
 # Backoff while Redis is unavailable, in seconds: doubles from the first to the cap.
 OUTAGE_BACKOFF_S = (0.1, 2.0)
@@ -39,7 +39,7 @@ class ClaimBatcher:
         lease_ms: how long a claim holds unless renewed (`CONSUMER_LEASE_MS`).
     """
 
-    def __init__(self, store: IdempotencyStore, *, lease_ms: int) -> None:
+    def __init__(self, store: ClaimStore, *, lease_ms: int) -> None:
         self._store = store
         self._lease_ms = lease_ms
         self.token = secrets.token_hex(16)
@@ -50,7 +50,13 @@ class ClaimBatcher:
         self._finishing: set[str] = set()
         self._lost: set[str] = set()
         self._claiming: set[str] = set()
-        self._pending: dict[Op, list[tuple[str, asyncio.Future[object]]]] = {"claim": [], "complete": [], "release": []}
+        self._pending: dict[Op, list[tuple[Any, asyncio.Future[object]]]] = {
+            "claim": [],
+            "complete": [],
+            "release": [],
+            "handled": [],
+            "mark": [],
+        }
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def claim(self, key: str) -> Claim:
@@ -82,6 +88,16 @@ class ClaimBatcher:
         """Give a claimed event up, so its retry (or another member) can claim it."""
         self._finishing.add(key)
         return bool(await self._queue("release", key))
+
+    async def handled(self, key: str) -> set[str]:
+        """The names of the handlers that succeeded for a claimed, unfinished event."""
+        names = await self._queue("handled", key)
+        assert isinstance(names, set)
+        return names
+
+    async def mark(self, key: str, handler: str) -> None:
+        """Mark a handler succeeded for a claimed event, before the event moves on."""
+        await self._queue("mark", (key, handler))
 
     def lost(self, key: str) -> bool:
         """Whether the claim on `key` was found lost (and its holder cancelled for it); asked once."""
@@ -148,7 +164,7 @@ class ClaimBatcher:
 
     # ------------------------------------------------------------------------------------------ batching
 
-    def _queue(self, op: Op, key: str) -> asyncio.Future[object]:
+    def _queue(self, op: Op, key: Any) -> asyncio.Future[object]:
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         batch = self._pending[op]
         batch.append((key, future))
@@ -179,16 +195,16 @@ class ClaimBatcher:
                 self.held.add(key)
                 if future.cancelled():  # its record was dropped meanwhile (shutdown, revocation)
                     orphans.append(key)
-            elif op != "claim":
+            elif op in ("complete", "release"):
                 self._forget([key])
             if not future.done():
                 future.set_result(result)
         if orphans:
             await self.release_now(orphans)
 
-    def _give_up(self, op: Op, batch: list[tuple[str, asyncio.Future[object]]], exc: Exception | None = None) -> None:
+    def _give_up(self, op: Op, batch: list[tuple[Any, asyncio.Future[object]]], exc: Exception | None = None) -> None:
         # A completion or release that never happened must not leave its claim renewed for ever.
-        if op != "claim":
+        if op in ("complete", "release"):
             self._forget([key for key, _ in batch])
         for _, future in batch:
             if future.done():
@@ -209,9 +225,13 @@ class ClaimBatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _call(self, op: Op, keys: list[str]) -> Sequence[object]:
+    async def _call(self, op: Op, keys: list[Any]) -> Sequence[object]:
         if op == "claim":
             return await self._store.claim(keys, self.token, self._lease_ms)
         if op == "complete":
             return await self._store.complete(keys, self.token)
+        if op == "handled":
+            return await self._store.handled(keys)
+        if op == "mark":
+            return await self._store.mark(keys)
         return await self._store.release(keys, self.token)

@@ -55,13 +55,7 @@ def decode(record: Record, topics: GroupTopics, group: str, attempt: int) -> Dec
     except ValidationError as exc:
         reason = f"invalid {envelope.provider} payload: {_describe(exc, 'payload.')}"
         return Invalid(record, topics, attempt, InvalidEvent(reason))
-    event = Event(
-        envelope=envelope,
-        payload=payload,
-        attempt=attempt,
-        idempotency_key=envelope.scoped_id,
-        traceparent=header(record, HEADER_TRACEPARENT),
-    )
+    event = Event(envelope=envelope, payload=payload, traceparent=header(record, HEADER_TRACEPARENT))
     return Decoded(record, topics, attempt, event, claim_key(group, topics.provider, envelope.scoped_id))
 
 

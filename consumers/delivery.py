@@ -3,9 +3,11 @@
 1. An invalid record goes to the DLQ with the reason (no retry, no claim).
 2. Claim the event id: `DONE` is a duplicate; `HELD` (another member, or another record of this worker, is
    on it) is asked again until it is claimed or done, never skipped.
-3. Run the handlers (bounded concurrency, timeout). Success: mark `done`. Failure: release the claim, then
-   send the record to the retry topic with backoff, or after the last attempt to the DLQ, and wait for
-   Kafka's ack before the record counts as dealt with.
+3. Run the handlers that have not succeeded for the event yet, side by side (each within its limits and
+   timeout); while another may still fail, a handler's success is marked before the event moves on. All
+   succeeded: mark `done`. A failure: release the claim, then send the record to the retry topic with
+   backoff, or once a failed handler has no attempt left to the DLQ, and wait for Kafka's ack before the
+   record counts as dealt with.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 from consumers.claims import ClaimBatcher
 from consumers.decoding import Decoded, Invalid
-from consumers.errors import RecordTooLarge, until_available
+from consumers.errors import RecordTooLarge, RetryLater, until_available
 from consumers.idempotency import Claim
-from consumers.kafka import KafkaClient
+from consumers.kafka import RecordSink
 from consumers.metrics import ConsumerMetrics, Outcome
+from consumers.registry import Handler
 from consumers.retries import backoff_ms, failure_outcome, failure_record, now_ms, valueless_dead_letter
 from consumers.runner import HandlerRunner
 
@@ -42,46 +46,46 @@ class Delivery:
 
     Args:
         claims: this worker's claims.
-        runner: runs the handlers.
-        kafka: sends retry and dead-letter records.
+        runner: runs the handlers, within their limits and attempts.
+        kafka: where retry and dead-letter records go.
         metrics: counts outcomes.
         group: the consumer group, a metrics label.
-        max_attempts: attempts before an event is dead-lettered (`CONSUMER_MAX_ATTEMPTS`).
         retry_backoff_ms: the first retry's backoff, doubled per attempt (`CONSUMER_RETRY_BACKOFF_MS`).
-        concurrency: handler runs at once (`CONSUMER_CONCURRENCY`).
     """
 
     def __init__(
         self,
         claims: ClaimBatcher,
         runner: HandlerRunner,
-        kafka: KafkaClient,
+        kafka: RecordSink,
         metrics: ConsumerMetrics,
         *,
         group: str,
-        max_attempts: int,
         retry_backoff_ms: int,
-        concurrency: int,
     ) -> None:
         self._group = group
         self._claims = claims
-        self._runner = runner
+        self.runner = runner
         self._kafka = kafka
         self._metrics = metrics
-        self._max_attempts = max_attempts
         self._retry_backoff_ms = retry_backoff_ms
-        self._slots = asyncio.Semaphore(concurrency)
 
     async def deliver(self, item: Decoded | Invalid, *, revoked: Callable[[], bool]) -> Outcome | None:
-        """Handle one record; its outcome (counted), or None when `revoked()` turned true first (it was dropped
-        unresolved: the next owner of its partition reads it again)."""
+        """Handle one record; its outcome (counted per handler), or None when `revoked()` turned true first (it was
+        dropped unresolved: the next owner of its partition reads it again)."""
         started = time.perf_counter()
+        tally: dict[str, Outcome] = {}
         try:
-            outcome = await self._deliver(item, revoked)
+            outcome = await self._deliver(item, revoked, tally)
         except Exception as exc:
+            tally.clear()
             outcome = await self._salvage(item, exc)
         if outcome is not None:
-            self._metrics.outcome(item.topics.provider, self._group, outcome)
+            provider = item.topics.provider
+            for handler, handled in tally.items() or [("", outcome)]:
+                self._metrics.processed.labels(provider, self._group, handled.value, handler).inc()
+            if outcome is Outcome.DUPLICATE:
+                self._metrics.duplicates.labels(provider, self._group).inc()
             if events_log.isEnabledFor(logging.INFO):
                 self._log(item, outcome, time.perf_counter() - started)
         return outcome
@@ -120,24 +124,29 @@ class Delivery:
             },
         )
 
-    async def _deliver(self, item: Decoded | Invalid, revoked: Callable[[], bool]) -> Outcome | None:
+    async def _deliver(
+        self, item: Decoded | Invalid, revoked: Callable[[], bool], tally: dict[str, Outcome]
+    ) -> Outcome | None:
         if isinstance(item, Invalid):
             return await self._send_failure(item, item.reason, Outcome.INVALID)
+        event = item.event
+        handlers = self.runner.registry.handlers_for(event.provider, event.type)
         while True:
             if revoked():
                 return None
             claim = await self._claims.claim(item.claim_key)
             if claim is Claim.DONE:
+                tally.update((handler.name, Outcome.DUPLICATE) for handler in handlers)
                 return Outcome.DUPLICATE
             if claim is Claim.HELD:
                 await asyncio.sleep(HELD_POLL_S)
                 continue
             try:
-                async with self._slots:
-                    if revoked():
-                        await self._claims.release(item.claim_key)
-                        return None
-                    error = await self._runner.run(item.event, item.topics.provider)
+                pending = await self._pending(item.claim_key, handlers)
+                # A success is marked before the event moves on only while another handler of it may still fail:
+                # the last one's success is the event's `done`.
+                mark = partial(self._mark, item.claim_key) if len(pending) > 1 else None
+                runs = await self.runner.run(event, pending, attempt=item.attempt, gone=revoked, succeeded=mark)
                 break
             except asyncio.CancelledError:
                 if self._claims.lost(item.claim_key) and _uncancel() == 0:
@@ -151,14 +160,43 @@ class Delivery:
                     async with asyncio.timeout(RELEASE_TIMEOUT_S):
                         await self._claims.release_now([item.claim_key])
                 raise
-        if error is None:
+        tally.update((handler.name, Outcome.OK) for handler in runs.succeeded)
+        if runs.unstarted:
+            await self._claims.release(item.claim_key)
+            return None
+        if not runs.failed:
             if not await self._claims.complete(item.claim_key):
                 log.warning("event %s: another member claimed it before it was marked done", item.claim_key)
             return Outcome.OK
         # Released first, so that the retry, wherever it is read, can claim the event.
         await self._claims.release(item.claim_key)
-        outcome = failure_outcome(error, item.attempt, self._max_attempts)
-        return await self._send_failure(item, error, outcome)
+        outcome, error = self._failure(runs.failed, item.attempt)
+        outcome = await self._send_failure(item, error, outcome)
+        tally.update((handler.name, outcome) for handler in runs.failed)
+        return outcome
+
+    async def _pending(self, claim_key: str, handlers: tuple[Handler, ...]) -> tuple[Handler, ...]:
+        # The handlers of the event that have not succeeded for it yet (an earlier attempt may have run some).
+        if len(handlers) < 2:
+            return handlers
+        handled = await self._claims.handled(claim_key)
+        return tuple(handler for handler in handlers if handler.name not in handled)
+
+    async def _mark(self, claim_key: str, handler: Handler) -> None:
+        await self._claims.mark(claim_key, handler.name)
+
+    def _failure(self, failed: dict[Handler, BaseException], attempt: int) -> tuple[Outcome, BaseException]:
+        # The event goes to the DLQ as soon as one failed handler can't be tried again (a replay runs the handlers
+        # that have not succeeded); else it is retried after the longest delay a handler asked for.
+        outcomes = {
+            handler: failure_outcome(error, attempt, self.runner.max_attempts(handler))
+            for handler, error in failed.items()
+        }
+        dead = [failed[handler] for handler, outcome in outcomes.items() if outcome is Outcome.DEAD_LETTERED]
+        if dead:
+            return Outcome.DEAD_LETTERED, dead[0]
+        errors = list(failed.values())
+        return Outcome.RETRIED, max(errors, key=lambda e: e.delay_s if isinstance(e, RetryLater) else -1.0)
 
     async def _send_failure(self, item: Decoded | Invalid, error: BaseException, outcome: Outcome) -> Outcome:
         # The outcome as it turned out: a retry Kafka refuses for its size can only be a dead letter.

@@ -3,12 +3,13 @@
 ```
 ConsumerError
  ├── ConfigError          settings, handler modules: the process can't start   (not retriable)
+ ├── StartupError         a handler module's lifespan failed: it can't start    (not retriable)
  ├── StoreUnavailable     Redis is away or refuses calls: pause and retry        (retriable)
  ├── BrokerUnavailable    Kafka did not take a retry or DLQ record: retry it     (retriable)
  ├── RecordTooLarge       ... and never will: it is over the topic's size limit  (not retriable)
  ├── InvalidEvent         the record is no valid envelope or payload: DLQ        (not retriable)
  └── HandlerError         a handler failed                                       (retriable)
-      ├── HandlerTimeout  ... by running past `CONSUMER_HANDLER_TIMEOUT_S`       (retriable)
+      ├── HandlerTimeout  ... by running past its timeout                       (retriable)
       ├── RetryLater      ... and asks to be retried after `delay_s`             (retriable)
       └── PermanentError  ... and asks to go straight to the DLQ                 (not retriable)
 ```
@@ -53,6 +54,10 @@ class ConfigError(ConsumerError):
     """A setting or a handler module is wrong; the message names the variable or module."""
 
 
+class StartupError(ConsumerError):
+    """A handler module's lifespan raised while it was entered: the worker does not start."""
+
+
 class StoreUnavailable(ConsumerError):
     """The idempotency store (Redis) did not answer or refused the call (NOREPLICAS, BUSY, NOPERM...): the worker
     backs off and retries, never skips."""
@@ -76,13 +81,13 @@ class InvalidEvent(ConsumerError):
 
 
 class HandlerError(ConsumerError):
-    """A handler failed; retried with backoff up to `CONSUMER_MAX_ATTEMPTS` attempts."""
+    """A handler failed; retried with backoff up to its `max_attempts` (`CONSUMER_MAX_ATTEMPTS`) attempts."""
 
     retriable = True
 
 
 class HandlerTimeout(HandlerError):
-    """A handler ran past `CONSUMER_HANDLER_TIMEOUT_S`."""
+    """A handler ran past its `timeout_s` (`CONSUMER_HANDLER_TIMEOUT_S`)."""
 
 
 class RetryLater(HandlerError):

@@ -1,7 +1,7 @@
-"""What a handler is: an async function of an `Event` and its `Context` (the attempt, the deadline, the idempotency
-key and a bound logger).
+"""What a handler is: `async def handler(event, context) -> None`, an `Event` (what happened) and its `Context`
+(this run: the attempt, the deadline, the idempotency key, a bound logger and the lifespan's state).
 
-`consumers.registry` says which handlers run for which events; `consumers.runner` runs them.
+`consumers.registry` says which handlers run for which events, with what limits; `consumers.runner` runs them.
 """
 
 from __future__ import annotations
@@ -10,31 +10,31 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from schemas import Envelope
 
 P = TypeVar("P")
+# A bare `Context` is `Context[Any]`: the state is typed only where a handler says what its lifespan yields.
+S = TypeVar("S", default=Any)
 
 
 @dataclass(frozen=True, slots=True)
 class Event(Generic[P]):
-    """What a handler gets.
+    """What happened: the event as the receiver published it, with its payload validated.
 
     Attributes:
         envelope: the event as the receiver published it.
         payload: the payload validated with the provider's model (`schemas.payloads`), or the plain JSON
             for a provider without one.
-        attempt: 1 on the first delivery to this group, then one more per retry.
-        idempotency_key: the event id; pass it to every downstream call that takes one (an agent run, a
-            payment API), so that a retry after a partial success does not act twice.
         traceparent: the record's W3C trace context (the sender's, or the receiver's publish span), if any.
+            With tracing on, the handler's own span is the current OpenTelemetry span while it runs.
     """
 
     envelope: Envelope
     payload: P
-    attempt: int
-    idempotency_key: str
     traceparent: str | None = None
 
     @property
@@ -46,6 +46,11 @@ class Event(Generic[P]):
     def provider(self) -> str:
         """The provider (`github`, `stripe`, `hmac`, ...)."""
         return self.envelope.provider
+
+    @property
+    def source(self) -> str:
+        """The receiver's source the event came in by (`/webhooks/<source>`)."""
+        return self.envelope.source
 
     @property
     def type(self) -> str:
@@ -66,17 +71,19 @@ class EventLogger(logging.LoggerAdapter[logging.Logger]):
 
 
 @dataclass(frozen=True, slots=True)
-class Context:
-    """The run of a handler for one event.
+class Context(Generic[S]):
+    """This run of a handler for one event (`Event` is what happened).
 
     Attributes:
         attempt: 1 on the first delivery to this group, one more per retry (and per replay from the DLQ).
-        max_attempts: `CONSUMER_MAX_ATTEMPTS`; after a failure of the last attempt the event is dead-lettered.
+        max_attempts: the handler's `max_attempts` (default `CONSUMER_MAX_ATTEMPTS`); after a failure of the last
+            attempt the event is dead-lettered.
         deadline: when the worker cancels the handler, on the `time.monotonic()` clock.
-        idempotency_key: the event id; pass it to every downstream call that takes one (an agent run, a payment
-            API), so that a retry after a partial success does not act twice.
+        idempotency_key: the event id (`<tenant>/<id>` for a tenant's source: `Envelope.scoped_id`); pass it to
+            every downstream call that takes one (an agent run, a payment API), so that a retry after a partial
+            success does not act twice.
         log: a logger whose lines name the event, its type and the attempt.
-        traceparent: the W3C trace context to continue: the handler's span when tracing is on, else the record's.
+        state: what the lifespan of the handler's registry yielded (its shared clients); None without one.
     """
 
     attempt: int
@@ -84,7 +91,7 @@ class Context:
     deadline: float
     idempotency_key: str
     log: logging.LoggerAdapter[logging.Logger]
-    traceparent: str | None = None
+    state: S
 
     @property
     def time_left_s(self) -> float:
@@ -97,10 +104,8 @@ class Context:
         return self.attempt >= self.max_attempts
 
 
-# What the worker calls: `handler(event, context)`.
-Handler = Callable[[Event[Any], Context], Awaitable[object]]
-# What may be registered: a `Handler`, or an async function of the event alone.
-AnyHandler = Callable[[Event[Any], Context], Awaitable[object]] | Callable[[Event[Any]], Awaitable[object]]
+# The one shape of a handler: `async def handler(event, context) -> None` (checked when it is registered).
+HandlerFunc = Callable[[Event[Any], Context[Any]], Awaitable[None]]
 
 
 def bound_logger(logger: logging.Logger, *, event_id: str, event_type: str, attempt: int) -> EventLogger:

@@ -3,9 +3,12 @@
 An event of a group has a claim key, `webhooks:idem:{<group>:<provider>:<shard>}:<event id>`, holding a
 claim token with a lease in milliseconds while a member handles it. Once handled, the claim key is deleted
 and the event's 16-byte digest goes into the group's compact done-mark tables for the provider's remember
-window (`consumers.scripts` has the layout; `consumers.windows` the windows). Every operation takes all the
-events of a fetched batch and is one Lua script call: one round trip per batch, never one per event. On a
-Redis Cluster it is one call per hash slot, all pipelined at once (one round trip per node).
+window (`consumers.scripts` has the layout; `consumers.windows` the windows). An event with several handlers
+also has, while it is unfinished, a hash of the handlers that succeeded for it at
+`webhooks:handled:{<group>:<provider>:<shard>}:<event id>` (`handled_key`), deleted when it is marked done.
+Every operation takes all the events of a fetched batch and is one Lua script call: one round trip per batch,
+never one per event. On a Redis Cluster it is one call per hash slot, all pipelined at once (one round trip
+per node).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import redis.asyncio
 import redis.exceptions
@@ -29,6 +32,7 @@ from consumers.windows import RememberWindows
 # The public key layout of docs/contract.md; operators grep for it.
 KEY_PREFIX = "webhooks:idem:"
 DONE_PREFIX = "webhooks:done:"
+HANDLED_PREFIX = "webhooks:handled:"
 # The value the layout before this one left at `webhooks:idem:<group>:<provider>:<event id>` once handled:
 # honoured until it expires (a claim token there is honoured as a live claim).
 DONE = "done"
@@ -53,6 +57,39 @@ class Claim(enum.Enum):
     """Another live claim holds it: leave it to that one, and ask again later."""
 
 
+class ClaimStore(Protocol):
+    """What the exactly-once core asks of its store, one batch per call (`IdempotencyStore` in Redis; an in-memory
+    fake in the tests). Every method raises `StoreUnavailable` when the store did not answer."""
+
+    async def claim(self, keys: Sequence[str], token: str, lease_ms: int, *, force: bool = False) -> list[Claim]:
+        """Claim each event that is neither done nor held by a live claim (`force`: done ones too)."""
+        ...
+
+    async def is_done(self, keys: Sequence[str]) -> list[bool]:
+        """Whether each event is done, claiming nothing."""
+        ...
+
+    async def complete(self, keys: Sequence[str], token: str) -> list[bool]:
+        """Mark events done where our claim holds them or nobody's does; True where it did."""
+        ...
+
+    async def release(self, keys: Sequence[str], token: str) -> list[bool]:
+        """Delete the claims that are still ours; True where it did."""
+        ...
+
+    async def renew(self, keys: Sequence[str], token: str, lease_ms: int) -> list[bool]:
+        """Extend the claims that are still ours; True where it did."""
+        ...
+
+    async def handled(self, keys: Sequence[str]) -> list[set[str]]:
+        """The handlers that succeeded for each unfinished event."""
+        ...
+
+    async def mark(self, marks: Sequence[tuple[str, str]]) -> list[bool]:
+        """Mark `(claim key, handler name)` succeeded for unfinished events."""
+        ...
+
+
 def _digest(event_id: str) -> bytes:
     return hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=DIGEST_BYTES).digest()
 
@@ -65,6 +102,11 @@ def claim_key(group: str, provider: str, event_id: str) -> str:
     """
     shard = _digest(event_id)[0] % SHARDS
     return f"{KEY_PREFIX}{{{group}:{provider}:{shard:02x}}}:{event_id}"
+
+
+def handled_key(key: str) -> str:
+    """The key of the handlers that succeeded for an unfinished event, beside its claim key (same hash tag)."""
+    return HANDLED_PREFIX + key[len(KEY_PREFIX) :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +181,42 @@ class IdempotencyStore:
         Raises:
             StoreUnavailable: Redis did not answer, or refused the call.
         """
-        codes = await self._run(self._complete, keys, [token, DONE_PREFIX], self._complete_args)
+        head: list[EncodableT] = [token, DONE_PREFIX, KEY_PREFIX, HANDLED_PREFIX]
+        codes = await self._run(self._complete, keys, head, self._complete_args)
         return [bool(code) for code in codes]
+
+    async def handled(self, keys: Sequence[str]) -> list[set[str]]:
+        """The names of the handlers that succeeded for each unfinished event (none for a done one).
+
+        Raises:
+            StoreUnavailable: Redis did not answer, or refused the call.
+        """
+
+        async def read() -> list[set[str]]:
+            pipe = self._client.pipeline()
+            for key in keys:
+                pipe.hkeys(handled_key(key))
+            return [{name.decode() for name in names} for names in await pipe.execute()]
+
+        return await self._call(read) if keys else []
+
+    async def mark(self, marks: Sequence[tuple[str, str]]) -> list[bool]:
+        """Mark handlers succeeded for unfinished events, `(claim key, handler name)` each, for the provider's
+        remember window at most (the event's `done` deletes them sooner); True for each.
+
+        Raises:
+            StoreUnavailable: Redis did not answer, or refused the call.
+        """
+
+        async def write() -> list[bool]:
+            pipe = self._client.pipeline()
+            for key, name in marks:
+                pipe.hset(handled_key(key), name, "")
+                pipe.expire(handled_key(key), self._windows.of(_event(key).provider))
+            await pipe.execute()
+            return [True] * len(marks)
+
+        return await self._call(write) if marks else []
 
     async def release(self, keys: Sequence[str], token: str) -> list[bool]:
         """Delete claims that are still ours, so a retry can claim the events; True where it did.

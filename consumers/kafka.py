@@ -83,6 +83,19 @@ class Record(Protocol):
     def headers(self) -> Headers: ...
 
 
+class RecordSink(Protocol):
+    """Where the worker sends retry and dead-letter records (`KafkaClient`; an in-memory fake in the tests)."""
+
+    async def send_all(self, records: Sequence[OutRecord]) -> None:
+        """Send the records and wait for every acknowledgement.
+
+        Raises:
+            BrokerUnavailable: not acknowledged (the caller sends them again).
+            RecordTooLarge: refused for its size (sending again can't help).
+        """
+        ...
+
+
 class TimedRecord(Record, Protocol):
     """A fetched record with the broker's timestamp (epoch ms): for a DLQ record, when it was dead-lettered."""
 
@@ -309,9 +322,10 @@ class KafkaClient:
             raise BrokerUnavailable(f"Kafka did not acknowledge a record: {type(exc).__name__}") from exc
 
 
-async def read_to_end(settings: Settings, topic: str) -> AsyncIterator[TimedRecord]:
-    """Every record of `topic` from its beginning to its end as of the call, partition by partition, without a
-    consumer group (nothing is committed: a DLQ is read, never consumed)."""
+async def read_to_end(settings: Settings, topic: str, *, group: str | None = None) -> AsyncIterator[TimedRecord]:
+    """Every record of `topic` from its beginning (or from `group`'s committed offsets) to its end as of the call,
+    partition by partition, without joining a consumer group (nothing is committed: a DLQ is read, never
+    consumed; a dry run reads what the group would, leaving its partitions to its members)."""
     admin = AIOKafkaAdminClient(**aiokafka_options(settings))
     await admin.start()
     try:
@@ -329,6 +343,8 @@ async def read_to_end(settings: Settings, topic: str) -> AsyncIterator[TimedReco
     try:
         ends = await consumer.end_offsets(parts)
         starts = await consumer.beginning_offsets(parts)
+        if group is not None:
+            starts = {tp: max(starts[tp], offset) for tp, offset in (await _committed(settings, group, parts)).items()}
         for tp in parts:
             if ends[tp] <= starts[tp]:
                 continue
@@ -343,6 +359,16 @@ async def read_to_end(settings: Settings, topic: str) -> AsyncIterator[TimedReco
         await consumer.stop()
 
 
+async def _committed(settings: Settings, group: str, parts: list[TopicPartition]) -> dict[TopicPartition, int]:
+    # The group's committed offsets, asked of its coordinator without joining the group (no partition moves).
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=group, **aiokafka_options(settings))
+    await consumer.start()
+    try:
+        return {tp: await consumer.committed(tp) or 0 for tp in parts}
+    finally:
+        await consumer.stop()
+
+
 __all__ = [
     "Ends",
     "Headers",
@@ -350,6 +376,7 @@ __all__ = [
     "OutRecord",
     "Partition",
     "Record",
+    "RecordSink",
     "ensure_topics",
     "read_to_end",
 ]

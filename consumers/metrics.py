@@ -1,7 +1,7 @@
 """The consumers' Prometheus metrics; names and labels are part of the contract (docs/contract.md, "Metrics").
 
-Label values come from small fixed sets (providers, the group, topics, partitions, `Outcome`), never
-from an event.
+Label values come from small fixed sets (providers, the group, topics, partitions, `Outcome`, the registered
+handler names), never from an event.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ class ConsumerMetrics:
         )
         self.processed = Counter(
             "webhooks_processed",
-            "Records dealt with, by outcome.",
-            ["provider", "group", "outcome"],
+            'Records dealt with, by handler and outcome: one count per handler a record concerned; handler "" for a '
+            "record no handler ran for (invalid, or no handler matched).",
+            ["provider", "group", "outcome", "handler"],
             registry=registry,
         )
         self.duplicates = Counter(
@@ -53,7 +54,7 @@ class ConsumerMetrics:
         self.handler_duration = Histogram(
             "webhooks_handler_duration_seconds",
             "Time spent in one handler call, failures and timeouts included.",
-            ["provider", "group"],
+            ["provider", "group", "handler"],
             registry=registry,
             # Agent handlers are slow: up to the default 30 s timeout.
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60),
@@ -83,20 +84,13 @@ class ConsumerMetrics:
         self.claims_overdue = _gauge(
             registry,
             "webhooks_claims_overdue",
-            "Claims this worker has held for longer than CONSUMER_HANDLER_TIMEOUT_S (leaked, or queued for a "
-            "concurrency slot that long).",
+            "Claims this worker has held for longer than the longest handler timeout (leaked, or queued for a "
+            "concurrency slot or a handler's rate that long).",
             ["group"],
         )
         self.in_flight = _gauge(
             registry, "webhooks_handlers_in_flight", "Events whose handlers are running now.", ["provider", "group"]
         )
-
-    def outcome(self, provider: str, group: str, outcome: Outcome, count: int = 1) -> None:
-        """Count records that ended with `outcome`."""
-        if count:
-            self.processed.labels(provider, group, outcome.value).inc(count)
-            if outcome is Outcome.DUPLICATE:
-                self.duplicates.labels(provider, group).inc(count)
 
 
 def _gauge(registry: CollectorRegistry, name: str, documentation: str, labels: list[str]) -> Gauge:

@@ -22,17 +22,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
 from consumers.claims import OUTAGE_BACKOFF_S
 from consumers.decoding import Decoded, Invalid, decode
 from consumers.errors import StoreUnavailable, until_available
-from consumers.idempotency import Claim, IdempotencyStore
+from consumers.handlers import Event
+from consumers.idempotency import Claim, ClaimStore
 from consumers.kafka import TimedRecord, attempt_of, header, read_to_end
 from consumers.metrics import ConsumerMetrics
-from consumers.registry import Registry
+from consumers.registry import Handler, Registry
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_ID, GroupTopics
@@ -120,7 +121,7 @@ class Replayer:
         self,
         *,
         group: str,
-        store: IdempotencyStore,
+        store: ClaimStore,
         runner: HandlerRunner,
         read: Reader,
         lease_ms: int,
@@ -142,8 +143,8 @@ class Replayer:
     def from_settings(
         cls,
         settings: Settings,
-        registry: Registry,
-        store: IdempotencyStore,
+        registry: Registry[Any],
+        store: ClaimStore,
         *,
         rate_per_s: float,
         force: bool = False,
@@ -198,28 +199,33 @@ class Replayer:
         selection: Selection,
         progress: Callable[[Summary], None] = lambda _: None,
     ) -> Summary:
-        """Replay each selected dead letter, one at a time and at most `rate_per_s` runs a second; what it did.
+        """Replay each selected dead letter, one at a time and at most `rate_per_s` runs a second, inside the
+        handler modules' lifespans; what it did.
 
         `progress` is called with the summary so far after each dead letter.
+
+        Raises:
+            StartupError: a handler module's lifespan failed to start; nothing was replayed.
         """
         summary = Summary()
         next_start = time.monotonic()
         # The events of this replay so far: another dead copy of one is a duplicate, forced or not.
         seen: set[str] = set()
-        async for plan in self._select(topics, selection, summary):
-            item = self._decode(plan, summary)
-            if item is None:
-                pass  # counted and reported
-            elif item.claim_key in seen:
-                summary.duplicates += 1
-            else:
-                seen.add(item.claim_key)
-                # The rate is kept before the claim: a claim never waits for it.
-                await asyncio.sleep(max(0.0, next_start - time.monotonic()))
-                if await self._replay(plan, item, summary):
-                    next_start = time.monotonic() + self._interval_s
-            summary.processed += 1
-            progress(summary)
+        async with self._runner.lifespan():
+            async for plan in self._select(topics, selection, summary):
+                item = self._decode(plan, summary)
+                if item is None:
+                    pass  # counted and reported
+                elif item.claim_key in seen:
+                    summary.duplicates += 1
+                else:
+                    seen.add(item.claim_key)
+                    # The rate is kept before the claim: a claim never waits for it.
+                    await asyncio.sleep(max(0.0, next_start - time.monotonic()))
+                    if await self._replay(plan, item, summary):
+                        next_start = time.monotonic() + self._interval_s
+                summary.processed += 1
+                progress(summary)
         return summary
 
     async def _select(
@@ -259,7 +265,11 @@ class Replayer:
             summary.busy += 1
             self._out(f"busy      {_where(plan)}: a worker holds it now; replay it later")
             return False
-        run = asyncio.create_task(self._runner.run(item.event, plan.topics.provider))
+        event = item.event
+        handlers = self._runner.registry.handlers_for(event.provider, event.type)
+        handled = await _redis(lambda: self._store.handled([key]))
+        pending = tuple(handler for handler in handlers if handler.name not in handled[0])
+        run = asyncio.create_task(self._run(event, pending, key, item.attempt))
         renewing = asyncio.create_task(self._renew(key, run))
         try:
             error = await run
@@ -282,6 +292,16 @@ class Replayer:
         summary.failed += 1
         self._out(f"failed    {_where(plan)}: {type(error).__name__}: {str(error)[:200]}")
         return True
+
+    async def _run(
+        self, event: Event[Any], pending: tuple[Handler, ...], key: str, attempt: int
+    ) -> BaseException | None:
+        # The handlers that have not succeeded for the event yet, as the worker runs them; the first error.
+        async def mark(handler: Handler) -> None:
+            await _redis(lambda: self._store.mark([(key, handler.name)]))
+
+        runs = await self._runner.run(event, pending, attempt=attempt, succeeded=mark if len(pending) > 1 else None)
+        return next(iter(runs.failed.values()), None)
 
     async def _is_done(self, key: str) -> bool:
         [done] = await _redis(lambda: self._store.is_done([key]))

@@ -1,24 +1,27 @@
-"""Running an event's handlers: one after the other, each with a timeout and a `Context`, measured.
+"""Running an event's handlers: side by side, each within its own limits, timeout and `Context`, measured.
 
-Shared by the worker and by `python -m consumers replay`, so a replayed event runs exactly as a live one.
+Shared by the worker and by `python -m consumers replay`, so a replayed event runs exactly as a live one. The
+runner also enters the handler modules' lifespans (`lifespan`), whose values are the handlers' `context.state`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from consumers.errors import HandlerTimeout
-from consumers.handlers import Context, Event, EventLogger, Handler, bound_logger
+from consumers.errors import HandlerTimeout, StartupError
+from consumers.handlers import Context, Event, EventLogger, bound_logger
+from consumers.limits import HandlerLimits
 from consumers.metrics import ConsumerMetrics
-from consumers.registry import Registry
+from consumers.registry import Handler, Registry
 from consumers.settings import Settings
 
 if TYPE_CHECKING:
-    from prometheus_client import Histogram
-
     from consumers.tracing import Tracing
 
 log = logging.getLogger(__name__)
@@ -26,38 +29,57 @@ log = logging.getLogger(__name__)
 handler_log = logging.getLogger("consumers.handlers")
 
 
+@dataclass(slots=True)
+class Runs:
+    """What became of the handlers asked to run for one event.
+
+    Attributes:
+        succeeded: those that returned.
+        failed: those that raised (or ran past their timeout), with the error.
+        unstarted: those that never started: the record was dropped first (`gone()`).
+    """
+
+    succeeded: list[Handler] = field(default_factory=list)
+    failed: dict[Handler, BaseException] = field(default_factory=dict)
+    unstarted: list[Handler] = field(default_factory=list)
+
+
 class HandlerRunner:
-    """Runs the handlers a registry has for an event.
+    """Runs handlers of a registry for an event.
 
     Args:
         registry: the handlers.
         metrics: handler duration and in-flight count.
         group: the consumer group, a metrics label.
-        timeout_s: per handler call (`CONSUMER_HANDLER_TIMEOUT_S`).
-        max_attempts: `CONSUMER_MAX_ATTEMPTS`, for `Context.last_attempt`.
+        timeout_s: per handler run, where the handler sets none (`CONSUMER_HANDLER_TIMEOUT_S`).
+        max_attempts: where the handler sets none (`CONSUMER_MAX_ATTEMPTS`).
+        concurrency: most handler runs at once over all handlers (`CONSUMER_CONCURRENCY`).
         tracing: a `handler <name>` span per call (`consumers.tracing`); None, the default, is off.
     """
 
     def __init__(
         self,
-        registry: Registry,
+        registry: Registry[Any],
         metrics: ConsumerMetrics,
         *,
         group: str,
         timeout_s: float,
         max_attempts: int,
+        concurrency: int,
         tracing: Tracing | None = None,
     ) -> None:
-        self._registry = registry
+        self.registry = registry
         self._metrics = metrics
         self._group = group
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
+        self._limits = HandlerLimits(concurrency)
         self._tracing = tracing
+        self._states: dict[Registry[Any], object] = {}
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, registry: Registry, metrics: ConsumerMetrics, *, tracing: Tracing | None = None
+        cls, settings: Settings, registry: Registry[Any], metrics: ConsumerMetrics, *, tracing: Tracing | None = None
     ) -> HandlerRunner:
         """The runner of the group's handlers, for a worker or a replay."""
         return cls(
@@ -66,49 +88,128 @@ class HandlerRunner:
             group=settings.consumer_group,
             timeout_s=settings.consumer_handler_timeout_s,
             max_attempts=settings.consumer_max_attempts,
+            concurrency=settings.consumer_concurrency,
             tracing=tracing,
         )
 
-    async def run(self, event: Event[Any], provider: str) -> BaseException | None:
-        """Run every handler of the event in registration order; the first error stops them and is returned.
+    def timeout_s(self, handler: Handler) -> float:
+        """The handler's timeout per run, in seconds."""
+        return handler.timeout_s if handler.timeout_s is not None else self._timeout_s
 
-        A handler that runs past the timeout is cancelled and reported as `HandlerTimeout`.
+    def max_attempts(self, handler: Handler) -> int:
+        """The handler's runs before its failure dead-letters the event."""
+        return handler.max_attempts if handler.max_attempts is not None else self._max_attempts
+
+    @property
+    def longest_timeout_s(self) -> float:
+        """The longest any handler may run."""
+        return max([self._timeout_s, *(self.timeout_s(handler) for handler in self.registry.handlers)])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Enter the lifespan of every handler module, in order, and exit them in reverse on the way out.
+
+        Raises:
+            StartupError: a lifespan failed to start; the message names it.
         """
-        duration = self._metrics.handler_duration.labels(provider, self._group)
-        in_flight = self._metrics.in_flight.labels(provider, self._group)
-        logger = bound_logger(handler_log, event_id=event.id, event_type=event.type, attempt=event.attempt)
+        async with contextlib.AsyncExitStack() as stack:
+            for owner in self.registry.owners:
+                if owner.lifespan is None:
+                    continue
+                try:
+                    self._states[owner] = await stack.enter_async_context(owner.lifespan())
+                except Exception as exc:
+                    name = getattr(owner.lifespan, "__qualname__", repr(owner.lifespan))
+                    module = getattr(owner.lifespan, "__module__", "")
+                    raise StartupError(
+                        f"the lifespan {module}.{name} failed to start: {type(exc).__name__}: {exc}"
+                    ) from exc
+            try:
+                yield
+            finally:
+                self._states.clear()
+
+    async def run(
+        self,
+        event: Event[Any],
+        handlers: Sequence[Handler],
+        *,
+        attempt: int,
+        gone: Callable[[], bool] = lambda: False,
+        succeeded: Callable[[Handler], Awaitable[None]] | None = None,
+    ) -> Runs:
+        """Run `handlers` for the event side by side; what became of each.
+
+        Args:
+            attempt: the attempt of this run, for `Context`.
+            gone: true once the record was dropped (revoked, shutting down): handlers not started yet never are.
+            succeeded: awaited as each handler returns, before the event moves on (a success mark).
+        """
+        runs = Runs()
+        if not handlers:
+            return runs
+        in_flight = self._metrics.in_flight.labels(event.provider, self._group)
+        logger = bound_logger(handler_log, event_id=event.id, event_type=event.type, attempt=attempt)
         in_flight.inc()
         try:
-            for handler in self._registry.calls_for(event.provider, event.type):
-                if self._tracing is None:
-                    error = await self._call(handler, event, logger, duration, event.traceparent)
-                else:
-                    with self._tracing.step(f"handler {_name(handler)}") as span:
-                        error = await self._call(handler, event, logger, duration, self._tracing.traceparent(span))
-                        if error is not None:
-                            self._tracing.failed(span, error)
-                if error is not None:
-                    return error
-            return None
+            if len(handlers) == 1:
+                await self._one(handlers[0], event, attempt, logger, gone, runs, succeeded)
+            else:
+                await asyncio.gather(
+                    *(self._one(handler, event, attempt, logger, gone, runs, succeeded) for handler in handlers)
+                )
         finally:
             in_flight.dec()
+        return runs
+
+    async def _one(
+        self,
+        handler: Handler,
+        event: Event[Any],
+        attempt: int,
+        logger: EventLogger,
+        gone: Callable[[], bool],
+        runs: Runs,
+        succeeded: Callable[[Handler], Awaitable[None]] | None,
+    ) -> None:
+        await self._limits.enter(handler)
+        try:
+            if gone():
+                runs.unstarted.append(handler)
+                return
+            if self._tracing is None:
+                error = await self._call(handler, event, attempt, logger)
+            else:
+                with self._tracing.step(f"handler {handler.name}") as span:
+                    error = await self._call(handler, event, attempt, logger)
+                    if error is not None:
+                        self._tracing.failed(span, error)
+        finally:
+            self._limits.leave(handler)
+        if error is not None:
+            runs.failed[handler] = error
+            return
+        if succeeded is not None:
+            await succeeded(handler)
+        runs.succeeded.append(handler)
 
     async def _call(
-        self, handler: Handler, event: Event[Any], logger: EventLogger, duration: Histogram, traceparent: str | None
+        self, handler: Handler, event: Event[Any], attempt: int, logger: EventLogger
     ) -> BaseException | None:
+        timeout_s = self.timeout_s(handler)
         started = time.perf_counter()
-        deadline = asyncio.timeout(self._timeout_s)
+        deadline = asyncio.timeout(timeout_s)
         context = Context(
-            attempt=event.attempt,
-            max_attempts=self._max_attempts,
-            deadline=time.monotonic() + self._timeout_s,
-            idempotency_key=event.idempotency_key,
+            attempt=attempt,
+            max_attempts=self.max_attempts(handler),
+            deadline=time.monotonic() + timeout_s,
+            idempotency_key=event.envelope.scoped_id,
             log=logger,
-            traceparent=traceparent,
+            state=self._state(handler),
         )
         try:
             async with deadline:
-                await handler(event, context)
+                await handler.func(event, context)
         except (Exception, asyncio.CancelledError) as exc:
             task = asyncio.current_task()
             if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
@@ -117,15 +218,19 @@ class HandlerRunner:
             # failure like any other.
             error: BaseException = exc
             if isinstance(exc, TimeoutError) and deadline.expired():
-                error = HandlerTimeout(f"{_name(handler)} ran past {self._timeout_s}s")
-            log.warning(
-                "event %s attempt %d: %s failed: %s", event.id, event.attempt, _name(handler), type(error).__name__
-            )
+                error = HandlerTimeout(f"{handler.name} ran past {timeout_s}s")
+            log.warning("event %s attempt %d: %s failed: %s", event.id, attempt, handler.name, type(error).__name__)
             return error
         finally:
-            duration.observe(time.perf_counter() - started)
+            self._metrics.handler_duration.labels(event.provider, self._group, handler.name).observe(
+                time.perf_counter() - started
+            )
         return None
 
-
-def _name(handler: object) -> str:
-    return getattr(handler, "__qualname__", None) or repr(handler)
+    def _state(self, handler: Handler) -> object:
+        if handler.owner.lifespan is None:
+            return None
+        try:
+            return self._states[handler.owner]
+        except KeyError:
+            raise RuntimeError(f"{handler.name} runs outside its module's lifespan (HandlerRunner.lifespan)") from None

@@ -97,10 +97,11 @@ return result
 """
 )
 
-# KEYS: the claim keys. ARGV: token, done prefix, then per event its digest, current bucket and the time its
-# bucket's table expires (epoch s). Returns 1 per event marked done: ours, or free because our lease lapsed
-# (Redis was away longer than it) and nobody claimed it since. An event another member claimed meanwhile is
-# left alone: that member is running it too, and marks it done itself.
+# KEYS: the claim keys. ARGV: token, done prefix, claim key prefix, handled-mark prefix, then per event its
+# digest, current bucket and the time its bucket's table expires (epoch s). Returns 1 per event marked done:
+# ours, or free because our lease lapsed (Redis was away longer than it) and nobody claimed it since. An event
+# another member claimed meanwhile is left alone: that member is running it too, and marks it done itself.
+# A done event's per-handler marks (same hash tag) are deleted: they are kept only while it is unfinished.
 COMPLETE = (
     _LIB
     + """
@@ -125,14 +126,15 @@ local function split(table_, n, expire_at)
         redis.call('EXPIREAT', target, expire_at)
     end
 end
-local token, prefix = ARGV[1], ARGV[2]
+local token, prefix, claim_prefix, handled_prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local result = {}
 for i, key in ipairs(KEYS) do
-    local digest, bucket, expire_at = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
+    local digest, bucket, expire_at = ARGV[3 * i + 2], ARGV[3 * i + 3], ARGV[3 * i + 4]
     local value = redis.call('GET', key)
     local ours = value == token or value == false
     if ours then
         if value then redis.call('DEL', key) end
+        redis.call('DEL', handled_prefix .. string.sub(key, #claim_prefix + 1))
         local table_ = prefix .. tag(key) .. ':' .. bucket
         local first = table_ .. ':0'
         local n = tonumber(redis.call('HGET', first, 'n') or '0')

@@ -41,7 +41,8 @@ class Settings(KafkaSettings):
 
     consumer_group: str = Field("agents", validation_alias="CONSUMER_GROUP")
     consumer_providers: CommaList = Field(("hmac", "github", "stripe"), validation_alias="CONSUMER_PROVIDERS")
-    consumer_handlers: CommaList = Field(("consumers.examples.agent",), validation_alias="CONSUMER_HANDLERS")
+    # No default: a worker without its handlers refuses to start (`consumers.__main__`).
+    consumer_handlers: CommaList = Field((), validation_alias="CONSUMER_HANDLERS")
     consumer_metrics_host: str = Field("127.0.0.1", validation_alias="CONSUMER_METRICS_HOST")
     consumer_metrics_port: int = Field(9400, ge=0, le=65535, validation_alias="CONSUMER_METRICS_PORT")
     # A claim outlives a handler run: it is renewed while the handler runs, and expires after a crash.

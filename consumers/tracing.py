@@ -6,7 +6,7 @@ Off unless the OTEL_* variables turn it on (`schemas.tracecontext.tracing_enable
 `traceparent` header (the receiver's `publish` span, or the sender's context), so one webhook is one trace
 across both processes; a retry record carries the same header, so its attempts join that trace too. The
 span is the current one while the record is processed: a handler's own instrumented calls nest under its
-`handler` span, and `Context.traceparent` names that span.
+`handler <registered name>` span.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from consumers.claims import ClaimBatcher
 from consumers.decoding import Decoded, Invalid
 from consumers.errors import ConfigError
-from consumers.idempotency import Claim, IdempotencyStore
+from consumers.idempotency import Claim, ClaimStore
 from consumers.kafka import header
 from schemas.topics import HEADER_TRACEPARENT
 from schemas.tracecontext import format_traceparent, tracing_enabled
@@ -152,7 +152,7 @@ class Tracing:
 class TracedClaimBatcher(ClaimBatcher):
     """A `ClaimBatcher` whose `claim` and `complete` are spans under the record's `consume` span."""
 
-    def __init__(self, store: IdempotencyStore, *, lease_ms: int, tracing: Tracing) -> None:
+    def __init__(self, store: ClaimStore, *, lease_ms: int, tracing: Tracing) -> None:
         super().__init__(store, lease_ms=lease_ms)
         self._tracing = tracing
 

@@ -21,14 +21,14 @@ import time
 from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
 from consumers.claims import ClaimBatcher
 from consumers.decoding import Decoded, Invalid, decode
 from consumers.delivery import Delivery
-from consumers.idempotency import IdempotencyStore
+from consumers.idempotency import ClaimStore
 from consumers.kafka import KafkaClient, Partition, Record, attempt_of, int_header
 from consumers.lanes import Lanes
 from consumers.metrics import ConsumerMetrics
@@ -66,7 +66,7 @@ class Limits:
         max_poll_interval_ms: the longest the group waits between fetches (`CONSUMER_MAX_POLL_INTERVAL_MS`).
         shutdown_grace_s: how long running handlers may finish on a stop or a revocation
             (`CONSUMER_SHUTDOWN_GRACE_S`).
-        overdue_after_s: a claim held longer than this counts as overdue (`CONSUMER_HANDLER_TIMEOUT_S`).
+        overdue_after_s: a claim held longer than this counts as overdue (the longest handler timeout).
     """
 
     max_batch: int
@@ -130,9 +130,9 @@ class Worker:
     def from_settings(
         cls,
         settings: Settings,
-        registry: Registry,
+        registry: Registry[Any],
         *,
-        store: IdempotencyStore,
+        store: ClaimStore,
         metrics: ConsumerMetrics | None = None,
         kafka: KafkaClient | None = None,
         topics: Sequence[GroupTopics] | None = None,
@@ -142,7 +142,7 @@ class Worker:
 
         Args:
             settings: the process settings.
-            registry: the handlers.
+            registry: the handlers; their modules' lifespans are entered by `run`.
             store: the idempotency store (its Redis client stays the caller's to close).
             metrics: where to count; by default a registry of its own (`Worker.metrics`).
             kafka: the Kafka adapter; by default one of the settings.
@@ -167,16 +167,14 @@ class Worker:
             kafka,
             metrics,
             group=group,
-            max_attempts=settings.consumer_max_attempts,
             retry_backoff_ms=settings.consumer_retry_backoff_ms,
-            concurrency=settings.consumer_concurrency,
         )
         limits = Limits(
             settings.consumer_max_batch,
             settings.consumer_max_inflight_bytes,
             settings.consumer_max_poll_interval_ms,
             settings.consumer_shutdown_grace_s,
-            settings.consumer_handler_timeout_s,
+            runner.longest_timeout_s,
         )
         return cls(group, topics, kafka, claims, delivery, metrics, limits, tracing=tracing)
 
@@ -195,7 +193,16 @@ class Worker:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Join the group and process until `stop()`; then drain, commit and leave the group."""
+        """Enter the handlers' lifespans, join the group and process until `stop()`; then drain, commit, leave the
+        group and exit the lifespans.
+
+        Raises:
+            StartupError: a handler module's lifespan failed to start; the worker did not join the group.
+        """
+        async with self._delivery.runner.lifespan():
+            await self._consume()
+
+    async def _consume(self) -> None:
         await self._kafka.start(self.topics, on_revoked=self._on_revoked, on_assigned=self._on_assigned)
         log.info("consuming %s as group %s", ", ".join(self.topics), self._group)
         renewing = asyncio.create_task(self._claims.renew_forever())

@@ -28,15 +28,22 @@ def _serve(argv: Sequence[str]) -> int:
 
 
 def _consume(argv: Sequence[str]) -> int:
-    argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog=f"{PROG} consume",
         description="Run one member of the consumer group CONSUMER_GROUP until SIGTERM or Ctrl-C: the topics of "
         "CONSUMER_PROVIDERS, the handlers of CONSUMER_HANDLERS, metrics on CONSUMER_METRICS_PORT (default "
         f"9400). {CONFIGURED}",
-    ).parse_args(argv)
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list which handlers each record waiting for the group would run, and exit: nothing is claimed, run "
+        "or committed",
+    )
+    args = parser.parse_args(argv)
     from consumers import __main__ as consumers_main
 
-    return consumers_main.main(["run"])
+    return consumers_main.main(["run", *(["--dry-run"] if args.dry_run else [])])
 
 
 def _replay(argv: Sequence[str]) -> int:

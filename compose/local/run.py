@@ -23,6 +23,8 @@ DEV_SECRETS = {
     "WEBHOOK_SECRET_GITHUB": "dev-github-secret",
     "WEBHOOK_SECRET_STRIPE": "whsec_dev",
 }
+# The example agent, named here on purpose: a worker without CONSUMER_HANDLERS refuses to start.
+HANDLERS = {"CONSUMER_HANDLERS": "consumers.examples.agent"}
 SHUTDOWN_GRACE_S = 20.0
 
 
@@ -33,7 +35,7 @@ def main() -> int:
         stack.log(f"error: {exc}")
         return 1
     # Text logs for a person at a terminal; deployments keep the JSON default.
-    env = {**DEV_SECRETS, "LOG_FORMAT": "text", **os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**DEV_SECRETS, **HANDLERS, "LOG_FORMAT": "text", **os.environ, "PYTHONUNBUFFERED": "1"}
     children = {
         name: subprocess.Popen([sys.executable, "-m", name], env=env, cwd=stack.ROOT)
         for name in ("receiver", "consumers")

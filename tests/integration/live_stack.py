@@ -17,7 +17,7 @@ import orjson
 import redis.asyncio
 from prometheus_client import CollectorRegistry
 
-from consumers.handlers import Event
+from consumers.handlers import Context, Event
 from consumers.idempotency import IdempotencyStore
 from consumers.kafka import ensure_topics
 from consumers.metrics import ConsumerMetrics, serve
@@ -80,7 +80,7 @@ async def live_stack(kafka_bootstrap: str, redis_url: str, unique: str) -> Async
     handlers = Registry()
 
     @handlers.handler("hmac", "*")
-    async def record(event: Event[Any]) -> None:
+    async def record(event: Event[Any], context: Context) -> None:
         handled.append(event.id)
 
     metrics = ConsumerMetrics(CollectorRegistry())

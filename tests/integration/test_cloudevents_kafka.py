@@ -18,7 +18,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.v1 import kafka as ce_v1_kafka
 from prometheus_client import CollectorRegistry
 
-from consumers.handlers import Event
+from consumers.handlers import Context, Event
 from consumers.idempotency import IdempotencyStore
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
@@ -135,7 +135,7 @@ async def test_retry_and_dead_letter_records_are_the_same_cloudevent(
         registry=CollectorRegistry(),
     )
 
-    async def always_fails(event: Event[Any]) -> None:
+    async def always_fails(event: Event[Any], context: Context) -> None:
         raise RuntimeError("agent down")
 
     body = b'{"id":"evt-ce","type":"order.created"}'

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis.asyncio
 
-from consumers.handlers import Event
+from consumers.handlers import Context, Event
 from consumers.idempotency import IdempotencyStore, claim_key
 from receiver.sources import Source
 from receiver.verify import GitHubScheme, HmacScheme
@@ -84,9 +84,9 @@ async def test_the_senders_traceparent_reaches_the_handler_and_survives_a_retry(
     http = await receiver(Source("hmac", HmacScheme(), (b"k",), group.topics.topic))
     seen: list[tuple[int, str | None]] = []
 
-    async def fail_once(event: Event[Any]) -> None:
-        seen.append((event.attempt, event.traceparent))
-        if event.attempt == 1:
+    async def fail_once(event: Event[Any], context: Context) -> None:
+        seen.append((context.attempt, event.traceparent))
+        if context.attempt == 1:
             raise RuntimeError("flaky agent")
 
     running, _ = await worker(group, fail_once)

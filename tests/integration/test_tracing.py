@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CollectorRegistry
 
 from consumers import tracing as consumer_tracing
-from consumers.handlers import Event
+from consumers.handlers import Context, Event
 from consumers.idempotency import IdempotencyStore
 from receiver import tracing as receiver_tracing
 from receiver.app import create_app
@@ -72,9 +72,9 @@ async def test_one_signed_webhook_is_one_trace_across_receiver_worker_and_retry(
     )
     seen: list[str | None] = []
 
-    async def fail_once(event: Event[Any]) -> None:
+    async def fail_once(event: Event[Any], context: Context) -> None:
         seen.append(event.traceparent)
-        if event.attempt == 1:
+        if context.attempt == 1:
             raise RuntimeError("flaky agent")
 
     body = b'{"id":"evt-otel","type":"order.created"}'
@@ -99,7 +99,7 @@ async def test_one_signed_webhook_is_one_trace_across_receiver_worker_and_retry(
     # Everything of this webhook is one trace: the sender's.
     assert {span.context.trace_id for span in traced} == {SENDER_TRACE_ID}
     names = sorted(span.name for span in traced)
-    handler = "handler running_worker.<locals>.record"
+    handler = "handler record"  # its registered name
     assert names == sorted(["receive", "verify", "publish", "ack"] + ["consume", "claim", handler] * 2 + ["complete"])
 
     receive, publish = one(traced, "receive"), one(traced, "publish")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import redis.asyncio
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumers.idempotency import Client, IdempotencyStore, claim_key
@@ -117,20 +118,16 @@ async def prepare(group: Group, count: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Scrape:
-    """The samples of one scrape of a worker's /metrics, read as a registry is (`get_sample_value`)."""
+    """The samples of one scrape of a worker's /metrics, read as a registry is (`collect`)."""
 
-    samples: dict[tuple[str, frozenset[tuple[str, str]]], float]
+    families: list[Metric]
 
-    def get_sample_value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
-        return self.samples.get((name, frozenset((labels or {}).items())))
+    def collect(self) -> Iterable[Metric]:
+        return self.families
 
 
 async def scrape(env: dict[str, str]) -> Scrape:
     """A scrape of the worker's /metrics."""
     async with httpx.AsyncClient() as http:
         response = await http.get(f"http://127.0.0.1:{env['CONSUMER_METRICS_PORT']}/metrics", timeout=5)
-    samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return Scrape(samples)
+    return Scrape(list(text_string_to_metric_families(response.text)))

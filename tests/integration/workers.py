@@ -1,23 +1,25 @@
 """Consumer-group workers run in the test's own event loop, on the real Kafka and Redis.
 
 `running_worker` is the one way the integration tests run a worker in process; it builds it as
-`python -m consumers` does (`Worker.from_settings`). `outcome` reads `webhooks_processed_total` from any
-source of samples: a running worker, a worker's metrics registry, or a scrape of a worker process.
+`python -m consumers` does (`Worker.from_settings`). `outcome` reads `webhooks_processed_total`, summed over
+its handlers, from any source of samples: a running worker, a worker's metrics registry, or a scrape of a
+worker process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiokafka.errors import UnknownTopicOrPartitionError
 from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
 
-from consumers.handlers import Event
+from consumers.handlers import Context, Event
 from consumers.idempotency import IdempotencyStore
 from consumers.kafka import KafkaClient, ensure_topics
 from consumers.metrics import ConsumerMetrics
@@ -33,15 +35,26 @@ PARTITIONS = 2
 
 
 class Samples(Protocol):
-    """What a metrics registry answers (`prometheus_client.CollectorRegistry.get_sample_value`)."""
+    """What a metrics registry answers (`prometheus_client.CollectorRegistry.collect`)."""
 
-    def get_sample_value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None: ...
+    def collect(self) -> Iterable[Metric]: ...
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of the samples named `name` whose labels include `labels` (the others summed over)."""
+    wanted = labels.items()
+    return sum(
+        sample.value
+        for family in samples.collect()
+        for sample in family.samples
+        if sample.name == name and wanted <= sample.labels.items()
+    )
 
 
 def outcome(samples: Samples, provider: str, group: str, name: str) -> float:
-    """How many records of `provider` the group resolved with outcome `name`."""
-    labels = {"provider": provider, "group": group, "outcome": name}
-    return samples.get_sample_value("webhooks_processed_total", labels) or 0.0
+    """How many records of `provider` the group resolved with outcome `name`, summed over the handlers (a record
+    counts once per handler it concerned: once for a group with one handler)."""
+    return total(samples, "webhooks_processed_total", provider=provider, group=group, outcome=name)
 
 
 def make_settings(kafka_bootstrap: str, redis_url: str, group: str, **overrides: Any) -> Settings:
@@ -105,18 +118,17 @@ class Running:
     kafka: KafkaClient
     calls: list[tuple[str, int, float]] = field(default_factory=list)
 
-    def get_sample_value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
-        return self.metrics.registry.get_sample_value(name, dict(labels or {}))
+    def collect(self) -> Iterable[Metric]:
+        return self.metrics.registry.collect()
 
     def sample(self, name: str, **labels: str) -> float:
-        labels = {"provider": self.route.provider, "group": self.settings.consumer_group, **labels}
-        return self.get_sample_value(name, labels) or 0.0
+        return total(self, name, provider=self.route.provider, group=self.settings.consumer_group, **labels)
 
     def outcome(self, name: str) -> float:
         return outcome(self, self.route.provider, self.settings.consumer_group, name)
 
 
-Behaviour = Callable[[Event[Any]], Awaitable[object]]
+Behaviour = Callable[[Event[Any], Context], Awaitable[None]]
 Stop = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -144,9 +156,10 @@ async def running_worker(
         registry = Registry()
 
         @registry.handler(route.provider, "*")
-        async def record(event: Event[Any]) -> object:
-            running.calls.append((event.id, event.attempt, time.monotonic()))
-            return await behaviour(event) if behaviour is not None else None
+        async def record(event: Event[Any], context: Context) -> None:
+            running.calls.append((event.id, context.attempt, time.monotonic()))
+            if behaviour is not None:
+                await behaviour(event, context)
 
     worker = Worker.from_settings(
         settings, registry, store=store, metrics=running.metrics, kafka=kafka, topics=[route], tracing=tracing

@@ -11,11 +11,12 @@ from typing import TypeVar
 
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.metrics import MetricWrapperBase
 
 from consumers.forward.answers import answer_error
 from consumers.forward.settings import ForwardSettings
 from consumers.forward.signing import signed_headers
-from consumers.idempotency import DONE_PREFIX, claim_key
+from consumers.idempotency import DONE_PREFIX, HANDLED_PREFIX, claim_key, handled_key
 from consumers.metrics import ConsumerMetrics, Outcome
 from consumers.settings import Settings
 from receiver import errors
@@ -54,6 +55,20 @@ def test_the_metrics_of_the_contract_are_the_exported_ones(contract: str) -> Non
     named = set(re.findall(r"`(webhooks_[a-z_]+)", section(contract, "Metrics")))
     assert sorted(named - exported) == []
     assert sorted(exported - named) == []
+
+
+def test_the_labels_of_the_contracts_consumer_metrics_are_the_exported_ones(contract: str) -> None:
+    metrics = ConsumerMetrics(CollectorRegistry())
+    exported = {
+        metric._name + ("_total" if metric._type == "counter" else ""): sorted(metric._labelnames)
+        for metric in vars(metrics).values()
+        if isinstance(metric, MetricWrapperBase)
+    }
+    consumers = section(contract, "Metrics").split("Consumers:", 1)[1]
+    named = {
+        name: sorted(labels.split(",")) for name, labels in re.findall(r"`(webhooks_[a-z_]+)\{([a-z_,]+)\}`", consumers)
+    }
+    assert named == exported
 
 
 def test_outcome_and_reason_label_values_are_the_contracts(contract: str) -> None:
@@ -105,6 +120,8 @@ def test_topics_headers_and_redis_key_are_the_contracts(contract: str) -> None:
     assert claim_key("g", "p", "e") == "webhooks:idem:{g:p:11}:e"
     assert "`webhooks:idem:{<group>:<provider>:<shard>}:<event id>`" in contract
     assert f"`{DONE_PREFIX}{{<group>:<provider>:<shard>}}:<bucket>`" in contract
+    assert handled_key(claim_key("g", "p", "e")) == "webhooks:handled:{g:p:11}:e"
+    assert f"`{HANDLED_PREFIX}{{<group>:<provider>:<shard>}}:<event id>`" in contract
     # The layout before, honoured until its marks expire.
     assert "`webhooks:idem:<group>:<provider>:<event id>`" in contract
 

@@ -42,6 +42,7 @@ def run(module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ("receiver", {"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL"),
         ("consumers", {"CONSUMER_MAX_ATTEMPTS": "0"}, "CONSUMER_MAX_ATTEMPTS"),
         ("consumers", {"CONSUMER_HANDLERS": "no.such.module"}, "no.such.module"),
+        ("consumers", {}, "CONSUMER_HANDLERS is not set"),
     ],
 )
 def test_bad_configuration_is_one_line_naming_it(module: str, env: dict[str, str], named: str) -> None:

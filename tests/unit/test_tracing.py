@@ -158,6 +158,7 @@ def test_a_bad_otel_variable_stops_either_process_with_one_line(module: str, wor
         "WEBHOOK_SECRET_HMAC": "k",
         "RECEIVER_WORKERS": workers,
         "CONSUMER_WORKERS": workers,
+        "CONSUMER_HANDLERS": "consumers.examples.agent",
     }
     done = subprocess.run(
         [sys.executable, "-m", module], capture_output=True, text=True, timeout=60, check=False, env=environ

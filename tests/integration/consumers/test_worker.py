@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio
 
 from consumers.errors import PermanentError, RetryLater, StoreUnavailable
-from consumers.handlers import Event
+from consumers.handlers import Context, Event
 from consumers.idempotency import Claim, IdempotencyStore, claim_key
 from consumers.kafka import ensure_topics
 from schemas import Envelope
@@ -136,8 +136,8 @@ async def test_a_failure_is_retried_through_the_retry_topic_after_the_backoff(
     consumers = await consumer_group(consumer_retry_backoff_ms=400)
     settings, route, group = consumers.settings, consumers.topics, consumers.name
 
-    async def fail_once(event: Event[Any]) -> None:
-        if event.attempt == 1:
+    async def fail_once(event: Event[Any], context: Context) -> None:
+        if context.attempt == 1:
             raise ConnectionError("agent API unreachable")
 
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
@@ -161,7 +161,7 @@ async def test_a_handler_that_always_fails_ends_in_the_dlq_after_max_attempts(
     consumers = await consumer_group(consumer_max_attempts=3)
     settings, route, group = consumers.settings, consumers.topics, consumers.name
 
-    async def always_fail(event: Event[Any]) -> None:
+    async def always_fail(event: Event[Any], context: Context) -> None:
         raise RuntimeError("model overloaded")
 
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
@@ -194,7 +194,7 @@ async def test_a_permanent_error_or_a_timeout_is_not_retried_forever(
     consumers = await consumer_group(consumer_handler_timeout_s=0.2, consumer_max_attempts=2)
     settings, route = consumers.settings, consumers.topics
 
-    async def behave(event: Event[Any]) -> None:
+    async def behave(event: Event[Any], context: Context) -> None:
         if event.id == "permanent":
             raise PermanentError("unknown customer")
         await asyncio.sleep(10)
@@ -222,8 +222,8 @@ async def test_a_waiting_retry_does_not_hold_up_new_events(
     consumers = await consumer_group()
     settings, route = consumers.settings, consumers.topics
 
-    async def later_once(event: Event[Any]) -> None:
-        if event.id == "slow" and event.attempt == 1:
+    async def later_once(event: Event[Any], context: Context) -> None:
+        if event.id == "slow" and context.attempt == 1:
             raise RetryLater("rate limited", delay_s=1.5)
 
     async with running_worker(settings, route, store, later_once) as (running, stop):
@@ -302,7 +302,7 @@ async def test_stop_lets_in_flight_handlers_finish_and_commits(
     settings, route, group = consumers.settings, consumers.topics, consumers.name
     started, finish = asyncio.Event(), asyncio.Event()
 
-    async def slow(event: Event[Any]) -> None:
+    async def slow(event: Event[Any], context: Context) -> None:
         started.set()
         await finish.wait()
 
@@ -331,7 +331,7 @@ async def test_stop_past_the_grace_releases_the_claim_and_commits_nothing_unfini
     settings, route, group = consumers.settings, consumers.topics, consumers.name
     started = asyncio.Event()
 
-    async def stuck(event: Event[Any]) -> None:
+    async def stuck(event: Event[Any], context: Context) -> None:
         started.set()
         await asyncio.sleep(60)
 
@@ -356,7 +356,7 @@ async def test_a_claim_is_renewed_while_a_slow_handler_runs(
     consumers = await consumer_group(consumer_lease_ms=300, consumer_handler_timeout_s=2)
     settings, route, group = consumers.settings, consumers.topics, consumers.name
 
-    async def slow(event: Event[Any]) -> None:
+    async def slow(event: Event[Any], context: Context) -> None:
         await asyncio.sleep(0.8)
 
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])

@@ -15,7 +15,7 @@ import redis.asyncio
 from consumers.__main__ import parser
 from consumers.claims import ClaimBatcher
 from consumers.errors import StoreUnavailable
-from consumers.handlers import Context, Event, bound_logger
+from consumers.handlers import Context, bound_logger
 from consumers.idempotency import Claim, IdempotencyStore
 from consumers.kafka import Partition
 from consumers.lanes import Lanes
@@ -160,25 +160,10 @@ async def test_claims_wait_out_an_outage(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_the_context_knows_the_last_attempt_and_the_time_left() -> None:
     logger = bound_logger(logging.getLogger("t"), event_id="evt_1", event_type="push", attempt=3)
-    context = Context(attempt=3, max_attempts=3, deadline=0.0, idempotency_key="evt_1", log=logger)
+    context = Context(attempt=3, max_attempts=3, deadline=0.0, idempotency_key="evt_1", log=logger, state=None)
     assert context.last_attempt
     assert context.time_left_s == 0.0
     assert logger.process("ran", {})[0] == "event evt_1 (push, attempt 3): ran"
-
-
-async def test_a_handler_may_take_the_event_alone() -> None:
-    registry = Registry()
-    seen: list[object] = []
-
-    @registry.handler("hmac")
-    async def plain(event: Event[Any]) -> None:
-        seen.append(event)
-
-    assert registry.handlers_for("hmac", "x") == (plain,)
-    [call] = registry.calls_for("hmac", "x")
-    context = Context(1, 5, 0.0, "e", bound_logger(logging.getLogger("t"), event_id="e", event_type="", attempt=1))
-    await call("event", context)  # type: ignore[arg-type]
-    assert seen == ["event"]
 
 
 def test_a_selection_by_id_and_time() -> None:

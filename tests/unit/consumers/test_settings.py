@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,7 @@ def test_defaults() -> None:
     assert settings.redis_url.get_secret_value() == "redis://localhost:6379/0"
     assert settings.consumer_group == "agents"
     assert settings.consumer_providers == ("hmac", "github", "stripe")
-    assert settings.consumer_handlers == ("consumers.examples.agent",)
+    assert settings.consumer_handlers == ()
     assert (settings.consumer_metrics_host, settings.consumer_metrics_port) == ("127.0.0.1", 9400)
     assert settings.consumer_lease_ms == 60_000
     assert settings.consumer_done_ttl_s == 7 * 24 * 3600
@@ -83,9 +84,9 @@ def test_sasl_needs_its_credentials_and_never_shows_the_password(monkeypatch: py
     assert "hunter2" not in repr(settings)
 
 
-def _run_module(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run_module(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "consumers"],
+        [sys.executable, "-m", "consumers", *args],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,
@@ -111,6 +112,48 @@ def test_python_m_consumers_names_a_handler_module_it_cannot_import() -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "CONSUMER_HANDLERS: cannot import 'no_such_handlers_module'" in result.stderr
+
+
+@pytest.mark.parametrize("command", [(), ("replay",)])
+def test_python_m_consumers_without_handlers_refuses_to_start_with_one_line(command: tuple[str, ...]) -> None:
+    result = _run_module({}, *command)
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "consumers: CONSUMER_HANDLERS is not set: name the handler modules to run (consumers.examples.agent)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        (
+            "@registry.handler('stripe')\nasync def on_payment(event: Event[Any]) -> None: ...\n",
+            "consumers: CONSUMER_HANDLERS: my_handlers: handler my_handlers.on_payment: takes (event), but a handler "
+            "takes (event, context)",
+        ),
+        (
+            "@registry.handler('stripe')\n"
+            "async def on_push(event: Event[GitHubEvent], context: Context) -> None: ...\n",
+            "consumers: handler my_handlers.on_push: takes Event[GitHubEvent], but stripe events carry "
+            "schemas.stripe.StripeEvent",
+        ),
+        ("", "consumers: CONSUMER_HANDLERS: my_handlers register no handler"),
+    ],
+)
+def test_python_m_consumers_refuses_a_handler_module_it_cannot_run_with_one_line(
+    tmp_path: Path, source: str, line: str
+) -> None:
+    header = (
+        "from typing import Any\nfrom consumers import Context, Event, Registry\n"
+        "from schemas.github import GitHubEvent\nregistry = Registry()\n"
+    )
+    (tmp_path / "my_handlers.py").write_text(header + source)
+
+    result = _run_module({"CONSUMER_HANDLERS": "my_handlers", "PYTHONPATH": f"{tmp_path}:{ROOT}"})
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [line]
 
 
 def test_remember_windows_follow_the_providers_docs_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:

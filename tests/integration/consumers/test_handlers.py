@@ -1,0 +1,240 @@
+"""The handler API on the real broker and Redis: each handler once per event however often the others fail, the
+lifespans of several handler modules around the worker, and per-handler attempts, timeouts and rates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import redis.asyncio
+
+from consumers import Context, Event, Registry
+from consumers.dryrun import dry_run
+from consumers.idempotency import Claim, IdempotencyStore, claim_key, handled_key
+from consumers.kafka import read_to_end
+from consumers.registry import Rate
+from consumers.settings import Settings
+from schemas.topics import HEADER_ATTEMPT, HEADER_ERROR_CLASS, GroupTopics
+from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
+from tests.integration.polling import eventually
+from tests.integration.workers import Running, create_topics, make_route, make_settings, running_worker, total
+
+EVENTS = [f"evt_{i}" for i in range(6)]
+
+
+async def topics_of(
+    kafka_bootstrap: str, redis_url: str, unique: str, **overrides: Any
+) -> tuple[str, Settings, GroupTopics]:
+    """A group of its own, its settings and its topics (created)."""
+    group = f"g-{unique}"
+    settings = make_settings(kafka_bootstrap, redis_url, group, **overrides)
+    route = make_route("hmac", unique, group)
+    await create_topics(settings, route)
+    return group, settings, route
+
+
+def processed(running: Running, handler: str, outcome: str) -> float:
+    return total(running, "webhooks_processed_total", provider="hmac", outcome=outcome, handler=handler)
+
+
+async def test_two_handlers_on_one_provider_one_failing_twice_the_other_runs_exactly_once_per_event(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    group, settings, route = await topics_of(kafka_bootstrap, redis_url, unique, consumer_max_attempts=5)
+    runs: Counter[tuple[str, str]] = Counter()
+    registry = Registry()
+
+    @registry.handler("hmac")
+    async def record_order(event: Event[Any], context: Context) -> None:
+        runs["record_order", event.id] += 1
+
+    @registry.handler("hmac")
+    async def ask_agent(event: Event[Any], context: Context) -> None:
+        runs["ask_agent", event.id] += 1
+        if context.attempt <= 2:
+            raise ConnectionError("agent API: 503")
+
+    store = IdempotencyStore(redis_client)
+    async with running_worker(settings, route, store, registry=registry) as (metrics, stop):
+        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in EVENTS])
+        await eventually(lambda: processed(metrics, "ask_agent", "ok") == len(EVENTS), "every event handled")
+        await stop()
+
+    assert {event_id: runs["record_order", event_id] for event_id in EVENTS} == dict.fromkeys(EVENTS, 1)
+    assert {event_id: runs["ask_agent", event_id] for event_id in EVENTS} == dict.fromkeys(EVENTS, 3)
+    assert processed(metrics, "record_order", "ok") == len(EVENTS)
+    assert processed(metrics, "ask_agent", "retried") == 2 * len(EVENTS)
+    assert processed(metrics, "record_order", "retried") == 0
+    # Done events keep no per-handler marks, and are duplicates from now on.
+    keys = [claim_key(group, "hmac", event_id) for event_id in EVENTS]
+    assert await redis_client.exists(*[handled_key(key) for key in keys]) == 0
+    assert all(await store.is_done(keys))
+    assert await committed_lag(kafka_bootstrap, group, [route.topic, route.retry_topic]) == 0
+
+
+async def test_a_handler_out_of_attempts_dead_letters_the_event_and_a_replay_would_run_only_it(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    group, settings, route = await topics_of(kafka_bootstrap, redis_url, unique, consumer_max_attempts=5)
+    runs: Counter[str] = Counter()
+    registry = Registry()
+
+    @registry.handler("hmac")
+    async def steady(event: Event[Any], context: Context) -> None:
+        runs["steady"] += 1
+
+    @registry.handler("hmac", max_attempts=2)
+    async def doomed(event: Event[Any], context: Context) -> None:
+        runs["doomed"] += 1
+        assert context.max_attempts == 2
+        raise LookupError("no such customer")
+
+    store = IdempotencyStore(redis_client)
+    async with running_worker(settings, route, store, registry=registry) as (metrics, stop):
+        await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
+        await eventually(lambda: processed(metrics, "doomed", "dead_lettered") == 1, "the dead letter")
+        await stop()
+
+    assert runs == {"steady": 1, "doomed": 2}
+    [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
+    assert (headers_of(dead)[HEADER_ATTEMPT], headers_of(dead)[HEADER_ERROR_CLASS]) == ("2", "LookupError")
+    # The event is unfinished: its mark says which handler a replay need not run again.
+    key = claim_key(group, "hmac", "evt_1")
+    assert await store.handled([key]) == [{"steady"}]
+    assert await store.is_done([key]) == [False]
+
+
+@dataclass
+class Pool:
+    name: str
+    opened: float = 0.0
+    closed: float = 0.0
+    used: list[float] = field(default_factory=list)
+
+
+async def test_each_modules_lifespan_is_entered_before_the_first_event_and_exited_on_stop(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    _, settings, route = await topics_of(kafka_bootstrap, redis_url, unique)
+    pools: list[Pool] = []
+
+    def lifespan(name: str) -> Callable[[], Any]:
+        @asynccontextmanager
+        async def pool() -> AsyncIterator[Pool]:
+            opened = Pool(name, opened=time.monotonic())
+            pools.append(opened)
+            yield opened
+            opened.closed = time.monotonic()
+
+        return pool
+
+    llm, http = Registry(lifespan=lifespan("llm")), Registry(lifespan=lifespan("http"))
+
+    @llm.handler("hmac")
+    async def ask(event: Event[Any], context: Context[Pool]) -> None:
+        assert context.state.name == "llm"
+        context.state.used.append(time.monotonic())
+
+    @http.handler("hmac")
+    async def post(event: Event[Any], context: Context[Pool]) -> None:
+        assert context.state.name == "http"
+        context.state.used.append(time.monotonic())
+
+    merged = Registry()
+    merged.include(llm)
+    merged.include(http)
+    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=merged) as (metrics, stop):
+        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in EVENTS])
+        await eventually(lambda: processed(metrics, "post", "ok") == len(EVENTS), "every event handled")
+        assert [(pool.name, pool.closed) for pool in pools] == [("llm", 0.0), ("http", 0.0)]
+        await stop()
+
+    for pool in pools:
+        assert len(pool.used) == len(EVENTS)
+        assert pool.opened < min(pool.used)
+        assert max(pool.used) < pool.closed
+
+
+async def test_a_rate_limited_handler_waits_without_holding_up_the_other_handler_or_its_own_timeout(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    _, settings, route = await topics_of(kafka_bootstrap, redis_url, unique)
+    started: dict[str, list[float]] = {"slow_api": [], "quick": []}
+    registry = Registry()
+
+    # 4 a second with no burst: the six events take about 1.25 s, each run far inside its 0.5 s timeout.
+    @registry.handler("hmac", rate=Rate(4, burst=1), timeout_s=0.5)
+    async def slow_api(event: Event[Any], context: Context) -> None:
+        started["slow_api"].append(time.monotonic())
+        assert context.time_left_s > 0.4
+
+    @registry.handler("hmac")
+    async def quick(event: Event[Any], context: Context) -> None:
+        started["quick"].append(time.monotonic())
+
+    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
+        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in EVENTS])
+        await eventually(lambda: processed(metrics, "slow_api", "ok") == len(EVENTS), "every event handled")
+        await stop()
+
+    limited, free = sorted(started["slow_api"]), sorted(started["quick"])
+    assert limited[-1] - limited[0] >= (len(EVENTS) - 1) / 4 * 0.9
+    assert free[-1] - free[0] < 0.5, "the other handler waited for the rate"
+    assert processed(metrics, "slow_api", "retried") == 0
+
+
+async def test_a_dry_run_lists_what_each_waiting_record_would_run_and_changes_nothing(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    group, settings, route = await topics_of(kafka_bootstrap, redis_url, unique)
+    store = IdempotencyStore(redis_client)
+    ran: list[str] = []
+    registry = Registry()
+
+    @registry.handler("hmac")
+    async def first(event: Event[Any], context: Context) -> None:
+        ran.append("first")
+
+    @registry.handler("hmac", "order.*")
+    async def second(event: Event[Any], context: Context) -> None:
+        ran.append("second")
+
+    done, half = (claim_key(group, "hmac", event_id) for event_id in ("evt_done", "evt_half"))
+    assert await store.claim([done], "t", 60_000) == [Claim.CLAIMED]
+    await store.complete([done], "t")
+    await store.mark([(half, "first")])
+    records = [(event_id, envelope(event_id)) for event_id in ("evt_done", "evt_half", "evt_new")]
+    await produce(kafka_bootstrap, route.topic, [*records, ("evt_bad", b"not an envelope")])
+    before = sorted([key async for key in redis_client.scan_iter("webhooks:*")])
+
+    lines: list[str] = []
+    summary = await dry_run(
+        [route],
+        group=group,
+        registry=registry,
+        store=store,
+        read=partial(read_to_end, settings, group=group),
+        out=lines.append,
+    )
+
+    assert (
+        summary.line()
+        == "4 records waiting: 2 would run handlers, 1 duplicates, 0 without a matching handler, 1 invalid"
+    )
+    found = {line.split(" (")[0].split(":")[0]: line for line in lines}
+    assert found["would run  evt_new"].endswith(": first, second")
+    assert found["would run  evt_half"].endswith(": second")
+    assert found["duplicate  evt_done"].endswith(": handled already")
+    assert any(line.startswith("invalid    ") and "no valid envelope" in line for line in lines)
+    # Nothing ran, nothing was claimed or marked, nothing was committed or sent anywhere.
+    assert ran == []
+    assert sorted([key async for key in redis_client.scan_iter("webhooks:*")]) == before
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 4
+    for topic in (route.retry_topic, route.dlq_topic):
+        assert [record async for record in read_to_end(settings, topic)] == []
