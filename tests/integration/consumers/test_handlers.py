@@ -4,12 +4,15 @@ lifespans of several handler modules around the worker, and per-handler attempts
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio
@@ -23,7 +26,9 @@ from consumers.settings import Settings
 from schemas.topics import HEADER_ATTEMPT, HEADER_ERROR_CLASS, GroupTopics
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import eventually
+from tests.integration.worker_process import Group, prepare, worker_process
 from tests.integration.workers import Running, create_topics, make_route, make_settings, running_worker, total
+from tests.repository import ROOT
 
 EVENTS = [f"evt_{i}" for i in range(6)]
 
@@ -238,3 +243,64 @@ async def test_a_dry_run_lists_what_each_waiting_record_would_run_and_changes_no
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 4
     for topic in (route.retry_topic, route.dlq_topic):
         assert [record async for record in read_to_end(settings, topic)] == []
+
+
+# A handler module as a team would write one: two handlers on one provider, one failing twice, both counting their
+# runs in Redis through the lifespan's client.
+TWO_HANDLERS = """
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio
+
+from consumers import Context, Event, Registry
+
+
+@asynccontextmanager
+async def counter() -> AsyncIterator[redis.asyncio.Redis]:
+    client = redis.asyncio.Redis.from_url(os.environ["COUNT_REDIS_URL"])
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+registry = Registry(lifespan=counter)
+
+
+@registry.handler("*")
+async def steady(event: Event[Any], context: Context[redis.asyncio.Redis]) -> None:
+    await context.state.incr(f"{os.environ['COUNT_PREFIX']}:steady:{event.id}")
+
+
+@registry.handler("*")
+async def flaky(event: Event[Any], context: Context[redis.asyncio.Redis]) -> None:
+    await context.state.incr(f"{os.environ['COUNT_PREFIX']}:flaky:{event.id}")
+    if context.attempt <= 2:
+        raise ConnectionError("agent API: 503")
+"""
+
+
+async def test_a_worker_process_runs_the_steady_handler_once_per_event_while_the_other_fails_twice(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str, tmp_path: Path
+) -> None:
+    group = Group(kafka_bootstrap, redis_url, unique)
+    (tmp_path / f"two_handlers_{unique}.py").write_text(TWO_HANDLERS)
+    ids = await prepare(group, len(EVENTS))
+    env = group.env(
+        CONSUMER_HANDLERS=f"two_handlers_{unique}", PYTHONPATH=f"{tmp_path}:{ROOT}", CONSUMER_RETRY_BACKOFF_MS="50"
+    )
+
+    with worker_process(env, tmp_path / "worker.log") as process:
+        deadline = time.monotonic() + 60
+        while await group.done(redis_client, ids) != set(ids):
+            assert process.poll() is None, (tmp_path / "worker.log").read_text()
+            assert time.monotonic() < deadline, "the events were not all handled in 60 s"
+            await asyncio.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+    assert await group.counts(redis_client, "steady", ids) == dict.fromkeys(ids, 1)
+    assert await group.counts(redis_client, "flaky", ids) == dict.fromkeys(ids, 3)
