@@ -3,6 +3,7 @@ loading handler modules by name."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,9 @@ from consumers.errors import ConfigError
 from consumers.registry import Handler, Rate, load_handlers
 from schemas.github import GitHubEvent
 from schemas.stripe import StripeEvent
+
+# Handlers are named by their module and qualified name.
+HERE = re.escape(f"{__name__}.")
 
 
 async def noop(event: Event[Any], context: Context) -> None:
@@ -105,22 +109,10 @@ async def _returns(event: Event[Any], context: Context) -> int:
 @pytest.mark.parametrize(
     ("func", "message"),
     [
-        (
-            _not_async,
-            r"^handler tests\.unit\.consumers\.test_registry\._not_async: a handler is an `async def handler\(",
-        ),
-        (
-            _event_alone,
-            r"^handler tests\.unit\.consumers\.test_registry\._event_alone: takes \(event\), but a handler takes ",
-        ),
-        (
-            _three,
-            r"^handler tests\.unit\.consumers\.test_registry\._three: takes \(event, context, extra\), but a handler",
-        ),
-        (
-            _returns,
-            r"^handler tests\.unit\.consumers\.test_registry\._returns: returns int, but a handler returns None",
-        ),
+        (_not_async, rf"^handler {HERE}_not_async: a handler is an `async def handler\("),
+        (_event_alone, rf"^handler {HERE}_event_alone: takes \(event\), but a handler takes "),
+        (_three, rf"^handler {HERE}_three: takes \(event, context, extra\), but a handler"),
+        (_returns, rf"^handler {HERE}_returns: returns int, but a handler returns None"),
     ],
 )
 def test_a_handler_of_another_shape_is_refused_with_one_line_naming_it(func: Any, message: str) -> None:
@@ -143,7 +135,7 @@ def test_a_handler_of_another_shape_is_refused_with_one_line_naming_it(func: Any
     ],
 )
 def test_options_out_of_range_are_refused_naming_the_handler(options: dict[str, Any], message: str) -> None:
-    with pytest.raises(ConfigError, match=rf"^handler tests\.unit\.consumers\.test_registry\.noop: {message}"):
+    with pytest.raises(ConfigError, match=rf"^handler {HERE}noop: {message}"):
         Registry().add("hmac", "*", noop, **options)
 
 
@@ -159,9 +151,7 @@ def test_a_name_taken_by_another_function_is_refused_until_one_is_renamed() -> N
     second.add("hmac", "*", other, name="send")
     merged = Registry()
     merged.include(first)
-    with pytest.raises(
-        ConfigError, match=r"handler tests\.unit\.consumers\.test_registry\.other: the name 'send' is taken"
-    ):
+    with pytest.raises(ConfigError, match=rf"handler {HERE}other: the name 'send' is taken"):
         merged.include(second)
 
     again = Registry()
@@ -273,6 +263,6 @@ def test_an_annotation_that_does_not_fit_refuses_to_start_with_one_line_naming_t
 ) -> None:
     registry = Registry()
     registry.add(provider, "*", func)
-    with pytest.raises(ConfigError, match=rf"^handler tests\.unit\.consumers\.test_registry\.{message}") as caught:
+    with pytest.raises(ConfigError, match=rf"^handler {HERE}{message}") as caught:
         registry.check(providers)
     assert "\n" not in str(caught.value)

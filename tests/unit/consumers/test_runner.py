@@ -4,6 +4,7 @@ state; the token bucket on a clock the test moves."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -164,9 +165,7 @@ async def test_a_lifespan_that_fails_is_one_line_naming_it_and_the_ones_entered_
     merged.include(first)
     merged.include(second)
 
-    with pytest.raises(
-        StartupError, match=r"^the lifespan tests\.unit\.consumers\.test_runner\..*broken failed to start: "
-    ):
+    with pytest.raises(StartupError, match=rf"^the lifespan {re.escape(__name__)}\..*broken failed to start: "):
         async with runner(merged).lifespan():
             pass
     assert exited == ["fine"]
