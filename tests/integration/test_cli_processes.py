@@ -51,6 +51,7 @@ def test_consume_joins_serves_metrics_and_stops_on_sigterm(
         "REDIS_URL": redis_url,
         "CONSUMER_GROUP": f"cli-{unique}",
         "CONSUMER_PROVIDERS": "hmac",
+        "CONSUMER_HANDLERS": "consumers.examples.agent",
         "CONSUMER_METRICS_PORT": str(port),
         "LOG_FORMAT": "text",
     }
