@@ -110,7 +110,9 @@ def test_make_run_starts_clean_handles_the_readme_request_once_and_ctrl_c_stops_
                 assert answer.json() == {"status": "accepted", "id": event_id}
 
             def outcomes() -> dict[str, float]:
-                pattern = r'^webhooks_(\w+)_total\{group="agents",(?:outcome="(\w+)",)?provider="hmac"\} (\S+)$'
+                # `processed` counts per handler: the example has one for hmac events.
+                labels = r'group="agents",(?:handler="on_signed_event",)?(?:outcome="(\w+)",)?provider="hmac"'
+                pattern = rf"^webhooks_(\w+)_total\{{{labels}\}} (\S+)$"
                 found = re.findall(pattern, http.get(metrics_url).text, re.M)
                 return {f"{name}:{outcome}".rstrip(":"): float(value) for name, outcome, value in found}
 
