@@ -21,10 +21,10 @@ from consumers.errors import ConfigError
 from consumers.idempotency import Claim, ClaimStore
 from consumers.kafka import header
 from schemas.topics import HEADER_TRACEPARENT
-from schemas.tracecontext import format_traceparent, tracing_enabled
+from schemas.tracecontext import format_traceparent
+from telemetry import otlp_tracer_provider
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Link, Span, Tracer
 
     from consumers.metrics import Outcome
@@ -38,29 +38,10 @@ MAX_LINKS = 128
 def tracing_from_env(environ: Mapping[str, str]) -> tuple[Tracing, Callable[[], None]] | None:
     """The worker's `Tracing` and the call that flushes and stops the exporter, or None when tracing is off."""
     try:
-        if not tracing_enabled(environ):
-            return None
+        provider = otlp_tracer_provider(environ, SERVICE_NAME)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    except ImportError:
-        raise ConfigError("traces are asked for, but opentelemetry is not installed: webhook-ingest[otel]") from None
-    provider = tracer_provider()
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    return Tracing(provider.get_tracer("consumers")), provider.shutdown
-
-
-def tracer_provider() -> TracerProvider:
-    """A tracer provider named by OTEL_SERVICE_NAME (else `SERVICE_NAME`) and OTEL_RESOURCE_ATTRIBUTES."""
-    import os
-
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-
-    resource = Resource.create({} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME})
-    return TracerProvider(resource=resource)
+    return None if provider is None else (Tracing(provider.get_tracer("consumers")), provider.shutdown)
 
 
 class Tracing:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from receiver.errors import ConfigError
-from schemas.tracecontext import format_traceparent, tracing_enabled
+from schemas.tracecontext import format_traceparent
+from telemetry import otlp_tracer_provider
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span, Tracer
 
 # The service name when OTEL_SERVICE_NAME gives none.
@@ -28,27 +28,10 @@ SERVICE_NAME = "webhooks-receiver"
 def tracing_from_env(environ: Mapping[str, str]) -> tuple[Tracing, Callable[[], None]] | None:
     """The route's `Tracing` and the call that flushes and stops the exporter, or None when tracing is off."""
     try:
-        if not tracing_enabled(environ):
-            return None
+        provider = otlp_tracer_provider(environ, SERVICE_NAME)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    except ImportError:
-        raise ConfigError("traces are asked for, but opentelemetry is not installed: webhook-ingest[otel]") from None
-    provider = tracer_provider(environ)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    return Tracing(provider.get_tracer("receiver")), provider.shutdown
-
-
-def tracer_provider(environ: Mapping[str, str]) -> TracerProvider:
-    """A tracer provider named by OTEL_SERVICE_NAME (else `SERVICE_NAME`) and OTEL_RESOURCE_ATTRIBUTES."""
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-
-    resource = Resource.create({} if environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME})
-    return TracerProvider(resource=resource)
+    return None if provider is None else (Tracing(provider.get_tracer("receiver")), provider.shutdown)
 
 
 class Tracing:

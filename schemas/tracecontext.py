@@ -1,7 +1,7 @@
 """Trace context shared by both processes: when the OTEL_* variables ask for traces, and `traceparent` text.
 
-Pure: the OpenTelemetry SDK itself is imported only by `receiver.tracing` and `consumers.tracing`, and only
-when traces are on (it is the optional extra `webhook-ingest[otel]`).
+Pure: the OpenTelemetry SDK itself is imported only by `telemetry` and the two processes' `tracing` modules, and
+only when traces are on (it is the optional extra `webhook-ingest[otel]`).
 """
 
 from __future__ import annotations
