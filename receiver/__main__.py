@@ -23,6 +23,7 @@ from receiver import sample_sender
 from receiver.app import create_app
 from receiver.errors import ConfigError
 from receiver.registry import commands
+from receiver.registry.keyring import load_keyring
 from receiver.settings import load_settings
 from receiver.sources import load_sources
 from receiver.supervisor import Supervisor
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             sources = load_sources(os.environ, sources_file=settings.sources_file, tolerance_s=settings.tolerance_s)
             tracing_enabled(os.environ)  # a bad OTEL_* value stops start-up here, before any worker starts
+            load_keyring(settings)  # so does a bad master key of the source registry
         except (ConfigError, ValueError) as exc:
             print(f"receiver: configuration error: {exc}", file=sys.stderr)
             return 2

@@ -102,7 +102,7 @@ class RegistryFollower:
             return
         try:
             announced = False
-            position = 0
+            position = handed = 0
             while not self._stopping.is_set():
                 try:
                     changes = reader.poll(_POLL_S)
@@ -121,8 +121,9 @@ class RegistryFollower:
                     built[change.key] = self._take(change)
                 built.update(self._expired())
                 self._create_topics(built)
-                if built or (reader.at_end and not announced):
-                    announced = announced or reader.at_end
+                # Records that change nothing served (a name the file holds) still move the position on.
+                if built or position != handed or (reader.at_end and not announced):
+                    announced, handed = announced or reader.at_end, position
                     if not self._hand_over(built, position, reader.at_end):
                         return
         finally:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import orjson
@@ -27,6 +30,7 @@ from tests.integration.ports import free_port
 from tests.integration.receiver_process import receiver_process, wait_ready
 from tests.repository import ROOT
 from tests.signing import hmac_headers
+from webhook_ingest import cli
 
 # The issue's bound for a change to reach every running receiver process.
 PROPAGATION_S = 2.0
@@ -44,7 +48,17 @@ class Registry:
     outputs: list[str] = field(default_factory=list)
     written: int = 0  # records written to the registry's topic so far: the position every worker must reach
 
-    def command(self, *args: str, stdin: str = "", expect: int = 0) -> str:
+    def command(self, *args: str, stdin: str = "", expect: int = 0, process: bool = False) -> str:
+        """`webhooks sources ARGS`: in this process (the same code, without a second of start-up per command),
+        or as its own process through the installed entry point."""
+        code, out = self._process(args, stdin) if process else self._in_process(args, stdin)
+        self.outputs.append(out)
+        assert code == expect, out
+        if expect == 0 and args[0] in ("add", "rotate", "disable", "enable", "delete") and "already" not in out:
+            self.written += 1
+        return out
+
+    def _process(self, args: tuple[str, ...], stdin: str) -> tuple[int, str]:
         done = subprocess.run(
             [sys.executable, "-m", "webhook_ingest", "sources", *args],
             cwd=ROOT,
@@ -54,12 +68,21 @@ class Registry:
             timeout=60,
             check=False,
         )
-        out = done.stdout.decode() + done.stderr.decode()
-        self.outputs.append(out)
-        assert done.returncode == expect, out
-        if expect == 0 and args[0] in ("add", "rotate", "disable", "enable", "delete") and "already" not in out:
-            self.written += 1
-        return out
+        return done.returncode, done.stdout.decode() + done.stderr.decode()
+
+    def _in_process(self, args: tuple[str, ...], stdin: str) -> tuple[int, str]:
+        out = io.StringIO()
+        with (
+            mock.patch.dict(os.environ, self.env, clear=True),
+            mock.patch.object(sys, "stdin", io.StringIO(stdin)),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(out),
+        ):
+            try:
+                code = cli.main(["sources", *args])
+            except SystemExit as exit:
+                code = int(exit.code or 0)
+        return code, out.getvalue()
 
     async def applied_everywhere(self) -> float:
         """Seconds until every worker has applied the registry's records written so far."""
@@ -115,7 +138,12 @@ def registry_env(kafka_bootstrap: str, unique: str) -> dict[str, str]:
 @pytest.fixture
 async def registry(kafka_bootstrap: str, unique: str, tmp_path: Path) -> AsyncIterator[Registry]:
     env = registry_env(kafka_bootstrap, unique)
+    # A source of the sources file beside the registry's: both kinds are served at once.
+    sources_file = tmp_path / "sources.toml"
+    sources_file.write_text(f'[sources.static-{unique}]\nprovider = "hmac"\ntopic = "it.{unique}.static"\n')
     env.update(
+        WEBHOOK_SOURCES_FILE=str(sources_file),
+        **{f"WEBHOOK_SECRET_STATIC_{unique.upper()}": f"static-{unique}"},
         RECEIVER_PORT=str(free_port()),
         RECEIVER_WORKERS="2",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
@@ -139,7 +167,16 @@ async def test_sources_added_rotated_disabled_and_deleted_while_two_workers_run(
     first, second, third = f"first-{unique}", f"second-{unique}", f"third-{unique}"
     source = added_id(
         registry.command(
-            "add", "--provider", "hmac", "--tenant", "acme", "--topic", topic, "--secret-stdin", stdin=first
+            "add",
+            "--provider",
+            "hmac",
+            "--tenant",
+            "acme",
+            "--topic",
+            topic,
+            "--secret-stdin",
+            stdin=first,
+            process=True,
         )
     )
     assert await registry.applied_everywhere() < PROPAGATION_S
@@ -219,6 +256,14 @@ async def test_sources_added_rotated_disabled_and_deleted_while_two_workers_run(
 async def test_a_rate_gives_429_with_retry_after_and_nothing_over_it_is_published(
     registry: Registry, kafka_bootstrap: str, unique: str
 ) -> None:
+    # The sources file's source works beside the registry, and a registry source of its name can't replace it.
+    static = f"static-{unique}"
+    registry.command("add", "--provider", "hmac", "--id", static, "--secret-stdin", stdin=f"taken-{unique}")
+    await registry.applied_everywhere()
+    assert await statuses(registry.url, static, f"static-{unique}", "evt_static") == [202] * CONNECTIONS
+    assert await statuses(registry.url, static, f"taken-{unique}", "evt_taken") == [401] * CONNECTIONS
+    assert "sources file or environment defines it" in registry.log.read_text()
+
     topic = f"it.{unique}.rated"
     secret = f"rated-{unique}"
     source = added_id(
