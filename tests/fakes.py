@@ -7,17 +7,27 @@ keeps what it was given, so a test can say what was published and that a refusal
 clock the test moves, done marks, per-handler marks) and `MemorySink` keeps what `consumers.kafka.RecordSink`
 would have sent; both write what they did, in order, to one shared `journal`, so a test can say "released
 before the retry was sent".
+
+`recording_app` is the real receiver app over a `RecordingPublisher`, with an HTTP client that calls it in
+memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import httpx
+from prometheus_client import CollectorRegistry
 
 from consumers.errors import StoreUnavailable
 from consumers.idempotency import Claim
 from consumers.kafka import Headers, OutRecord
+from receiver.app import create_app
 from receiver.errors import Unavailable
+from receiver.settings import ReceiverSettings
+from receiver.sources import Source
 
 
 @dataclass
@@ -163,3 +173,24 @@ class FetchedRecord:
     key: bytes | None
     value: bytes | None
     headers: Headers = ()
+
+
+@dataclass
+class App:
+    """The receiver app in memory: a client on it, what it published, and its metrics."""
+
+    http: httpx.AsyncClient
+    publisher: RecordingPublisher
+    registry: CollectorRegistry
+
+    def sample(self, name: str, labels: dict[str, str]) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+
+@contextlib.asynccontextmanager
+async def recording_app(sources: Mapping[str, Source], settings: ReceiverSettings | None = None) -> AsyncIterator[App]:
+    """The real ASGI app of `sources` over a `RecordingPublisher`, called through httpx without a socket."""
+    publisher, registry = RecordingPublisher(), CollectorRegistry()
+    app = create_app(settings or ReceiverSettings(), sources=dict(sources), publisher=publisher, registry=registry)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        yield App(http, publisher, registry)

@@ -6,7 +6,6 @@ scrape them. The receiver's one source (`hmac`) publishes to a topic of the test
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,21 +18,16 @@ from prometheus_client import CollectorRegistry
 
 from consumers.handlers import Context, Event
 from consumers.idempotency import IdempotencyStore
-from consumers.kafka import ensure_topics
-from consumers.metrics import ConsumerMetrics, serve
-from consumers.registry import Registry
-from consumers.settings import Settings
-from consumers.worker import Worker
+from consumers.metrics import serve
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
-from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import serving
+from tests.integration.workers import PARTITIONS, make_route, make_settings, running_worker
 from tests.signing import hmac_headers
 
 SECRET = "ops-secret"
-PARTITIONS = 2
 
 
 @dataclass
@@ -63,40 +57,28 @@ class LiveStack:
 async def live_stack(kafka_bootstrap: str, redis_url: str, unique: str) -> AsyncIterator[LiveStack]:
     """Receiver (uvicorn, loopback) and one worker of group `ops-<unique>` with a handler that records ids."""
     group = f"ops-{unique}"
-    base = f"test.{unique}.hmac"
-    route = GroupTopics("hmac", base, f"{base}.{group}.retry", f"{base}.{group}.dlq")
-    settings = Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        kafka_topic_partitions=PARTITIONS,
-        redis_url=redis_url,
-        consumer_group=group,
-        consumer_handlers=(),
-        consumer_handler_timeout_s=5,
-        consumer_shutdown_grace_s=5,
-    )
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
-
+    settings = make_settings(kafka_bootstrap, redis_url, group)
+    route = make_route("hmac", unique, group)
     handled: list[str] = []
-    handlers = Registry()
 
-    @handlers.handler("hmac", "*")
     async def record(event: Event[Any], context: Context) -> None:
         handled.append(event.id)
 
-    metrics = ConsumerMetrics(CollectorRegistry())
-    server, _ = serve(metrics.registry, "127.0.0.1", 0)
     client = redis.asyncio.Redis.from_url(redis_url)
-    worker = Worker.from_settings(settings, handlers, store=IdempotencyStore(client), metrics=metrics, topics=[route])
-    task = asyncio.create_task(worker.run())
     receiver_settings = ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=PARTITIONS)
     sources = {"hmac": Source("hmac", HmacScheme(), (SECRET.encode(),), route.topic)}
     app = create_app(receiver_settings, sources=sources, registry=CollectorRegistry())
     try:
-        async with serving(app) as url, httpx.AsyncClient(timeout=10) as http:
-            yield LiveStack(url, f"http://127.0.0.1:{server.server_port}", group, http, handled)
+        async with (
+            running_worker(settings, route, IdempotencyStore(client), record) as (running, _),
+            serving(app) as url,
+            httpx.AsyncClient(timeout=10) as http,
+        ):
+            server, _ = serve(running.metrics.registry, "127.0.0.1", 0)
+            try:
+                yield LiveStack(url, f"http://127.0.0.1:{server.server_port}", group, http, handled)
+            finally:
+                server.shutdown()
+                server.server_close()
     finally:
-        worker.stop()
-        await asyncio.wait_for(task, 20)
-        server.shutdown()
-        server.server_close()
         await client.aclose()

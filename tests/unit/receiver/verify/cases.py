@@ -16,14 +16,11 @@ import nacl.signing
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from prometheus_client import CollectorRegistry
 
-from receiver.app import create_app
-from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
 from receiver.verify.adyen import sign_body
 from receiver.verify.parsing import fallback_event_id
-from tests.fakes import RecordingPublisher
+from tests.fakes import App, recording_app
 from tests.keyed_signing import telnyx_headers, telnyx_public_key
 from tests.signing import (
     calendly_headers,
@@ -668,24 +665,12 @@ CASES += [
 ]
 
 
-@dataclass
-class App:
-    http: httpx.AsyncClient
-    publisher: RecordingPublisher
-    registry: CollectorRegistry
-
-    def sample(self, name: str, labels: dict[str, str]) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
-
-
 @contextlib.asynccontextmanager
 async def serving(case: Case, secrets: str | None = None) -> AsyncIterator[App]:
     environ = {f"WEBHOOK_SECRET_{case.source.upper()}": secrets or case.env_value(case.key), **case.extra_env}
     sources = load_sources(environ, sources_file=None, tolerance_s=300)
-    publisher, registry = RecordingPublisher(), CollectorRegistry()
-    app = create_app(ReceiverSettings(), sources=sources, publisher=publisher, registry=registry)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
-        yield App(http, publisher, registry)
+    async with recording_app(sources) as app:
+        yield app
 
 
 async def post(app: App, case: Case, request: Request) -> httpx.Response:

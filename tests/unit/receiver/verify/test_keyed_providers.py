@@ -14,7 +14,6 @@ import base64
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import httpx
 import orjson
@@ -31,7 +30,7 @@ from receiver.verify.keys import KeyCache
 from receiver.verify.parsing import fallback_event_id
 from schemas import Envelope
 from schemas.payloads import payload_model
-from tests.fakes import RecordingPublisher
+from tests.fakes import App, RecordingPublisher, recording_app
 from tests.keyed_signing import (
     AUDIENCE,
     AWS_KEY,
@@ -75,16 +74,6 @@ def _fresh_routes(server: KeyServer) -> None:
     server.serve(PLAID_KEY_PATH, orjson.dumps({"key": plaid_jwk(PLAID_KEY, "k1"), "request_id": "r1"}))
 
 
-@dataclass
-class App:
-    http: httpx.AsyncClient
-    publisher: RecordingPublisher
-    registry: CollectorRegistry
-
-    def sample(self, name: str, labels: dict[str, str]) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
-
-
 def schemes(server: KeyServer, **fetcher_options: float) -> dict[str, Scheme]:
     fetcher = server.fetcher(**fetcher_options)  # type: ignore[arg-type]
     return {
@@ -110,10 +99,8 @@ async def serving(server: KeyServer, **fetcher_options: float) -> AsyncIterator[
         name: Source(name=name, scheme=scheme, secrets=SECRETS[name], topic=f"webhooks.{name}")
         for name, scheme in schemes(server, **fetcher_options).items()
     }
-    publisher, registry = RecordingPublisher(), CollectorRegistry()
-    app = create_app(ReceiverSettings(), sources=sources, publisher=publisher, registry=registry)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
-        yield App(http, publisher, registry)
+    async with recording_app(sources) as app:
+        yield app
 
 
 def valid(server: KeyServer, source: str) -> tuple[bytes, dict[str, str]]:

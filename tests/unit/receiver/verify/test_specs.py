@@ -17,7 +17,6 @@ import re
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,12 +24,9 @@ import httpx
 import jwt
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 
 from receiver import sample_sender
-from receiver.app import create_app
 from receiver.errors import SignatureError, StaleTimestamp
-from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources, public_url_env_name, secret_env_name, verify_token_env_name
 from receiver.specs import table_row
 from receiver.verify import SpecScheme
@@ -38,7 +34,7 @@ from receiver.verify.providers import BUILT_IN_PROVIDERS, SPECS
 from schemas import Envelope
 from schemas.payloads import payload_model
 from schemas.topics import HEADER_CE_SUBJECT
-from tests.fakes import RecordingPublisher
+from tests.fakes import App, recording_app
 from tests.repository import ROOT
 from tests.unit.receiver.verify.proofs import NODE_SDK_PROVEN, PYTHON_SDK_PROVEN
 
@@ -205,24 +201,12 @@ def _lower(headers: dict[str, str]) -> dict[bytes, bytes]:
     return {name.lower().encode(): value.encode() for name, value in headers.items()}
 
 
-@dataclass
-class App:
-    http: httpx.AsyncClient
-    publisher: RecordingPublisher
-    registry: CollectorRegistry
-
-    def sample(self, name: str, labels: dict[str, str]) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
-
-
 @contextlib.asynccontextmanager
 async def serving(provider: str, secrets: str | None = None, **environ: str) -> AsyncIterator[App]:
     env = _environ(provider, secrets, environ)
     sources = load_sources(env, sources_file=None, tolerance_s=300)
-    publisher, registry = RecordingPublisher(), CollectorRegistry()
-    app = create_app(ReceiverSettings(), sources=sources, publisher=publisher, registry=registry)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
-        yield App(http, publisher, registry)
+    async with recording_app(sources) as app:
+        yield app
 
 
 async def deliver(app: App, provider: str, request: sample_sender.SignedRequest) -> httpx.Response:
