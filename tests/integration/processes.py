@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.repository import ROOT
+
+# The prefixes of every variable our processes (and the tests' handler modules) read: a process a test starts
+# gets the test's values only, never what the shell running the suite happens to export.
+OURS = ("WEBHOOK_", "CONSUMER_", "RECEIVER_", "KAFKA_", "REDIS_", "LOG_", "COUNT_", "FORWARD_")
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without any variable of ours."""
+    return {key: value for key, value in os.environ.items() if not key.startswith(OURS)}
 
 
 @contextmanager

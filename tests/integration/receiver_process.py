@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.integration.ports import free_port
-from tests.integration.processes import started
+from tests.integration.processes import clean_environ, started
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,7 @@ class ReceiverSource:
         return path
 
     def env(self, bootstrap: str, directory: Path, **extra: str) -> dict[str, str]:
-        ours = ("WEBHOOK_", "CONSUMER_", "RECEIVER_", "KAFKA_", "REDIS_URL", "LOG_LEVEL")
-        clean = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
+        clean = clean_environ()
         return {
             **clean,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,

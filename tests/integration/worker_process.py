@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -21,7 +20,7 @@ from consumers.settings import Settings
 from schemas.topics import event_topic, retry_topic
 from tests.integration.kafka_tools import envelope, produce
 from tests.integration.ports import free_port
-from tests.integration.processes import started
+from tests.integration.processes import clean_environ, started
 from tests.repository import ROOT
 
 # Three partitions: room for the two members of `CONSUMER_WORKERS=2` and for a killed member's hand-over.
@@ -53,8 +52,7 @@ class Group:
         return retry_topic(self.provider, self.group)
 
     def env(self, **extra: str) -> dict[str, str]:
-        ours = ("WEBHOOK_", "CONSUMER_", "COUNT_", "KAFKA_", "REDIS_URL", "LOG_LEVEL")
-        clean = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
+        clean = clean_environ()
         return {
             **clean,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.integration.ports import free_port, free_port_pair
-from tests.integration.processes import alive, descendants
+from tests.integration.processes import alive, clean_environ, descendants
 from tests.repository import ROOT, stack
 
 START_TIMEOUT_S = 150.0
@@ -35,8 +35,7 @@ DEV_SECRET = b"dev-secret"
 @pytest.fixture
 def run_ports() -> Iterator[dict[str, str]]:
     kafka_port, redis_port = free_port_pair(), free_port()
-    ours = ("WEBHOOK_", "CONSUMER_", "RECEIVER_", "KAFKA_", "REDIS_URL", "LOG_")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
+    env = clean_environ()
     yield {
         **env,
         "KAFKA_BOOTSTRAP_SERVERS": f"localhost:{kafka_port}",

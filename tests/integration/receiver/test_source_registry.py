@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.kafka_tools import read_topic
 from tests.integration.ports import free_port
+from tests.integration.processes import clean_environ
 from tests.integration.receiver_process import receiver_process, wait_ready
 from tests.repository import ROOT
 from tests.signing import hmac_headers
@@ -124,8 +125,7 @@ def added_id(output: str) -> str:
 
 def registry_env(kafka_bootstrap: str, unique: str) -> dict[str, str]:
     """The environment of the commands (and the receiver): a registry topic and a master key of its own."""
-    ours = ("WEBHOOK_", "CONSUMER_", "RECEIVER_", "KAFKA_", "REDIS_URL", "LOG_")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(ours)}
+    env = clean_environ()
     env.update(
         KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
         KAFKA_TOPIC_PARTITIONS="1",
