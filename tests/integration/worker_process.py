@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from consumers.idempotency import Client, IdempotencyStore, claim_key
 from consumers.kafka import ensure_topics
 from consumers.settings import Settings
 from schemas.topics import event_topic, retry_topic
-from tests.integration.kafka_tools import envelope, produce
+from tests.integration.kafka_tools import committed_lag, envelope, produce
 from tests.integration.ports import free_port
 from tests.integration.processes import clean_environ, started
 from tests.repository import ROOT
@@ -129,3 +132,30 @@ async def scrape(env: dict[str, str]) -> Scrape:
     async with httpx.AsyncClient() as http:
         response = await http.get(f"http://127.0.0.1:{env['CONSUMER_METRICS_PORT']}/metrics", timeout=5)
     return Scrape(list(text_string_to_metric_families(response.text)))
+
+
+async def kill_mid_batch(
+    process: subprocess.Popen[bytes],
+    group: Group,
+    done_in: Client,
+    counts_in: redis.asyncio.Redis,
+    quick: Sequence[str],
+    hanging: Sequence[str],
+    log: Path,
+) -> int:
+    """Once the worker `process` has handled every `quick` event (done in `done_in`) and started every
+    `hanging` one (counted in `counts_in`), SIGKILL it; returns what the group left uncommitted."""
+    deadline = time.monotonic() + 40
+    while (
+        len(await group.done(done_in, quick)) < len(quick)
+        or min((await group.counts(counts_in, "started", hanging)).values()) < 1
+    ):
+        if process.poll() is not None:
+            raise AssertionError(f"the first worker exited: see {log}")
+        assert time.monotonic() < deadline, "the first worker did not get to the middle of the batch"
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # its commits of what is done have landed
+    left_uncommitted = await committed_lag(group.bootstrap, group.group, [group.topic], partitions=PARTITIONS)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    return left_uncommitted

@@ -24,7 +24,15 @@ from consumers.settings import Settings
 from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import committed_lag, dead_letter, envelope, produce
 from tests.integration.ports import free_port
-from tests.integration.worker_process import PARTITIONS, Group, prepare, replay_cli, scrape, worker_process
+from tests.integration.worker_process import (
+    PARTITIONS,
+    Group,
+    kill_mid_batch,
+    prepare,
+    replay_cli,
+    scrape,
+    worker_process,
+)
 from tests.integration.workers import outcome
 from tests.repository import stack
 
@@ -101,18 +109,8 @@ async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_eff
 
     first_env = group.env(COUNT_HANG_EVERY="5", COUNT_SLEEP_S="0.02", CONSUMER_CONCURRENCY="32", **on_cluster)
     with worker_process(first_env, tmp_path / "first.log") as first:
-        deadline = time.monotonic() + 40
-        while (
-            len(await group.done(cluster.client, quick)) < len(quick)
-            or min((await group.counts(redis_client, "started", hanging)).values()) < 1
-        ):
-            assert first.poll() is None, (tmp_path / "first.log").read_text()
-            assert time.monotonic() < deadline, "the first worker did not get to the middle of the batch"
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # its commits of what is done have landed
-        left_uncommitted = await committed_lag(kafka_bootstrap, group.group, [group.topic], partitions=PARTITIONS)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        log = tmp_path / "first.log"
+        left_uncommitted = await kill_mid_batch(first, group, cluster.client, redis_client, quick, hanging, log)
     # Killed with claims held (on the cluster) and done records above the commit point.
     assert await cluster.client.exists(claim_key(group.group, group.provider, hanging[0])) == 1
     assert left_uncommitted > len(hanging)

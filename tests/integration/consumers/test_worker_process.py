@@ -15,7 +15,7 @@ import redis.asyncio
 
 from consumers.idempotency import claim_key
 from tests.integration.kafka_tools import committed_lag
-from tests.integration.worker_process import PARTITIONS, Group, prepare, scrape, worker_process
+from tests.integration.worker_process import PARTITIONS, Group, kill_mid_batch, prepare, scrape, worker_process
 from tests.integration.workers import outcome
 
 
@@ -30,18 +30,8 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
 
     first_env = group.env(COUNT_HANG_EVERY="5", COUNT_SLEEP_S="0.02", CONSUMER_CONCURRENCY="32")
     with worker_process(first_env, tmp_path / "first.log") as first:
-        deadline = time.monotonic() + 40
-        while (
-            len(await group.done(redis_client, quick)) < len(quick)
-            or min((await group.counts(redis_client, "started", hanging)).values()) < 1
-        ):
-            assert first.poll() is None, (tmp_path / "first.log").read_text()
-            assert time.monotonic() < deadline, "the first worker did not get to the middle of the batch"
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # its commits of what is done have landed
-        left_uncommitted = await committed_lag(kafka_bootstrap, group.group, [group.topic], partitions=PARTITIONS)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
+        log = tmp_path / "first.log"
+        left_uncommitted = await kill_mid_batch(first, group, redis_client, redis_client, quick, hanging, log)
     killed_at = time.monotonic()
     # Killed with claims held, handlers in flight, and done records above the commit point.
     assert await redis_client.get(claim_key(group.group, group.provider, hanging[0])) not in (None, b"done")
