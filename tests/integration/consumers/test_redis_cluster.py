@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio
 
 from consumers.errors import StoreUnavailable
-from consumers.idempotency import claim_key
+from consumers.idempotency import Claim, IdempotencyStore, claim_key
 from consumers.kafka import ensure_topics
 from consumers.settings import Settings
 from schemas.topics import GroupTopics
@@ -252,3 +252,21 @@ async def test_the_replay_command_on_a_redis_cluster_runs_each_dead_letter_once(
 
     assert await group.counts(redis_client, "effects", ids) == dict.fromkeys(ids, 1)
     assert await group.done(cluster.client, ids) == set(ids)
+
+
+async def test_per_handler_marks_sit_beside_their_claims_on_a_cluster_and_go_when_the_event_is_done(
+    cluster: Cluster,
+) -> None:
+    store = IdempotencyStore(cluster.client)
+    # Twenty events: their claim keys (and so their marks) spread over the three masters' slots.
+    keys = [claim_key("g", "hmac", f"evt_{i}") for i in range(20)]
+    assert await store.claim(keys, "t", 60_000) == [Claim.CLAIMED] * len(keys)
+
+    await store.mark([(key, "record_order") for key in keys])
+    await store.mark([(keys[0], "ask_agent")])
+
+    assert await store.handled(keys) == [{"record_order", "ask_agent"}] + [{"record_order"}] * (len(keys) - 1)
+    assert await store.complete(keys, "t") == [True] * len(keys)
+    assert await store.handled(keys) == [set()] * len(keys)
+    assert await store.is_done(keys) == [True] * len(keys)
+    assert sum((await cluster.keys_per_master("webhooks:handled:*")).values()) == 0
