@@ -47,8 +47,9 @@ def consumer_group(kafka_bootstrap: str, redis_url: str, unique: str) -> GroupFa
 
     async def make(provider: str = "hmac", *, name: str = "g", **settings: Any) -> ConsumerGroup:
         group = f"{name}-{unique}"
+        redis = settings.pop("redis_url", redis_url)  # a test's own Redis server, where it has one
         made = ConsumerGroup(
-            make_settings(kafka_bootstrap, redis_url, group, **settings), make_route(provider, unique, group)
+            make_settings(kafka_bootstrap, redis, group, **settings), make_route(provider, unique, group)
         )
         await create_topics(made.settings, made.topics)
         return made

@@ -19,7 +19,7 @@ from consumers.kafka import ensure_topics
 from tests.integration.kafka_tools import committed_lag, envelope, produce
 from tests.integration.polling import eventually
 from tests.integration.redis_faults import PASSWORD, USER, OwnRedis, Proxy, own_redis
-from tests.integration.workers import make_route, make_settings, outcome, running_worker
+from tests.integration.workers import GroupFactory, make_route, make_settings, outcome, running_worker
 
 
 @pytest.fixture
@@ -30,12 +30,10 @@ async def server(unique: str) -> AsyncIterator[OwnRedis]:
 
 @pytest.mark.parametrize("fault", ["noreplicas", "noperm", "busy"])
 async def test_refused_redis_calls_are_waited_out_never_dropped_nor_run_twice(
-    kafka_bootstrap: str, server: OwnRedis, unique: str, fault: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, server: OwnRedis, unique: str, fault: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, server.url, group, consumer_concurrency=4, consumer_lease_ms=3000)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(redis_url=server.url, consumer_concurrency=4, consumer_lease_ms=3000)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     client = server.client()
     calls: Counter[str] = Counter()
     registry = Registry()
@@ -75,16 +73,14 @@ async def test_refused_redis_calls_are_waited_out_never_dropped_nor_run_twice(
 
 
 async def test_claims_stay_renewed_through_a_refusal_also_those_waiting_for_a_slot(
-    kafka_bootstrap: str, server: OwnRedis, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, server: OwnRedis, unique: str
 ) -> None:
-    group = f"g-{unique}"
     # One handler at a time, running three leases long: the second event's claim waits for the slot. Renewed
     # every third of a lease, a claim outlives one refused renewal (not two: that is a lost claim).
-    settings = make_settings(
-        kafka_bootstrap, server.url, group, consumer_concurrency=1, consumer_lease_ms=1500, consumer_handler_timeout_s=9
+    consumers = await consumer_group(
+        redis_url=server.url, consumer_concurrency=1, consumer_lease_ms=1500, consumer_handler_timeout_s=9
     )
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     client = server.client()
     calls: Counter[str] = Counter()
     registry = Registry()
@@ -119,12 +115,10 @@ async def test_claims_stay_renewed_through_a_refusal_also_those_waiting_for_a_sl
 
 
 async def test_a_worker_that_loses_a_claim_stops_its_handler_and_leaves_the_event_to_the_holder(
-    kafka_bootstrap: str, server: OwnRedis, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, server: OwnRedis, unique: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, server.url, group, consumer_lease_ms=900, consumer_handler_timeout_s=5)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(redis_url=server.url, consumer_lease_ms=900, consumer_handler_timeout_s=5)
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     client = server.client()
     started: Counter[str] = Counter()
     finished: Counter[str] = Counter()
