@@ -34,7 +34,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from kafkaconfig.clients import librdkafka_config
 from kafkaconfig.topics import TopicError, ensure_topics
-from receiver.errors import RegistryError, RegistryUnavailable
+from receiver.errors import RegistryUnavailable
 from receiver.publish import CLIENT_ID
 from receiver.settings import ReceiverSettings
 from schemas.topics import min_insync_replicas
@@ -168,7 +168,9 @@ def read_all(settings: ReceiverSettings, timeout_s: float = 30.0) -> dict[str, C
     try:
         while not reader.at_end:
             if time.monotonic() > deadline:
-                raise RegistryError(f"the registry's topic {settings.registry_topic} was not read within {timeout_s} s")
+                raise RegistryUnavailable(
+                    f"the registry's topic {settings.registry_topic} was not read within {timeout_s} s"
+                )
             for change in reader.poll(0.5):
                 latest[change.key] = change
     finally:
@@ -177,7 +179,8 @@ def read_all(settings: ReceiverSettings, timeout_s: float = 30.0) -> dict[str, C
 
 
 def write(settings: ReceiverSettings, records: Sequence[tuple[str, bytes | None]]) -> None:
-    """Write records (`None`: a tombstone) and return once Kafka holds all of them; `RegistryError` otherwise."""
+    """Write records (`None`: a tombstone) and return once Kafka holds all of them; `RegistryUnavailable`
+    otherwise."""
     failures: list[str] = []
 
     def delivered(error: KafkaError | None, _: object) -> None:
@@ -198,4 +201,4 @@ def write(settings: ReceiverSettings, records: Sequence[tuple[str, bytes | None]
             producer.poll(0)
         left = producer.flush(_ADMIN_TIMEOUT_S)
     if left or failures:
-        raise RegistryError(f"Kafka did not take the change ({', '.join(failures) or 'no acknowledgement'})")
+        raise RegistryUnavailable(f"Kafka did not take the change ({', '.join(failures) or 'no acknowledgement'})")

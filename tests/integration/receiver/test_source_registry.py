@@ -317,3 +317,9 @@ async def test_the_master_key_rotates_and_reencrypt_moves_every_secret_to_the_ne
     assert "2 secrets" in commands.command("rotate", source, "--secret-stdin", stdin=f"t-{unique}")
     stored = await read_topic(kafka_bootstrap, commands.env["WEBHOOK_REGISTRY_TOPIC"], expect=3)
     assert all(f"-{unique}" not in r.value.decode() for r in stored)
+
+    # No Kafka: one line and exit code 1 (a failure, not bad input).
+    commands.env["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{free_port()}"
+    unreachable = commands.command("list", expect=1)
+    assert unreachable.count("\n") == 1
+    assert "Kafka did not take" in unreachable
