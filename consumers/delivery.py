@@ -142,7 +142,7 @@ class Delivery:
                 await asyncio.sleep(HELD_POLL_S)
                 continue
             try:
-                pending = await self._pending(item.claim_key, handlers)
+                pending = handlers if len(handlers) < 2 else await self._pending(item.claim_key, handlers)
                 # A success is marked before the event moves on only while another handler of it may still fail:
                 # the last one's success is the event's `done`.
                 mark = partial(self._mark, item.claim_key) if len(pending) > 1 else None
@@ -177,8 +177,6 @@ class Delivery:
 
     async def _pending(self, claim_key: str, handlers: tuple[Handler, ...]) -> tuple[Handler, ...]:
         # The handlers of the event that have not succeeded for it yet (an earlier attempt may have run some).
-        if len(handlers) < 2:
-            return handlers
         handled = await self._claims.handled(claim_key)
         return tuple(handler for handler in handlers if handler.name not in handled)
 
