@@ -6,44 +6,26 @@ JSON, with `webhook-id` (the event's idempotency key), `webhook-timestamp` and `
 verifies it with any Standard Webhooks library. A 2xx is done; a 408, 429, 5xx or no answer is retried
 (after its `Retry-After`, where it has one); any other answer sends the event to the DLQ.
 
+The settings are read and the HTTP client opened once per worker, by the registry's lifespan (`open_forwarder`),
+before the first event: a missing or bad setting stops the worker at start-up with one line.
+
 The modules, as a delivery flows: `settings` (the `FORWARD_*` variables), `signing` (the Standard Webhooks
-headers), `forwarder` (the POST over one shared HTTP client), `answers` (what the answer means for the event).
+headers), `forwarder` (the POST over the worker's one HTTP client), `answers` (what the answer means).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 from consumers import Context, Event, Registry
-from consumers.errors import ConfigError, HandlerError
 from consumers.forward.forwarder import Forwarder, open_forwarder
 
 __all__ = ["Forwarder", "forward", "open_forwarder", "registry"]
 
-registry = Registry()
-
-# The forwarder (settings and HTTP client) is opened by the first event and lives as long as the worker.
-# TODO(lifespan): `Registry(lifespan=open_forwarder)`, so that a bad setting stops the worker at start-up.
-_opened = contextlib.AsyncExitStack()
-_forwarders: list[Forwarder] = []
-_opening = asyncio.Lock()
-
-
-async def _forwarder() -> Forwarder:
-    async with _opening:  # events start side by side: one client for all of them
-        if not _forwarders:
-            try:
-                _forwarders.append(await _opened.enter_async_context(open_forwarder()))
-            except ConfigError as exc:
-                # Retried, not dead-lettered at once: fixed and restarted in time, the worker loses nothing.
-                raise HandlerError(f"consumers.forward can't start: {exc}") from exc
-    return _forwarders[0]
+registry = Registry(lifespan=open_forwarder)
 
 
 @registry.handler("*", "*")
-async def forward(event: Event[Any], context: Context) -> None:
-    """POST the event to `FORWARD_URL`, signed (`consumers.forward.forwarder.Forwarder.send`)."""
-    forwarder = await _forwarder()
-    await forwarder.send(event, context)
+async def forward(event: Event[Any], context: Context[Forwarder]) -> None:
+    """POST the event to `FORWARD_URL`, signed (`Forwarder.send`)."""
+    await context.state.send(event, context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,7 @@ from schemas import Envelope
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, dlq_topic
 from tests.integration.kafka_tools import envelope, produce, read_topic
 from tests.integration.worker_process import PARTITIONS, Group, worker_process
+from tests.repository import ROOT
 
 SECRET = "whsec_" + base64.b64encode(b"forward-test-key-of-32-bytes....").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another-key-the-agent-won't-know").decode()
@@ -189,3 +191,25 @@ async def test_a_worker_forwards_signed_events_retries_after_retry_after_and_dea
         for secret in (SECRET, OTHER_SECRET):
             assert secret.removeprefix("whsec_") not in text
         assert "/agent/hooks" not in text
+
+
+async def test_a_bad_forward_setting_stops_the_worker_at_start_up_with_one_line(
+    kafka_bootstrap: str, redis_url: str, unique: str
+) -> None:
+    short_key = base64.b64encode(b"short-but-secret").decode()  # 16 bytes: under the specification's 24
+    group = Group(kafka_bootstrap, redis_url, unique)
+    env = group.env(
+        CONSUMER_HANDLERS="consumers.forward",
+        FORWARD_URL="http://127.0.0.1:9/agent/hooks",
+        FORWARD_SECRET=f"whsec_{short_key}",
+        LOG_LEVEL="WARNING",
+    )
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "consumers"], cwd=ROOT, env=env, capture_output=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines() == [
+        "consumers: the lifespan consumers.forward.forwarder.open_forwarder failed to start: ConfigError: "
+        "invalid configuration: FORWARD_SECRET: the key after whsec_ must be at least 24 bytes (it is 16)"
+    ]
+    assert short_key not in done.stdout.decode() + done.stderr.decode()

@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
 import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 import standardwebhooks
 
+import consumers.forward
 from consumers import Context, Event
 from consumers.errors import ConfigError, HandlerError, PermanentError, RetryLater
 from consumers.forward.answers import answer_error, retry_after_s
-from consumers.forward.forwarder import Forwarder
+from consumers.forward.forwarder import Forwarder, open_forwarder
 from consumers.forward.settings import ForwardSettings, load_forward_settings
 from consumers.forward.signing import message_id, signature, signed_headers, signing_key
 from schemas import Envelope
@@ -36,7 +36,6 @@ VECTOR_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 OLD_SECRET = "whsec_" + base64.b64encode(b"o" * 24).decode()
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-T = TypeVar("T")
 
 
 def test_the_signer_makes_the_published_vector() -> None:
@@ -239,12 +238,11 @@ def event(event_id: str = "evt_1", *, provider: str = "stripe", type: str = "pay
         received_at=NOW,
         payload={"id": event_id, "amount": 2**70},  # past 64 bits, as a provider's JSON may be
     )
-    return made(Event, envelope=envelope, payload=envelope.payload, attempt=1, idempotency_key=event_id)
+    return Event(envelope, envelope.payload)
 
 
 def context(event_id: str = "evt_1", *, time_left_s: float = 30.0) -> Context:
-    return made(
-        Context,
+    return Context(
         attempt=1,
         max_attempts=5,
         deadline=time.monotonic() + time_left_s,
@@ -252,13 +250,6 @@ def context(event_id: str = "evt_1", *, time_left_s: float = 30.0) -> Context:
         log=logging.LoggerAdapter(logging.getLogger("test")),
         state=None,
     )
-
-
-def made(cls: type[T], **values: Any) -> T:
-    # `Event` and `Context` are changing shape (the attempt moves to the context, which gains `state`): build
-    # either with the fields it has, so this test holds across the change.
-    names = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return cls(**{name: value for name, value in values.items() if name in names})
 
 
 class Agent:
@@ -341,3 +332,29 @@ async def test_the_wait_for_an_answer_ends_before_the_handler_deadline() -> None
     with pytest.raises(HandlerError, match=r"did not answer within 0\.2s"):
         await target.send(event(), context(time_left_s=0.2))
     assert time.monotonic() - started < 1.0
+
+
+# ------------------------------------------------------------------------------------------------- lifespan
+
+
+async def test_the_lifespan_reads_the_settings_once_and_closes_its_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    env(monkeypatch, FORWARD_URL="http://127.0.0.1:9/hooks", FORWARD_SECRET=SECRET)
+    async with open_forwarder() as opened:
+        assert opened.settings.url == "http://127.0.0.1:9/hooks"
+        assert opened.keys == (signing_key(SECRET),)
+        assert not opened.client.is_closed
+    assert opened.client.is_closed
+
+
+async def test_a_bad_setting_fails_the_lifespan_before_any_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    env(monkeypatch, FORWARD_URL="http://127.0.0.1:9/hooks", FORWARD_SECRET="whsec_c2hvcnQ=")
+    with pytest.raises(ConfigError, match="FORWARD_SECRET: the key after whsec_ must be at least 24 bytes"):
+        async with open_forwarder():
+            pytest.fail("entered")
+
+
+def test_the_module_registers_one_handler_for_everything_under_its_lifespan() -> None:
+    assert consumers.forward.registry.lifespan is open_forwarder
+    [handler] = consumers.forward.registry.handlers
+    assert handler.name == "forward"
+    assert consumers.forward.registry.handlers_for("any", "thing.happened") == (handler,)
