@@ -168,9 +168,11 @@ class WebhookRoute:
         method = scope["method"]
         if method != "POST" and (endpoint is None or method not in endpoint.methods):
             allow = ", ".join(["POST", *sorted(endpoint.methods)]) if endpoint is not None else "POST"
-            refusal = MethodNotAllowed
             await _respond(
-                send, refusal.status_code, {"error": refusal.code}, [*_JSON_HEADERS, (b"allow", allow.encode())]
+                send,
+                MethodNotAllowed.status_code,
+                {"error": MethodNotAllowed.code},
+                [*_JSON_HEADERS, (b"allow", allow.encode())],
             )
             return
         source_label = source.metrics_label if source is not None else UNKNOWN_SOURCE_LABEL
