@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, KafkaException
@@ -33,6 +34,8 @@ MIN_INSYNC_REPLICAS = "min.insync.replicas"
 RETENTION_MS = "retention.ms"
 # Bounds on each admin request, seconds.
 ADMIN_TIMEOUT_S = 5.0
+# How soon a topic the broker does not describe yet is asked for again, seconds.
+DESCRIBE_AGAIN_S = 0.1
 
 
 class TopicError(Exception):
@@ -105,27 +108,40 @@ async def _create(admin: AdminClient, settings: KafkaSettings, names: list[str])
 async def _fit_message_size(admin: AdminClient, topics: list[str], size: int) -> None:
     # A topic created before (by hand, by an older version, by the broker's auto-creation) may hold less than an
     # event the receiver accepts: the receiver would answer 503 for ever, a retry or dead letter be refused.
-    described = admin.describe_configs(
-        [ConfigResource(ResourceType.TOPIC, name) for name in topics], request_timeout=ADMIN_TIMEOUT_S
-    )
-    for resource, future in described.items():
-        entries = await asyncio.wrap_future(future)
-        current = int(entries[MAX_MESSAGE_BYTES].value)
+    for name in topics:
+        current = await _max_message_bytes(admin, name)
         if current >= size:
             continue
         entry = ConfigEntry(MAX_MESSAGE_BYTES, str(size), incremental_operation=AlterConfigOpType.SET)
         altered = admin.incremental_alter_configs(
-            [ConfigResource(ResourceType.TOPIC, resource.name, incremental_configs=[entry])],
+            [ConfigResource(ResourceType.TOPIC, name, incremental_configs=[entry])],
             request_timeout=ADMIN_TIMEOUT_S,
         )
         for done in altered.values():
             await asyncio.wrap_future(done)
         log.warning(
             "topic %s held records of up to %d bytes; raised to %d to fit WEBHOOK_MAX_BODY_BYTES",
-            resource.name,
+            name,
             current,
             size,
         )
+
+
+async def _max_message_bytes(admin: AdminClient, topic: str) -> int:
+    # A topic another process created a moment ago (members starting together) may be unknown to the broker
+    # that answers the describe for a while yet: asked again until ADMIN_TIMEOUT_S has passed.
+    deadline = time.monotonic() + ADMIN_TIMEOUT_S
+    while True:
+        [future] = admin.describe_configs(
+            [ConfigResource(ResourceType.TOPIC, topic)], request_timeout=ADMIN_TIMEOUT_S
+        ).values()
+        try:
+            entries = await asyncio.wrap_future(future)
+            return int(entries[MAX_MESSAGE_BYTES].value)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(DESCRIBE_AGAIN_S)
 
 
 def _reason(exc: KafkaException) -> str:

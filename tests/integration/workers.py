@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiokafka.errors import UnknownTopicOrPartitionError
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
@@ -81,17 +80,7 @@ def make_route(provider: str, unique: str, group: str) -> GroupTopics:
 
 
 async def create_topics(settings: Settings, route: GroupTopics) -> None:
-    """The group's event, retry and DLQ topics, created as `python -m consumers` creates them.
-
-    For a moment after a topic is created the broker may not describe it yet, and `ensure_topics` of a topic
-    that exists describes it (to fit its record size): that is waited out here.
-    """
-    for _ in range(50):
-        try:
-            await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
-            return
-        except UnknownTopicOrPartitionError:
-            await asyncio.sleep(0.1)
+    """The group's event, retry and DLQ topics, created as `python -m consumers` creates them."""
     await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
 
 

@@ -103,3 +103,14 @@ async def test_a_topic_made_too_small_is_raised_alike_by_either_process_keeping_
     expected = topic_config(Settings(**KAFKA), topic)  # type: ignore[arg-type]
     assert own == {"max.message.bytes": expected["max.message.bytes"], "retention.ms": "7200000"}
     assert partitions == 1  # an existing topic's layout is the operator's
+
+
+async def test_members_starting_together_all_get_their_topics(kafka_bootstrap: str, unique: str) -> None:
+    # CONSUMER_WORKERS members start at once: all but one find the topics existing, and the broker may not
+    # describe a topic it created a moment ago yet. None of them may fail for it.
+    for round_ in range(5):
+        topics = [f"it.{unique}.together.{round_}", dlq_topic(f"it-{unique}-{round_}", "agents")]
+        results = await asyncio.gather(
+            *(consumers_make(kafka_bootstrap, topics) for _ in range(4)), return_exceptions=True
+        )
+        assert [r for r in results if r is not None] == []
