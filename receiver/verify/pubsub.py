@@ -27,7 +27,7 @@ import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from receiver.errors import BadRequest, KeyUnavailable, MalformedHeader, SignatureError, StaleTimestamp
+from receiver.errors import BadRequest, FutureTimestamp, KeyUnavailable, MalformedHeader, SignatureError, StaleTimestamp
 from receiver.verify import jwt
 from receiver.verify.base import Headers, Verified
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
@@ -109,7 +109,7 @@ class PubSubScheme:
         if now_s > expires + CLOCK_SKEW_S:
             raise StaleTimestamp(f"the token expired {int(now_s - expires)}s ago")
         if issued > now_s + CLOCK_SKEW_S:
-            raise StaleTimestamp(f"the token is issued {int(issued - now_s)}s ahead")
+            raise FutureTimestamp(f"the token is issued {int(issued - now_s)}s ahead")
         audience, email = _claim(claims, "aud"), _claim(claims, "email")
         verified_email = claims.get("email_verified") is True
         matched = -1
