@@ -34,30 +34,7 @@ from receiver.errors import FutureTimestamp, SignatureError, StaleTimestamp
 from receiver.sources import Source, load_sources, public_url_env_name, secret_env_name
 from receiver.verify import KeyedScheme, Signing
 from receiver.verify.providers import BUILT_IN_PROVIDERS, SPECS, URL_SIGNING_PROVIDERS, scheme_for
-from tests.keyed_signing import (
-    AUDIENCE,
-    AWS_KEY,
-    GOOGLE_CERTS_PATH,
-    GOOGLE_KEY,
-    GOOGLE_ROTATED,
-    OTHER_RSA,
-    PAYPAL_CERT_PATH,
-    PAYPAL_EVENT,
-    PAYPAL_KEY,
-    PLAID_EVENT,
-    PLAID_KEY,
-    PLAID_KEY_PATH,
-    SNS_CERT_PATH,
-    WEBHOOK_ID,
-    google_certs,
-    paypal_headers,
-    plaid_headers,
-    plaid_jwk,
-    pubsub_body,
-    pubsub_token,
-    sns_body,
-    sns_headers,
-)
+from tests import keyed_signing as keyed
 from tests.keyserver import KeyServer, running_key_server, signing_certificate
 from tests.repository import ROOT
 from tests.unit.receiver.verify.cases import CASES, Case
@@ -212,20 +189,22 @@ def _case(case: Case) -> Party:
 
 SNS_SECOND_CERT_PATH = "/SimpleNotificationService-1111111111111111111111.pem"
 PAYPAL_SECOND_CERT_PATH = "/v1/notifications/certs/CERT-360caa42-fca2a594-rotated0"
-AWS_ROTATED, PAYPAL_ROTATED = OTHER_RSA, GOOGLE_ROTATED
+AWS_ROTATED, PAYPAL_ROTATED = keyed.OTHER_RSA, keyed.GOOGLE_ROTATED
 PLAID_ROTATED, PLAID_FOREIGN = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
 
 
 def _serve_keys(server: KeyServer) -> None:
     server.routes.clear()
-    server.serve(SNS_CERT_PATH, signing_certificate(AWS_KEY, "sns.amazonaws.com"))
+    server.serve(keyed.SNS_CERT_PATH, signing_certificate(keyed.AWS_KEY, "sns.amazonaws.com"))
     server.serve(SNS_SECOND_CERT_PATH, signing_certificate(AWS_ROTATED, "sns.amazonaws.com"))
-    server.serve(PAYPAL_CERT_PATH, signing_certificate(PAYPAL_KEY, "messageverificationcerts.paypal.com"))
+    server.serve(keyed.PAYPAL_CERT_PATH, signing_certificate(keyed.PAYPAL_KEY, "messageverificationcerts.paypal.com"))
     server.serve(PAYPAL_SECOND_CERT_PATH, signing_certificate(PAYPAL_ROTATED, "messageverificationcerts.paypal.com"))
-    certs = {"g1": signing_certificate(GOOGLE_KEY, "accounts.google.com")}
-    certs["g2"] = signing_certificate(GOOGLE_ROTATED, "accounts.google.com")
-    server.serve(GOOGLE_CERTS_PATH, google_certs(certs))
-    server.serve(PLAID_KEY_PATH, orjson.dumps({"key": plaid_jwk(PLAID_KEY, "k1"), "request_id": "r1"}))
+    certs = {"g1": signing_certificate(keyed.GOOGLE_KEY, "accounts.google.com")}
+    certs["g2"] = signing_certificate(keyed.GOOGLE_ROTATED, "accounts.google.com")
+    server.serve(keyed.GOOGLE_CERTS_PATH, keyed.google_certs(certs))
+    server.serve(
+        keyed.PLAID_KEY_PATH, orjson.dumps({"key": keyed.plaid_jwk(keyed.PLAID_KEY, "k1"), "request_id": "r1"})
+    )
 
 
 def _keyed(server: KeyServer, provider: str) -> Party:
@@ -235,26 +214,35 @@ def _keyed(server: KeyServer, provider: str) -> Party:
 
     def sign(signer: Signer, now: float) -> Request:
         if provider == "sns":
-            key, path = {"ours": (AWS_KEY, SNS_CERT_PATH), "other": (OTHER_RSA, SNS_CERT_PATH)}.get(
-                signer, (AWS_ROTATED, SNS_SECOND_CERT_PATH)
-            )
-            body = sns_body(key, server.url(path))
-            return body, _wire(sns_headers(body))
+            key, path = {
+                "ours": (keyed.AWS_KEY, keyed.SNS_CERT_PATH),
+                "other": (keyed.OTHER_RSA, keyed.SNS_CERT_PATH),
+            }.get(signer, (AWS_ROTATED, SNS_SECOND_CERT_PATH))
+            body = keyed.sns_body(key, server.url(path))
+            return body, _wire(keyed.sns_headers(body))
         if provider == "paypal":
-            key, path = {"ours": (PAYPAL_KEY, PAYPAL_CERT_PATH), "other": (OTHER_RSA, PAYPAL_CERT_PATH)}.get(
-                signer, (PAYPAL_ROTATED, PAYPAL_SECOND_CERT_PATH)
+            key, path = {
+                "ours": (keyed.PAYPAL_KEY, keyed.PAYPAL_CERT_PATH),
+                "other": (keyed.OTHER_RSA, keyed.PAYPAL_CERT_PATH),
+            }.get(signer, (PAYPAL_ROTATED, PAYPAL_SECOND_CERT_PATH))
+            return keyed.PAYPAL_EVENT, _wire(
+                keyed.paypal_headers(keyed.PAYPAL_EVENT, key, server.url(path), keyed.WEBHOOK_ID, int(now))
             )
-            return PAYPAL_EVENT, _wire(paypal_headers(PAYPAL_EVENT, key, server.url(path), WEBHOOK_ID, int(now)))
         if provider == "plaid":
-            plaid_key, kid = {"ours": (PLAID_KEY, "k1"), "other": (PLAID_FOREIGN, "k1")}.get(
+            plaid_key, kid = {"ours": (keyed.PLAID_KEY, "k1"), "other": (PLAID_FOREIGN, "k1")}.get(
                 signer, (PLAID_ROTATED, "k2")
             )
             if signer == "second":  # Plaid's key endpoint answers the rotated key for its new kid
-                server.serve(PLAID_KEY_PATH, orjson.dumps({"key": plaid_jwk(PLAID_ROTATED, "k2"), "request_id": "r2"}))
-            return PLAID_EVENT, _wire(plaid_headers(PLAID_EVENT, plaid_key, kid, issued_at=int(now)))
-        google_key, kid = {"ours": (GOOGLE_KEY, "g1"), "other": (OTHER_RSA, "g1")}.get(signer, (GOOGLE_ROTATED, "g2"))
-        token = pubsub_token(google_key, kid, AUDIENCE, issued_at=int(now))
-        return pubsub_body(), {b"content-type": b"application/json", b"authorization": f"Bearer {token}".encode()}
+                server.serve(
+                    keyed.PLAID_KEY_PATH,
+                    orjson.dumps({"key": keyed.plaid_jwk(PLAID_ROTATED, "k2"), "request_id": "r2"}),
+                )
+            return keyed.PLAID_EVENT, _wire(keyed.plaid_headers(keyed.PLAID_EVENT, plaid_key, kid, issued_at=int(now)))
+        google_key, kid = {"ours": (keyed.GOOGLE_KEY, "g1"), "other": (keyed.OTHER_RSA, "g1")}.get(
+            signer, (keyed.GOOGLE_ROTATED, "g2")
+        )
+        token = keyed.pubsub_token(google_key, kid, keyed.AUDIENCE, issued_at=int(now))
+        return keyed.pubsub_body(), {b"content-type": b"application/json", b"authorization": f"Bearer {token}".encode()}
 
     def tamper(request: Request) -> Request:
         body, headers = request
