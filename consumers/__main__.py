@@ -34,13 +34,15 @@ from redis.asyncio.connection import parse_url
 from consumers.dryrun import dry_run
 from consumers.errors import ConfigError, StartupError
 from consumers.idempotency import Client, IdempotencyStore
-from consumers.kafka import ensure_topics, read_to_end
+from consumers.kafka import read_to_end
 from consumers.metrics import ConsumerMetrics, serve
 from consumers.registry import Registry, load_handlers
 from consumers.replay import Replayer, Selection, Summary
 from consumers.settings import Settings, load_settings
 from consumers.tracing import Tracing, tracing_from_env
 from consumers.worker import Worker
+from kafkaconfig.clients import aiokafka_options
+from kafkaconfig.topics import ensure_topics
 from schemas.logline import configure_logging
 from schemas.topics import GroupTopics
 from schemas.tracecontext import tracing_enabled
@@ -157,7 +159,7 @@ async def dry(settings: Settings, handlers: Registry[Any]) -> int:
             group=group,
             registry=handlers,
             store=IdempotencyStore(client, windows=settings.remember_windows()),
-            read=partial(read_to_end, settings, group=group),
+            read=partial(read_to_end, aiokafka_options(settings), group=group),
         )
         print(f"dry run: {summary.line()}")
         return 0

@@ -2,8 +2,8 @@
 
 `Record` is a fetched record as the worker reads it (`header`, `int_header` and `attempt_of` read its
 headers); `KafkaClient` holds one group member's consumer (manual commits, batched fetches) and the producer it
-sends retry and dead-letter records with. Topics are created at start by `ensure_topics` (`kafkaconfig.topics`),
-as the receiver creates them.
+sends retry and dead-letter records with. Both take the connection as aiokafka options
+(`kafkaconfig.clients.aiokafka_options`), built from the settings at the top (`Worker.from_settings`).
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ from aiokafka.errors import (
 )
 
 from consumers.errors import BrokerUnavailable, RecordTooLarge
-from consumers.settings import Settings
-from kafkaconfig.clients import aiokafka_options
-from kafkaconfig.topics import ensure_topics
 from schemas.topics import HEADER_ATTEMPT, max_retry_record_bytes
 
 log = logging.getLogger(__name__)
@@ -195,32 +192,44 @@ class KafkaClient:
     """One consumer-group member's consumer and producer.
 
     Args:
-        settings: connection settings; `consumer_group` is the group it joins.
+        connection: bootstrap, TLS and SASL options (`kafkaconfig.clients.aiokafka_options`).
+        group: the consumer group it joins (`CONSUMER_GROUP`).
+        session_timeout_ms: how long the group waits for a heartbeat (`CONSUMER_SESSION_TIMEOUT_MS`).
+        max_poll_interval_ms: the longest the group waits between fetches (`CONSUMER_MAX_POLL_INTERVAL_MS`).
+        shutdown_grace_s: how long running handlers may finish on a revocation (`CONSUMER_SHUTDOWN_GRACE_S`).
+        max_body_bytes: the largest webhook body the receiver takes (`WEBHOOK_MAX_BODY_BYTES`).
     """
 
-    def __init__(self, settings: Settings) -> None:
-        options = aiokafka_options(settings)
-        session_ms = settings.consumer_session_timeout_ms
+    def __init__(
+        self,
+        connection: Mapping[str, Any],
+        *,
+        group: str,
+        session_timeout_ms: int,
+        max_poll_interval_ms: int,
+        shutdown_grace_s: float,
+        max_body_bytes: int,
+    ) -> None:
         self._consumer = AIOKafkaConsumer(
-            group_id=settings.consumer_group,
+            group_id=group,
             # Offsets are committed by the worker once the records before them are dealt with.
             enable_auto_commit=False,
             # A new group starts at the beginning: a topic's first events are not lost to it.
             auto_offset_reset="earliest",
-            session_timeout_ms=session_ms,
-            heartbeat_interval_ms=session_ms // 3,
-            max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=session_timeout_ms // 3,
+            max_poll_interval_ms=max_poll_interval_ms,
             # aiokafka's default is the session timeout; the revocation callback may need the shutdown grace
             # on top to let in-flight handlers finish, and the group waits for it that long.
-            rebalance_timeout_ms=session_ms + round(settings.consumer_shutdown_grace_s * 1000),
-            **options,
+            rebalance_timeout_ms=session_timeout_ms + round(shutdown_grace_s * 1000),
+            **connection,
         )
         self._producer = AIOKafkaProducer(
             acks="all",
             enable_idempotence=True,
             # Any event the receiver wrote, with the retry headers: a failed event always fits its retry record.
-            max_request_size=max_retry_record_bytes(settings.max_body_bytes),
-            **options,
+            max_request_size=max_retry_record_bytes(max_body_bytes),
+            **connection,
         )
 
     async def start(
@@ -322,11 +331,14 @@ class KafkaClient:
             raise BrokerUnavailable(f"Kafka did not acknowledge a record: {type(exc).__name__}") from exc
 
 
-async def read_to_end(settings: Settings, topic: str, *, group: str | None = None) -> AsyncIterator[TimedRecord]:
+async def read_to_end(
+    connection: Mapping[str, Any], topic: str, *, group: str | None = None
+) -> AsyncIterator[TimedRecord]:
     """Every record of `topic` from its beginning (or from `group`'s committed offsets) to its end as of the call,
     partition by partition, without joining a consumer group (nothing is committed: a DLQ is read, never
-    consumed; a dry run reads what the group would, leaving its partitions to its members)."""
-    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
+    consumed; a dry run reads what the group would, leaving its partitions to its members). `connection`: aiokafka
+    options (`kafkaconfig.clients.aiokafka_options`)."""
+    admin = AIOKafkaAdminClient(**connection)
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
@@ -338,13 +350,15 @@ async def read_to_end(settings: Settings, topic: str, *, group: str | None = Non
     ]
     if not parts:
         return
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, **aiokafka_options(settings))
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None, **connection)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(parts)
         starts = await consumer.beginning_offsets(parts)
         if group is not None:
-            starts = {tp: max(starts[tp], offset) for tp, offset in (await _committed(settings, group, parts)).items()}
+            starts = {
+                tp: max(starts[tp], offset) for tp, offset in (await _committed(connection, group, parts)).items()
+            }
         for tp in parts:
             if ends[tp] <= starts[tp]:
                 continue
@@ -359,9 +373,11 @@ async def read_to_end(settings: Settings, topic: str, *, group: str | None = Non
         await consumer.stop()
 
 
-async def _committed(settings: Settings, group: str, parts: list[TopicPartition]) -> dict[TopicPartition, int]:
+async def _committed(
+    connection: Mapping[str, Any], group: str, parts: list[TopicPartition]
+) -> dict[TopicPartition, int]:
     # The group's committed offsets, asked of its coordinator without joining the group (no partition moves).
-    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=group, **aiokafka_options(settings))
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=group, **connection)
     await consumer.start()
     try:
         return {tp: await consumer.committed(tp) or 0 for tp in parts}
@@ -377,6 +393,5 @@ __all__ = [
     "Partition",
     "Record",
     "RecordSink",
-    "ensure_topics",
     "read_to_end",
 ]

@@ -7,46 +7,9 @@ so it holds up neither other handlers nor other keys, and its timeout starts onl
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 from consumers.registry import Handler
-
-
-class TokenBucket:
-    """`burst` tokens, refilled at `per_s` a second; `take` waits for one, first come first served.
-
-    Each caller reserves the next token at once (the count may go below zero) and sleeps until it is due, so
-    waiters are served in order without a lock; a caller cancelled while it waits gives its token back.
-    """
-
-    def __init__(self, per_s: float, burst: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._per_s = per_s
-        self._burst = burst
-        self._clock = clock
-        self._tokens = float(burst)
-        self._stamp = clock()
-
-    def reserve(self) -> float:
-        """Take the next token; the seconds until it is due (0 when it is there now)."""
-        now = self._clock()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._per_s) - 1
-        self._stamp = now
-        return max(0.0, -self._tokens / self._per_s)
-
-    def give_back(self) -> None:
-        """Return a reserved token that was not used."""
-        self._tokens += 1
-
-    async def take(self) -> None:
-        """Wait for a token."""
-        wait_s = self.reserve()
-        if wait_s > 0:
-            try:
-                await asyncio.sleep(wait_s)
-            except asyncio.CancelledError:
-                self.give_back()
-                raise
+from primitives.tokenbucket import TokenBucket
 
 
 class HandlerLimits:

@@ -36,6 +36,7 @@ from consumers.metrics import ConsumerMetrics
 from consumers.registry import Handler, Registry
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
+from kafkaconfig.clients import aiokafka_options
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_ID, GroupTopics
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ class Replayer:
         """
         # A metrics registry of its own: a replay serves no metrics.
         runner = HandlerRunner.from_settings(settings, registry, ConsumerMetrics(CollectorRegistry()))
-        read = partial(read_to_end, settings)
+        read = partial(read_to_end, aiokafka_options(settings))
         return cls(
             group=settings.consumer_group,
             store=store,

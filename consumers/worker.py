@@ -38,6 +38,7 @@ from consumers.retries import now_ms
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
 from consumers.tracing import TracedClaimBatcher, Tracing
+from kafkaconfig.clients import aiokafka_options
 from schemas.topics import HEADER_NOT_BEFORE, GroupTopics
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,18 @@ class Limits:
     max_poll_interval_ms: int
     shutdown_grace_s: float
     overdue_after_s: float
+
+
+def kafka_client(settings: Settings, kind: type[KafkaClient] = KafkaClient) -> KafkaClient:
+    """The Kafka adapter of a member of the settings' group (`kind`: a subclass of it, for a test that watches it)."""
+    return kind(
+        aiokafka_options(settings),
+        group=settings.consumer_group,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
+        shutdown_grace_s=settings.consumer_shutdown_grace_s,
+        max_body_bytes=settings.max_body_bytes,
+    )
 
 
 class Worker:
@@ -145,13 +158,13 @@ class Worker:
             registry: the handlers; their modules' lifespans are entered by `run`.
             store: the idempotency store (its Redis client stays the caller's to close).
             metrics: where to count; by default a registry of its own (`Worker.metrics`).
-            kafka: the Kafka adapter; by default one of the settings.
+            kafka: the Kafka adapter; by default `kafka_client(settings)`.
             topics: the topics per provider; by default `GroupTopics.for_provider` of each `CONSUMER_PROVIDERS`.
             tracing: OpenTelemetry spans (`consumers.tracing`); None, the default, is off.
         """
         group = settings.consumer_group
         metrics = metrics if metrics is not None else ConsumerMetrics(CollectorRegistry())
-        kafka = kafka if kafka is not None else KafkaClient(settings)
+        kafka = kafka if kafka is not None else kafka_client(settings)
         if topics is None:
             topics = [GroupTopics.for_provider(p, group) for p in settings.consumer_providers]
         lease_ms = settings.consumer_lease_ms

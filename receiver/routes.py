@@ -7,7 +7,7 @@ else — health, metrics, docs — stays in FastAPI.
 Order of checks, each cheaper than the next and none trusting what came before it:
 source exists -> header size -> declared body size -> body read within the limit, the deadline and the
 budget of unverified bytes (pending.py: a 503 over it) -> signature (and timestamp; keys a provider
-publishes are fetched first, a failed fetch is a 503) -> the source's rate (limits.py: a 429 over it) ->
+publishes are fetched first, a failed fetch is a 503) -> the source's rate (a token bucket: a 429 over it) ->
 parse -> publish. Sources come and go at run time (`put`, `remove`: the registry, receiver/registry/); a
 lookup is one dict access however many there are.
 Handshakes (`Source.handshakes`, receiver/verify/handshakes.py): a method other than POST is answered only
@@ -35,6 +35,7 @@ import orjson
 from prometheus_client import Counter, Histogram
 from starlette.types import Receive, Scope, Send
 
+from primitives.tokenbucket import TokenBucket
 from receiver.errors import (
     BadRequest,
     BodyTimeout,
@@ -47,7 +48,6 @@ from receiver.errors import (
     Unavailable,
     UnknownSource,
 )
-from receiver.limits import TokenBucket
 from receiver.metrics import UNKNOWN_SOURCE_LABEL, ReceiverMetrics
 from receiver.pending import Hold, PendingBytes
 from receiver.publish import Publisher
@@ -141,10 +141,13 @@ class WebhookRoute:
         previous = self._endpoints.get(source.name)
         limiter = None
         if source.rate_per_s is not None:
+            # Each of the RECEIVER_WORKERS processes takes rate / N, so their sum never goes over the rate, whichever
+            # process the kernel hands a connection to; with connections spread unevenly, a source may be refused
+            # a little below its rate.
             share = source.rate_per_s / self._processes
             kept = previous.limiter if previous is not None else None
             # An unchanged rate keeps its bucket: a rotation must not hand out a second burst.
-            limiter = kept if kept is not None and kept.rate_per_s == share else TokenBucket(share)
+            limiter = kept if kept is not None and kept.per_s == share else TokenBucket(share)
         label, metrics = source.metrics_label, self._metrics
         self._endpoints[source.name] = _Endpoint(
             source=source,
@@ -310,7 +313,7 @@ class WebhookRoute:
             return coded
         if endpoint.limiter is not None:
             # Verified events only: forgeries don't use up a source's rate, and nothing over it is published.
-            wait_s = endpoint.limiter.take()
+            wait_s = endpoint.limiter.try_take()
             if wait_s:
                 raise RateLimited(f"over {source.rate_per_s}/s", retry_after_s=max(1, math.ceil(wait_s)))
         verified = source.scheme.describe(source.name, headers, body)

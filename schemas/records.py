@@ -14,13 +14,15 @@ happened, else when we received it, `subject` what the provider names the event'
 `traceparent` the W3C trace context (the distributed-tracing extension), `tenant` (an extension attribute of
 ours) the tenant of a registry source that names one, also in our `webhook-tenant` header.
 
-`RecordFormat.headers` is the one place record headers are built: the receiver computes a `RecordFormat` per
-source at start-up, and the consumers complete the headers of a record that lacks them (written by an older
-receiver or another producer) before they send it to a retry or dead-letter topic.
+`RecordFormat.headers` is the one place an event's record headers are built: the receiver computes a
+`RecordFormat` per source at start-up, and the consumers complete the headers of a record that lacks them
+(written by an older receiver or another producer) before they send it to a retry or dead-letter topic.
+`failure_headers` is the one place the headers of those retry and dead-letter records are built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -30,6 +32,7 @@ import pydantic_core
 
 from schemas.envelope import Envelope
 from schemas.topics import (
+    HEADER_ATTEMPT,
     HEADER_CE_ID,
     HEADER_CE_SOURCE,
     HEADER_CE_SPECVERSION,
@@ -39,7 +42,13 @@ from schemas.topics import (
     HEADER_CE_TRACEPARENT,
     HEADER_CE_TYPE,
     HEADER_CONTENT_TYPE,
+    HEADER_ERROR_CLASS,
+    HEADER_ERROR_MESSAGE,
     HEADER_ID,
+    HEADER_NOT_BEFORE,
+    HEADER_ORIGINAL_OFFSET,
+    HEADER_ORIGINAL_PARTITION,
+    HEADER_ORIGINAL_TOPIC,
     HEADER_PROVIDER,
     HEADER_SOURCE,
     HEADER_TENANT,
@@ -205,6 +214,61 @@ def missing_headers(present: RecordHeaders, envelope: Envelope) -> RecordHeaders
         traceparent=traceparent,
     )
     return [(name, value) for name, value in built if name not in names]
+
+
+# Header values stay small and never carry payload data: an error message is cut to this many characters.
+MAX_ERROR_MESSAGE_CHARS = 300
+# Headers of a failure; replaced (not repeated) when a retried record fails again.
+_FAILURE_HEADERS = frozenset({HEADER_ATTEMPT, HEADER_NOT_BEFORE, HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE})
+_ORIGIN_HEADERS = frozenset({HEADER_ORIGINAL_TOPIC, HEADER_ORIGINAL_PARTITION, HEADER_ORIGINAL_OFFSET})
+
+
+def failure_headers(
+    present: Iterable[tuple[str, bytes]],
+    origin: tuple[str, int, int],
+    attempt: int,
+    error: BaseException,
+    *,
+    message: str | None = None,
+    not_before_ms: int | None = None,
+    envelope: Envelope | None = None,
+) -> RecordHeaders:
+    """The headers of the record that carries a failed event to a retry topic (`not_before_ms` given) or a DLQ.
+
+    Args:
+        present: the failed record's headers; those of an earlier failure are replaced.
+        origin: the topic, partition and offset of the failed record; a record that carries an origin already
+            (a retry record) keeps it.
+        attempt: the attempt the record carries (`HEADER_ATTEMPT`).
+        error: the failure: its class and text (cut to `MAX_ERROR_MESSAGE_CHARS`) go into the headers.
+        message: the text to give in place of the error's.
+        not_before_ms: for a retry, when it is due (epoch ms, `HEADER_NOT_BEFORE`).
+        envelope: the record's envelope, where it has a valid one: fills in the headers it lacks
+            (`missing_headers`).
+    """
+    headers = [(name, value) for name, value in present if name not in _FAILURE_HEADERS]
+    if envelope is not None:
+        headers += missing_headers(headers, envelope)
+    if not any(name in _ORIGIN_HEADERS for name, _ in headers):
+        topic, partition, offset = origin
+        headers += [
+            (HEADER_ORIGINAL_TOPIC, topic.encode()),
+            (HEADER_ORIGINAL_PARTITION, str(partition).encode()),
+            (HEADER_ORIGINAL_OFFSET, str(offset).encode()),
+        ]
+    headers += [
+        (HEADER_ATTEMPT, str(attempt).encode()),
+        (HEADER_ERROR_CLASS, _utf8(type(error).__name__)),
+        (HEADER_ERROR_MESSAGE, _utf8((str(error) if message is None else message)[:MAX_ERROR_MESSAGE_CHARS])),
+    ]
+    if not_before_ms is not None:
+        headers.append((HEADER_NOT_BEFORE, str(not_before_ms).encode()))
+    return headers
+
+
+def _utf8(text: str) -> bytes:
+    # An exception's text may hold lone surrogates (decoded with surrogateescape): a header is UTF-8 all the same.
+    return text.encode("utf-8", "replace")
 
 
 def envelope_of(value: bytes, content_type: str | None) -> Envelope:

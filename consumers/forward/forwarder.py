@@ -17,7 +17,8 @@ from consumers import Context, Event
 from consumers.errors import HandlerError
 from consumers.forward.answers import answer_error
 from consumers.forward.settings import ForwardSettings, load_forward_settings
-from consumers.forward.signing import message_id, signed_headers
+from consumers.forward.signing import message_id
+from primitives.standardwebhooks import signed_headers
 
 log = logging.getLogger(__name__)
 

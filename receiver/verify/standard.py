@@ -10,7 +10,8 @@ tolerance both ways (the reference libraries use 5 minutes).
 Event id: `webhook-id` (the same on retries). Type: the body's `type`. Occurred: the body's `timestamp`
 (RFC 3339 in the spec, milliseconds in Clerk's events).
 Reference: the Standard Webhooks specification (standardwebhooks.com, `spec/standard-webhooks.md`) and the
-`standardwebhooks` and `svix` libraries.
+`standardwebhooks` and `svix` libraries. The signature is computed by `primitives.standardwebhooks`, as the
+consumers' forwarder signs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from primitives.standardwebhooks import digest, secret_key, signed_headers
 from receiver.errors import MalformedHeader, MissingHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
@@ -33,7 +35,6 @@ from receiver.verify.parsing import (
     event_id,
     from_rfc3339,
     from_unix,
-    hmac_digest,
     kept_headers,
     matching_secret,
     parse_json_object,
@@ -43,7 +44,6 @@ from receiver.verify.parsing import (
     utc_rfc3339,
 )
 
-SECRET_PREFIX = b"whsec_"
 # The header families: the standard's own, and Svix's branded names (also Clerk's).
 _PREFIXES = (b"webhook-", b"svix-")
 # Unix milliseconds are past 10**11 (year 5138 in seconds), so a larger number is milliseconds.
@@ -61,7 +61,8 @@ class StandardWebhooksScheme:
 
     def check_secret(self, secret: bytes) -> None:
         """Raise `ValueError` unless the secret is `whsec_<base64>` (or bare base64) of a non-empty key."""
-        signing_key(secret)
+        if not secret_key(secret):
+            raise ValueError("a Standard Webhooks secret must not be empty")
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         prefix = _header_prefix(headers)
@@ -69,8 +70,7 @@ class StandardWebhooksScheme:
         timestamp = require_header(headers, prefix + b"timestamp").strip()
         parse_unix(timestamp, name=(prefix + b"timestamp").decode())
         candidates = _signatures(require_header(headers, prefix + b"signature"))
-        signed = msg_id + b"." + timestamp + b"." + body
-        matched = matching_secret([hmac_digest("sha256", _key(s), signed) for s in secrets], candidates)
+        matched = matching_secret([digest(_key(s), msg_id, timestamp, body) for s in secrets], candidates)
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
         return matched
 
@@ -107,32 +107,13 @@ class StandardWebhooksScheme:
 
     def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
         """`webhook-id`, `webhook-timestamp` and one `v1,<base64>` signature, as the specification signs."""
-        timestamp = str(int(now_s))
-        digest = hmac_digest("sha256", _key(secret), f"{event_id}.{timestamp}.".encode() + body)
-        headers = {
-            "webhook-id": event_id,
-            "webhook-timestamp": timestamp,
-            "webhook-signature": "v1," + base64.b64encode(digest).decode(),
-        }
-        return Delivery(body, headers)
-
-
-def signing_key(secret: bytes) -> bytes:
-    """The HMAC key of a `whsec_<base64>` secret; `ValueError` where it isn't one."""
-    encoded = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
-    try:
-        key = base64.b64decode(encoded + b"=" * (-len(encoded) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("a Standard Webhooks secret must be whsec_ followed by base64") from None
-    if not key:
-        raise ValueError("a Standard Webhooks secret must not be empty")
-    return key
+        return Delivery(body, signed_headers([_key(secret)], event_id, int(now_s), body))
 
 
 @functools.lru_cache(maxsize=64)
 def _key(secret: bytes) -> bytes:
     # Secrets are checked at start-up (`check_secret`), so this never raises on a configured one.
-    return signing_key(secret)
+    return secret_key(secret)
 
 
 def _header_prefix(headers: Headers) -> bytes:

@@ -18,8 +18,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumers.idempotency import Client, IdempotencyStore, claim_key
-from consumers.kafka import ensure_topics
 from consumers.settings import Settings
+from kafkaconfig.topics import ensure_topics
 from schemas.topics import event_topic, retry_topic
 from tests.integration.kafka_tools import committed_lag, envelope, produce
 from tests.integration.ports import free_port

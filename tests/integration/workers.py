@@ -20,12 +20,13 @@ from prometheus_client.metrics_core import Metric
 
 from consumers.handlers import Context, Event
 from consumers.idempotency import IdempotencyStore
-from consumers.kafka import KafkaClient, ensure_topics
+from consumers.kafka import KafkaClient
 from consumers.metrics import ConsumerMetrics
 from consumers.registry import Registry
 from consumers.settings import Settings
 from consumers.tracing import Tracing
-from consumers.worker import Worker
+from consumers.worker import Worker, kafka_client
+from kafkaconfig.topics import ensure_topics
 from schemas.topics import GroupTopics
 from tests.integration.polling import WAIT_S
 
@@ -139,7 +140,7 @@ async def running_worker(
     to end; a worker not stopped by the test is stopped on the way out.
     """
     await create_topics(settings, route)
-    kafka = kafka if kafka is not None else KafkaClient(settings)
+    kafka = kafka if kafka is not None else kafka_client(settings)
     running = Running(settings, route, ConsumerMetrics(CollectorRegistry()), kafka)
     if registry is None:
         registry = Registry()

@@ -15,10 +15,10 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from consumers.forward.answers import answer_error
 from consumers.forward.settings import ForwardSettings
-from consumers.forward.signing import signed_headers
 from consumers.idempotency import DONE_PREFIX, HANDLED_PREFIX, claim_key, handled_key
 from consumers.metrics import ConsumerMetrics, Outcome
 from consumers.settings import Settings
+from primitives.standardwebhooks import signed_headers
 from receiver import errors
 from receiver.metrics import OUTCOMES, REASONS, ReceiverMetrics
 from receiver.settings import ReceiverSettings

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from consumers import Context, Event, Registry
 from consumers.errors import PermanentError
 from consumers.idempotency import IdempotencyStore
-from consumers.kafka import ensure_topics
+from kafkaconfig.topics import ensure_topics
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source

@@ -15,7 +15,7 @@ import redis.asyncio
 
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
-from consumers.kafka import ensure_topics
+from kafkaconfig.topics import ensure_topics
 from tests.integration.kafka_tools import committed_lag, envelope, produce
 from tests.integration.polling import eventually
 from tests.integration.redis_faults import PASSWORD, USER, OwnRedis, Proxy, own_redis

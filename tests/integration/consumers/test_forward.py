@@ -22,8 +22,8 @@ from pathlib import Path
 import standardwebhooks
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from consumers.kafka import ensure_topics
 from consumers.settings import Settings
+from kafkaconfig.topics import ensure_topics
 from schemas import Envelope
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, dlq_topic
 from tests.integration.kafka_tools import envelope, produce, read_topic

@@ -23,6 +23,7 @@ from consumers.idempotency import Claim, IdempotencyStore, claim_key, handled_ke
 from consumers.kafka import read_to_end
 from consumers.registry import Rate
 from consumers.settings import Settings
+from kafkaconfig.clients import aiokafka_options
 from schemas.topics import HEADER_ATTEMPT, HEADER_ERROR_CLASS, GroupTopics
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import eventually
@@ -224,7 +225,7 @@ async def test_a_dry_run_lists_what_each_waiting_record_would_run_and_changes_no
         group=group,
         registry=registry,
         store=store,
-        read=partial(read_to_end, settings, group=group),
+        read=partial(read_to_end, aiokafka_options(settings), group=group),
         out=lines.append,
     )
 
@@ -242,7 +243,7 @@ async def test_a_dry_run_lists_what_each_waiting_record_would_run_and_changes_no
     assert sorted([key async for key in redis_client.scan_iter("webhooks:*")]) == before
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 4
     for topic in (route.retry_topic, route.dlq_topic):
-        assert [record async for record in read_to_end(settings, topic)] == []
+        assert [record async for record in read_to_end(aiokafka_options(settings), topic)] == []
 
 
 # A handler module as a team would write one: two handlers on one provider, one failing twice, both counting their

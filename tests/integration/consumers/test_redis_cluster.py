@@ -19,8 +19,8 @@ import redis.asyncio
 
 from consumers.errors import StoreUnavailable
 from consumers.idempotency import Claim, IdempotencyStore, claim_key
-from consumers.kafka import ensure_topics
 from consumers.settings import Settings
+from kafkaconfig.topics import ensure_topics
 from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import committed_lag, dead_letter, envelope, produce
 from tests.integration.ports import free_port

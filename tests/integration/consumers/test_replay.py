@@ -12,9 +12,9 @@ import redis.asyncio
 
 from consumers import Context, Event, PermanentError, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
-from consumers.kafka import ensure_topics
 from consumers.replay import Replayer, Selection, Summary
 from consumers.settings import Settings
+from kafkaconfig.topics import ensure_topics
 from schemas.topics import GroupTopics, dlq_topic
 from tests.integration.kafka_tools import dead_letter, envelope, produce
 from tests.integration.polling import eventually

@@ -15,8 +15,8 @@ import redis.asyncio
 
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
-from consumers.kafka import ensure_topics
 from consumers.replay import Replayer, Selection, Summary
+from kafkaconfig.topics import ensure_topics
 from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import dead_letter
 from tests.integration.redis_faults import OwnRedis, own_redis

@@ -16,7 +16,7 @@ import redis.asyncio
 from consumers.errors import PermanentError, RetryLater, StoreUnavailable
 from consumers.handlers import Context, Event
 from consumers.idempotency import Claim, IdempotencyStore, claim_key
-from consumers.kafka import ensure_topics
+from kafkaconfig.topics import ensure_topics
 from schemas import Envelope
 from schemas.topics import (
     HEADER_ATTEMPT,

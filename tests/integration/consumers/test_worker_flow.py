@@ -18,6 +18,7 @@ from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
 from consumers.kafka import KafkaClient, Partition
 from consumers.settings import Settings
+from consumers.worker import kafka_client
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
@@ -34,8 +35,8 @@ from tests.integration.workers import GroupFactory, outcome, running_worker
 class CountingKafka(KafkaClient):
     """The real adapter, counting the group's assignments to this member (one per rebalance it takes part in)."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.assignments = 0
         self.revocations = 0
 
@@ -50,6 +51,12 @@ class CountingKafka(KafkaClient):
             on_assigned(parts)
 
         await super().start(topics, on_revoked=revoked, on_assigned=assigned)
+
+
+def counting_kafka(settings: Settings) -> CountingKafka:
+    kafka = kafka_client(settings, CountingKafka)
+    assert isinstance(kafka, CountingKafka)
+    return kafka
 
 
 async def test_records_of_one_key_run_in_order_while_keys_run_concurrently(
@@ -118,7 +125,7 @@ async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_r
         if event.id == "slow":
             await asyncio.sleep(4.5)
 
-    kafka = CountingKafka(settings)
+    kafka = counting_kafka(settings)
     store = IdempotencyStore(redis_client)
     async with running_worker(settings, route, store, registry=registry, kafka=kafka) as (running, stop):
         await eventually(lambda: kafka.assignments >= 1, "the first assignment")
@@ -203,7 +210,7 @@ async def test_a_rebalance_commits_what_is_done_and_releases_what_is_not(
         finished[event.id] += 1
 
     store = IdempotencyStore(redis_client)
-    first_kafka = CountingKafka(settings)
+    first_kafka = counting_kafka(settings)
     async with running_worker(settings, route, store, registry=registry, kafka=first_kafka) as (first, stop_first):
         await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
         await asyncio.wait_for(first_member_busy.wait(), WAIT_S)

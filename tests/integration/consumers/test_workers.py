@@ -14,8 +14,8 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from consumers.kafka import ensure_topics
 from consumers.settings import Settings
+from kafkaconfig.topics import ensure_topics
 from tests.integration.kafka_tools import envelope, produce
 from tests.integration.polling import eventually
 from tests.integration.processes import alive, children

@@ -12,9 +12,8 @@ from confluent_kafka.admin._config import ConfigResource  # no __all__ upstream
 from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
-from consumers.kafka import ensure_topics
 from consumers.settings import Settings
-from kafkaconfig.topics import topic_config
+from kafkaconfig.topics import ensure_topics, topic_config
 from receiver.publish.aiokafka import AiokafkaPublisher
 from receiver.publish.rdkafka import RdkafkaPublisher
 from receiver.settings import ReceiverSettings

@@ -22,7 +22,8 @@ from consumers.errors import ConfigError, HandlerError, PermanentError, RetryLat
 from consumers.forward.answers import answer_error, retry_after_s
 from consumers.forward.forwarder import Forwarder, open_forwarder
 from consumers.forward.settings import ForwardSettings, load_forward_settings
-from consumers.forward.signing import message_id, signature, signed_headers, signing_key
+from consumers.forward.signing import message_id, signing_key
+from primitives.standardwebhooks import signature, signed_headers
 from schemas import Envelope
 
 # The Standard Webhooks reference libraries' signing vector: `test_sign_function` in

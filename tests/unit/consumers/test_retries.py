@@ -8,7 +8,8 @@ import pytest
 
 from consumers.errors import HandlerTimeout, InvalidEvent, PermanentError, RetryLater, StoreUnavailable
 from consumers.metrics import Outcome
-from consumers.retries import MAX_ERROR_MESSAGE_CHARS, MAX_RETRY_DELAY_MS, backoff_ms, failure_outcome, failure_record
+from consumers.retries import MAX_RETRY_DELAY_MS, backoff_ms, failure_outcome, failure_record
+from schemas.records import MAX_ERROR_MESSAGE_CHARS
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,

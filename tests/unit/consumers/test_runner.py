@@ -1,5 +1,5 @@
 """Running handlers: side by side, each within its own timeout, concurrency and rate, with its module's lifespan
-state; the token bucket on a clock the test moves."""
+state."""
 
 from __future__ import annotations
 
@@ -16,12 +16,10 @@ from prometheus_client import CollectorRegistry
 
 from consumers import Context, Event, Registry
 from consumers.errors import HandlerTimeout, StartupError
-from consumers.limits import TokenBucket
 from consumers.metrics import ConsumerMetrics
 from consumers.registry import Rate
 from consumers.runner import HandlerRunner
 from schemas import Envelope
-from tests.fakes import Clock
 
 EVENT: Event[dict[str, Any]] = Event(
     Envelope(id="evt_1", source="hmac", provider="hmac", type="x", received_at=datetime.now(UTC), payload={}), {}
@@ -32,30 +30,6 @@ def runner(registry: Registry[Any], *, concurrency: int = 8) -> HandlerRunner:
     return HandlerRunner(
         registry, ConsumerMetrics(CollectorRegistry()), group="g", timeout_s=5, max_attempts=3, concurrency=concurrency
     )
-
-
-def test_a_bucket_lets_a_burst_through_then_one_token_per_interval_in_order() -> None:
-    clock = Clock()
-    bucket = TokenBucket(per_s=2, burst=3, clock=clock)
-
-    assert [bucket.reserve() for _ in range(5)] == [0.0, 0.0, 0.0, 0.5, 1.0]
-    clock.now += 1.0  # two tokens came back, both already promised to the two waiters
-    assert bucket.reserve() == 0.5
-    clock.now += 10
-    assert bucket.reserve() == 0.0  # refilled up to the burst, never beyond
-    assert [bucket.reserve() for _ in range(3)] == [0.0, 0.0, 0.5]
-
-
-async def test_a_waiter_cancelled_gives_its_token_back() -> None:
-    clock = Clock()
-    bucket = TokenBucket(per_s=1, burst=1, clock=clock)
-    await bucket.take()
-    waiting = asyncio.create_task(bucket.take())
-    await asyncio.sleep(0)
-    waiting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    assert bucket.reserve() == 1.0  # the next one waits one interval, not two
 
 
 async def test_handlers_run_side_by_side_each_with_its_own_timeout() -> None:

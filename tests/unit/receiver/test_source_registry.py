@@ -16,7 +16,6 @@ from prometheus_client import CollectorRegistry
 
 from receiver.app import Receiver, create_app
 from receiver.errors import ConfigError, SealError
-from receiver.limits import TokenBucket
 from receiver.registry.definition import SealedSecret, SourceDefinition, build_source
 from receiver.registry.keyring import Keyring, key_id, load_keyring, parse_keys
 from receiver.settings import ReceiverSettings
@@ -140,20 +139,6 @@ def test_built_sources_serve_live_secrets_only_and_a_bounded_metrics_label() -> 
 def test_a_tenant_name_holds_no_slash() -> None:
     with pytest.raises(ValueError, match="tenant"):
         definition(Keyring([KEY]), tenant="acme/eu")
-
-
-# ------------------------------------------------------------------------------------------------ rates
-
-
-def test_a_bucket_allows_its_rate_and_a_burst_of_one_second() -> None:
-    now = [100.0]
-    bucket = TokenBucket(2.0, clock=lambda: now[0])
-    assert [bucket.take() for _ in range(3)] == [0.0, 0.0, 0.5]
-    now[0] += 0.5
-    assert bucket.take() == 0.0
-    assert bucket.take() == pytest.approx(0.5)
-    now[0] += 10
-    assert [bucket.take() for _ in range(3)] == [0.0, 0.0, 0.5]  # idle time does not pile up past the burst
 
 
 # ------------------------------------------------------------------------------------------------ the route
