@@ -7,19 +7,17 @@ from datetime import UTC, datetime
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
+from kafkaconfig.settings import KafkaSettings
+from kafkaconfig.topics import ensure_topics
 from schemas import encode_envelope
 from schemas.records import RecordFormat
 
 
 async def create_topic(bootstrap: str, topic: str, partitions: int = 6) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, partitions, 1, topic_configs={"max.message.bytes": "2097152"})])
-    finally:
-        await admin.close()
+    """Create `topic` as both processes create theirs (`kafkaconfig.topics.ensure_topics`)."""
+    await ensure_topics(KafkaSettings(kafka_bootstrap_servers=bootstrap, kafka_topic_partitions=partitions), [topic])
 
 
 async def delete_topics(bootstrap: str, *topics: str) -> None:
