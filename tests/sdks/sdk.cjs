@@ -1,9 +1,11 @@
 // Ask a provider's own Node SDK to verify (or sign) a delivery; print its answer as one JSON line.
-// Usage: node sdk.cjs < request.json, the request being {"call": "<provider>.<what>", ...arguments}.
+// Usage: node sdk.cjs < request.json, the request being {"call": "<provider>.<what>", ...arguments}, or
+// {"calls": [request, ...]} for many in one process (the answers then a list, in order).
 // The answer is {"ok": true, "value": ...} or {"ok": false, "error": "..."} (the SDK refused or threw).
 // Versions are pinned by package-lock.json beside this file (make node-deps).
 "use strict";
 const fs = require("node:fs");
+const path = require("node:path");
 
 // Some SDKs narrate on stdout (Rivet logs every Lambda event): stdout carries only the answer.
 console.log = console.info = console.debug = console.error;
@@ -39,12 +41,29 @@ const calls = {
   // @contentful/node-apps-toolkit: `verifyRequest` and `signRequest` over the canonical request.
   "contentful.verify": async ({ secret, method, path, headers, body, ttl_s }) =>
     require("@contentful/node-apps-toolkit").verifyRequest(secret, { method, path, headers, body }, ttl_s),
+  // whatsapp (Meta's WhatsApp Node SDK, github.com/WhatsApp/WhatsApp-Nodejs-SDK): `generateXHub256Sig`, the
+  // hex HMAC-SHA256 its webhook server compares with X-Hub-Signature-256 (after "sha256="), the one signature
+  // Meta's Graph webhooks send (WhatsApp, Messenger, Instagram, Facebook).
+  // (build/utils.js is not in the package's exports: it is loaded by its path.)
+  "meta.sign": async ({ body, secret }) => {
+    const root = path.dirname(require.resolve("whatsapp/package.json"));
+    return require(path.join(root, "build", "utils.js")).generateXHub256Sig(body, secret);
+  },
   "contentful.sign": async ({ secret, method, path, headers, body, timestamp_ms }) =>
     require("@contentful/node-apps-toolkit").signRequest(secret, { method, path, headers, body }, timestamp_ms),
 };
 
 async function main() {
   const request = JSON.parse(fs.readFileSync(0, "utf8"));
+  if (Array.isArray(request.calls)) {
+    const answers = [];
+    for (const one of request.calls) answers.push(await answer(one));
+    return answers;
+  }
+  return answer(request);
+}
+
+async function answer(request) {
   const call = calls[request.call];
   if (call === undefined) throw new Error(`unknown call ${request.call}`);
   try {

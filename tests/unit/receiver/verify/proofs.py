@@ -22,4 +22,13 @@ NODE_SDK_PROVEN = {
     "zoom": "@zoom/rivet",
     "twitter": "twitter-autohook",
     "notion": "@notionhq/client",
+    # Meta's WhatsApp Node SDK; Messenger, Instagram and Facebook are Graph webhooks signed the same way.
+    "whatsapp": "whatsapp",
+    "messenger": "whatsapp",
+    "instagram": "whatsapp",
+    "facebook": "whatsapp",
+}
+# Proven in test_provider_go_sdks.py, with these Go modules (tests/sdks/go/go.mod).
+GO_SDK_PROVEN = {
+    "gitea": "code.gitea.io/sdk/gitea",
 }

@@ -28,16 +28,31 @@ SDKS = ROOT / "tests" / "sdks"
 
 def node_sdk(call: str, **arguments: Any) -> dict[str, Any]:
     """The answer of tests/sdks/sdk.cjs to one call: {"ok": bool, "value" or "error"}."""
+    answer: dict[str, Any] = _node({"call": call, **arguments})
+    return answer
+
+
+def node_sdk_calls(*calls: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answers to many calls, in one Node process."""
+    answers: list[dict[str, Any]] = _node({"calls": list(calls)})
+    assert len(answers) == len(calls)
+    return answers
+
+
+def _node(request: dict[str, Any]) -> Any:
     node = shutil.which("node")
     if node is None or not (SDKS / "node_modules" / ".installed").is_file():
         pytest.fail("the providers' Node SDKs are missing: run `make node-deps` (needs Node 20+ and npm)")
-    request = json.dumps({"call": call, **arguments})
     done = subprocess.run(
-        [node, str(SDKS / "sdk.cjs")], input=request, capture_output=True, text=True, timeout=60, check=False
+        [node, str(SDKS / "sdk.cjs")],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
-    answer: dict[str, Any] = json.loads(done.stdout)
-    return answer
+    return json.loads(done.stdout)
 
 
 def _source(provider: str, secret: str) -> Source:
@@ -55,6 +70,39 @@ def _lower(headers: dict[str, str]) -> dict[str, str]:
 
 def _tampered(body: bytes) -> str:
     return body.decode().replace('"type"', '"tYpe"', 1)
+
+
+# ----------------------------------------------------------------------------------------------- meta
+
+META = ("whatsapp", "messenger", "instagram", "facebook")
+META_SECRET = "0d5b1c8e6f7a2b3c4d5e6f708192a3b4"  # an app secret's shape: 32 hex digits
+
+
+def test_metas_sdk_signs_exactly_what_send_signs_and_we_verify_what_it_signs() -> None:
+    # Meta's WhatsApp Node SDK computes the signature its webhook server compares with X-Hub-Signature-256;
+    # Messenger, Instagram and Facebook (Graph webhooks) sign the same way. One Node process for all.
+    signed = {provider: _signed(provider, META_SECRET) for provider in META}
+    changed = {provider: request.body.replace(b'"object"', b'"objecT"', 1) for provider, (_, request) in signed.items()}
+    assert all(changed[provider] != request.body for provider, (_, request) in signed.items())
+    calls = []
+    for provider, (_, request) in signed.items():
+        body = request.body.decode()
+        calls += [
+            {"call": "meta.sign", "body": body, "secret": META_SECRET},
+            {"call": "meta.sign", "body": body, "secret": "another-app-secret"},
+            {"call": "meta.sign", "body": changed[provider].decode(), "secret": META_SECRET},
+        ]
+    answers = iter(node_sdk_calls(*calls))
+    for provider, (source, request) in signed.items():
+        theirs, other, tampered = (next(answers)["value"] for _ in range(3))
+        assert request.headers["X-Hub-Signature-256"] == f"sha256={theirs}", provider
+        wire = {b"x-hub-signature-256": f"sha256={theirs}".encode()}
+        assert source.scheme.verify(wire, request.body, source.secrets, time.time()) == 0
+        with pytest.raises(SignatureError):
+            source.scheme.verify({b"x-hub-signature-256": f"sha256={other}".encode()}, request.body, source.secrets, 0)
+        with pytest.raises(SignatureError):
+            source.scheme.verify(wire, changed[provider], source.secrets, time.time())
+        assert tampered != theirs
 
 
 # ------------------------------------------------------------------------------------------------ mux

@@ -36,7 +36,7 @@ from schemas.payloads import payload_model
 from schemas.topics import HEADER_CE_SUBJECT
 from tests.fakes import App, recording_app
 from tests.repository import ROOT
-from tests.unit.receiver.verify.proofs import NODE_SDK_PROVEN, PYTHON_SDK_PROVEN
+from tests.unit.receiver.verify.proofs import GO_SDK_PROVEN, NODE_SDK_PROVEN, PYTHON_SDK_PROVEN
 
 # Secrets that are keys in an encoding (Teams: base64) are given as the provider shows them.
 SECRETS: dict[str, str] = {"teams": "dGVhbXMtc2VjdXJpdHktdG9rZW4=", "airtable": "YWlydGFibGUtbWFjLXNlY3JldA=="}
@@ -536,7 +536,7 @@ PROOF_KINDS = ("SDK:", "vector:", "example:", "docs:")
 
 def test_every_proof_says_its_kind_and_every_sdk_proof_is_a_test_running_that_sdk() -> None:
     assert sorted(name for name, spec in SPECS.items() if not spec.proof.startswith(PROOF_KINDS)) == []
-    proven = {**PYTHON_SDK_PROVEN, **NODE_SDK_PROVEN}
+    proven = {**PYTHON_SDK_PROVEN, **NODE_SDK_PROVEN, **GO_SDK_PROVEN}
     claimed = {name for name, spec in SPECS.items() if spec.proof.startswith("SDK:")}
     assert claimed == set(proven)
     assert sorted(name for name in claimed if proven[name] not in SPECS[name].proof) == []
