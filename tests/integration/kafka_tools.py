@@ -33,6 +33,7 @@ class Record:
     key: bytes
     value: bytes
     headers: dict[str, bytes]
+    timestamp: int  # epoch ms: when the broker got it (CreateTime, the producer's clock: this machine's)
 
 
 async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 20.0) -> list[Record]:
@@ -49,7 +50,8 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: floa
             batch = await consumer.getmany(timeout_ms=200)
             for tp_records in batch.values():
                 records.extend(
-                    Record(r.topic, r.partition, r.offset, r.key, r.value, dict(r.headers)) for r in tp_records
+                    Record(r.topic, r.partition, r.offset, r.key, r.value, dict(r.headers), r.timestamp)
+                    for r in tp_records
                 )
             partitions = consumer.assignment()
             if len(records) >= expect and partitions:

@@ -23,6 +23,7 @@ from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
+    HEADER_NOT_BEFORE,
     HEADER_ORIGINAL_OFFSET,
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TOPIC,
@@ -145,10 +146,13 @@ async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_r
 async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flows(
     consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
 ) -> None:
-    consumers = await consumer_group(consumer_retry_backoff_ms=300, consumer_max_attempts=4)
+    consumers = await consumer_group(
+        consumer_retry_backoff_ms=300, consumer_max_attempts=4, consumer_handler_timeout_s=WAIT_S + 5
+    )
     settings, route, group = consumers.settings, consumers.topics, consumers.name
     attempts: list[float] = []
     others: list[float] = []
+    all_others = asyncio.Event()
 
     registry = Registry()
 
@@ -157,25 +161,33 @@ async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flo
         if event.id == "evt_flaky":
             attempts.append(time.monotonic())
             assert context.attempt == len(attempts)
+            if context.attempt == 2:
+                # The first retry waits for every event written behind it: were they held up by the retries
+                # (their partitions stopped at the failed record), this would time out, not they come through.
+                await asyncio.wait_for(all_others.wait(), WAIT_S)
             raise ConnectionError("agent API: 503")
         others.append(time.monotonic())
+        if len(others) == 20:
+            all_others.set()
 
     async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
-        await produce(kafka_bootstrap, route.topic, [("evt_flaky", envelope("evt_flaky"))])
-        # Other events, on every partition, while the flaky one waits for its retries.
-        for i in range(20):
-            await produce(kafka_bootstrap, route.topic, [(f"evt_{i}", envelope(f"evt_{i}"))])
-            await asyncio.sleep(0.05)
+        # The flaky event first, then others on every partition (its own too), behind it.
+        ids = ["evt_flaky", *(f"evt_{i}" for i in range(20))]
+        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
         await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 1, "the dead letter")
         await stop()
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
     assert len(attempts) == 4
-    # Backoff 300 ms doubling, with jitter between half and all of it: >= 150, 300, 600 ms.
-    assert [gap >= 0.15 * 2**k for k, gap in enumerate(gaps)] == [True, True, True], gaps
-    assert gaps[2] > gaps[0]
     assert len(others) == 20
-    assert sum(1 for t in others if t < attempts[-1]) >= 15, "the other events were not held up by the retries"
+    assert max(others) < attempts[2], "the other events were held up by the retries"
+    # Backoff 300 ms doubling, with jitter between half and all of it: the delays each retry record asked for
+    # (not-before minus its write time, a few ms after not-before was set) are 150-300, 300-600 and 600-1200 ms,
+    # growing, and no attempt came sooner.
+    retries = await read_topic(kafka_bootstrap, route.retry_topic, expect=3)
+    delays = [int(headers_of(r)[HEADER_NOT_BEFORE]) - r.timestamp for r in sorted(retries, key=lambda r: r.offset)]
+    assert [150 * 2**k - 50 <= delay <= 300 * 2**k for k, delay in enumerate(delays)] == [True] * 3, delays
+    assert [gap >= delay / 1000 - 0.01 for gap, delay in zip(gaps, delays, strict=True)] == [True] * 3, gaps
     assert outcome(metrics, route.provider, group, "retried") == 3
     [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
     headers = headers_of(dead)
