@@ -136,7 +136,7 @@ async def replay(settings: Settings, handlers: Registry[Any], args: argparse.Nam
         replayer = Replayer.from_settings(settings, handlers, store, rate_per_s=args.rate, force=args.force)
         providers = args.provider or settings.consumer_providers
         topics = [GroupTopics.for_provider(p, settings.consumer_group) for p in providers]
-        selection = Selection(frozenset(args.id or ()), args.since, args.until)
+        selection = Selection(frozenset(args.id or ()), args.since, args.until, frozenset(args.handler or ()))
         if args.dry_run:
             summary = await replayer.dry_run(topics, selection)
         else:
@@ -259,6 +259,12 @@ def parser(prog: str = "python -m consumers") -> argparse.ArgumentParser:
         "--since", type=_moment, metavar="TIME", help="only events dead-lettered at or after TIME (ISO 8601, UTC)"
     )
     again.add_argument("--until", type=_moment, metavar="TIME", help="only events dead-lettered before TIME")
+    again.add_argument(
+        "--handler",
+        action="append",
+        metavar="NAME",
+        help="only events the handler of this registered name failed (webhook-failed-handlers); repeatable",
+    )
     again.add_argument("--rate", type=_rate, default=10.0, help="most handler runs per second (default: 10)")
     again.add_argument("--force", action="store_true", help="run events that were handled already, too")
     again.add_argument("--dry-run", action="store_true", help="list what would be replayed, and change nothing")
@@ -318,6 +324,7 @@ def _handlers(settings: Settings) -> Registry[None]:
     if not len(handlers):
         raise ConfigError(f"CONSUMER_HANDLERS: {', '.join(settings.consumer_handlers)} register no handler")
     handlers.check(settings.consumer_providers)
+    handlers.check_lease(settings.consumer_lease_ms)
     return handlers
 
 

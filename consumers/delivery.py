@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from consumers.claims import ClaimBatcher
@@ -171,7 +171,8 @@ class Delivery:
         # Released first, so that the retry, wherever it is read, can claim the event.
         await self._claims.release(item.claim_key)
         outcome, error = self._failure(runs.failed, item.attempt)
-        outcome = await self._send_failure(item, error, outcome)
+        failed = [handler.name for handler in pending if handler in runs.failed]
+        outcome = await self._send_failure(item, error, outcome, failed)
         tally.update((handler.name, outcome) for handler in runs.failed)
         return outcome
 
@@ -196,7 +197,9 @@ class Delivery:
         errors = list(failed.values())
         return Outcome.RETRIED, max(errors, key=lambda e: e.delay_s if isinstance(e, RetryLater) else -1.0)
 
-    async def _send_failure(self, item: Decoded | Invalid, error: BaseException, outcome: Outcome) -> Outcome:
+    async def _send_failure(
+        self, item: Decoded | Invalid, error: BaseException, outcome: Outcome, handlers: Sequence[str] = ()
+    ) -> Outcome:
         # The outcome as it turned out: a retry Kafka refuses for its size can only be a dead letter.
         record = item.record
         if outcome is not Outcome.RETRIED:
@@ -209,7 +212,9 @@ class Delivery:
                 type(error).__name__,
             )
         delay = backoff_ms(error, item.attempt, self._retry_backoff_ms)
-        out = failure_record(record, item.topics, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay)
+        out = failure_record(
+            record, item.topics, outcome, error, item.attempt, now_ms=now_ms(), delay_ms=delay, handlers=handlers
+        )
         try:
             await until_available(lambda: self._kafka.send_all([out]), backoff_s=BROKER_BACKOFF_S)
             return outcome
@@ -225,7 +230,7 @@ class Delivery:
             len(record.value or b""),
             out.topic,
         )
-        bare = valueless_dead_letter(record, item.topics, error, item.attempt)
+        bare = valueless_dead_letter(record, item.topics, error, item.attempt, handlers)
         try:
             await until_available(lambda: self._kafka.send_all([bare]), backoff_s=BROKER_BACKOFF_S)
         except RecordTooLarge:

@@ -196,8 +196,9 @@ class Registry(Generic[S]):
         for option, value in (("max_attempts", max_attempts), ("concurrency", concurrency)):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{where}: {option} must be a whole number of 1 or more, not {value!r}")
-        if not label or any(c in label for c in "\n\r\x00"):
-            raise ConfigError(f"{where}: {label!r} is no handler name")
+        # A comma would blur the list of failed handlers on a retry or dead letter (`webhook-failed-handlers`).
+        if not label or any(c in label for c in "\n\r\x00,"):
+            raise ConfigError(f"{where}: {label!r} is no handler name (no comma, line break or NUL)")
         handler = Handler(label, func, self, timeout_s, max_attempts, concurrency, rate)
         self._adopt([_Match(provider, pattern, handler)])
 
@@ -245,6 +246,25 @@ class Registry(Generic[S]):
             for provider in providers:
                 if fnmatchcase(provider, match.provider):
                     _check_payload(match.handler.func, expected, provider)
+
+    def check_lease(self, lease_ms: int) -> None:
+        """Check each handler's own `timeout_s` against the claim lease (`CONSUMER_LEASE_MS`) as the settings check
+        `CONSUMER_HANDLER_TIMEOUT_S`: a lease of at least a tenth of the run.
+
+        The lease is renewed a third of a lease apart while a handler runs, so a run may outlast it; a lease far
+        shorter than a run is a typo (milliseconds read as seconds), and one renewal late (the event loop held, a
+        slow Redis call) would lose the claim.
+
+        Raises:
+            ConfigError: one line naming the first handler whose timeout the lease does not cover.
+        """
+        for handler in self.handlers:
+            least_ms = math.ceil(handler.timeout_s * 1000 / 10) if handler.timeout_s is not None else 0
+            if lease_ms < least_ms:
+                raise ConfigError(
+                    f"handler {_qualified(handler.func)}: timeout_s={handler.timeout_s:g} needs CONSUMER_LEASE_MS of "
+                    f"at least {least_ms} (a tenth of it), not {lease_ms}"
+                )
 
     def __len__(self) -> int:
         return len(self._matches)

@@ -2,9 +2,10 @@
 
 `python -m consumers replay` reads a group's DLQ topics from the beginning to their end (without a consumer
 group: the DLQ is read, never consumed or changed), keeps the records the operator selected (all, by event
-id, by the time they were dead-lettered) and runs each through the same claim protocol and handlers as the
-worker, at a bounded rate. An event that is `done` already is a duplicate and is not run again, unless
-`force` (an event done by mistake); an event another member holds a live claim on is left to it (`busy`).
+id, by the time they were dead-lettered, by a handler that failed) and runs each through the same claim
+protocol and handlers as the worker, at a bounded rate. An event that is `done` already is a duplicate and
+is not run again, unless `force` (an event done by mistake); an event another member holds a live claim on
+is left to it (`busy`).
 A replay that fails leaves the record where it is: nothing is written to any topic.
 
 Records run as they are read (nothing is held but the keys replayed so far), and each event runs once per
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -37,7 +38,7 @@ from consumers.registry import Handler, Registry
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
 from kafkaconfig.clients import aiokafka_options
-from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_ID, GroupTopics
+from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_FAILED_HANDLERS, HEADER_ID, GroupTopics
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,19 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Which dead letters to replay: all of them, or those with one of `ids`, dead-lettered within the window."""
+    """Which dead letters to replay: all of them, or those with one of `ids`, dead-lettered within the window,
+    that one of `handlers` failed (by registered name, `HEADER_FAILED_HANDLERS`)."""
 
     ids: frozenset[str] = frozenset()
     since: datetime | None = None
     until: datetime | None = None
+    handlers: frozenset[str] = frozenset()
 
-    def matches(self, event_id: str | None, dead_lettered_ms: int) -> bool:
-        """Whether a dead letter of this event id, written at this time, is selected."""
+    def matches(self, event_id: str | None, dead_lettered_ms: int, failed: Collection[str] = ()) -> bool:
+        """Whether a dead letter of this event id, written at this time, failed by these handlers, is selected."""
         if self.ids and event_id not in self.ids:
+            return False
+        if self.handlers and self.handlers.isdisjoint(failed):
             return False
         if self.since is not None and dead_lettered_ms < self.since.timestamp() * 1000:
             return False
@@ -238,7 +243,7 @@ class Replayer:
             async for record in self._read(provider_topics.dlq_topic):
                 summary.read += 1
                 event_id = header(record, HEADER_ID) or (record.key.decode(errors="replace") if record.key else None)
-                if selection.matches(event_id, record.timestamp):
+                if selection.matches(event_id, record.timestamp, failed_handlers(record)):
                     summary.selected += 1
                     found.add(event_id or "")
                     yield Plan(record, provider_topics, event_id)
@@ -335,4 +340,12 @@ def _where(plan: Plan) -> str:
 
 
 def _cause(record: TimedRecord) -> str:
-    return f"{header(record, HEADER_ERROR_CLASS)}: {header(record, HEADER_ERROR_MESSAGE)}"
+    failed = failed_handlers(record)
+    by = f" (failed: {', '.join(failed)})" if failed else ""
+    return f"{header(record, HEADER_ERROR_CLASS)}: {header(record, HEADER_ERROR_MESSAGE)}{by}"
+
+
+def failed_handlers(record: TimedRecord) -> list[str]:
+    """The handlers a dead letter names as failed (none on a record from before the header, or an invalid one)."""
+    names = header(record, HEADER_FAILED_HANDLERS)
+    return names.split(",") if names else []

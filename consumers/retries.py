@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Sequence
 
 from consumers.errors import ConsumerError, RetryLater
 from consumers.kafka import OutRecord, Record
@@ -59,6 +60,7 @@ def failure_record(
     now_ms: int,
     delay_ms: int,
     envelope: Envelope | None = None,
+    handlers: Sequence[str] = (),
 ) -> OutRecord:
     """The record that carries a failed event to the retry topic (`RETRIED`) or the DLQ (otherwise).
 
@@ -67,6 +69,7 @@ def failure_record(
             `attempt` (how many were made).
         delay_ms: for a retry, the wait before the next attempt (`HEADER_NOT_BEFORE` is now + delay).
         envelope: the record's envelope, where it has a valid one: fills in the headers it lacks.
+        handlers: the names of the handlers that failed this attempt; none where no handler ran.
     """
     retry = outcome is Outcome.RETRIED
     headers = failure_headers(
@@ -76,17 +79,20 @@ def failure_record(
         error,
         not_before_ms=now_ms + delay_ms if retry else None,
         envelope=envelope,
+        handlers=handlers,
     )
     topic = topics.retry_topic if retry else topics.dlq_topic
     return OutRecord(topic, record.key, record.value, headers)
 
 
-def valueless_dead_letter(record: Record, topics: GroupTopics, error: BaseException, attempt: int) -> OutRecord:
+def valueless_dead_letter(
+    record: Record, topics: GroupTopics, error: BaseException, attempt: int, handlers: Sequence[str] = ()
+) -> OutRecord:
     """A dead letter without the event's value, for a failed event Kafka refuses to take again for its size:
     its headers say why and where the event still is (`HEADER_ORIGINAL_*`, until the topic's retention)."""
     origin = (record.topic, record.partition, record.offset)
     note = f"too large for Kafka ({len(record.value or b'')} bytes), dead-lettered without its value: {error}"
-    headers = failure_headers(record.headers, origin, attempt, error, message=note)
+    headers = failure_headers(record.headers, origin, attempt, error, message=note, handlers=handlers)
     return OutRecord(topics.dlq_topic, record.key, None, headers)
 
 

@@ -33,6 +33,7 @@ from schemas.topics import (
     HEADER_CONTENT_TYPE,
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
+    HEADER_FAILED_HANDLERS,
     HEADER_ID,
     HEADER_NOT_BEFORE,
     HEADER_ORIGINAL_OFFSET,
@@ -100,6 +101,10 @@ FAILURE_HEADERS: dict[str, dict[str, Any]] = {
     HEADER_NOT_BEFORE: _text("Retry only: not before this time, epoch milliseconds.", pattern="^[0-9]+$"),
     HEADER_ERROR_CLASS: _text("The class of the last error."),
     HEADER_ERROR_MESSAGE: _text("The last error's message, at most 300 characters."),
+    HEADER_FAILED_HANDLERS: _text(
+        "The handlers that failed the last attempt, by registered name, comma-separated in registration order "
+        "(absent where no handler ran: an invalid record)."
+    ),
     HEADER_ORIGINAL_TOPIC: _text("The event topic the record was first read from."),
     HEADER_ORIGINAL_PARTITION: _text("Its partition there.", pattern="^[0-9]+$"),
     HEADER_ORIGINAL_OFFSET: _text("Its offset there.", pattern="^[0-9]+$"),

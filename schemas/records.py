@@ -22,7 +22,7 @@ ours) the tenant of a registry source that names one, also in our `webhook-tenan
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -44,6 +44,7 @@ from schemas.topics import (
     HEADER_CONTENT_TYPE,
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
+    HEADER_FAILED_HANDLERS,
     HEADER_ID,
     HEADER_NOT_BEFORE,
     HEADER_ORIGINAL_OFFSET,
@@ -219,7 +220,9 @@ def missing_headers(present: RecordHeaders, envelope: Envelope) -> RecordHeaders
 # Header values stay small and never carry payload data: an error message is cut to this many characters.
 MAX_ERROR_MESSAGE_CHARS = 300
 # Headers of a failure; replaced (not repeated) when a retried record fails again.
-_FAILURE_HEADERS = frozenset({HEADER_ATTEMPT, HEADER_NOT_BEFORE, HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE})
+_FAILURE_HEADERS = frozenset(
+    {HEADER_ATTEMPT, HEADER_NOT_BEFORE, HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, HEADER_FAILED_HANDLERS}
+)
 _ORIGIN_HEADERS = frozenset({HEADER_ORIGINAL_TOPIC, HEADER_ORIGINAL_PARTITION, HEADER_ORIGINAL_OFFSET})
 
 
@@ -232,6 +235,7 @@ def failure_headers(
     message: str | None = None,
     not_before_ms: int | None = None,
     envelope: Envelope | None = None,
+    handlers: Sequence[str] = (),
 ) -> RecordHeaders:
     """The headers of the record that carries a failed event to a retry topic (`not_before_ms` given) or a DLQ.
 
@@ -245,6 +249,8 @@ def failure_headers(
         not_before_ms: for a retry, when it is due (epoch ms, `HEADER_NOT_BEFORE`).
         envelope: the record's envelope, where it has a valid one: fills in the headers it lacks
             (`missing_headers`).
+        handlers: the names of the handlers that failed (`HEADER_FAILED_HANDLERS`); none where no handler ran
+            (an invalid record).
     """
     headers = [(name, value) for name, value in present if name not in _FAILURE_HEADERS]
     if envelope is not None:
@@ -261,6 +267,9 @@ def failure_headers(
         (HEADER_ERROR_CLASS, _utf8(type(error).__name__)),
         (HEADER_ERROR_MESSAGE, _utf8((str(error) if message is None else message)[:MAX_ERROR_MESSAGE_CHARS])),
     ]
+    if handlers:
+        # Names hold no comma (`consumers.Registry` refuses one), so the list splits back unambiguously.
+        headers.append((HEADER_FAILED_HANDLERS, _utf8(",".join(handlers))))
     if not_before_ms is not None:
         headers.append((HEADER_NOT_BEFORE, str(not_before_ms).encode()))
     return headers

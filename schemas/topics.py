@@ -44,6 +44,8 @@ HEADER_ATTEMPT = "webhook-attempt"
 HEADER_NOT_BEFORE = "webhook-not-before-ms"
 HEADER_ERROR_CLASS = "webhook-error-class"
 HEADER_ERROR_MESSAGE = "webhook-error-message"
+# The registered names of the handlers that failed that attempt, comma-separated, in registration order.
+HEADER_FAILED_HANDLERS = "webhook-failed-handlers"
 HEADER_ORIGINAL_TOPIC = "webhook-original-topic"
 HEADER_ORIGINAL_PARTITION = "webhook-original-partition"
 HEADER_ORIGINAL_OFFSET = "webhook-original-offset"

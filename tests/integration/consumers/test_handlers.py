@@ -24,7 +24,7 @@ from consumers.kafka import read_to_end
 from consumers.registry import Rate
 from consumers.settings import Settings
 from kafkaconfig.clients import aiokafka_options
-from schemas.topics import HEADER_ATTEMPT, HEADER_ERROR_CLASS, GroupTopics
+from schemas.topics import HEADER_ATTEMPT, HEADER_ERROR_CLASS, HEADER_FAILED_HANDLERS, GroupTopics
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import eventually
 from tests.integration.worker_process import Group, prepare, worker_process
@@ -110,6 +110,7 @@ async def test_a_handler_out_of_attempts_dead_letters_the_event_and_a_replay_wou
     assert runs == {"steady": 1, "doomed": 2}
     [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
     assert (headers_of(dead)[HEADER_ATTEMPT], headers_of(dead)[HEADER_ERROR_CLASS]) == ("2", "LookupError")
+    assert headers_of(dead)[HEADER_FAILED_HANDLERS] == "doomed"
     # The event is unfinished: its mark says which handler a replay need not run again.
     key = claim_key(group, "hmac", "evt_1")
     assert await store.handled([key]) == [{"steady"}]

@@ -59,7 +59,10 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
 
     listed = await replay(dry_run=True)
     assert (listed.selected, listed.would_replay, runs) == (2, 2, [])
-    assert any("evt_broken" in line and "RuntimeError: prompt template missing" in line for line in lines)
+    assert any("evt_broken" in line and "prompt template missing (failed: handle)" in line for line in lines)
+    # Selected by the handler that failed: none that another handler failed.
+    assert (await replay(Selection(handlers=frozenset({"other"})), dry_run=True)).selected == 0
+    assert (await replay(Selection(handlers=frozenset({"handle", "other"})), dry_run=True)).selected == 2
 
     first = await replay()
     assert (first.handled, first.duplicates, first.failed, first.complete) == (2, 0, 0, True)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import redis.asyncio
 
+from consumers import Registry
 from consumers.errors import PermanentError, RetryLater, StoreUnavailable
 from consumers.handlers import Context, Event
 from consumers.idempotency import Claim, IdempotencyStore, claim_key
@@ -353,16 +354,25 @@ async def test_a_claim_is_renewed_while_a_slow_handler_runs(
     store: IdempotencyStore,
     unique: str,
 ) -> None:
-    consumers = await consumer_group(consumer_lease_ms=300, consumer_handler_timeout_s=2)
+    # The handler's own timeout (2 s) rules its run, not the group's (0.5 s); both outlast the lease (300 ms).
+    consumers = await consumer_group(consumer_lease_ms=300, consumer_handler_timeout_s=0.5)
     settings, route, group = consumers.settings, consumers.topics, consumers.name
+    key = claim_key(group, "hmac", "evt_1")
+    other_member: list[Claim] = []
+    registry = Registry()
 
+    @registry.handler("hmac", timeout_s=2)
     async def slow(event: Event[Any], context: Context) -> None:
-        await asyncio.sleep(0.8)
+        # Another member of the group reads the event meanwhile (a copy on its partition): held all along.
+        for _ in range(8):
+            other_member.extend(await IdempotencyStore(redis_client).claim([key], "another member", 300))
+            await asyncio.sleep(0.1)
 
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
-    async with running_worker(settings, route, store, slow) as (running, stop):
+    async with running_worker(settings, route, store, registry=registry) as (running, stop):
         await eventually(lambda: running.outcome("ok") == 1, "the slow handler")
         await stop()
 
     # Held past two lease lengths, and still ours at the end: marked done, so a redelivery is a duplicate.
-    assert await IdempotencyStore(redis_client).is_done([claim_key(group, "hmac", "evt_1")]) == [True]
+    assert other_member == [Claim.HELD] * 8
+    assert await IdempotencyStore(redis_client).is_done([key]) == [True]

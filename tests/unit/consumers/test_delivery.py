@@ -21,7 +21,7 @@ from consumers.idempotency import Claim, claim_key
 from consumers.metrics import ConsumerMetrics, Outcome
 from consumers.runner import HandlerRunner
 from schemas import Envelope
-from schemas.topics import GroupTopics
+from schemas.topics import HEADER_FAILED_HANDLERS, GroupTopics
 from tests.fakes import FetchedRecord, MemoryClaimStore, MemorySink
 
 ROUTE = GroupTopics.for_provider("hmac", "g")
@@ -252,3 +252,27 @@ async def test_a_handler_out_of_attempts_dead_letters_while_another_keeps_its_su
 
     assert setup.store.marks == {KEY: {"steady"}}
     assert [record.topic for record in setup.sink.sent] == [ROUTE.dlq_topic]
+
+
+async def test_a_retry_and_a_dead_letter_name_the_handlers_that_failed_in_registration_order() -> None:
+    setup = Setup()
+    setup.handler("record_order")
+    setup.handler("ask_agent", fail)
+    setup.handler("notify", fail)
+    delivery = setup.delivery()
+
+    assert await delivery.deliver(item(1), revoked=lambda: False) is Outcome.RETRIED
+    assert await delivery.deliver(item(3), revoked=lambda: False) is Outcome.DEAD_LETTERED
+
+    retry, dead = setup.sink.sent
+    assert (retry.topic, dead.topic) == (ROUTE.retry_topic, ROUTE.dlq_topic)
+    for record in (retry, dead):
+        assert dict(record.headers)[HEADER_FAILED_HANDLERS] == b"ask_agent,notify"
+
+
+async def test_an_invalid_record_names_no_handler() -> None:
+    setup = Setup()
+    setup.handler("record_order")
+    assert await setup.delivery().deliver(item(value=b"not json"), revoked=lambda: False) is Outcome.INVALID
+    [dead] = setup.sink.sent
+    assert HEADER_FAILED_HANDLERS not in dict(dead.headers)

@@ -132,6 +132,8 @@ def test_a_handler_of_another_shape_is_refused_with_one_line_naming_it(func: Any
         ({"concurrency": 1.5}, "concurrency must be a whole number of 1 or more"),
         ({"rate": 0}, "a rate is a positive number of events per second"),
         ({"name": ""}, "'' is no handler name"),
+        # Dead letters list the failed handlers comma-separated.
+        ({"name": "a,b"}, "'a,b' is no handler name"),
     ],
 )
 def test_options_out_of_range_are_refused_naming_the_handler(options: dict[str, Any], message: str) -> None:

@@ -8,12 +8,13 @@ import pytest
 
 from consumers.errors import HandlerTimeout, InvalidEvent, PermanentError, RetryLater, StoreUnavailable
 from consumers.metrics import Outcome
-from consumers.retries import MAX_RETRY_DELAY_MS, backoff_ms, failure_outcome, failure_record
+from consumers.retries import MAX_RETRY_DELAY_MS, backoff_ms, failure_outcome, failure_record, valueless_dead_letter
 from schemas.records import MAX_ERROR_MESSAGE_CHARS
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
     HEADER_ERROR_MESSAGE,
+    HEADER_FAILED_HANDLERS,
     HEADER_ID,
     HEADER_NOT_BEFORE,
     HEADER_ORIGINAL_OFFSET,
@@ -127,3 +128,16 @@ def test_an_error_message_that_is_no_valid_text_still_makes_a_header() -> None:
     message = dict(out.headers)[HEADER_ERROR_MESSAGE].decode()
     assert message.startswith("upstream said ")
     assert message.endswith(" and left")
+
+
+def test_the_failed_handlers_are_named_and_replaced_not_repeated_by_the_next_failure() -> None:
+    error = RuntimeError("x")
+    retried = failure_record(FakeRecord(), TOPICS, Outcome.RETRIED, error, 1, now_ms=0, delay_ms=1, handlers=["a", "b"])
+    assert dict(retried.headers)[HEADER_FAILED_HANDLERS] == b"a,b"
+    record = FakeRecord(topic=TOPICS.retry_topic, partition=0, offset=7, headers=list(retried.headers))
+
+    out = failure_record(record, TOPICS, Outcome.DEAD_LETTERED, error, 2, now_ms=0, delay_ms=0, handlers=["b"])
+
+    assert [value for name, value in out.headers if name == HEADER_FAILED_HANDLERS] == [b"b"]
+    bare = valueless_dead_letter(record, TOPICS, error, 2, ["b"])
+    assert dict(bare.headers)[HEADER_FAILED_HANDLERS] == b"b"

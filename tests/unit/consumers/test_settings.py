@@ -139,6 +139,13 @@ def test_python_m_consumers_without_handlers_refuses_to_start_with_one_line(comm
             "schemas.stripe.StripeEvent",
         ),
         ("", "consumers: CONSUMER_HANDLERS: my_handlers register no handler"),
+        (
+            # The default lease (60 s) against an hour's run: the rule CONSUMER_HANDLER_TIMEOUT_S is held to.
+            "@registry.handler('stripe', timeout_s=3600)\n"
+            "async def agent(event: Event[Any], context: Context) -> None: ...\n",
+            "consumers: handler my_handlers.agent: timeout_s=3600 needs CONSUMER_LEASE_MS of at least 360000 (a "
+            "tenth of it), not 60000",
+        ),
     ],
 )
 def test_python_m_consumers_refuses_a_handler_module_it_cannot_run_with_one_line(
