@@ -49,6 +49,30 @@ const calls = {
     const root = path.dirname(require.resolve("whatsapp/package.json"));
     return require(path.join(root, "build", "utils.js")).generateXHub256Sig(body, secret);
   },
+  // @shopify/shopify-api: `webhooks.validate` (X-Shopify-Hmac-Sha256 and the headers every delivery has),
+  // through its Node adapter, with the app's secret.
+  "shopify.validate": async ({ body, headers, secret }) => {
+    require("@shopify/shopify-api/adapters/node");
+    const { shopifyApi, ApiVersion, LogSeverity } = require("@shopify/shopify-api");
+    const shopify = shopifyApi({
+      apiSecretKey: secret,
+      apiKey: "unused",
+      scopes: [],
+      hostName: "hooks.example.com",
+      apiVersion: ApiVersion.October25,
+      isEmbeddedApp: false,
+      logger: { level: LogSeverity.Error, log: async () => {} },
+    });
+    const rawRequest = { method: "POST", url: "/webhooks/shopify", headers };
+    return (await shopify.webhooks.validate({ rawBody: body, rawRequest, rawResponse: {} })).valid;
+  },
+  // webflow-api: `webhooks.verifySignature` (x-webflow-signature over `<x-webflow-timestamp>:<body>`).
+  "webflow.verify": async ({ body, headers, secret }) => {
+    const { WebflowClient } = require("webflow-api");
+    return new WebflowClient({ accessToken: "unused" }).webhooks.verifySignature({ headers, body, secret });
+  },
+  // @vonage/jwt: `verifySignature`, the HS256 check of a signed webhook's JWT with the signature secret.
+  "vonage.verify": async ({ token, secret }) => require("@vonage/jwt").verifySignature(token, secret),
   "contentful.sign": async ({ secret, method, path, headers, body, timestamp_ms }) =>
     require("@contentful/node-apps-toolkit").signRequest(secret, { method, path, headers, body }, timestamp_ms),
 };

@@ -22,6 +22,9 @@ NODE_SDK_PROVEN = {
     "zoom": "@zoom/rivet",
     "twitter": "twitter-autohook",
     "notion": "@notionhq/client",
+    "shopify": "@shopify/shopify-api",
+    "webflow": "webflow-api",
+    "vonage": "@vonage/jwt",
     # Meta's WhatsApp Node SDK; Messenger, Instagram and Facebook are Graph webhooks signed the same way.
     "whatsapp": "whatsapp",
     "messenger": "whatsapp",

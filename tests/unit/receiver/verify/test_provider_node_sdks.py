@@ -105,6 +105,49 @@ def test_metas_sdk_signs_exactly_what_send_signs_and_we_verify_what_it_signs() -
         assert tampered != theirs
 
 
+# ------------------------------------------------------------------------- shopify, webflow, vonage
+
+
+def _sdk_verdicts(provider: str, call: str, secret: str) -> tuple[sample_sender.SignedRequest, bytes, list[Any]]:
+    """The SDK's verdicts on what `send` signs: with the secret, another secret, and a changed body."""
+    _, request = _signed(provider, secret)
+    body, headers = request.body.decode(), _lower(request.headers)
+    changed = request.body[:-1] + b" }" if request.body.endswith(b"}") else request.body + b" "
+    answers = node_sdk_calls(
+        {"call": call, "body": body, "headers": headers, "secret": secret},
+        {"call": call, "body": body, "headers": headers, "secret": "another-secret"},
+        {"call": call, "body": changed.decode(), "headers": headers, "secret": secret},
+    )
+    return request, changed, [answer.get("value", answer) for answer in answers]
+
+
+@pytest.mark.parametrize(("provider", "call"), [("shopify", "shopify.validate"), ("webflow", "webflow.verify")])
+def test_the_providers_sdk_verifies_what_send_signs(provider: str, call: str) -> None:
+    request, changed, verdicts = _sdk_verdicts(provider, call, f"{provider}-app-secret")
+    assert verdicts == [True, False, False]
+    source = _source(provider, f"{provider}-app-secret")
+    wire = {name.lower().encode(): value.encode() for name, value in request.headers.items()}
+    with pytest.raises(SignatureError):
+        source.scheme.verify(wire, changed, source.secrets, time.time())
+
+
+def test_vonages_sdk_verifies_the_jwt_send_signs_and_we_check_its_body_hash_too() -> None:
+    secret = "vonage-signature-secret-of-32-bytes-or-more"
+    source, request = _signed("vonage", secret)
+    token = request.headers["Authorization"].removeprefix("Bearer ")
+    answers = node_sdk_calls(
+        {"call": "vonage.verify", "token": token, "secret": secret},
+        {"call": "vonage.verify", "token": token, "secret": "another-signature-secret-of-32-bytes"},
+    )
+    assert answers == [{"ok": True, "value": True}, {"ok": True, "value": False}]
+    # The SDK checks the JWT alone; Vonage's docs say to compare its payload_hash with the body's SHA-256,
+    # which our verifier does: the same token on a changed body is refused.
+    wire = {b"authorization": request.headers["Authorization"].encode()}
+    assert source.scheme.verify(wire, request.body, source.secrets, time.time()) == 0
+    with pytest.raises(SignatureError):
+        source.scheme.verify(wire, request.body + b" ", source.secrets, time.time())
+
+
 # ------------------------------------------------------------------------------------------------ mux
 
 
