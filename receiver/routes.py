@@ -290,6 +290,9 @@ class WebhookRoute:
             if not handshake.signed and inbound is not None:
                 answer = handshake.answer(inbound, source.secrets[0], source.verify_token)
                 if answer is not None:
+                    if answer.captured is not None:
+                        # The secret the provider chose (Asana, Notion): kept, or refused, before the answer.
+                        await source.capture(answer.captured)
                     return answer
         if method != "POST" and not any(handshake.signed for handshake in handshakes):
             raise BadRequest(f"not a {source.provider} handshake")

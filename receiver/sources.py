@@ -37,8 +37,10 @@ receiver runs; `registry_source` builds them, and a name the file or the environ
 from __future__ import annotations
 
 import functools
+import hmac
+import logging
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -46,7 +48,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from receiver.errors import ConfigError
+from receiver.errors import ConfigError, HandshakeRefused
 from receiver.settings import describe_validation_error
 from receiver.verify import Handshake, HandshakeScheme, Headers, HmacScheme, KeyedScheme, Scheme, Spec, SpecScheme
 from receiver.verify.base import HandshakeRule
@@ -56,6 +58,8 @@ from receiver.verify.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS,
 from receiver.verify.spec import AckSpec, EventSpec, SampleSpec, SignatureSpec
 from schemas.records import Mode, RecordFormat
 from schemas.topics import event_topic
+
+logger = logging.getLogger(__name__)
 
 SECRET_ENV_PREFIX = "WEBHOOK_SECRET_"  # noqa: S105 (a variable name prefix)
 PUBLIC_URL_ENV_PREFIX = "WEBHOOK_PUBLIC_URL_"
@@ -99,6 +103,10 @@ class Source:
     rate_per_s: float | None = None
     # Its `source` label on the metrics: its name, but a bounded one for registry sources (metrics.py).
     metrics_label: str = ""
+    # Whether it is one of the run-time registry's (receiver/registry/), whose secrets a handshake may set.
+    from_registry: bool = False
+    # Set while a registry source waits for its provider's handshake to give it its secret (`capture`).
+    keep_captured: Callable[[bytes], Awaitable[None]] | None = field(default=None, repr=False, compare=False)
     # The scheme's handshake, where it has one (checked once here, not per request).
     _handshake: HandshakeScheme | None = field(default=None, init=False, repr=False, compare=False)
     # How its records are written, computed once here rather than per request.
@@ -145,6 +153,36 @@ class Source:
     def handshake(self, headers: Headers, body: bytes) -> Handshake | None:
         """The answer to a verified handshake request of a code scheme, or None for an ordinary event."""
         return None if self._handshake is None else self._handshake.handshake(headers, body)
+
+    async def capture(self, secret: bytes) -> None:
+        """Keep the secret a provider chose in its handshake (Asana, Notion), before the handshake is answered.
+
+        A registry source waiting for it seals it into the registry: every receiver verifies the events after
+        with it. Any other source keeps what it has: a handshake never replaces an established secret. It is
+        answered when it repeats a secret the source holds; a registry source refuses another one (403: the
+        operator arms it again with `webhooks sources capture`). A source of the environment or the sources
+        file can't be written: the handshake is answered and the secret not kept, with a warning (never the
+        secret) naming the variable to set.
+        """
+        if self.keep_captured is not None:
+            await self.keep_captured(secret)
+            return
+        held = False
+        for own in self.secrets:
+            held |= hmac.compare_digest(secret, own)
+        if held:
+            return
+        if self.from_registry:
+            raise HandshakeRefused(
+                "the source has its secret already: `webhooks sources capture` lets the next handshake set it"
+            )
+        logger.warning(
+            "%s handshake on source %s answered, its secret not kept: a source of the environment or the sources "
+            "file can't be written (set %s, or add a registry source with --capture)",
+            self.provider,
+            self.name,
+            secret_env_name(self.name),
+        )
 
 
 class _SourceEntry(BaseModel):
@@ -281,6 +319,8 @@ def registry_source(
     cloudevents: Mode = "binary",
     rate_per_s: float | None = None,
     metrics_label: str = "",
+    verify_token: bytes | None = None,
+    keep_captured: Callable[[bytes], Awaitable[None]] | None = None,
 ) -> Source:
     """A source of the run-time registry: a built-in provider's scheme; a `ConfigError` says what is wrong."""
     scheme = _shared_scheme(provider, public_url, tolerance_s)
@@ -294,10 +334,29 @@ def registry_source(
         secrets=secrets,
         topic=topic or event_topic(provider),
         cloudevents=cloudevents,
+        verify_token=verify_token,
         tenant=tenant,
         rate_per_s=rate_per_s,
         metrics_label=metrics_label,
+        from_registry=True,
+        keep_captured=keep_captured,
     )
+
+
+def captured_by(provider: str) -> str | None:
+    """How a built-in provider's handshake gives a source its secret (`kept`, `shown`), or None where it doesn't."""
+    rules = getattr(scheme_for_provider(provider), "handshakes", ())
+    return next((rule.captures for rule in rules if rule.captures is not None), None)
+
+
+def has_verify_token(provider: str) -> bool:
+    """Whether a built-in provider's handshake checks a verify token (Meta's `hub.verify_token`)."""
+    return any(rule.kind == "meta" for rule in getattr(scheme_for_provider(provider), "handshakes", ()))
+
+
+def scheme_for_provider(provider: str) -> Scheme:
+    """A built-in provider's scheme as a registry source has it (with no public URL: the handshakes only)."""
+    return _shared_scheme(provider, "https://hooks.example.com/" if provider in URL_SIGNING_PROVIDERS else None, 300)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,10 +1,16 @@
-"""`webhooks sources add | list | rotate | disable | enable | delete | reencrypt`: the registry's commands.
+"""`webhooks sources add | list | rotate | capture | verify-token | reveal | disable | enable | delete | reencrypt`:
+the registry's commands.
 
 Each reads the registry to its end, checks everything it was given, then writes one record per source it
 changes and returns once Kafka holds them. Bad input is refused with one line and exit code 2, before
 anything is written. A secret is given on standard input (`--secret-stdin`) or in a variable
 (`--secret-env NAME`), never as an argument (the process list and shell history would show it), and no
-command ever prints one: `list` shows how many secrets a source holds and until when the old ones count.
+command prints one but `reveal`, which shows a secret a provider's handshake chose once, for the operator
+to paste back at the provider (Notion's `verification_token`): `list` shows how many secrets a source holds
+and until when the old ones count.
+
+A provider that chooses the secret in its handshake (Asana, Notion) gets a source that waits for it
+(`add --capture`, or `capture` for one that has a secret): the next handshake sets it, and none after it.
 """
 
 from __future__ import annotations
@@ -28,12 +34,15 @@ from receiver.registry.definition import (
     MAX_RATE_PER_S,
     MAX_SECRETS,
     NAME_PATTERN,
+    Capture,
     SealedSecret,
     SourceDefinition,
     build_source,
+    verify_token_aad,
 )
 from receiver.registry.keyring import KEYS_ENV, KEYS_FILE_ENV, Keyring, load_keyring
 from receiver.settings import ReceiverSettings, describe_validation_error, load_settings
+from receiver.sources import captured_by, has_verify_token
 from receiver.verify.providers import BUILT_IN_PROVIDERS, URL_SIGNING_PROVIDERS
 from schemas.topics import event_topic
 
@@ -91,7 +100,11 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     add.add_argument("--public-url", help="the URL the provider calls, for providers that sign it")
     add.add_argument("--rate", type=float, help="verified events a second over all receivers; above it a 429")
     add.add_argument("--cloudevents", choices=("binary", "structured"), default="binary", help="record mode")
-    _secret_options(add)
+    secret = _secret_options(add, required=False)
+    secret.add_argument(
+        "--capture", action="store_true", help="no secret: the provider's handshake sets it (Asana, Notion)"
+    )
+    _verify_token_options(add, "--verify-token", required=False)
     add.set_defaults(run=_add)
 
     listing = commands.add_parser("list", help="the sources, never their secrets")
@@ -109,6 +122,28 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     rotate.set_defaults(run=_rotate)
 
+    capture = commands.add_parser(
+        "capture", help="let the provider's next handshake set the secret (a webhook made again: Asana, Notion)"
+    )
+    capture.add_argument("source_id", metavar="ID")
+    capture.add_argument(
+        "--keep-old-for",
+        default=DEFAULT_KEEP_OLD,
+        help=f"how long the secrets held now stay valid after the handshake (default {DEFAULT_KEEP_OLD})",
+    )
+    capture.set_defaults(run=_capture)
+
+    token = commands.add_parser("verify-token", help="set the verify token Meta's GET challenge names")
+    token.add_argument("source_id", metavar="ID")
+    _verify_token_options(token, "--token", required=True)
+    token.set_defaults(run=_set_verify_token)
+
+    reveal = commands.add_parser(
+        "reveal", help="show, once, the secret a handshake chose, to paste back at the provider (Notion)"
+    )
+    reveal.add_argument("source_id", metavar="ID")
+    reveal.set_defaults(run=_reveal)
+
     for name, summary, run in (
         ("disable", "stop serving a source (404) and keep it", _disable),
         ("enable", "serve a disabled source again", _enable),
@@ -125,10 +160,17 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _secret_options(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group(required=True)
+def _secret_options(parser: argparse.ArgumentParser, *, required: bool = True) -> argparse._MutuallyExclusiveGroup:
+    where = parser.add_mutually_exclusive_group(required=required)
     where.add_argument("--secret-stdin", action="store_true", help="read the secret from standard input")
     where.add_argument("--secret-env", metavar="NAME", help="read the secret from this environment variable")
+    return where
+
+
+def _verify_token_options(parser: argparse.ArgumentParser, option: str, *, required: bool) -> None:
+    where = parser.add_mutually_exclusive_group(required=required)
+    where.add_argument(f"{option}-stdin", action="store_true", help="read the verify token from standard input")
+    where.add_argument(f"{option}-env", metavar="NAME", help="read the verify token from this environment variable")
 
 
 # ------------------------------------------------------------------------------------------------ commands
@@ -150,8 +192,15 @@ def _add(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyring)
         raise RegistryError(f"--public-url: {args.provider} does not sign its URL")
     if args.rate is not None and not 0 < args.rate <= MAX_RATE_PER_S:
         raise RegistryError(f"--rate: between 0 and {MAX_RATE_PER_S} events a second")
-    secret = _read_secret(args)
+    if not (args.capture or args.secret_stdin or args.secret_env):
+        raise RegistryError("the secret: give --secret-stdin or --secret-env (or --capture)")
+    if args.capture and captured_by(args.provider) is None:
+        raise RegistryError(f"--capture: {args.provider}'s handshake carries no secret; give the secret")
+    if args.verify_token_stdin and args.secret_stdin:
+        raise RegistryError("--verify-token-stdin: standard input holds the secret; give --verify-token-env")
+    token = _read_verify_token(args, args.provider, stdin=args.verify_token_stdin, env=args.verify_token_env)
     now = _now()
+    secrets = [] if args.capture else [SealedSecret(sealed=keyring.seal(_read_secret(args), source_id))]
     definition = _validated(
         id=source_id,
         tenant=args.tenant,
@@ -160,7 +209,9 @@ def _add(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyring)
         public_url=args.public_url,
         cloudevents=args.cloudevents,
         rate_per_s=args.rate,
-        secrets=[SealedSecret(sealed=keyring.seal(secret, source_id))],
+        secrets=secrets,
+        capture=Capture(armed_at=now) if args.capture else None,
+        verify_token=None if token is None else SealedSecret(sealed=keyring.seal(token, verify_token_aad(source_id))),
         created_at=now,
         updated_at=now,
     )
@@ -169,7 +220,8 @@ def _add(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyring)
         raise RegistryError(f"--id: {source_id} exists already")
     log.write(settings, [(source_id, definition.to_bytes())])
     tenant = f"tenant {args.tenant}, " if args.tenant else ""
-    return f"added {source_id} ({tenant}provider {args.provider}): POST /webhooks/{source_id}"
+    waits = ", its secret set by its first handshake" if args.capture else ""
+    return f"added {source_id} ({tenant}provider {args.provider}{waits}): POST /webhooks/{source_id}"
 
 
 def _list(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyring) -> str:
@@ -215,11 +267,51 @@ def _rotate(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyri
             "wait for one to expire or rotate with --keep-old-for 0"
         )
     new = SealedSecret(sealed=keyring.seal(secret, definition.id))
-    rotated = _validated(**{**definition.model_dump(), "secrets": [new, *kept], "updated_at": now})
+    # A secret given here ends a capture waiting for a handshake's.
+    rotated = _validated(**{**definition.model_dump(), "secrets": [new, *kept], "capture": None, "updated_at": now})
     _check_serves(rotated, keyring, settings)
     log.write(settings, [(definition.id, rotated.to_bytes())])
     old = f"the old one valid until {_iso(until)}" if kept else "no old secret kept"
     return f"rotated {definition.id}: {len(kept) + 1} secrets, {old}"
+
+
+def _capture(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyring) -> str:
+    keep = _duration(args.keep_old_for)
+    definition = _existing(settings, args.source_id)
+    if captured_by(definition.provider) is None:
+        raise RegistryError(f"{definition.id}: {definition.provider}'s handshake carries no secret")
+    now = _now()
+    armed = definition.model_copy(
+        update={"capture": Capture(armed_at=now, keep_old_for_s=int(keep.total_seconds())), "updated_at": now}
+    )
+    log.write(settings, [(definition.id, armed.to_bytes())])
+    return f"{definition.id} waits for its {definition.provider} handshake to set its secret"
+
+
+def _set_verify_token(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyring) -> str:
+    definition = _existing(settings, args.source_id)
+    token = _read_verify_token(args, definition.provider, stdin=args.token_stdin, env=args.token_env)
+    assert token is not None
+    sealed = SealedSecret(sealed=keyring.seal(token, verify_token_aad(definition.id)))
+    changed = definition.model_copy(update={"verify_token": sealed, "updated_at": _now()})
+    log.write(settings, [(definition.id, changed.to_bytes())])
+    return f"{definition.id}: verify token set"
+
+
+def _reveal(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyring) -> str:
+    definition = _existing(settings, args.source_id)
+    if captured_by(definition.provider) != "shown":
+        raise RegistryError(f"{definition.id}: {definition.provider} takes no secret pasted back; nothing to show")
+    newest = definition.secrets[0] if definition.secrets else None
+    if newest is None or newest.captured_at is None:
+        raise RegistryError(f"{definition.id}: no handshake has set its secret yet")
+    if newest.shown:
+        raise RegistryError(f"{definition.id}: its captured secret was shown once already")
+    secret = keyring.open(newest.sealed, definition.id)
+    secrets = (newest.model_copy(update={"shown": True}), *definition.secrets[1:])
+    # Written before it is shown: a second `reveal` refuses even if this output is lost.
+    log.write(settings, [(definition.id, definition.model_copy(update={"secrets": secrets}).to_bytes())])
+    return secret.decode("utf-8", "replace")
 
 
 def _disable(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyring) -> str:
@@ -241,25 +333,41 @@ def _reencrypt(args: argparse.Namespace, settings: ReceiverSettings, keyring: Ke
     count = 0
     now = _now()
     for definition in _definitions(settings).values():
-        stale = [s for s in definition.secrets if not keyring.sealed_with_current(s.sealed)]
+        token = definition.verify_token
+        stale = [
+            s for s in (*definition.secrets, *([token] if token else [])) if not keyring.sealed_with_current(s.sealed)
+        ]
         if not stale:
             continue
-        secrets = [
-            s
-            if keyring.sealed_with_current(s.sealed)
-            else s.model_copy(update={"sealed": keyring.seal(keyring.open(s.sealed, definition.id), definition.id)})
-            for s in definition.secrets
-        ]
+        secrets = [_resealed(keyring, s, definition.id) for s in definition.secrets]
+        update: dict[str, object] = {"secrets": tuple(secrets), "updated_at": now}
+        if token is not None:
+            update["verify_token"] = _resealed(keyring, token, verify_token_aad(definition.id))
         count += len(stale)
-        changed.append(
-            (definition.id, definition.model_copy(update={"secrets": tuple(secrets), "updated_at": now}).to_bytes())
-        )
+        changed.append((definition.id, definition.model_copy(update=update).to_bytes()))
     if changed:
         log.write(settings, changed)
     return f"re-encrypted {count} secrets of {len(changed)} sources with master key {keyring.sealing_key_id}"
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+
+
+def _resealed(keyring: Keyring, secret: SealedSecret, bound_to: str) -> SealedSecret:
+    if keyring.sealed_with_current(secret.sealed):
+        return secret
+    return secret.model_copy(update={"sealed": keyring.seal(keyring.open(secret.sealed, bound_to), bound_to)})
+
+
+def _read_verify_token(args: argparse.Namespace, provider: str, *, stdin: bool, env: str | None) -> bytes | None:
+    if not stdin and env is None:
+        return None
+    if not has_verify_token(provider):
+        raise RegistryError(f"the verify token: {provider}'s handshake checks none (Meta's do)")
+    value = _read_value(stdin=stdin, env=env, what="the verify token")
+    if len(value) > 1024 or not value.decode("utf-8", "replace").isprintable():
+        raise RegistryError("the verify token: at most 1024 printable characters")
+    return value
 
 
 def _set_enabled(settings: ReceiverSettings, source_id: str, *, enabled: bool) -> str:
@@ -312,15 +420,19 @@ def _check_name(option: str, value: str) -> None:
 
 
 def _read_secret(args: argparse.Namespace) -> bytes:
-    if args.secret_env is not None:
-        value = os.environ.get(args.secret_env)
+    return _read_value(stdin=args.secret_stdin, env=args.secret_env, what="the secret")
+
+
+def _read_value(*, stdin: bool, env: str | None, what: str) -> bytes:
+    if env is not None:
+        value = os.environ.get(env)
         if value is None:
-            raise RegistryError(f"--secret-env: {args.secret_env} is not set")
+            raise RegistryError(f"{what}: {env} is not set")
     else:
         value = sys.stdin.read()
     secret = value.strip("\r\n")
     if not secret:
-        raise RegistryError("the secret is empty")
+        raise RegistryError(f"{what} is empty")
     return secret.encode()
 
 
@@ -341,7 +453,9 @@ def _shown(definition: SourceDefinition, now: datetime) -> dict[str, object]:
         "id": definition.id,
         "tenant": definition.tenant,
         "provider": definition.provider,
-        "state": "enabled" if definition.enabled else "disabled",
+        "state": ("enabled" if definition.enabled else "disabled")
+        + (", waiting for its handshake's secret" if definition.capture is not None else ""),
+        "verify_token": definition.verify_token is not None,
         "secrets": len(live),
         "old_secrets_until": _iso(old_until) if old_until else None,
         "rate_per_s": definition.rate_per_s,

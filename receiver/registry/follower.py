@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from receiver.errors import ConfigError, RegistryUnavailable, SealError
+from receiver.errors import ConfigError, RegistryUnavailable, SealError, Unavailable
 from receiver.metrics import ReceiverMetrics
 from receiver.registry.definition import SourceDefinition, build_source
 from receiver.registry.keyring import Keyring
-from receiver.registry.log import Change, RegistryReader, ensure_event_topics, ensure_topic
+from receiver.registry.log import Change, RegistryReader, ensure_event_topics, ensure_topic, write
 from receiver.routes import WebhookRoute
 from receiver.settings import ReceiverSettings, describe_validation_error
 from receiver.sources import Source
@@ -173,13 +173,7 @@ class RegistryFollower:
     def _build(self, definition: SourceDefinition) -> Source | None:
         now = datetime.fromtimestamp(self._clock(), UTC)
         try:
-            source = build_source(
-                definition,
-                self._keyring,
-                now=now,
-                tolerance_s=self._settings.tolerance_s,
-                labelled_tenants=self._labelled,
-            )
+            source = self._source(definition, now)
         except (SealError, ConfigError) as exc:
             # Neither message carries a secret: they name the key id, the provider or the field.
             self._unreadable(definition.id, str(exc))
@@ -188,6 +182,16 @@ class RegistryFollower:
         if expiry is not None:
             heapq.heappush(self._expiries, (expiry, definition.id))
         return source
+
+    def _source(self, definition: SourceDefinition, now: datetime) -> Source | None:
+        return build_source(
+            definition,
+            self._keyring,
+            now=now,
+            tolerance_s=self._settings.tolerance_s,
+            labelled_tenants=self._labelled,
+            keep_captured=self._keep_captured,
+        )
 
     def _expired(self) -> dict[str, Source | None]:
         now = datetime.fromtimestamp(self._clock(), UTC)
@@ -214,6 +218,22 @@ class RegistryFollower:
         return True
 
     # ------------------------------------------------------------------------------------------ event loop
+
+    async def _keep_captured(self, definition: SourceDefinition, secret: bytes) -> None:
+        """A handshake gave a waiting source its secret: sealed into the registry before it is answered, so
+        every receiver process (and every one that starts later) verifies the events after with it."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        captured = definition.captured(self._keyring.seal(secret, definition.id), now)
+        try:
+            await asyncio.to_thread(write, self._settings, [(definition.id, captured.to_bytes())])
+        except RegistryUnavailable as exc:
+            # Not kept, so not answered: the provider's create call fails and is made again.
+            raise Unavailable(f"the captured secret was not written to the registry ({exc})") from None
+        # Served by this process at once (no second handshake can set it here); the others as they follow.
+        source = self._source(captured, now)
+        if source is not None:
+            self._route.put(source)
+        logger.info("registry source %s: its secret was set by its %s handshake", definition.id, definition.provider)
 
     def _apply(self, built: dict[str, Source | None], position: int, at_end: bool) -> None:
         for name, source in built.items():

@@ -42,6 +42,9 @@ class Handshake:
     # A call back to the provider that must succeed before the answer (SNS: visiting the SubscribeURL);
     # its `KeyUnavailable` becomes a 503, so the provider sends the handshake again.
     follow_up: Callable[[], Awaitable[None]] | None = None
+    # The secret the provider chose and sent in this handshake (Asana's `X-Hook-Secret`, Notion's
+    # `verification_token`): the source keeps it before the answer goes (`Source.capture`). Never logged.
+    captured: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,12 @@ class HandshakeRule(Protocol):
     @property
     def signed(self) -> bool:
         """Whether it is verified like an event first (and answered with the secret that matched)."""
+        ...
+
+    @property
+    def captures(self) -> str | None:
+        """Whether it carries the secret the provider chose for the events after: `kept`, or `shown` (also
+        shown once to the operator, who pastes it back at the provider); None where it carries none."""
         ...
 
     def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:

@@ -13,20 +13,23 @@ order; the first answer wins; none is published, each is counted as outcome `han
 | `crc` | GET | no (the answer is keyed) | Twitter/X | `{"response_token":"sha256=<base64 HMAC(secret, crc_token)>"}` |
 | `header` | GET | yes | Okta | `{"verification": <X-Okta-Verification-Challenge>}` |
 | `zoom` | POST | yes | Zoom | `{"plainToken":…,"encryptedToken":<hex HMAC(secret, plainToken)>}` |
-| `hook_secret` | POST | no | Asana | `X-Hook-Secret` echoed as a header, 200 |
+| `hook_secret` | POST | no | Asana | `X-Hook-Secret` echoed as a header, 200; the secret captured |
 | `validation_token` | POST | no | Microsoft Graph | `validationToken` query field as text, 200 |
-| `challenge` | POST | `signed` | monday.com | `{"challenge": …}` echoed |
+| `challenge` | POST | `signed` | monday.com, Notion | `{"challenge": …}` echoed (Notion's token captured) |
 | `empty_batch` | POST | yes | Xero intent to receive | 200, empty body, for a signed body whose `field` list is empty |
 | `cloudevents` | OPTIONS | no | CloudEvents web hooks | `WebHook-Allowed-Origin` (and `-Rate`) |
 | `head` | HEAD | no | Trello | 200, empty (the URL check when a webhook is created) |
 
 Answering an unsigned kind proves nothing to anyone and publishes nothing: it only echoes what was sent.
+A kind that `captures` hands the provider's chosen secret to the source (`Handshake.captured`), which keeps
+it only while it waits for one (`Source.capture`, docs/providers.md "Secrets chosen in a handshake").
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+import re
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -37,9 +40,12 @@ from receiver.verify.base import Handshake, Inbound
 from receiver.verify.parsing import hmac_digest, parse_json
 
 _TEXT = b"text/plain; charset=utf-8"
+# How a handshake's secret is kept (`_Kind.captures`).
+Capture = Literal["kept", "shown"]
 _JSON = b"application/json"
 # Echoed values are bounded: a challenge is a token, not a body.
 _MAX_ECHO_CHARS = 1024
+_CRC_TOKEN = re.compile(rf"[A-Za-z0-9+/_-]{{1,{_MAX_ECHO_CHARS}}}={{0,2}}")
 
 
 class _Kind(BaseModel):
@@ -52,6 +58,12 @@ class _Kind(BaseModel):
     @property
     def signed(self) -> bool:
         return False
+
+    @property
+    def captures(self) -> Capture | None:
+        """Whether the handshake carries the secret the provider chose for the events after (`kept`), also to
+        be shown once to the operator, who pastes it back at the provider (`shown`); None: it carries none."""
+        return None
 
     def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:
         """The answer to `request` if it is this handshake, else None (an ordinary request)."""
@@ -136,10 +148,16 @@ class Crc(_Kind):
         token = request.query.get("crc_token")
         if token is None:
             return None
-        return Handshake(orjson.dumps({"response_token": response_token(secret, _echo(token, name="crc_token"))}))
+        # The answer is the same HMAC under the same secret as an event's signature, over a text the caller
+        # chose: unchecked, any body (a forged event's JSON) could be sent as `crc_token` and its answer
+        # replayed as that body's `x-twitter-webhooks-signature`. X's tokens are base64 (or base64url), which
+        # no JSON body is (the hardening vercel/chat#775 made for the same reason).
+        if not _CRC_TOKEN.fullmatch(token):
+            raise BadRequest(f"crc_token must be 1 to {_MAX_ECHO_CHARS} base64 characters")
+        return Handshake(orjson.dumps({"response_token": response_token(secret, token)}))
 
     def sample(self, secret: bytes, verify_token: bytes | None) -> Inbound:
-        return Inbound("GET", {"crc_token": "crc-1795000000"}, {}, b"")
+        return Inbound("GET", {"crc_token": "Y3JjLTE3OTUwMDAwMDA="}, {}, b"")
 
 
 def response_token(secret: bytes, crc_token: str) -> str:
@@ -215,7 +233,8 @@ class ZoomValidation(_Kind):
 
 class HookSecret(_Kind):
     """Asana's handshake: a POST carrying `X-Hook-Secret`, answered 200 with the same header while Asana's
-    create call waits. The secret is Asana's to choose: set it as the source's secret for the events after.
+    create call waits. The secret is Asana's to choose, and the key of `X-Hook-Signature` on the events after:
+    captured (`Handshake.captured`). Asana sends it only when a webhook is created.
 
     Reference: Asana developers, "Webhooks guide", the webhook handshake.
     """
@@ -223,12 +242,16 @@ class HookSecret(_Kind):
     kind: Literal["hook_secret"]
     header: str = "X-Hook-Secret"
 
+    @property
+    def captures(self) -> Capture | None:
+        return "kept"
+
     def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:
         value = request.headers.get(self.header.lower().encode())
         if value is None:
             return None
         _echo(value.decode("latin-1"), name=self.header)
-        return Handshake(b"", _TEXT, headers=((self.header.lower().encode(), value),))
+        return Handshake(b"", _TEXT, headers=((self.header.lower().encode(), value),), captured=value)
 
     def sample(self, secret: bytes, verify_token: bytes | None) -> Inbound:
         return Inbound("POST", {}, {self.header.lower().encode(): secret}, b"")
@@ -256,18 +279,26 @@ class ValidationToken(_Kind):
 
 
 class BodyChallenge(_Kind):
-    """A JSON POST `{"challenge": …}` echoed as the same JSON (monday.com's URL verification).
+    """A JSON POST `{"challenge": …}` echoed as the same JSON (monday.com's URL verification; Notion's
+    `{"verification_token": …}` when a subscription is created, captured as the source's secret).
 
-    Reference: monday.com developers, "Webhooks", URL verification.
+    Reference: monday.com developers, "Webhooks", URL verification; Notion developers, "Webhooks", step 2
+    (verifying the subscription: the token is the key of `X-Notion-Signature`).
     """
 
     kind: Literal["challenge"]
     field: str = "challenge"
     verified: bool = False
+    # Notion's `verification_token` is the signing secret of the events after, to be pasted back into Notion.
+    capture: Capture | None = None
 
     @property
     def signed(self) -> bool:
         return self.verified
+
+    @property
+    def captures(self) -> Capture | None:
+        return self.capture
 
     def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:
         if self.field.encode() not in request.body:
@@ -275,10 +306,18 @@ class BodyChallenge(_Kind):
         payload = parse_json(request.body)
         if not isinstance(payload, dict) or set(payload) != {self.field} or not isinstance(payload[self.field], str):
             return None
-        return Handshake(orjson.dumps({self.field: _echo(payload[self.field], name=self.field)}))
+        value = _echo(payload[self.field], name=self.field)
+        captured = value.encode() if self.capture is not None else None
+        return Handshake(orjson.dumps({self.field: value}), captured=captured)
 
     def sample(self, secret: bytes, verify_token: bytes | None) -> Inbound:
-        body = orjson.dumps({self.field: "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+        # A captured value is the secret the provider chose: the source's own, as it will hold it.
+        value = (
+            secret.decode("utf-8", "replace")
+            if self.capture is not None
+            else "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+        )
+        body = orjson.dumps({self.field: value})
         return Inbound("POST", {}, {b"content-type": b"application/json"}, body)
 
 

@@ -86,14 +86,19 @@ from receiver.verify.parsing import (
 
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,128}$")]
 # "header:<Name>", "body:<path>", "present:<path>|<path>…" (the last key of the first path present: the
-# kind of a Telegram update) or "const:<text>".
+# kind of a Telegram update), "each:<path>:<key>|<key>…" (the type the events of a batch share: below) or
+# "const:<text>".
 _PATH = r"[A-Za-z0-9_@$-]{1,64}(\.[A-Za-z0-9_@$-]{1,64}){0,7}"
+_KEYS = r"[A-Za-z0-9_-]{1,64}(\|[A-Za-z0-9_-]{1,64}){0,7}"
 FieldSource = Annotated[
     str,
     Field(
-        pattern=rf"^(header:[A-Za-z0-9-]{{1,128}}|body:{_PATH}|present:{_PATH}(\|{_PATH}){{0,31}}|const:[!-~]{{1,128}})$"
+        pattern=rf"^(header:[A-Za-z0-9-]{{1,128}}|body:{_PATH}|present:{_PATH}(\|{_PATH}){{0,31}}|each:{_PATH}:{_KEYS}|const:[!-~]{{1,128}})$"
     ),
 ]
+# The type of a batch whose events are of several types ("each:"): one record per delivery, so no single
+# event type would be true of it; a consumer routes it by this and reads every event.
+MIXED_BATCH_TYPE = "batch"
 # {form}: a form body's fields, names sorted, each name followed by its value (Mandrill).
 PLACEHOLDERS = ("{body}", "{form}", "{timestamp}", "{id}", "{url}")
 _PLACEHOLDER = re.compile(r"(\{body\}|\{form\}|\{timestamp\}|\{id\}|\{url\})")
@@ -465,12 +470,35 @@ def _lookup(source: str, headers: Headers, payload: Any) -> Any:
         return None if value is None else value.decode("latin-1")
     if where == "const":
         return name
+    if where == "each":
+        path, _, keys = name.partition(":")
+        return _batch_type(dig(payload, *path.split(".")), keys.split("|"))
     if where == "present":
         for path in name.split("|"):
             if dig(payload, *path.split(".")) is not None:
                 return path.rsplit(".", 1)[-1]
         return None
     return dig(payload, *name.split("."))
+
+
+def _batch_type(events: Any, keys: list[str]) -> str | None:
+    """The type the events of a batch share, `MIXED_BATCH_TYPE` when they differ, None for no batch or an
+    empty one. `events` is a JSON array, or its text (Mandrill's `mandrill_events` form field); an event's
+    type is the first of `keys` it holds as text (Mandrill: `event`, or `type` for its sync events)."""
+    if isinstance(events, str):
+        try:
+            events = orjson.loads(events)
+        except orjson.JSONDecodeError:
+            return None
+    if not isinstance(events, list) or not events:
+        return None
+    kinds = {
+        next((e[key] for key in keys if isinstance(e.get(key), str)), None) if isinstance(e, dict) else None
+        for e in events
+    }
+    if len(kinds) > 1:
+        return MIXED_BATCH_TYPE
+    return kinds.pop()
 
 
 def _seconds(timestamp: bytes, unit: str) -> float:

@@ -2,27 +2,47 @@
 handshake sent as its provider sends it (`sample_sender.handshake`) by a real HTTP client and answered as the
 provider expects; none is published (the topic they all share holds only the one real event sent after
 them), each is counted, and a method no handshake of the source uses stays 405.
+
+Then the same for sources of the run-time registry, on a `python -m receiver` of two worker processes: the
+handshakes that need what a source holds (X's CRC, Okta, Zoom and Xero a secret, Meta a verify token), and
+the ones that give a source its secret (Asana's `X-Hook-Secret`, Notion's `verification_token`), kept by
+every worker and after a restart, and never replaced by a later handshake.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from receiver import sample_sender
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
-from receiver.sources import Source, load_sources, public_url_env_name, secret_env_name, verify_token_env_name
+from receiver.sources import (
+    Source,
+    load_sources,
+    public_url_env_name,
+    registry_source,
+    secret_env_name,
+    verify_token_env_name,
+)
 from schemas import Envelope
 from tests.integration.kafka_tools import read_topic, serving
+from tests.integration.ports import free_port
+from tests.integration.receiver_process import receiver_process, wait_ready
+from tests.integration.registry_tools import Registry, added_id, registry_env
 from tests.signing import slack_headers
 
 VERIFY_TOKEN = "meta-verify-token-7f3a"
@@ -140,10 +160,11 @@ async def _send(http: httpx.AsyncClient, name: str, request: sample_sender.Signe
 
 
 async def test_every_handshake_over_http_is_answered_counted_and_never_published(
-    kafka_bootstrap: str, unique: str
+    kafka_bootstrap: str, unique: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     topic = f"it.{unique}.handshakes"
     sources = _sources(topic)
+    caplog.set_level(logging.WARNING, logger="receiver.sources")
     settings = ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=1)
     registry = CollectorRegistry()
     app = create_app(settings, sources=sources, registry=registry)
@@ -171,6 +192,18 @@ async def test_every_handshake_over_http_is_answered_counted_and_never_published
         assert (await _send(http, "zoom", sample_sender.handshake(forged, "zoom", time.time()))).status_code == 401
         unsigned = await http.get("/webhooks/okta", headers={"X-Okta-Verification-Challenge": "c-1"})
         assert unsigned.status_code == 401
+        # X's CRC answer is keyed like an event's signature: a body as crc_token would get one signed. Refused.
+        forged_event = '{"for_user_id":"1","tweet_create_events":[{"id_str":"9"}]}'
+        refused = await http.get("/webhooks/twitter", params={"crc_token": forged_event})
+        assert refused.status_code == 400
+        assert "response_token" not in refused.text
+        # A static source's secret is its environment's: a handshake choosing another is answered, not kept.
+        chosen = dataclasses.replace(sources["asana"], secrets=(b"chosen-by-asana-7f0c",))
+        response = await _send(http, "asana", sample_sender.handshake(chosen, "hook_secret", time.time()))
+        assert (response.status_code, response.headers["x-hook-secret"]) == (200, "chosen-by-asana-7f0c")
+        answered += 1
+        assert "WEBHOOK_SECRET_ASANA" in caplog.text
+        assert "chosen-by-asana" not in caplog.text
 
         # Slack's url_verification (its scheme's code), signed as Slack signs it.
         challenge = b'{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdx","type":"url_verification"}'
@@ -203,3 +236,159 @@ async def test_every_handshake_over_http_is_answered_counted_and_never_published
 
     [record] = await read_topic(kafka_bootstrap, topic, expect=1)
     assert Envelope.from_bytes(record.value).provider == "adyen"
+
+
+# ------------------------------------------------------------------------------------------------ registry sources
+
+# Registry sources whose handshake needs what the source holds (a secret; Meta's verify token too).
+HOLDING = ("whatsapp", "twitter", "okta", "zoom", "xero")
+# Registry sources whose handshake gives the secret: added with --capture.
+CAPTURING = ("asana", "notion")
+# Each request on a connection of its own: the kernel spreads them over both workers.
+CONNECTIONS = 6
+
+
+async def _spread(url: str, name: str, request: sample_sender.SignedRequest) -> list[httpx.Response]:
+    async def one() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            return await _send(http, name, request)
+
+    return list(await asyncio.gather(*(one() for _ in range(CONNECTIONS))))
+
+
+def _registry_env(kafka_bootstrap: str, unique: str, tmp_path: Path) -> dict[str, str]:
+    env = registry_env(kafka_bootstrap, unique)
+    (tmp_path / "metrics").mkdir()
+    env.update(
+        RECEIVER_PORT=str(free_port()),
+        RECEIVER_WORKERS="2",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+        LOG_LEVEL="DEBUG",
+        LOG_FORMAT="text",
+    )
+    return env
+
+
+@pytest.mark.timeout(300)
+async def test_registry_sources_answer_handshakes_and_keep_a_captured_secret_across_workers_and_a_restart(
+    kafka_bootstrap: str, unique: str, tmp_path: Path
+) -> None:
+    env = _registry_env(kafka_bootstrap, unique, tmp_path)
+    topic = f"it.{unique}.registry-handshakes"
+    log = tmp_path / "receiver.log"
+    url = f"http://127.0.0.1:{env['RECEIVER_PORT']}"
+    commands = Registry(env, url, log)
+    asana_secret, notion_token = f"asana-hook-secret-{unique}", f"secret_notion-{unique}"
+    with receiver_process(env, log) as supervisor:
+        await wait_ready(supervisor, url, log, timeout_s=60)
+        local: dict[str, Source] = {}
+        for provider in HOLDING:
+            secret = SECRETS.get(provider, f"{provider}-registry-secret-{unique}")
+            env["SOURCE_SECRET"] = secret
+            token = ("--verify-token-stdin",) if provider == "whatsapp" else ()
+            name = added_id(
+                commands.command(
+                    "add",
+                    "--provider",
+                    provider,
+                    "--topic",
+                    topic,
+                    "--secret-env",
+                    "SOURCE_SECRET",
+                    *token,
+                    stdin=VERIFY_TOKEN,
+                )
+            )
+            verify_token = VERIFY_TOKEN.encode() if token else None
+            local[provider] = registry_source(
+                name, provider=provider, secrets=(secret.encode(),), tolerance_s=300, verify_token=verify_token
+            )
+        for provider in CAPTURING:
+            out = commands.command("add", "--provider", provider, "--topic", topic, "--capture")
+            assert "its secret set by its first handshake" in out
+            captured = (asana_secret if provider == "asana" else notion_token).encode()
+            local[provider] = registry_source(added_id(out), provider=provider, secrets=(captured,), tolerance_s=300)
+        # Capture only where the provider's handshake carries the secret; a verify token only for Meta's.
+        commands.command("add", "--provider", "stripe", "--capture", expect=2)
+        commands.command(
+            "add", "--provider", "okta", "--secret-env", "SOURCE_SECRET", "--verify-token-stdin", stdin="t", expect=2
+        )
+        await commands.applied_everywhere()
+
+        answered = 0
+        for provider in HOLDING:
+            source = local[provider]
+            request = sample_sender.handshake(source, None, time.time())
+            for response in await _spread(url, source.name, request):
+                assert response.status_code == 200, (provider, response.text)
+                CHECKS[source.handshakes[0].kind](request, response, source.secrets[0])
+                answered += 1
+        meta = {"hub.mode": "subscribe", "hub.verify_token": "a-guess", "hub.challenge": "1158201444"}
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            assert (await http.get(f"/webhooks/{local['whatsapp'].name}", params=meta)).status_code == 403
+        # A new verify token reaches every worker: the old one is refused, the new one answered.
+        commands.command("verify-token", local["whatsapp"].name, "--token-stdin", stdin="meta-token-2")
+        await commands.applied_everywhere()
+        renewed = dataclasses.replace(local["whatsapp"], verify_token=b"meta-token-2")
+        for old_or_new, status in ((local["whatsapp"], 403), (renewed, 200)):
+            request = sample_sender.handshake(old_or_new, "meta", time.time())
+            assert {r.status_code for r in await _spread(url, renewed.name, request)} == {status}
+            answered += CONNECTIONS if status == 200 else 0
+
+        # Before its handshake, a capturing source refuses every event: no secret anybody holds verifies.
+        asana, notion = local["asana"], local["notion"]
+        early = sample_sender.sign(asana, None, None, time.time())
+        assert {r.status_code for r in await _spread(url, asana.name, early)} == {401}
+        for source in (asana, notion):
+            request = sample_sender.handshake(source, None, time.time())
+            async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+                response = await _send(http, source.name, request)
+            assert response.status_code == 200, response.text
+            CHECKS[source.handshakes[0].kind](request, response, source.secrets[0])
+            answered += 1
+            commands.written += 1  # the receiver wrote the captured secret to the registry
+        await commands.applied_everywhere()
+
+        # Every worker verifies with the captured secrets; Notion's is shown once, to be pasted into Notion.
+        for source in (asana, notion):
+            event = sample_sender.sign(source, None, None, time.time())
+            assert {r.status_code for r in await _spread(url, source.name, event)} == {202}
+        assert commands.command("reveal", notion.name).strip() == notion_token
+        assert "shown once already" in commands.command("reveal", notion.name, expect=2)
+        commands.command("reveal", asana.name, expect=2)
+
+        # A later handshake never replaces it: another secret is refused by every worker, the same one answered.
+        other = dataclasses.replace(asana, secrets=(b"someone-elses-secret",))
+        refused = await _spread(url, asana.name, sample_sender.handshake(other, None, time.time()))
+        assert {r.status_code for r in refused} == {403}
+        again = sample_sender.handshake(asana, None, time.time())
+        assert {r.status_code for r in await _spread(url, asana.name, again)} == {200}
+        answered += CONNECTIONS
+
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            metrics = (await http.get("/metrics")).text
+        counted = sum(
+            s.value
+            for family in text_string_to_metric_families(metrics)
+            for s in family.samples
+            if s.name == "webhooks_received_total" and s.labels.get("outcome") == "handshake"
+        )
+        assert counted == answered
+
+    # A restarted receiver reads the captured secret from the registry, and still refuses a replacement.
+    env["RECEIVER_PORT"] = str(free_port())
+    url = f"http://127.0.0.1:{env['RECEIVER_PORT']}"
+    with receiver_process(env, log) as supervisor:
+        await wait_ready(supervisor, url, log, timeout_s=60)
+        event = sample_sender.sign(asana, None, None, time.time())
+        assert {r.status_code for r in await _spread(url, asana.name, event)} == {202}
+        refused = await _spread(url, asana.name, sample_sender.handshake(other, None, time.time()))
+        assert {r.status_code for r in refused} == {403}
+
+    # Only the events are published, never a handshake; no captured secret or token is in the log.
+    records = await read_topic(kafka_bootstrap, topic, expect=3 * CONNECTIONS)
+    assert len(records) == 3 * CONNECTIONS
+    assert {Envelope.from_bytes(r.value).provider for r in records} == {"asana", "notion"}
+    text = log.read_text()
+    for secret in (asana_secret, notion_token, VERIFY_TOKEN, "meta-token-2"):
+        assert secret not in text
