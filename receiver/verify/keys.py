@@ -31,6 +31,8 @@ from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from receiver.errors import KeyUnavailable, UnknownKey, UntrustedKeyUrl
 
@@ -227,3 +229,32 @@ class KeyCache(Generic[K, V]):
         if self._tokens < 1:
             raise KeyUnavailable("too many key fetches: try again later")
         self._tokens -= 1
+
+
+async def load_certificate_key(
+    fetcher: KeyFetcher, keys: KeyCache[str, rsa.RSAPublicKey], url: str, *, named_in: str, provider: str
+) -> None:
+    """Hold in `keys` the RSA key of the certificate at `url` (SNS's and PayPal's), fetched unless held already.
+
+    Args:
+        named_in: where the request names the URL (`SigningCertURL`), for the errors.
+        provider: the provider's name, for the errors.
+
+    Raises:
+        UntrustedKeyUrl: the URL is not one of the provider's.
+        KeyUnavailable: the fetch failed, or did not serve a PEM certificate with an RSA key.
+    """
+    fetcher.allowlist.check(url)
+    await keys.get(url, lambda: _certificate_key(fetcher, url, named_in, provider))
+
+
+async def _certificate_key(fetcher: KeyFetcher, url: str, named_in: str, provider: str) -> rsa.RSAPublicKey:
+    pem = await fetcher.get(url)
+    try:
+        # The URL may serve the chain: the signing certificate comes first.
+        key = x509.load_pem_x509_certificates(pem)[0].public_key()
+    except (ValueError, IndexError):
+        raise KeyUnavailable(f"{named_in} did not serve a PEM certificate") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise KeyUnavailable(f"the {provider} certificate's key is not RSA")
+    return key

@@ -21,14 +21,13 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from receiver.errors import BadRequest, KeyUnavailable, MalformedHeader, SignatureError
+from receiver.errors import BadRequest, MalformedHeader, SignatureError
 from receiver.verify.base import Headers, Verified
-from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
+from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher, load_certificate_key
 from receiver.verify.parsing import (
     check_json_content_type,
     check_timestamp,
@@ -71,20 +70,9 @@ class PayPalScheme:
             raise ValueError("a PayPal source's secret must be the webhook id (letters and digits)")
 
     async def load_keys(self, headers: Headers, body: bytes, secrets: Sequence[bytes]) -> None:
-        url = _cert_url(headers)
-        self.fetcher.allowlist.check(url)
-        await self.keys.get(url, lambda: self._fetch(url))
-
-    async def _fetch(self, url: str) -> rsa.RSAPublicKey:
-        pem = await self.fetcher.get(url)
-        try:
-            # The URL may serve the chain: the signing certificate comes first.
-            key = x509.load_pem_x509_certificates(pem)[0].public_key()
-        except (ValueError, IndexError):
-            raise KeyUnavailable("PAYPAL-CERT-URL did not serve a PEM certificate") from None
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise KeyUnavailable("the PayPal certificate's key is not RSA")
-        return key
+        await load_certificate_key(
+            self.fetcher, self.keys, _cert_url(headers), named_in="PAYPAL-CERT-URL", provider="PayPal"
+        )
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         transmission_id = require_header(headers, _TRANSMISSION_ID).strip()

@@ -30,14 +30,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from receiver.errors import BadRequest, KeyUnavailable, MalformedHeader, MissingHeader, SignatureError
+from receiver.errors import BadRequest, MalformedHeader, MissingHeader, SignatureError
 from receiver.verify.base import Handshake, Headers, Verified
-from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
+from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher, load_certificate_key
 from receiver.verify.parsing import decode_base64, dig, event_id, from_rfc3339, kept_headers, parse_json_object, text
 
 # SNS's regional endpoints, commercial and China partitions (AWS General Reference, "Amazon SNS endpoints").
@@ -67,18 +66,7 @@ class SnsScheme:
 
     async def load_keys(self, headers: Headers, body: bytes, secrets: Sequence[bytes]) -> None:
         url = _string(_message(body), "SigningCertURL")
-        self.fetcher.allowlist.check(url)
-        await self.keys.get(url, lambda: self._fetch(url))
-
-    async def _fetch(self, url: str) -> rsa.RSAPublicKey:
-        pem = await self.fetcher.get(url)
-        try:
-            key = x509.load_pem_x509_certificate(pem).public_key()
-        except ValueError:
-            raise KeyUnavailable("SigningCertURL did not serve a PEM certificate") from None
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise KeyUnavailable("the SNS certificate's key is not RSA")
-        return key
+        await load_certificate_key(self.fetcher, self.keys, url, named_in="SigningCertURL", provider="SNS")
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         message = _message(body)

@@ -59,14 +59,18 @@ def consumer_group(kafka_bootstrap: str, redis_url: str, unique: str) -> GroupFa
 
 @pytest.fixture
 async def worker(redis_client: redis.asyncio.Redis) -> AsyncIterator[WorkerFactory]:
-    """`await worker(group, behaviour, **options)`: a worker of `group` running until the test ends (or its
-    `stop` is awaited); `options` are `running_worker`'s (`registry`, `kafka`, `tracing`)."""
+    """`await worker(group, behaviour, store=None, **options)`: a worker of `group` running until the test ends
+    (or its `stop` is awaited), its claims in `store` (by default the test database's); `options` are
+    `running_worker`'s (`registry`, `kafka`, `tracing`)."""
     async with AsyncExitStack() as started:
 
         async def start(
-            group: ConsumerGroup, behaviour: Behaviour | None = None, **options: Any
+            group: ConsumerGroup,
+            behaviour: Behaviour | None = None,
+            store: IdempotencyStore | None = None,
+            **options: Any,
         ) -> tuple[Running, Stop]:
-            store = IdempotencyStore(redis_client)
+            store = store if store is not None else IdempotencyStore(redis_client)
             return await started.enter_async_context(
                 running_worker(group.settings, group.topics, store, behaviour, **options)
             )

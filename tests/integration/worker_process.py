@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +82,13 @@ class Group:
         values = await client.mget([f"{self.unique}:{what}:{event_id}" for event_id in ids])
         return {event_id: int(value or 0) for event_id, value in zip(ids, values, strict=True)}
 
+    async def all_handled(self, client: redis.asyncio.Redis, ids: Sequence[str]) -> bool:
+        """Every event's side effect counted (in `client`), and nothing left to commit on the event and retry
+        topics."""
+        effects = await self.counts(client, "effects", ids)
+        lag = await committed_lag(self.bootstrap, self.group, [self.topic, self.retry_topic], partitions=PARTITIONS)
+        return min(effects.values()) >= 1 and lag == 0
+
     async def done(self, client: Client, ids: Sequence[str]) -> set[str]:
         """The events of `ids` the group has handled, in the idempotency store behind `client`."""
         flags = await IdempotencyStore(client).is_done([claim_key(self.group, self.provider, i) for i in ids])
@@ -91,6 +98,28 @@ class Group:
 def worker_process(env: dict[str, str], log: Path) -> AbstractContextManager[subprocess.Popen[bytes]]:
     """`python -m consumers` in the background, its output in `log`; killed on the way out if still running."""
     return started([sys.executable, "-m", "consumers"], env, log)
+
+
+async def wait_while_running(
+    process: subprocess.Popen[bytes], log: Path, done: Callable[[], Awaitable[bool]], *, timeout_s: float = 60
+) -> None:
+    """Poll `done` until it holds; fail with the worker's log if the process dies or `timeout_s` passes first."""
+    deadline = time.monotonic() + timeout_s
+    while not await done():
+        assert process.poll() is None, _read(log)
+        assert time.monotonic() < deadline, _read(log)[-3000:]
+        await asyncio.sleep(0.2)
+
+
+def _read(log: Path) -> str:
+    # Read only when an assertion fails: the test ends there.
+    return log.read_text()
+
+
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the worker process; it must drain and exit 0."""
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
 
 
 def replay_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -55,6 +56,20 @@ def outcome(samples: Samples, provider: str, group: str, name: str) -> float:
     """How many records of `provider` the group resolved with outcome `name`, summed over the handlers (a record
     counts once per handler it concerned: once for a group with one handler)."""
     return total(samples, "webhooks_processed_total", provider=provider, group=group, outcome=name)
+
+
+def counting_registry(*, delay_s: float = 0.0) -> tuple[Registry[Any], Counter[str]]:
+    """A registry whose handler of every `hmac` event counts its runs per event id (the counter returned), then
+    takes `delay_s`."""
+    calls: Counter[str] = Counter()
+    registry: Registry[Any] = Registry()
+
+    @registry.handler("hmac", "*")
+    async def handle(event: Event[Any], context: Context) -> None:
+        calls[event.id] += 1
+        await asyncio.sleep(delay_s)
+
+    return registry, calls
 
 
 def make_settings(kafka_bootstrap: str, redis_url: str, group: str, **overrides: Any) -> Settings:
@@ -177,5 +192,9 @@ class WorkerFactory(Protocol):
     """The `worker` fixture."""
 
     def __call__(
-        self, group: ConsumerGroup, behaviour: Behaviour | None = None, **options: Any
+        self,
+        group: ConsumerGroup,
+        behaviour: Behaviour | None = None,
+        store: IdempotencyStore | None = None,
+        **options: Any,
     ) -> Awaitable[tuple[Running, Stop]]: ...

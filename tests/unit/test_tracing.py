@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -24,6 +24,7 @@ from receiver.errors import ConfigError
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources
 from schemas.tracecontext import tracing_enabled
+from tests.fakes import RecordingPublisher
 from tests.signing import hmac_headers
 
 
@@ -85,19 +86,6 @@ def test_with_tracing_off_the_trace_sdk_is_never_imported() -> None:
     assert done.stdout.strip() == "[]"
 
 
-class _Publisher:
-    ready = True
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def publish(self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]) -> None:
-        return None
-
-
 @pytest.fixture
 def spans() -> Iterator[tuple[InMemorySpanExporter, receiver_tracing.Tracing]]:
     exporter = InMemorySpanExporter()
@@ -113,7 +101,11 @@ async def test_the_receivers_spans_of_an_accepted_and_a_refused_request(
     exporter, tracing = spans
     sources = load_sources({"WEBHOOK_SECRET_HMAC": "k"}, sources_file=None, tolerance_s=300)
     app = create_app(
-        ReceiverSettings(), sources=sources, publisher=_Publisher(), registry=CollectorRegistry(), tracing=tracing
+        ReceiverSettings(),
+        sources=sources,
+        publisher=RecordingPublisher(),
+        registry=CollectorRegistry(),
+        tracing=tracing,
     )
     body = b'{"id":"evt-span","type":"order.created"}'
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:

@@ -11,19 +11,18 @@ from typing import Any
 
 from consumers import Context, Event, Registry
 from consumers.errors import RetryLater
-from consumers.idempotency import IdempotencyStore
 from consumers.retries import MAX_RETRY_DELAY_MS
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_NOT_BEFORE
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import eventually
-from tests.integration.workers import GroupFactory, outcome, running_worker
+from tests.integration.workers import GroupFactory, WorkerFactory, outcome
 
 
 async def test_odd_handler_failures_are_retried_like_any_failure(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group()
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     calls: Counter[str] = Counter()
     shared: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     shared.cancel()  # another handler's timeout cancelled what this one awaits
@@ -42,10 +41,10 @@ async def test_odd_handler_failures_are_retried_like_any_failure(
             raise RuntimeError(b"upstream said \xff".decode("utf-8", "surrogateescape"))
 
     ids = ["cancelled_1", "cancelled_2", "cancelled_3", "nan", "surrogate"]
-    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
-        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
-        await eventually(lambda: outcome(metrics, route.provider, group, "ok") == 5, "every retry to succeed")
-        await stop()
+    metrics, stop = await worker(consumers, registry=registry)
+    await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
+    await eventually(lambda: outcome(metrics, route.provider, group, "ok") == 5, "every retry to succeed")
+    await stop()
 
     assert calls == Counter(dict.fromkeys(ids, 2))
     assert outcome(metrics, route.provider, group, "retried") == 5
@@ -57,21 +56,21 @@ async def test_odd_handler_failures_are_retried_like_any_failure(
 
 
 async def test_a_retry_asked_for_in_infinitely_long_comes_after_the_longest_delay(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group()
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     registry = Registry()
 
     @registry.handler("hmac", "*")
     async def never(event: Event[Any], context: Context) -> None:
         raise RetryLater("come back never", delay_s=float("inf"))
 
-    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
-        sent_ms = time.time() * 1000
-        await produce(kafka_bootstrap, route.topic, [("forever", envelope("forever"))])
-        await eventually(lambda: outcome(metrics, route.provider, group, "retried") == 1, "the retry")
-        await stop()
+    metrics, stop = await worker(consumers, registry=registry)
+    sent_ms = time.time() * 1000
+    await produce(kafka_bootstrap, route.topic, [("forever", envelope("forever"))])
+    await eventually(lambda: outcome(metrics, route.provider, group, "retried") == 1, "the retry")
+    await stop()
 
     [retry] = await read_topic(kafka_bootstrap, route.retry_topic, expect=1)
     due_ms = int(headers_of(retry)[HEADER_NOT_BEFORE])

@@ -43,7 +43,7 @@ from schemas.topics import (
 )
 from tests.integration.kafka_tools import committed_lag, headers_of, read_topic, serving
 from tests.integration.polling import eventually
-from tests.integration.workers import GroupFactory, make_route, make_settings, outcome, running_worker
+from tests.integration.workers import GroupFactory, WorkerFactory, make_route, make_settings, outcome, running_worker
 from tests.signing import hmac_headers
 
 
@@ -141,23 +141,23 @@ async def test_topics_made_too_small_are_raised_to_fit_and_keep_their_other_sett
 
 
 async def test_a_failed_record_no_topic_takes_is_dead_lettered_without_its_value(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group()
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     registry = Registry()
 
     @registry.handler("hmac", "*")
     async def fail(event: Event[Any], context: Context) -> None:
         raise RuntimeError("agent API down")
 
-    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
-        # Shrunk by hand after the worker started: the failed event fits neither its retry topic nor its DLQ.
-        for topic in (route.retry_topic, route.dlq_topic):
-            await set_topic_config(kafka_bootstrap, topic, {"max.message.bytes": "50000"})
-        await produce_large(kafka_bootstrap, route.topic, "too_big", envelope_of_size("too_big", 200_000))
-        await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 1, "the dead letter")
-        await stop()
+    metrics, stop = await worker(consumers, registry=registry)
+    # Shrunk by hand after the worker started: the failed event fits neither its retry topic nor its DLQ.
+    for topic in (route.retry_topic, route.dlq_topic):
+        await set_topic_config(kafka_bootstrap, topic, {"max.message.bytes": "50000"})
+    await produce_large(kafka_bootstrap, route.topic, "too_big", envelope_of_size("too_big", 200_000))
+    await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 1, "the dead letter")
+    await stop()
 
     [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
     headers = headers_of(dead)

@@ -19,7 +19,14 @@ from kafkaconfig.topics import ensure_topics
 from tests.integration.kafka_tools import committed_lag, envelope, produce
 from tests.integration.polling import eventually
 from tests.integration.redis_faults import PASSWORD, USER, OwnRedis, Proxy, own_redis
-from tests.integration.workers import GroupFactory, make_route, make_settings, outcome, running_worker
+from tests.integration.workers import (
+    GroupFactory,
+    counting_registry,
+    make_route,
+    make_settings,
+    outcome,
+    running_worker,
+)
 
 
 @pytest.fixture
@@ -35,13 +42,7 @@ async def test_refused_redis_calls_are_waited_out_never_dropped_nor_run_twice(
     consumers = await consumer_group(redis_url=server.url, consumer_concurrency=4, consumer_lease_ms=3000)
     settings, route, group = consumers.settings, consumers.topics, consumers.name
     client = server.client()
-    calls: Counter[str] = Counter()
-    registry = Registry()
-
-    @registry.handler("hmac", "*")
-    async def handle(event: Event[Any], context: Context) -> None:
-        calls[event.id] += 1
-        await asyncio.sleep(0.5)
+    registry, calls = counting_registry(delay_s=0.5)
 
     first = [f"evt_{i}" for i in range(8)]
     later = [f"late_{i}" for i in range(3)]
@@ -163,13 +164,7 @@ async def test_a_failover_behind_one_address_is_followed_not_retried_on_the_old_
         route = make_route("hmac", unique, group)
         await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
         client = redis.asyncio.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
-        calls: Counter[str] = Counter()
-        registry = Registry()
-
-        @registry.handler("hmac", "*")
-        async def handle(event: Event[Any], context: Context) -> None:
-            calls[event.id] += 1
-            await asyncio.sleep(0.3)
+        registry, calls = counting_registry(delay_s=0.3)
 
         first = [f"evt_{i}" for i in range(6)]
         later = [f"late_{i}" for i in range(4)]

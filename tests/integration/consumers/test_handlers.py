@@ -4,8 +4,6 @@ lifespans of several handler modules around the worker, and per-handler attempts
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -22,27 +20,14 @@ from consumers.dryrun import dry_run
 from consumers.idempotency import Claim, IdempotencyStore, claim_key, handled_key
 from consumers.kafka import read_to_end
 from consumers.registry import Rate
-from consumers.settings import Settings
 from kafkaconfig.clients import aiokafka_options
-from schemas.topics import HEADER_ATTEMPT, HEADER_ERROR_CLASS, HEADER_FAILED_HANDLERS, GroupTopics
+from schemas.topics import HEADER_ATTEMPT, HEADER_ERROR_CLASS, HEADER_FAILED_HANDLERS
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import eventually
-from tests.integration.worker_process import Group, prepare, worker_process
-from tests.integration.workers import Running, create_topics, make_route, make_settings, running_worker, total
-from tests.repository import ROOT
+from tests.integration.worker_process import Group, prepare, terminate, wait_while_running, worker_process
+from tests.integration.workers import GroupFactory, Running, WorkerFactory, total
 
 EVENTS = [f"evt_{i}" for i in range(6)]
-
-
-async def topics_of(
-    kafka_bootstrap: str, redis_url: str, unique: str, **overrides: Any
-) -> tuple[str, Settings, GroupTopics]:
-    """A group of its own, its settings and its topics (created)."""
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group, **overrides)
-    route = make_route("hmac", unique, group)
-    await create_topics(settings, route)
-    return group, settings, route
 
 
 def processed(running: Running, handler: str, outcome: str) -> float:
@@ -50,9 +35,10 @@ def processed(running: Running, handler: str, outcome: str) -> float:
 
 
 async def test_two_handlers_on_one_provider_one_failing_twice_the_other_runs_exactly_once_per_event(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str, redis_client: redis.asyncio.Redis
 ) -> None:
-    group, settings, route = await topics_of(kafka_bootstrap, redis_url, unique, consumer_max_attempts=5)
+    consumers = await consumer_group(consumer_max_attempts=5)
+    route, group = consumers.topics, consumers.name
     runs: Counter[tuple[str, str]] = Counter()
     registry = Registry()
 
@@ -67,10 +53,10 @@ async def test_two_handlers_on_one_provider_one_failing_twice_the_other_runs_exa
             raise ConnectionError("agent API: 503")
 
     store = IdempotencyStore(redis_client)
-    async with running_worker(settings, route, store, registry=registry) as (metrics, stop):
-        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in EVENTS])
-        await eventually(lambda: processed(metrics, "ask_agent", "ok") == len(EVENTS), "every event handled")
-        await stop()
+    metrics, stop = await worker(consumers, registry=registry)
+    await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in EVENTS])
+    await eventually(lambda: processed(metrics, "ask_agent", "ok") == len(EVENTS), "every event handled")
+    await stop()
 
     assert {event_id: runs["record_order", event_id] for event_id in EVENTS} == dict.fromkeys(EVENTS, 1)
     assert {event_id: runs["ask_agent", event_id] for event_id in EVENTS} == dict.fromkeys(EVENTS, 3)
@@ -85,9 +71,10 @@ async def test_two_handlers_on_one_provider_one_failing_twice_the_other_runs_exa
 
 
 async def test_a_handler_out_of_attempts_dead_letters_the_event_and_a_replay_would_run_only_it(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str, redis_client: redis.asyncio.Redis
 ) -> None:
-    group, settings, route = await topics_of(kafka_bootstrap, redis_url, unique, consumer_max_attempts=5)
+    consumers = await consumer_group(consumer_max_attempts=5)
+    route, group = consumers.topics, consumers.name
     runs: Counter[str] = Counter()
     registry = Registry()
 
@@ -102,10 +89,10 @@ async def test_a_handler_out_of_attempts_dead_letters_the_event_and_a_replay_wou
         raise LookupError("no such customer")
 
     store = IdempotencyStore(redis_client)
-    async with running_worker(settings, route, store, registry=registry) as (metrics, stop):
-        await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
-        await eventually(lambda: processed(metrics, "doomed", "dead_lettered") == 1, "the dead letter")
-        await stop()
+    metrics, stop = await worker(consumers, registry=registry)
+    await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
+    await eventually(lambda: processed(metrics, "doomed", "dead_lettered") == 1, "the dead letter")
+    await stop()
 
     assert runs == {"steady": 1, "doomed": 2}
     [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
@@ -126,9 +113,10 @@ class Pool:
 
 
 async def test_each_modules_lifespan_is_entered_before_the_first_event_and_exited_on_stop(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
-    _, settings, route = await topics_of(kafka_bootstrap, redis_url, unique)
+    consumers = await consumer_group()
+    route = consumers.topics
     pools: list[Pool] = []
 
     def lifespan(name: str) -> Callable[[], Any]:
@@ -156,11 +144,11 @@ async def test_each_modules_lifespan_is_entered_before_the_first_event_and_exite
     merged = Registry()
     merged.include(llm)
     merged.include(http)
-    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=merged) as (metrics, stop):
-        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in EVENTS])
-        await eventually(lambda: processed(metrics, "post", "ok") == len(EVENTS), "every event handled")
-        assert [(pool.name, pool.closed) for pool in pools] == [("llm", 0.0), ("http", 0.0)]
-        await stop()
+    metrics, stop = await worker(consumers, registry=merged)
+    await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in EVENTS])
+    await eventually(lambda: processed(metrics, "post", "ok") == len(EVENTS), "every event handled")
+    assert [(pool.name, pool.closed) for pool in pools] == [("llm", 0.0), ("http", 0.0)]
+    await stop()
 
     for pool in pools:
         assert len(pool.used) == len(EVENTS)
@@ -169,9 +157,10 @@ async def test_each_modules_lifespan_is_entered_before_the_first_event_and_exite
 
 
 async def test_a_rate_limited_handler_waits_without_holding_up_the_other_handler_or_its_own_timeout(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
-    _, settings, route = await topics_of(kafka_bootstrap, redis_url, unique)
+    consumers = await consumer_group()
+    route = consumers.topics
     started: dict[str, list[float]] = {"slow_api": [], "quick": []}
     registry = Registry()
 
@@ -185,10 +174,10 @@ async def test_a_rate_limited_handler_waits_without_holding_up_the_other_handler
     async def quick(event: Event[Any], context: Context) -> None:
         started["quick"].append(time.monotonic())
 
-    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
-        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in EVENTS])
-        await eventually(lambda: processed(metrics, "slow_api", "ok") == len(EVENTS), "every event handled")
-        await stop()
+    metrics, stop = await worker(consumers, registry=registry)
+    await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in EVENTS])
+    await eventually(lambda: processed(metrics, "slow_api", "ok") == len(EVENTS), "every event handled")
+    await stop()
 
     limited, free = sorted(started["slow_api"]), sorted(started["quick"])
     assert limited[-1] - limited[0] >= (len(EVENTS) - 1) / 4 * 0.9
@@ -197,9 +186,10 @@ async def test_a_rate_limited_handler_waits_without_holding_up_the_other_handler
 
 
 async def test_a_dry_run_lists_what_each_waiting_record_would_run_and_changes_nothing(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, kafka_bootstrap: str, redis_client: redis.asyncio.Redis
 ) -> None:
-    group, settings, route = await topics_of(kafka_bootstrap, redis_url, unique)
+    consumers = await consumer_group()
+    settings, route, group = consumers.settings, consumers.topics, consumers.name
     store = IdempotencyStore(redis_client)
     ran: list[str] = []
     registry = Registry()
@@ -247,62 +237,20 @@ async def test_a_dry_run_lists_what_each_waiting_record_would_run_and_changes_no
         assert [record async for record in read_to_end(aiokafka_options(settings), topic)] == []
 
 
-# A handler module as a team would write one: two handlers on one provider, one failing twice, both counting their
-# runs in Redis through the lifespan's client.
-TWO_HANDLERS = """
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
-import redis.asyncio
-
-from consumers import Context, Event, Registry
-
-
-@asynccontextmanager
-async def counter() -> AsyncIterator[redis.asyncio.Redis]:
-    client = redis.asyncio.Redis.from_url(os.environ["COUNT_REDIS_URL"])
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-registry = Registry(lifespan=counter)
-
-
-@registry.handler("*")
-async def steady(event: Event[Any], context: Context[redis.asyncio.Redis]) -> None:
-    await context.state.incr(f"{os.environ['COUNT_PREFIX']}:steady:{event.id}")
-
-
-@registry.handler("*")
-async def flaky(event: Event[Any], context: Context[redis.asyncio.Redis]) -> None:
-    await context.state.incr(f"{os.environ['COUNT_PREFIX']}:flaky:{event.id}")
-    if context.attempt <= 2:
-        raise ConnectionError("agent API: 503")
-"""
-
-
 async def test_a_worker_process_runs_the_steady_handler_once_per_event_while_the_other_fails_twice(
     kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str, tmp_path: Path
 ) -> None:
     group = Group(kafka_bootstrap, redis_url, unique)
-    (tmp_path / f"two_handlers_{unique}.py").write_text(TWO_HANDLERS)
     ids = await prepare(group, len(EVENTS))
-    env = group.env(
-        CONSUMER_HANDLERS=f"two_handlers_{unique}", PYTHONPATH=f"{tmp_path}:{ROOT}", CONSUMER_RETRY_BACKOFF_MS="50"
-    )
+    env = group.env(CONSUMER_HANDLERS="tests.integration.two_handlers", CONSUMER_RETRY_BACKOFF_MS="50")
 
     with worker_process(env, tmp_path / "worker.log") as process:
-        deadline = time.monotonic() + 60
-        while await group.done(redis_client, ids) != set(ids):
-            assert process.poll() is None, (tmp_path / "worker.log").read_text()
-            assert time.monotonic() < deadline, "the events were not all handled in 60 s"
-            await asyncio.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+
+        async def all_done() -> bool:
+            return await group.done(redis_client, ids) == set(ids)
+
+        await wait_while_running(process, tmp_path / "worker.log", all_done)
+        terminate(process)
 
     assert await group.counts(redis_client, "steady", ids) == dict.fromkeys(ids, 1)
     assert await group.counts(redis_client, "flaky", ids) == dict.fromkeys(ids, 3)

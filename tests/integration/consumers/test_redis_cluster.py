@@ -31,6 +31,8 @@ from tests.integration.worker_process import (
     prepare,
     replay_cli,
     scrape,
+    terminate,
+    wait_while_running,
     worker_process,
 )
 from tests.integration.workers import outcome
@@ -117,16 +119,9 @@ async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_eff
 
     second_env = group.env(**on_cluster)
     with worker_process(second_env, tmp_path / "second.log") as second:
-        deadline = time.monotonic() + 60
-        while min((await group.counts(redis_client, "effects", ids)).values()) < 1 or await committed_lag(
-            kafka_bootstrap, group.group, [group.topic, group.retry_topic], partitions=PARTITIONS
-        ):
-            assert second.poll() is None, (tmp_path / "second.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "second.log").read_text()[-3000:]
-            await asyncio.sleep(0.2)
+        await wait_while_running(second, tmp_path / "second.log", lambda: group.all_handled(redis_client, ids))
         samples = await scrape(second_env)
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=20) == 0
+        terminate(second)
 
     assert await group.counts(redis_client, "effects", ids) == dict.fromkeys(ids, 1), "each side effect once"
     started = await group.counts(redis_client, "started", ids)

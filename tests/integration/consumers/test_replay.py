@@ -19,11 +19,11 @@ from schemas.topics import GroupTopics, dlq_topic
 from tests.integration.kafka_tools import dead_letter, envelope, produce
 from tests.integration.polling import eventually
 from tests.integration.worker_process import Group, replay_cli
-from tests.integration.workers import GroupFactory, outcome, running_worker
+from tests.integration.workers import GroupFactory, WorkerFactory, outcome
 
 
 async def test_a_fixed_handler_replays_each_dead_letter_once(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str, redis_client: redis.asyncio.Redis
 ) -> None:
     consumers = await consumer_group(consumer_max_attempts=2)
     settings, route, group = consumers.settings, consumers.topics, consumers.name
@@ -42,10 +42,10 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
 
     store = IdempotencyStore(redis_client)
     ids = ["evt_ok", "evt_broken", "evt_refused"]
-    async with running_worker(settings, route, store, registry=registry) as (metrics, stop):
-        await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in ids])
-        await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 2, "two dead letters")
-        await stop()
+    metrics, stop = await worker(consumers, registry=registry)
+    await produce(kafka_bootstrap, route.topic, [(i, envelope(i)) for i in ids])
+    await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 2, "two dead letters")
+    await stop()
     assert sorted(runs) == [("evt_broken", 1), ("evt_broken", 2), ("evt_ok", 1), ("evt_refused", 1)]
 
     fixed = True

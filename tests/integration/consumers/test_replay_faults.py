@@ -20,7 +20,7 @@ from kafkaconfig.topics import ensure_topics
 from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import dead_letter
 from tests.integration.redis_faults import OwnRedis, own_redis
-from tests.integration.workers import make_route, make_settings
+from tests.integration.workers import counting_registry, make_route, make_settings
 
 
 @pytest.fixture
@@ -61,12 +61,7 @@ async def test_a_forced_replay_runs_each_event_once_however_many_dead_copies_it_
 ) -> None:
     # The same event dead-lettered three times (a provider's redeliveries each failing) and one other.
     route, group = await dead_route(kafka_bootstrap, redis_url, unique, ["evt_a", "evt_a", "evt_b", "evt_a"])
-    runs: Counter[str] = Counter()
-    registry = Registry()
-
-    @registry.handler("hmac", "*")
-    async def handle(event: Event[Any], context: Context) -> None:
-        runs[event.id] += 1
+    registry, runs = counting_registry()
 
     summary = await replay(kafka_bootstrap, redis_url, redis_client, route, group, registry, force=True)
 
@@ -123,12 +118,7 @@ async def test_a_replay_rides_out_redis_refusing_calls(kafka_bootstrap: str, ser
     ids = [f"evt_{i}" for i in range(6)]
     route, group = await dead_route(kafka_bootstrap, server.url, unique, ids)
     client = server.client()
-    runs: Counter[str] = Counter()
-    registry = Registry()
-
-    @registry.handler("hmac", "*")
-    async def handle(event: Event[Any], context: Context) -> None:
-        runs[event.id] += 1
+    registry, runs = counting_registry()
 
     async def refuse_a_moment() -> None:
         await asyncio.sleep(0.3)

@@ -30,7 +30,7 @@ from schemas.topics import (
 )
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import WAIT_S, eventually
-from tests.integration.workers import GroupFactory, make_route, make_settings, running_worker
+from tests.integration.workers import GroupFactory, WorkerFactory, make_route, make_settings, running_worker
 
 
 @pytest.fixture
@@ -39,18 +39,16 @@ def store(redis_client: redis.asyncio.Redis) -> IdempotencyStore:
 
 
 async def test_each_event_is_handled_once_and_committed(
-    kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
-    group = f"g-{unique}"
-    settings = make_settings(kafka_bootstrap, redis_url, group)
-    route = make_route("hmac", unique, group)
+    consumers = await consumer_group()
+    route, group = consumers.topics, consumers.name
     ids = [f"evt_{i}" for i in range(20)]
-    await ensure_topics(settings, [route.topic])
     await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
 
-    async with running_worker(settings, route, store) as (running, stop):
-        await eventually(lambda: running.outcome("ok") == 20, "20 events handled")
-        await stop()
+    running, stop = await worker(consumers)
+    await eventually(lambda: running.outcome("ok") == 20, "20 events handled")
+    await stop()
 
     assert sorted(event_id for event_id, _, _ in running.calls) == sorted(ids)
     assert running.sample("webhooks_consumed_total") == 20
@@ -62,18 +60,18 @@ async def test_each_event_is_handled_once_and_committed(
 
 
 async def test_the_same_event_three_times_runs_the_handler_once(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group()
-    settings, route = consumers.settings, consumers.topics
+    route = consumers.topics
 
-    async with running_worker(settings, route, store) as (running, stop):
-        await produce(kafka_bootstrap, route.topic, [("evt_dup", envelope("evt_dup"))] * 2)
-        await eventually(lambda: running.outcome("duplicate") == 1, "the first duplicate")
-        # A redelivery much later (the provider retrying) is a duplicate as well.
-        await produce(kafka_bootstrap, route.topic, [("evt_dup", envelope("evt_dup"))])
-        await eventually(lambda: running.outcome("duplicate") == 2, "the second duplicate")
-        await stop()
+    running, stop = await worker(consumers)
+    await produce(kafka_bootstrap, route.topic, [("evt_dup", envelope("evt_dup"))] * 2)
+    await eventually(lambda: running.outcome("duplicate") == 1, "the first duplicate")
+    # A redelivery much later (the provider retrying) is a duplicate as well.
+    await produce(kafka_bootstrap, route.topic, [("evt_dup", envelope("evt_dup"))])
+    await eventually(lambda: running.outcome("duplicate") == 2, "the second duplicate")
+    await stop()
 
     assert [event_id for event_id, _, _ in running.calls] == ["evt_dup"]
     assert running.sample("webhooks_duplicates_total") == 2
@@ -103,18 +101,18 @@ async def test_two_groups_each_handle_the_event_once(
 
 
 async def test_an_invalid_event_goes_to_the_dlq_with_the_reason(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group("stripe")
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     not_a_stripe_event = envelope("evt_bad", provider="stripe", payload={"id": "evt_bad", "secret": "card-4242"})
     await produce(
         kafka_bootstrap, route.topic, [("evt_bad", not_a_stripe_event), ("junk", b"not json")], provider="stripe"
     )
 
-    async with running_worker(settings, route, store) as (running, stop):
-        await eventually(lambda: running.outcome("invalid") == 2, "two invalid events")
-        await stop()
+    running, stop = await worker(consumers)
+    await eventually(lambda: running.outcome("invalid") == 2, "two invalid events")
+    await stop()
 
     assert running.calls == []
     dead = {record.key: record for record in await read_topic(kafka_bootstrap, route.dlq_topic, expect=2)}
@@ -132,19 +130,19 @@ async def test_an_invalid_event_goes_to_the_dlq_with_the_reason(
 
 
 async def test_a_failure_is_retried_through_the_retry_topic_after_the_backoff(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group(consumer_retry_backoff_ms=400)
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
 
     async def fail_once(event: Event[Any], context: Context) -> None:
         if context.attempt == 1:
             raise ConnectionError("agent API unreachable")
 
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
-    async with running_worker(settings, route, store, fail_once) as (running, stop):
-        await eventually(lambda: running.outcome("ok") == 1, "the retry to succeed")
-        await stop()
+    running, stop = await worker(consumers, fail_once)
+    await eventually(lambda: running.outcome("ok") == 1, "the retry to succeed")
+    await stop()
 
     assert [(event_id, attempt) for event_id, attempt, _ in running.calls] == [("evt_1", 1), ("evt_1", 2)]
     # Jitter waits between half and all of the backoff.
@@ -157,18 +155,18 @@ async def test_a_failure_is_retried_through_the_retry_topic_after_the_backoff(
 
 
 async def test_a_handler_that_always_fails_ends_in_the_dlq_after_max_attempts(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str, store: IdempotencyStore
 ) -> None:
     consumers = await consumer_group(consumer_max_attempts=3)
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
 
     async def always_fail(event: Event[Any], context: Context) -> None:
         raise RuntimeError("model overloaded")
 
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
-    async with running_worker(settings, route, store, always_fail) as (running, stop):
-        await eventually(lambda: running.outcome("dead_lettered") == 1, "the dead letter")
-        await stop()
+    running, stop = await worker(consumers, always_fail)
+    await eventually(lambda: running.outcome("dead_lettered") == 1, "the dead letter")
+    await stop()
 
     assert [attempt for _, attempt, _ in running.calls] == [1, 2, 3]
     assert running.outcome("retried") == 2
@@ -190,10 +188,10 @@ def envelope_value(record: Any) -> bytes:
 
 
 async def test_a_permanent_error_or_a_timeout_is_not_retried_forever(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group(consumer_handler_timeout_s=0.2, consumer_max_attempts=2)
-    settings, route = consumers.settings, consumers.topics
+    route = consumers.topics
 
     async def behave(event: Event[Any], context: Context) -> None:
         if event.id == "permanent":
@@ -201,9 +199,9 @@ async def test_a_permanent_error_or_a_timeout_is_not_retried_forever(
         await asyncio.sleep(10)
 
     await produce(kafka_bootstrap, route.topic, [("permanent", envelope("permanent")), ("slow", envelope("slow"))])
-    async with running_worker(settings, route, store, behave) as (running, stop):
-        await eventually(lambda: running.outcome("dead_lettered") == 2, "two dead letters")
-        await stop()
+    running, stop = await worker(consumers, behave)
+    await eventually(lambda: running.outcome("dead_lettered") == 2, "two dead letters")
+    await stop()
 
     assert sorted((event_id, attempt) for event_id, attempt, _ in running.calls) == [
         ("permanent", 1),
@@ -218,48 +216,43 @@ async def test_a_permanent_error_or_a_timeout_is_not_retried_forever(
 
 
 async def test_a_waiting_retry_does_not_hold_up_new_events(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group()
-    settings, route = consumers.settings, consumers.topics
+    route = consumers.topics
 
     async def later_once(event: Event[Any], context: Context) -> None:
         if event.id == "slow" and context.attempt == 1:
             raise RetryLater("rate limited", delay_s=1.5)
 
-    async with running_worker(settings, route, store, later_once) as (running, stop):
-        await produce(kafka_bootstrap, route.topic, [("slow", envelope("slow"))])
-        await eventually(lambda: running.outcome("retried") == 1, "the retry")
-        await produce(kafka_bootstrap, route.topic, [("fast", envelope("fast"))])
-        await eventually(lambda: running.outcome("ok") == 2, "both events")
-        await stop()
+    running, stop = await worker(consumers, later_once)
+    await produce(kafka_bootstrap, route.topic, [("slow", envelope("slow"))])
+    await eventually(lambda: running.outcome("retried") == 1, "the retry")
+    await produce(kafka_bootstrap, route.topic, [("fast", envelope("fast"))])
+    await eventually(lambda: running.outcome("ok") == 2, "both events")
+    await stop()
 
     assert [(event_id, attempt) for event_id, attempt, _ in running.calls] == [("slow", 1), ("fast", 1), ("slow", 2)]
     assert running.calls[2][2] - running.calls[0][2] >= 1.5
 
 
 async def test_an_event_held_by_another_member_is_waited_for_never_skipped(
-    consumer_group: GroupFactory,
-    kafka_bootstrap: str,
-    redis_url: str,
-    redis_client: redis.asyncio.Redis,
-    store: IdempotencyStore,
-    unique: str,
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str, store: IdempotencyStore
 ) -> None:
     consumers = await consumer_group()
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     # Another member claimed both events and then crashed (evt_1) or finished (evt_2).
     keys = [claim_key(group, "hmac", "evt_1"), claim_key(group, "hmac", "evt_2")]
     assert await store.claim(keys, "other-member", 1500) == [Claim.CLAIMED] * 2
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1")), ("evt_2", envelope("evt_2"))])
 
-    async with running_worker(settings, route, store) as (running, stop):
-        await eventually(lambda: running.sample("webhooks_consumed_total") == 2, "the fetch")
-        await asyncio.sleep(0.5)
-        assert running.calls == []
-        assert await store.complete(keys[1:], "other-member") == [True]
-        await eventually(lambda: running.outcome("duplicate") == 1 and running.outcome("ok") == 1, "both resolved")
-        await stop()
+    running, stop = await worker(consumers)
+    await eventually(lambda: running.sample("webhooks_consumed_total") == 2, "the fetch")
+    await asyncio.sleep(0.5)
+    assert running.calls == []
+    assert await store.complete(keys[1:], "other-member") == [True]
+    await eventually(lambda: running.outcome("duplicate") == 1 and running.outcome("ok") == 1, "both resolved")
+    await stop()
 
     assert [event_id for event_id, _, _ in running.calls] == ["evt_1"]
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
@@ -280,16 +273,16 @@ class FlakyStore(IdempotencyStore):
 
 
 async def test_redis_down_pauses_and_skips_nothing(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str, redis_client: redis.asyncio.Redis
 ) -> None:
     consumers = await consumer_group()
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     store = FlakyStore(redis_client, outages=3)
     await produce(kafka_bootstrap, route.topic, [(f"evt_{i}", envelope(f"evt_{i}")) for i in range(5)])
 
-    async with running_worker(settings, route, store) as (running, stop):
-        await eventually(lambda: running.outcome("ok") == 5, "all events after the outage")
-        await stop()
+    running, stop = await worker(consumers, store=store)
+    await eventually(lambda: running.outcome("ok") == 5, "all events after the outage")
+    await stop()
 
     assert store.outages == 0
     assert sorted(event_id for event_id, _, _ in running.calls) == [f"evt_{i}" for i in range(5)]
@@ -297,10 +290,10 @@ async def test_redis_down_pauses_and_skips_nothing(
 
 
 async def test_stop_lets_in_flight_handlers_finish_and_commits(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, store: IdempotencyStore, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group(consumer_shutdown_grace_s=5)
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     started, finish = asyncio.Event(), asyncio.Event()
 
     async def slow(event: Event[Any], context: Context) -> None:
@@ -308,28 +301,23 @@ async def test_stop_lets_in_flight_handlers_finish_and_commits(
         await finish.wait()
 
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
-    async with running_worker(settings, route, store, slow) as (running, stop):
-        await asyncio.wait_for(started.wait(), WAIT_S)
-        stopping = asyncio.create_task(stop())
-        await asyncio.sleep(0.2)
-        assert not stopping.done()
-        finish.set()
-        await stopping
+    running, stop = await worker(consumers, slow)
+    await asyncio.wait_for(started.wait(), WAIT_S)
+    stopping = asyncio.create_task(stop())
+    await asyncio.sleep(0.2)
+    assert not stopping.done()
+    finish.set()
+    await stopping
 
     assert running.outcome("ok") == 1
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
 
 
 async def test_stop_past_the_grace_releases_the_claim_and_commits_nothing_unfinished(
-    consumer_group: GroupFactory,
-    kafka_bootstrap: str,
-    redis_url: str,
-    redis_client: redis.asyncio.Redis,
-    store: IdempotencyStore,
-    unique: str,
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str, redis_client: redis.asyncio.Redis
 ) -> None:
     consumers = await consumer_group(consumer_shutdown_grace_s=0.2)
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     started = asyncio.Event()
 
     async def stuck(event: Event[Any], context: Context) -> None:
@@ -337,9 +325,9 @@ async def test_stop_past_the_grace_releases_the_claim_and_commits_nothing_unfini
         await asyncio.sleep(60)
 
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
-    async with running_worker(settings, route, store, stuck) as (running, stop):
-        await asyncio.wait_for(started.wait(), WAIT_S)
-        await stop()
+    running, stop = await worker(consumers, stuck)
+    await asyncio.wait_for(started.wait(), WAIT_S)
+    await stop()
 
     assert running.outcome("ok") == 0
     assert await redis_client.exists(claim_key(group, "hmac", "evt_1")) == 0
@@ -347,16 +335,11 @@ async def test_stop_past_the_grace_releases_the_claim_and_commits_nothing_unfini
 
 
 async def test_a_claim_is_renewed_while_a_slow_handler_runs(
-    consumer_group: GroupFactory,
-    kafka_bootstrap: str,
-    redis_url: str,
-    redis_client: redis.asyncio.Redis,
-    store: IdempotencyStore,
-    unique: str,
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str, redis_client: redis.asyncio.Redis
 ) -> None:
     # The handler's own timeout (2 s) rules its run, not the group's (0.5 s); both outlast the lease (300 ms).
     consumers = await consumer_group(consumer_lease_ms=300, consumer_handler_timeout_s=0.5)
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     key = claim_key(group, "hmac", "evt_1")
     other_member: list[Claim] = []
     registry = Registry()
@@ -369,9 +352,9 @@ async def test_a_claim_is_renewed_while_a_slow_handler_runs(
             await asyncio.sleep(0.1)
 
     await produce(kafka_bootstrap, route.topic, [("evt_1", envelope("evt_1"))])
-    async with running_worker(settings, route, store, registry=registry) as (running, stop):
-        await eventually(lambda: running.outcome("ok") == 1, "the slow handler")
-        await stop()
+    running, stop = await worker(consumers, registry=registry)
+    await eventually(lambda: running.outcome("ok") == 1, "the slow handler")
+    await stop()
 
     # Held past two lease lengths, and still ours at the end: marked done, so a redelivery is a duplicate.
     assert other_member == [Claim.HELD] * 8

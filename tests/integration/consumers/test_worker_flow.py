@@ -30,7 +30,7 @@ from schemas.topics import (
 )
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import WAIT_S, eventually
-from tests.integration.workers import GroupFactory, outcome, running_worker
+from tests.integration.workers import GroupFactory, WorkerFactory, outcome
 
 
 class CountingKafka(KafkaClient):
@@ -61,10 +61,10 @@ def counting_kafka(settings: Settings) -> CountingKafka:
 
 
 async def test_records_of_one_key_run_in_order_while_keys_run_concurrently(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group(consumer_concurrency=6)
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     keys, per_key = [f"customer-{k}" for k in range(8)], 12
     # One stream per key (a customer's events), interleaved: key k's i-th event is `k:i`.
     records = [(key, f"{key}:{i}") for i in range(per_key) for key in keys]
@@ -88,10 +88,10 @@ async def test_records_of_one_key_run_in_order_while_keys_run_concurrently(
         running.discard(key)
 
     started = time.monotonic()
-    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
-        await eventually(lambda: outcome(metrics, route.provider, group, "ok") == len(records), "every event")
-        elapsed = time.monotonic() - started
-        await stop()
+    metrics, stop = await worker(consumers, registry=registry)
+    await eventually(lambda: outcome(metrics, route.provider, group, "ok") == len(records), "every event")
+    elapsed = time.monotonic() - started
+    await stop()
 
     assert {key: seen[key] for key in keys} == {key: list(range(per_key)) for key in keys}
     assert 1 < peak <= 6, peak
@@ -111,7 +111,7 @@ async def produce_keyed(bootstrap: str, topic: str, records: list[tuple[str, str
 
 
 async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_rebalance(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     # A member that does not fetch for 1.5 s is dropped from the group; the handler takes 4.5 s.
     consumers = await consumer_group(consumer_max_poll_interval_ms=1500, consumer_handler_timeout_s=10)
@@ -127,15 +127,14 @@ async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_r
             await asyncio.sleep(4.5)
 
     kafka = counting_kafka(settings)
-    store = IdempotencyStore(redis_client)
-    async with running_worker(settings, route, store, registry=registry, kafka=kafka) as (running, stop):
-        await eventually(lambda: kafka.assignments >= 1, "the first assignment")
-        await produce(kafka_bootstrap, route.topic, [("slow", envelope("slow"))])
-        await eventually(lambda: calls == ["slow"], "the slow handler to start")
-        # Meanwhile the other partition keeps flowing.
-        await produce(kafka_bootstrap, route.topic, [(f"fast_{i}", envelope(f"fast_{i}")) for i in range(10)])
-        await eventually(lambda: running.outcome("ok") == 11, "every event", timeout_s=15)
-        await stop()
+    running, stop = await worker(consumers, registry=registry, kafka=kafka)
+    await eventually(lambda: kafka.assignments >= 1, "the first assignment")
+    await produce(kafka_bootstrap, route.topic, [("slow", envelope("slow"))])
+    await eventually(lambda: calls == ["slow"], "the slow handler to start")
+    # Meanwhile the other partition keeps flowing.
+    await produce(kafka_bootstrap, route.topic, [(f"fast_{i}", envelope(f"fast_{i}")) for i in range(10)])
+    await eventually(lambda: running.outcome("ok") == 11, "every event", timeout_s=15)
+    await stop()
 
     assert kafka.assignments == 1
     assert kafka.revocations == 0
@@ -144,12 +143,12 @@ async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_r
 
 
 async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flows(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group(
         consumer_retry_backoff_ms=300, consumer_max_attempts=4, consumer_handler_timeout_s=WAIT_S + 5
     )
-    settings, route, group = consumers.settings, consumers.topics, consumers.name
+    route, group = consumers.topics, consumers.name
     attempts: list[float] = []
     others: list[float] = []
     all_others = asyncio.Event()
@@ -170,12 +169,12 @@ async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flo
         if len(others) == 20:
             all_others.set()
 
-    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
-        # The flaky event first, then others on every partition (its own too), behind it.
-        ids = ["evt_flaky", *(f"evt_{i}" for i in range(20))]
-        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
-        await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 1, "the dead letter")
-        await stop()
+    metrics, stop = await worker(consumers, registry=registry)
+    # The flaky event first, then others on every partition (its own too), behind it.
+    ids = ["evt_flaky", *(f"evt_{i}" for i in range(20))]
+    await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
+    await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 1, "the dead letter")
+    await stop()
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
     assert len(attempts) == 4
@@ -201,7 +200,7 @@ async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flo
 
 
 async def test_a_rebalance_commits_what_is_done_and_releases_what_is_not(
-    consumer_group: GroupFactory, kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str, redis_client: redis.asyncio.Redis
 ) -> None:
     # A lease far longer than the test: an event handed over by the rebalance is free only if it was released.
     consumers = await consumer_group(consumer_shutdown_grace_s=0.5, consumer_lease_ms=60_000)
@@ -221,22 +220,21 @@ async def test_a_rebalance_commits_what_is_done_and_releases_what_is_not(
             await asyncio.sleep(30)  # cut off by the rebalance, past the grace
         finished[event.id] += 1
 
-    store = IdempotencyStore(redis_client)
     first_kafka = counting_kafka(settings)
-    async with running_worker(settings, route, store, registry=registry, kafka=first_kafka) as (first, stop_first):
-        await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
-        await asyncio.wait_for(first_member_busy.wait(), WAIT_S)
-        await eventually(lambda: sum(finished.values()) == 18, "the quick events")
-        async with running_worker(settings, route, store, registry=registry) as (second, stop_second):
-            handed_over = time.monotonic()
-            await eventually(lambda: finished["evt_0"] == 1 and finished["evt_1"] == 1, "the handed-over events")
-            took_s = time.monotonic() - handed_over
-            await eventually(
-                lambda: sum(outcome(m, route.provider, group, "ok") for m in (first, second)) == 20,
-                "every event counted",
-            )
-            await stop_second()
-        await stop_first()
+    first, stop_first = await worker(consumers, registry=registry, kafka=first_kafka)
+    await produce(kafka_bootstrap, route.topic, [(event_id, envelope(event_id)) for event_id in ids])
+    await asyncio.wait_for(first_member_busy.wait(), WAIT_S)
+    await eventually(lambda: sum(finished.values()) == 18, "the quick events")
+    second, stop_second = await worker(consumers, registry=registry)
+    handed_over = time.monotonic()
+    await eventually(lambda: finished["evt_0"] == 1 and finished["evt_1"] == 1, "the handed-over events")
+    took_s = time.monotonic() - handed_over
+    await eventually(
+        lambda: sum(outcome(m, route.provider, group, "ok") for m in (first, second)) == 20,
+        "every event counted",
+    )
+    await stop_second()
+    await stop_first()
 
     assert first_kafka.revocations >= 1
     assert dict(finished) == dict.fromkeys(ids, 1)

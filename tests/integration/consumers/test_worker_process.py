@@ -15,7 +15,16 @@ import redis.asyncio
 
 from consumers.idempotency import claim_key
 from tests.integration.kafka_tools import committed_lag
-from tests.integration.worker_process import PARTITIONS, Group, kill_mid_batch, prepare, scrape, worker_process
+from tests.integration.worker_process import (
+    PARTITIONS,
+    Group,
+    kill_mid_batch,
+    prepare,
+    scrape,
+    terminate,
+    wait_while_running,
+    worker_process,
+)
 from tests.integration.workers import outcome
 
 
@@ -39,23 +48,10 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
 
     second_env = group.env()
     with worker_process(second_env, tmp_path / "second.log") as second:
-
-        async def all_handled() -> bool:
-            effects = await group.counts(redis_client, "effects", ids)
-            lag = await committed_lag(
-                kafka_bootstrap, group.group, [group.topic, group.retry_topic], partitions=PARTITIONS
-            )
-            return min(effects.values()) >= 1 and lag == 0
-
-        deadline = time.monotonic() + 60
-        while not await all_handled():
-            assert second.poll() is None, (tmp_path / "second.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "second.log").read_text()[-3000:]
-            await asyncio.sleep(0.2)
+        await wait_while_running(second, tmp_path / "second.log", lambda: group.all_handled(redis_client, ids))
         recovered_s = time.monotonic() - killed_at
         samples = await scrape(second_env)
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=20) == 0
+        terminate(second)
 
     effects = await group.counts(redis_client, "effects", ids)
     started = await group.counts(redis_client, "started", ids)
@@ -115,13 +111,12 @@ async def test_sigterm_drains_in_flight_handlers_commits_and_leaves(
     assert stopped_s < 10
 
     with worker_process(group.env(COUNT_SLEEP_S="0"), tmp_path / "second.log") as second:
-        deadline = time.monotonic() + 40
-        while min((await group.counts(redis_client, "effects", ids)).values()) < 1:
-            assert second.poll() is None, (tmp_path / "second.log").read_text()
-            assert time.monotonic() < deadline, "the rest was not handled"
-            await asyncio.sleep(0.1)
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(timeout=20) == 0
+
+        async def rest_handled() -> bool:
+            return min((await group.counts(redis_client, "effects", ids)).values()) >= 1
+
+        await wait_while_running(second, tmp_path / "second.log", rest_handled, timeout_s=40)
+        terminate(second)
 
     assert await group.counts(redis_client, "effects", ids) == dict.fromkeys(ids, 1)
     print(

@@ -16,11 +16,10 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore
 from tests.integration.kafka_tools import committed_lag, envelope, produce
 from tests.integration.polling import eventually
-from tests.integration.workers import GroupFactory, outcome, running_worker
+from tests.integration.workers import GroupFactory, counting_registry, outcome, running_worker
 from tests.repository import stack
 
 REDIS_PORT = 26379
@@ -47,14 +46,7 @@ async def test_a_redis_restart_mid_stream_loses_and_repeats_nothing(
     client = redis.asyncio.Redis.from_url(
         redis_url, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
     )
-    calls: Counter[str] = Counter()
-
-    registry = Registry()
-
-    @registry.handler("hmac", "*")
-    async def handle(event: Event[Any], context: Context) -> None:
-        calls[event.id] += 1
-        await asyncio.sleep(0.1)
+    registry, calls = counting_registry(delay_s=0.1)
 
     before = [f"evt_{i}" for i in range(40)]
     during = [f"evt_{i}" for i in range(40, 60)]
