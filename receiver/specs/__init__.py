@@ -50,6 +50,8 @@ def table_row(spec: Spec) -> str:
         if sig.timestamp_header:
             headers += f", `{sig.timestamp_header}` ({sig.timestamp_unit})"
     window = f"yes ({sig.timestamp_unit})" if sig.timed else "none"
+    if sig.window_s is not None:
+        window = f"{sig.window_s} s ({sig.timestamp_unit})"
     event_id = ", ".join(f"`{source}`" for source in spec.event.id) or "SHA-256 of source and body"
     if spec.event.id_required:
         event_id += " (required)"

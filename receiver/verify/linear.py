@@ -1,8 +1,8 @@
 """Linear: `Linear-Signature: <hex>`, an HMAC-SHA256 of the raw body keyed with the webhook's signing secret.
 
 The time Linear signs is inside the body: `webhookTimestamp` (unix milliseconds), required, and checked
-against the tolerance both ways after the signature (Linear's SDK allows one minute;
-`WEBHOOK_TOLERANCE_SECONDS` applies). Linear also sends a `Linear-Timestamp` header, but it is not signed:
+against the tolerance both ways after the signature: one minute, as Linear's SDK allows (or
+`WEBHOOK_TOLERANCE_SECONDS` if smaller). Linear also sends a `Linear-Timestamp` header, but it is not signed:
 Linear's own SDK ignores it and trusts only the body's field, and so does this scheme (it is kept in the
 envelope's headers). The signature is compared as lower-case hex. Event id: `Linear-Delivery` (a UUID per
 delivery), else a SHA-256 of source and body. Type: `<type>.<action>` (`Issue.create`). Occurred: `createdAt`.
@@ -38,6 +38,8 @@ from receiver.verify.parsing import (
 _SIGNATURE = b"linear-signature"
 _MAX_TIMESTAMP_MS = 10**14
 _KEPT_HEADERS = (b"linear-delivery", b"linear-event", b"linear-timestamp", b"user-agent")
+# Linear's SDK (`LinearWebhookClient.verify`) refuses a webhookTimestamp more than a minute from now.
+LINEAR_WINDOW_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ class LinearScheme:
             raise MissingHeader("missing webhookTimestamp")
         if isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 <= stamp < _MAX_TIMESTAMP_MS:
             raise MalformedHeader("webhookTimestamp is not unix milliseconds")
-        check_timestamp(stamp / 1000, now_s, self.tolerance_s)
+        check_timestamp(stamp / 1000, now_s, min(self.tolerance_s, LINEAR_WINDOW_S))
         return matched
 
     def sample(self, now_s: float, *, event_id: str, event_type: str | None) -> Sample:
