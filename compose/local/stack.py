@@ -329,8 +329,22 @@ def kafka_cluster_id(random_bytes: Callable[[int], bytes] = os.urandom) -> str:
 # ---------------------------------------------------------------------------------------------- redis
 
 
+class _RedisProcess:
+    """A redis-server or sentinel of the stack: its data directory and pid file are named after it."""
+
+    name: str
+
+    @property
+    def home(self) -> Path:
+        return CACHE / self.name
+
+    @property
+    def pid_file(self) -> Path:
+        return RUN / f"{self.name}.pid"
+
+
 @dataclass
-class RedisServer:
+class RedisServer(_RedisProcess):
     """A redis-server on loopback with an append-only file, so a restart keeps the claims (unless not `persist`)."""
 
     port: int = 6379
@@ -341,14 +355,6 @@ class RedisServer:
     cluster_node_timeout_ms: int = 2000
     # A replica of the Redis on this loopback port (a Sentinel setup: `RedisSentinel`).
     replica_of: int | None = None
-
-    @property
-    def home(self) -> Path:
-        return CACHE / self.name
-
-    @property
-    def pid_file(self) -> Path:
-        return RUN / f"{self.name}.pid"
 
     def answers(self) -> bool:
         return redis_answers("127.0.0.1", self.port)
@@ -471,7 +477,7 @@ def start_redis_cluster(nodes: list[RedisServer], masters: int = 3) -> None:
 
 
 @dataclass
-class RedisSentinel:
+class RedisSentinel(_RedisProcess):
     """A Redis Sentinel on loopback watching the master on `master_port` as `master_name` (quorum 1): it fails
     the master over to one of its replicas once the master is silent for `down_after_ms`."""
 
@@ -480,14 +486,6 @@ class RedisSentinel:
     master_name: str = "mymaster"
     down_after_ms: int = 1000
     name: str = "redis-sentinel"
-
-    @property
-    def home(self) -> Path:
-        return CACHE / self.name
-
-    @property
-    def pid_file(self) -> Path:
-        return RUN / f"{self.name}.pid"
 
     def start(self) -> None:
         binary = provision.redis_server(log)

@@ -24,6 +24,7 @@ from consumers.idempotency import IdempotencyStore
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
+from receiver.tracing import Tracing
 from tests.integration.kafka_tools import ReceiverFactory, serving
 from tests.integration.workers import (
     PARTITIONS,
@@ -80,16 +81,19 @@ async def worker(redis_client: redis.asyncio.Redis) -> AsyncIterator[WorkerFacto
 
 @pytest.fixture
 async def receiver(kafka_bootstrap: str) -> AsyncIterator[ReceiverFactory]:
-    """`await receiver(*sources, **settings)`: an HTTP client on the receiver app of `sources`, served by
-    uvicorn on loopback until the test ends."""
+    """`await receiver(*sources, tracing=None, **settings)`: an HTTP client on the receiver app of `sources`
+    (its spans to `tracing`), served by uvicorn on loopback until the test ends."""
     async with AsyncExitStack() as started:
 
-        async def serve(*sources: Source, **settings: Any) -> httpx.AsyncClient:
+        async def serve(*sources: Source, tracing: Tracing | None = None, **settings: Any) -> httpx.AsyncClient:
             receiver_settings = ReceiverSettings(
                 kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=PARTITIONS, **settings
             )
             app = create_app(
-                receiver_settings, sources={source.name: source for source in sources}, registry=CollectorRegistry()
+                receiver_settings,
+                sources={source.name: source for source in sources},
+                registry=CollectorRegistry(),
+                tracing=tracing,
             )
             url = await started.enter_async_context(serving(app))
             return await started.enter_async_context(httpx.AsyncClient(base_url=url, timeout=10))

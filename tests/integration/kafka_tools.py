@@ -18,6 +18,7 @@ from consumers.metrics import Outcome
 from consumers.retries import failure_record, now_ms
 from receiver.app import Receiver
 from receiver.sources import Source
+from receiver.tracing import Tracing
 from schemas import Envelope
 from schemas.records import RecordFormat
 from schemas.topics import GroupTopics
@@ -164,4 +165,6 @@ async def serving(app: Receiver) -> AsyncIterator[str]:
 class ReceiverFactory(Protocol):
     """The `receiver` fixture."""
 
-    def __call__(self, *sources: Source, **settings: Any) -> Awaitable[httpx.AsyncClient]: ...
+    def __call__(
+        self, *sources: Source, tracing: Tracing | None = None, **settings: Any
+    ) -> Awaitable[httpx.AsyncClient]: ...

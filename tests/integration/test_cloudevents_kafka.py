@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import orjson
-import redis.asyncio
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
@@ -19,16 +18,14 @@ from cloudevents.v1 import kafka as ce_v1_kafka
 from prometheus_client import CollectorRegistry
 
 from consumers.handlers import Context, Event
-from consumers.idempotency import IdempotencyStore
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import GitHubScheme, HmacScheme, StripeScheme
 from schemas import Envelope
-from schemas.topics import GroupTopics
-from tests.integration.kafka_tools import Record, read_topic, serving
+from tests.integration.kafka_tools import ReceiverFactory, Record, read_topic, serving
 from tests.integration.polling import eventually
-from tests.integration.workers import Running, make_settings, running_worker
+from tests.integration.workers import GroupFactory, Running, WorkerFactory
 from tests.signing import github_headers, hmac_headers, stripe_headers
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -124,30 +121,21 @@ def _settled(worker: Running) -> bool:
 
 
 async def test_retry_and_dead_letter_records_are_the_same_cloudevent(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, receiver: ReceiverFactory, kafka_bootstrap: str
 ) -> None:
-    topic = f"it.{unique}.hmac"
-    group = f"ce-{unique}"
-    route = GroupTopics("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
-    receiver = create_app(
-        ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=1),
-        sources={"hmac": Source("hmac", HmacScheme(), (b"k",), topic)},
-        registry=CollectorRegistry(),
-    )
+    consumers = await consumer_group(name="ce", consumer_max_attempts=2)
+    route = consumers.topics
+    topic = route.topic
+    http = await receiver(Source("hmac", HmacScheme(), (b"k",), topic))
 
     async def always_fails(event: Event[Any], context: Context) -> None:
         raise RuntimeError("agent down")
 
     body = b'{"id":"evt-ce","type":"order.created"}'
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_max_attempts=2)
-    async with (
-        serving(receiver) as url,
-        httpx.AsyncClient(base_url=url) as http,
-        running_worker(settings, route, IdempotencyStore(redis_client), always_fails) as (worker, _),
-    ):
-        headers = {**hmac_headers(body, "k"), "traceparent": TRACEPARENT}
-        assert (await http.post("/webhooks/hmac", content=body, headers=headers)).status_code == 202
-        await eventually(partial(_settled, worker), "the event dead-lettered")
+    running, _ = await worker(consumers, always_fails)
+    headers = {**hmac_headers(body, "k"), "traceparent": TRACEPARENT}
+    assert (await http.post("/webhooks/hmac", content=body, headers=headers)).status_code == 202
+    await eventually(partial(_settled, running), "the event dead-lettered")
 
     [original] = await read_topic(kafka_bootstrap, topic, expect=1)
     [retry] = await read_topic(kafka_bootstrap, route.retry_topic, expect=1)

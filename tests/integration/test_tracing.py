@@ -8,27 +8,20 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-import httpx
 import pytest
-import redis.asyncio
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from prometheus_client import CollectorRegistry
 
 from consumers import tracing as consumer_tracing
 from consumers.handlers import Context, Event
-from consumers.idempotency import IdempotencyStore
 from receiver import tracing as receiver_tracing
-from receiver.app import create_app
-from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import HmacScheme
-from schemas.topics import GroupTopics
-from tests.integration.kafka_tools import read_topic, serving
+from tests.integration.kafka_tools import ReceiverFactory, read_topic
 from tests.integration.polling import eventually
-from tests.integration.workers import Running, make_settings, running_worker
+from tests.integration.workers import GroupFactory, Running, WorkerFactory
 from tests.signing import hmac_headers
 
 SENDER_TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -54,21 +47,17 @@ def one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
 
 
 async def test_one_signed_webhook_is_one_trace_across_receiver_worker_and_retry(
+    consumer_group: GroupFactory,
+    worker: WorkerFactory,
+    receiver: ReceiverFactory,
     kafka_bootstrap: str,
-    redis_url: str,
-    redis_client: redis.asyncio.Redis,
-    unique: str,
     exporter: tuple[InMemorySpanExporter, TracerProvider],
 ) -> None:
     spans, provider = exporter
-    topic = f"it.{unique}.hmac"
-    group = f"otel-{unique}"
-    route = GroupTopics("hmac", topic, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
-    receiver = create_app(
-        ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=1),
-        sources={"hmac": Source("hmac", HmacScheme(), (b"k",), topic)},
-        registry=CollectorRegistry(),
-        tracing=receiver_tracing.Tracing(provider.get_tracer("receiver")),
+    consumers = await consumer_group(name="otel")
+    topic = consumers.topics.topic
+    http = await receiver(
+        Source("hmac", HmacScheme(), (b"k",), topic), tracing=receiver_tracing.Tracing(provider.get_tracer("receiver"))
     )
     seen: list[str | None] = []
 
@@ -78,21 +67,13 @@ async def test_one_signed_webhook_is_one_trace_across_receiver_worker_and_retry(
             raise RuntimeError("flaky agent")
 
     body = b'{"id":"evt-otel","type":"order.created"}'
-    async with (
-        serving(receiver) as url,
-        httpx.AsyncClient(base_url=url) as http,
-        running_worker(
-            make_settings(kafka_bootstrap, redis_url, group),
-            route,
-            IdempotencyStore(redis_client),
-            fail_once,
-            tracing=consumer_tracing.Tracing(provider.get_tracer("consumers")),
-        ) as (worker, stop),
-    ):
-        headers = {**hmac_headers(body, "k"), "traceparent": TRACEPARENT}
-        assert (await http.post("/webhooks/hmac", content=body, headers=headers)).status_code == 202
-        await eventually(partial(_handled_after_a_retry, worker), "the retry handled")
-        await stop()  # its last commit is a span too
+    running, stop = await worker(
+        consumers, fail_once, tracing=consumer_tracing.Tracing(provider.get_tracer("consumers"))
+    )
+    headers = {**hmac_headers(body, "k"), "traceparent": TRACEPARENT}
+    assert (await http.post("/webhooks/hmac", content=body, headers=headers)).status_code == 202
+    await eventually(partial(_handled_after_a_retry, running), "the retry handled")
+    await stop()  # its last commit is a span too
 
     finished = list(spans.get_finished_spans())
     traced = [span for span in finished if span.name != "commit"]
