@@ -1,9 +1,11 @@
-"""Every provider handshake over real HTTP: the receiver under uvicorn with the real Kafka publisher, each
-handshake sent as its provider sends it (`sample_sender.handshake`) by a real HTTP client and answered as the
-provider expects; none is published (the topic they all share holds only the one real event sent after
-them), each is counted, and a method no handshake of the source uses stays 405.
+"""Every provider handshake over real HTTP against a `python -m receiver` process publishing to the real Kafka:
+every handshaking built-in source configured by the environment under its own name (a sources file gives them
+the test's topic), each handshake sent as its provider sends it (`sample_sender.handshake`) by a real HTTP
+client and answered as the provider expects; none is published (the topic they all share holds only the one
+real event sent after them), each is counted on /metrics, and a method no handshake of the source uses stays
+405.
 
-Then the same for sources of the run-time registry, on a `python -m receiver` of two worker processes: the
+Then the same for sources of the run-time registry, on a receiver of two worker processes: the
 handshakes that need what a source holds (X's CRC, Okta, Zoom and Xero a secret, Meta a verify token), and
 the ones that give a source its secret (Asana's `X-Hook-Secret`, Notion's `verification_token`), kept by
 every worker and after a restart, and never replaced by a later handshake.
@@ -16,7 +18,6 @@ import base64
 import dataclasses
 import hashlib
 import hmac
-import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,12 +25,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from receiver import sample_sender
-from receiver.app import create_app
-from receiver.settings import ReceiverSettings
 from receiver.sources import (
     Source,
     load_sources,
@@ -39,8 +37,9 @@ from receiver.sources import (
     verify_token_env_name,
 )
 from schemas import Envelope
-from tests.integration.kafka_tools import read_topic, serving
+from tests.integration.kafka_tools import read_topic
 from tests.integration.ports import free_port
+from tests.integration.processes import clean_environ
 from tests.integration.receiver_process import receiver_process, wait_ready
 from tests.integration.registry_tools import Registry, added_id, registry_env
 from tests.signing import slack_headers
@@ -76,13 +75,26 @@ HANDSHAKING = (
 METHODS = ("GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def _sources(topic: str) -> dict[str, Source]:
+def _static(topic: str, directory: Path) -> tuple[dict[str, str], dict[str, Source]]:
+    """The environment configuring every handshaking built-in source under its own name (secrets, Meta's
+    verify tokens, public URLs; a sources file giving them the test's topic), and the sources it configures."""
     names = (*HANDSHAKING, "slack", "adyen")
     env = {secret_env_name(name): SECRETS.get(name, f"{name}-secret-of-32-bytes-at-least") for name in names}
-    env |= {verify_token_env_name(name): VERIFY_TOKEN for name in ("whatsapp", "messenger", "instagram", "facebook")}
+    env |= {verify_token_env_name(name): VERIFY_TOKEN for name in META}
     env |= {public_url_env_name(name): url for name, url in PUBLIC_URLS.items()}
-    loaded = load_sources(env, sources_file=None, tolerance_s=300)
-    return {name: dataclasses.replace(loaded[name], topic=topic) for name in names}
+    sources_file = directory / "sources.toml"
+    sources_file.write_text("".join(f'[sources.{n}]\nprovider = "{n}"\ntopic = "{topic}"\n' for n in names))
+    env["WEBHOOK_SOURCES_FILE"] = str(sources_file)
+    return env, load_sources(env, sources_file=sources_file, tolerance_s=300)
+
+
+def _handshakes_counted(metrics: str) -> float:
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+        if s.name == "webhooks_received_total" and s.labels.get("outcome") == "handshake"
+    )
 
 
 def _hmac(secret: bytes, message: bytes) -> bytes:
@@ -160,82 +172,82 @@ async def _send(http: httpx.AsyncClient, name: str, request: sample_sender.Signe
 
 
 async def test_every_handshake_over_http_is_answered_counted_and_never_published(
-    kafka_bootstrap: str, unique: str, caplog: pytest.LogCaptureFixture
+    kafka_bootstrap: str, unique: str, tmp_path: Path
 ) -> None:
     topic = f"it.{unique}.handshakes"
-    sources = _sources(topic)
-    caplog.set_level(logging.WARNING, logger="receiver.sources")
-    settings = ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=1)
-    registry = CollectorRegistry()
-    app = create_app(settings, sources=sources, registry=registry)
-    answered = 0
-    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
-        for name in HANDSHAKING:
-            source = sources[name]
-            assert source.handshakes, name
-            for rule in source.handshakes:
-                request = sample_sender.handshake(source, rule.kind, time.time())
-                response = await _send(http, name, request)
-                assert response.status_code == 200, (name, rule.kind, response.text)
-                CHECKS[rule.kind](request, response, source.secrets[0])
-                answered += 1
-
-        # Refused where the handshake is checked: Meta's verify token, Xero's intent to receive badly signed,
-        # Zoom's validation and Okta's verification without the secret.
-        query = {"hub.mode": "subscribe", "hub.verify_token": "a-guess", "hub.challenge": "1158201444"}
-        assert (await http.get("/webhooks/whatsapp", params=query)).status_code == 403
-        forged = dataclasses.replace(sources["xero"], secrets=(b"another-webhook-key",))
-        assert (
-            await _send(http, "xero", sample_sender.handshake(forged, "empty_batch", time.time()))
-        ).status_code == 401
-        forged = dataclasses.replace(sources["zoom"], secrets=(b"another-secret-token",))
-        assert (await _send(http, "zoom", sample_sender.handshake(forged, "zoom", time.time()))).status_code == 401
-        unsigned = await http.get("/webhooks/okta", headers={"X-Okta-Verification-Challenge": "c-1"})
-        assert unsigned.status_code == 401
-        # X's CRC answer is keyed like an event's signature: a body as crc_token would get one signed. Refused.
-        forged_event = '{"for_user_id":"1","tweet_create_events":[{"id_str":"9"}]}'
-        refused = await http.get("/webhooks/twitter", params={"crc_token": forged_event})
-        assert refused.status_code == 400
-        assert "response_token" not in refused.text
-        # A static source's secret is its environment's: a handshake choosing another is answered, not kept.
-        chosen = dataclasses.replace(sources["asana"], secrets=(b"chosen-by-asana-7f0c",))
-        response = await _send(http, "asana", sample_sender.handshake(chosen, "hook_secret", time.time()))
-        assert (response.status_code, response.headers["x-hook-secret"]) == (200, "chosen-by-asana-7f0c")
-        answered += 1
-        assert "WEBHOOK_SECRET_ASANA" in caplog.text
-        assert "chosen-by-asana" not in caplog.text
-
-        # Slack's url_verification (its scheme's code), signed as Slack signs it.
-        challenge = b'{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdx","type":"url_verification"}'
-        headers = slack_headers(challenge, sources["slack"].secrets[0].decode())
-        response = await http.post("/webhooks/slack", content=challenge, headers=headers)
-        assert (response.status_code, response.json()) == (200, {"challenge": "3eZbrw1aBm2rZgRNFdx"})
-        answered += 1
-
-        # A method no handshake of the source uses is 405, with the methods it does answer.
-        for name, source in sources.items():
-            allowed = {"POST"} | {rule.method for rule in source.handshakes}
-            for method in METHODS:
-                if method not in allowed:
-                    response = await http.request(method, f"/webhooks/{name}")
-                    assert response.status_code == 405, (name, method)
-                    assert set(response.headers["allow"].replace(" ", "").split(",")) >= allowed
-
-        counted = sum(
-            sample.value
-            for metric in registry.collect()
-            for sample in metric.samples
-            if sample.name == "webhooks_received_total" and sample.labels["outcome"] == "handshake"
-        )
-        assert counted == answered
-
-        # Then one real event, acknowledged as Adyen wants (`[accepted]`): the only record the topic holds.
-        event = sample_sender.sign(sources["adyen"], None, None, time.time())
-        response = await _send(http, "adyen", event)
-        assert (response.status_code, response.text) == (200, "[accepted]")
+    static, sources = _static(topic, tmp_path)
+    env = {**clean_environ(), **static, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_TOPIC_PARTITIONS": "1"}
+    env.update(RECEIVER_PORT=str(free_port()), LOG_FORMAT="text")
+    log, url = tmp_path / "receiver.log", f"http://127.0.0.1:{env['RECEIVER_PORT']}"
+    with receiver_process(env, log) as supervisor:
+        await wait_ready(supervisor, url, log)
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            await _walk_static(http, sources, log)
 
     [record] = await read_topic(kafka_bootstrap, topic, expect=1)
     assert Envelope.from_bytes(record.value).provider == "adyen"
+
+
+async def _walk_static(http: httpx.AsyncClient, sources: dict[str, Source], log: Path) -> None:
+    """Every handshake of the static sources, their refusals and 405s, the count, then one Adyen event."""
+    answered = 0
+    for name in HANDSHAKING:
+        source = sources[name]
+        assert source.handshakes, name
+        for rule in source.handshakes:
+            request = sample_sender.handshake(source, rule.kind, time.time())
+            response = await _send(http, name, request)
+            assert response.status_code == 200, (name, rule.kind, response.text)
+            CHECKS[rule.kind](request, response, source.secrets[0])
+            answered += 1
+
+    # Refused where the handshake is checked: Meta's verify token, Xero's intent to receive badly signed,
+    # Zoom's validation and Okta's verification without the secret.
+    query = {"hub.mode": "subscribe", "hub.verify_token": "a-guess", "hub.challenge": "1158201444"}
+    assert (await http.get("/webhooks/whatsapp", params=query)).status_code == 403
+    forged = dataclasses.replace(sources["xero"], secrets=(b"another-webhook-key",))
+    assert (await _send(http, "xero", sample_sender.handshake(forged, "empty_batch", time.time()))).status_code == 401
+    forged = dataclasses.replace(sources["zoom"], secrets=(b"another-secret-token",))
+    assert (await _send(http, "zoom", sample_sender.handshake(forged, "zoom", time.time()))).status_code == 401
+    unsigned = await http.get("/webhooks/okta", headers={"X-Okta-Verification-Challenge": "c-1"})
+    assert unsigned.status_code == 401
+    # X's CRC answer is keyed like an event's signature: a body as crc_token would get one signed. Refused.
+    forged_event = '{"for_user_id":"1","tweet_create_events":[{"id_str":"9"}]}'
+    refused = await http.get("/webhooks/twitter", params={"crc_token": forged_event})
+    assert refused.status_code == 400
+    assert "response_token" not in refused.text
+    # A static source's secret is its environment's: a handshake choosing another is answered, not kept.
+    chosen = dataclasses.replace(sources["asana"], secrets=(b"chosen-by-asana-7f0c",))
+    response = await _send(http, "asana", sample_sender.handshake(chosen, "hook_secret", time.time()))
+    assert (response.status_code, response.headers["x-hook-secret"]) == (200, "chosen-by-asana-7f0c")
+    answered += 1
+    await asyncio.sleep(0.2)  # the log line is written as the answer goes
+    written = await asyncio.to_thread(log.read_text)
+    assert "WEBHOOK_SECRET_ASANA" in written
+    assert "chosen-by-asana" not in written
+
+    # Slack's url_verification (its scheme's code), signed as Slack signs it.
+    challenge = b'{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdx","type":"url_verification"}'
+    headers = slack_headers(challenge, sources["slack"].secrets[0].decode())
+    response = await http.post("/webhooks/slack", content=challenge, headers=headers)
+    assert (response.status_code, response.json()) == (200, {"challenge": "3eZbrw1aBm2rZgRNFdx"})
+    answered += 1
+
+    # A method no handshake of the source uses is 405, with the methods it does answer.
+    for name, source in sources.items():
+        allowed = {"POST"} | {rule.method for rule in source.handshakes}
+        for method in METHODS:
+            if method not in allowed:
+                response = await http.request(method, f"/webhooks/{name}")
+                assert response.status_code == 405, (name, method)
+                assert set(response.headers["allow"].replace(" ", "").split(",")) >= allowed
+
+    assert _handshakes_counted((await http.get("/metrics")).text) == answered
+
+    # Then one real event, acknowledged as Adyen wants (`[accepted]`): the only record the topic holds.
+    event = sample_sender.sign(sources["adyen"], None, None, time.time())
+    response = await _send(http, "adyen", event)
+    assert (response.status_code, response.text) == (200, "[accepted]")
 
 
 # ------------------------------------------------------------------------------------------------ registry sources
@@ -383,14 +395,7 @@ async def test_registry_sources_answer_handshakes_and_keep_a_captured_secret_acr
         answered += CONNECTIONS
 
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            metrics = (await http.get("/metrics")).text
-        counted = sum(
-            s.value
-            for family in text_string_to_metric_families(metrics)
-            for s in family.samples
-            if s.name == "webhooks_received_total" and s.labels.get("outcome") == "handshake"
-        )
-        assert counted == answered
+            assert _handshakes_counted((await http.get("/metrics")).text) == answered
 
     # A restarted receiver reads the captured secret from the registry, and still refuses a replacement.
     env["RECEIVER_PORT"] = str(free_port())
