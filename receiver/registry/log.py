@@ -50,6 +50,8 @@ TOPIC_CONFIG = {
 # The fetch's longest wait at the broker, ms: a change reaches every reader within about this.
 FETCH_WAIT_MS = 100
 _ADMIN_TIMEOUT_S = 10.0
+# Records taken from the reader's queue in one go.
+_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,10 @@ class RegistryReader:
         """The changes that came within `timeout_s`; `at_end` turns True once the reader reached the end."""
         changes = []
         with _kafka("a read of the registry"):
-            messages = self._consumer.consume(num_messages=1000, timeout=timeout_s)
+            # The first record (or the end) as soon as it comes, then what is there already: a batch call alone
+            # waits out its whole timeout unless the batch fills, and every change or command would wait with it.
+            first = self._consumer.poll(timeout_s)
+            messages = [] if first is None else [first, *self._consumer.consume(num_messages=_BATCH, timeout=0)]
         for message in messages:
             error = message.error()
             if error is not None:
