@@ -19,8 +19,9 @@ from prometheus_client import CollectorRegistry
 
 from receiver import sample_sender
 from receiver.app import Receiver, create_app
-from receiver.errors import SealError
-from receiver.registry import commands
+from receiver.errors import RegistryUnavailable, SealError
+from receiver.metrics import ReceiverMetrics
+from receiver.registry import commands, follower
 from receiver.registry.definition import Capture, SealedSecret, SourceDefinition, build_source, verify_token_aad
 from receiver.registry.keyring import Keyring
 from receiver.settings import ReceiverSettings
@@ -256,3 +257,43 @@ async def test_a_mandrill_batch_is_one_record_typed_by_its_events(events: list[o
     assert response.status_code == 202, response.text
     [(_, _, _, headers)] = publisher.records
     assert dict(headers)["webhook-type"] == expected.encode()
+
+
+async def test_the_follower_writes_a_captured_secret_before_serving_it_and_a_failed_write_is_a_503(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keyring, failing = Keyring([KEY]), [True]
+    app, publisher = _app()
+    records: list[tuple[str, bytes | None]] = []
+
+    def write(settings: ReceiverSettings, batch: list[tuple[str, bytes | None]]) -> None:
+        if failing[0]:
+            raise RegistryUnavailable("Kafka did not take the change (test)")
+        records.extend(batch)
+
+    monkeypatch.setattr(follower, "write", write)
+    following = follower.RegistryFollower(
+        ReceiverSettings(), keyring, app.webhooks, ReceiverMetrics(CollectorRegistry())
+    )
+    waiting = build_source(
+        _definition(keyring), keyring, now=NOW, tolerance_s=300, keep_captured=following._keep_captured
+    )
+    assert waiting is not None
+    app.webhooks.put(waiting)
+    handshake = sample_sender.handshake(_with_secret(waiting, CHOSEN), None, 0)
+    # Not written, so not answered: Asana's create call fails and is made again; the source still waits.
+    refused = await _send(app, "src_h", handshake)
+    assert (refused.status_code, refused.json()) == (503, {"error": "unavailable"})
+    failing[0] = False
+    assert (await _send(app, "src_h", handshake)).status_code == 200
+    [(key, value)] = records
+    assert value is not None
+    stored = SourceDefinition.from_bytes(value)
+    assert (key, stored.capture, keyring.open(stored.secrets[0].sealed, "src_h")) == ("src_h", None, CHOSEN)
+    # Served by this process at once with it, and the next handshake can't set another.
+    event = sample_sender.sign(_with_secret(waiting, CHOSEN), None, None, time.time())
+    assert (await _send(app, "src_h", event)).status_code == 202
+    assert len(publisher.records) == 1
+    other = sample_sender.handshake(_with_secret(waiting, b"another"), None, 0)
+    assert (await _send(app, "src_h", other)).status_code == 403
+    assert len(records) == 1
