@@ -46,6 +46,9 @@ from receiver.verify.parsing import (
 
 # The header families: the standard's own, and Svix's branded names (also Clerk's).
 _PREFIXES = (b"webhook-", b"svix-")
+# Svix, and the providers sending through it, name the headers svix-id, svix-timestamp and svix-signature
+# (Svix's and Clerk's docs, Resend's "Verify webhooks requests"): `send` signs under those names for them.
+_SVIX_NAMED = frozenset({"svix", "clerk", "resend"})
 # Unix milliseconds are past 10**11 (year 5138 in seconds), so a larger number is milliseconds.
 _MS_THRESHOLD = 10**11
 _MAX_SIGNATURES = 16
@@ -106,8 +109,12 @@ class StandardWebhooksScheme:
         return Sample(orjson.dumps(event), message_id, kind)
 
     def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
-        """`webhook-id`, `webhook-timestamp` and one `v1,<base64>` signature, as the specification signs."""
-        return Delivery(body, signed_headers([_key(secret)], event_id, int(now_s), body))
+        """`webhook-id`, `webhook-timestamp` and one `v1,<base64>` signature, as the specification signs
+        (under the `svix-` names for the providers that send those)."""
+        headers = signed_headers([_key(secret)], event_id, int(now_s), body)
+        if self.provider in _SVIX_NAMED:
+            headers = {"svix-" + name.removeprefix("webhook-"): value for name, value in headers.items()}
+        return Delivery(body, headers)
 
 
 @functools.lru_cache(maxsize=64)

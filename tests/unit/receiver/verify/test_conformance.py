@@ -19,6 +19,7 @@ provider publishes at a URL, keyed_signing.py with the keys served by a local HT
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -377,3 +378,70 @@ def test_the_windows_are_the_ones_the_providers_table_states() -> None:
         if len(cells) >= 5 and cells[4].startswith(("none", "with `timestamp_header` only")):
             untimed.update(re.findall(r"`([a-z0-9_-]+)`", row[0]))
     assert sorted(untimed & set(BUILT_IN_PROVIDERS)) == sorted(p for p, w in WINDOWS.items() if w is None)
+
+
+# Providers that put several signatures in one delivery while they rotate a secret (their docs say so): a
+# delivery signed with the old and the new secret is good for a receiver holding either, by the one header
+# layout each documents. (provider, how the other secret's headers join ours.)
+def _joined(header: str, separator: str, keep: Callable[[str], str] = lambda value: value) -> Callable[..., None]:
+    def join(ours: dict[str, str], theirs: dict[str, str]) -> None:
+        ours[header] = ours[header] + separator + keep(theirs[header])
+
+    return join
+
+
+def _signature_items(prefix: str) -> Callable[[str], str]:
+    """The signature entries of an items header (without its timestamp entry)."""
+    return lambda value: ",".join(item for item in value.split(",") if item.startswith(prefix))
+
+
+ROTATING: dict[str, Callable[[dict[str, str], dict[str, str]], None]] = {
+    "stripe": _joined("stripe-signature", ",", _signature_items("v1=")),
+    "paddle": _joined("paddle-signature", ";", lambda value: value.split(";", 1)[1]),
+    "persona": _joined("persona-signature", " "),
+    "pagerduty": _joined("x-pagerduty-signature", ","),
+    "standardwebhooks": _joined("webhook-signature", " "),
+    "openai": _joined("webhook-signature", " "),
+    "svix": _joined("svix-signature", " "),
+    "resend": _joined("svix-signature", " "),
+    "docusign": lambda ours, theirs: ours.update(
+        {
+            "x-docusign-signature-1": theirs["x-docusign-signature-1"],
+            "x-docusign-signature-2": ours.pop("x-docusign-signature-1"),
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("provider", sorted(ROTATING))
+def test_a_provider_rotating_its_secret_signs_with_both_and_either_verifies(provider: str) -> None:
+    party = _sent(provider)
+    ours, other = party.source(False), _env_source(provider, party.source(True).secrets[0].decode())
+    assert isinstance(ours.scheme, Signing)
+    now = time.time()
+    sample = ours.scheme.sample(now, event_id="evt_rotating_1", event_type=None)
+    signed = [
+        ours.scheme.sign(sample.body, source.secrets[0], now, event_id=sample.event_id, event_type=sample.event_type)
+        for source in (ours, other)
+    ]
+    headers, theirs = ({k.lower(): v for k, v in delivery.headers.items()} for delivery in signed)
+    ROTATING[provider](headers, theirs)
+    for secrets in (ours.secrets, other.secrets):
+        assert ours.scheme.verify(_wire(headers), sample.body, secrets, now) == 0
+    stranger = b"a-third-secret-that-signed-nothing-here"
+    if ours.secrets[0].startswith(b"whsec_"):
+        stranger = b"whsec_" + base64.b64encode(stranger)
+    with pytest.raises(SignatureError):
+        ours.scheme.verify(_wire(headers), sample.body, (stranger,), now)
+
+
+@pytest.mark.parametrize(
+    ("provider", "prefix"), [("svix", "svix-"), ("clerk", "svix-"), ("resend", "svix-"), ("openai", "webhook-")]
+)
+def test_send_names_the_standard_webhooks_headers_as_the_provider_does(provider: str, prefix: str) -> None:
+    # Svix, and the providers sending through it (Clerk, Resend), name them svix-id, svix-timestamp and
+    # svix-signature; the specification's webhook-* names are the others'.
+    party = _sent(provider)
+    signed = sample_sender.sign(party.source(False), None, None, time.time())
+    names = {name for name in signed.headers if name != "content-type"}
+    assert names == {f"{prefix}id", f"{prefix}timestamp", f"{prefix}signature"}
