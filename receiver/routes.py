@@ -21,6 +21,7 @@ A `RequestError` becomes its response here, and only here.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import re
@@ -36,6 +37,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import Receive, Scope, Send
 
 from primitives.tokenbucket import TokenBucket
+from receiver.deadlines import Deadlines
 from receiver.errors import (
     BadRequest,
     BodyTimeout,
@@ -53,6 +55,7 @@ from receiver.pending import Hold, PendingBytes
 from receiver.publish import Publisher
 from receiver.sources import Source
 from receiver.verify import Handshake, Inbound
+from receiver.verify.base import HandshakeRule
 from receiver.verify.handshakes import handshake_methods
 from schemas.envelope import encode_envelope
 
@@ -78,6 +81,8 @@ class _Endpoint:
     duration: Histogram
     matches: tuple[Counter, ...]
     methods: frozenset[str]
+    # The source's handshakes (of any method), so the hot path doesn't ask the scheme for them.
+    handshakes: tuple[HandshakeRule, ...]
     limiter: TokenBucket | None
 
 
@@ -117,7 +122,7 @@ class WebhookRoute:
         self._publisher = publisher
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
-        self._body_timeout_s = body_timeout_s
+        self._body_deadlines = Deadlines(body_timeout_s)
         self._max_header_bytes = max_header_bytes
         self._pending = PendingBytes(max_pending_bytes, metrics.pending_bytes)
         self._unavailable_headers = [*_JSON_HEADERS, (b"retry-after", str(retry_after_s).encode())]
@@ -157,6 +162,7 @@ class WebhookRoute:
             matches=tuple(metrics.secret_matches.labels(label, str(index)) for index in range(len(source.secrets))),
             # The methods besides POST the source answers (its handshakes').
             methods=handshake_methods(source.handshakes),
+            handshakes=source.handshakes,
             limiter=limiter,
         )
 
@@ -276,14 +282,14 @@ class WebhookRoute:
     ) -> tuple[str, str] | Handshake:
         source = endpoint.source
         raw_headers = scope["headers"]
-        if sum(len(name) + len(value) for name, value in raw_headers) > self._max_header_bytes:
+        if sum(map(len, itertools.chain.from_iterable(raw_headers))) > self._max_header_bytes:
             raise HeadersTooLarge(f"headers over {self._max_header_bytes} bytes")
         headers: dict[bytes, bytes] = dict(raw_headers)
         body = await self._read_body(headers, receive, hold)
         if trace is not None:
             trace.step("verify")
         method = scope["method"]
-        handshakes = [h for h in source.handshakes if h.method == method]
+        handshakes = [h for h in endpoint.handshakes if h.method == method] if endpoint.handshakes else []
         inbound = Inbound(method, _query(scope), headers, body) if handshakes else None
         # Unsigned handshakes carry nothing to verify (an echo, a token of their own): asked first.
         for handshake in handshakes:
@@ -372,24 +378,31 @@ class WebhookRoute:
             hold.take(int(declared))
         chunks: list[bytes] = []
         size = 0
+        # One deadline for the whole body, not per chunk: a sender trickling a byte at a time never idles.
+        task = asyncio.current_task()
+        assert task is not None
+        self._body_deadlines.start(task)
         try:
-            # One deadline for the whole body, not per chunk: a sender trickling a byte at a time never idles.
-            async with asyncio.timeout(self._body_timeout_s):
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        raise _Disconnected
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > self._max_body_bytes:
-                        raise BodyTooLarge(f"body over {self._max_body_bytes} bytes")
-                    if size > hold.size:
-                        hold.take(size - hold.size)
-                    chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        except TimeoutError:
-            raise BodyTimeout(f"body not read within {self._body_timeout_s} s ({size} bytes so far)") from None
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Disconnected
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self._max_body_bytes:
+                    raise BodyTooLarge(f"body over {self._max_body_bytes} bytes")
+                if size > hold.size:
+                    hold.take(size - hold.size)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        except asyncio.CancelledError:
+            if self._body_deadlines.overdue(task):
+                timeout_s = self._body_deadlines.timeout_s
+                raise BodyTimeout(f"body not read within {timeout_s} s ({size} bytes so far)") from None
+            raise
+        finally:
+            self._body_deadlines.finish(task)
 
 
 def _query(scope: Scope) -> dict[str, str]:

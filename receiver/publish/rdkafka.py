@@ -2,9 +2,11 @@
 
 librdkafka batches, retries and talks to the brokers in its own C threads, so the event loop that serves
 HTTP only hands records over (`produce` copies them into librdkafka's queue) and settles futures. One
-thread polls for delivery reports and settles them on the loop in batches, one wake-up per poll rather
-than one per record. One sweeper task fails the records whose ack is overdue, instead of a timer per
-request. The only module of the receiver importing confluent_kafka.
+task on the loop polls for delivery reports, every millisecond while records are in flight and seldom
+when none are, and settles the futures of a poll together; it also fails the records whose ack is
+overdue, instead of a timer per request. Polling from a thread of its own instead took the GIL back
+and forth for every report and cost a third of the throughput (docs/performance.md). The only module of
+the receiver importing confluent_kafka.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import collections
 import contextlib
 import functools
 import logging
-import threading
 from collections.abc import Collection
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -34,10 +35,11 @@ from receiver.settings import ReceiverSettings
 
 logger = logging.getLogger(__name__)
 
-# How long one poll for delivery reports blocks, seconds: also how long stop() may wait for the thread.
-_POLL_S = 0.1
-# How often overdue publishes are failed, seconds: the 503 comes at most this much after the timeout.
-_SWEEP_S = 0.05
+# How often delivery reports are polled for while records are in flight, seconds: each record's ack waits
+# half of it on average, and one poll settles every report that came in meanwhile.
+_POLL_S = 0.001
+# How often librdkafka is polled when no record is in flight, for its error reports, seconds.
+_IDLE_POLL_S = 0.1
 # Bound on the last flush at shutdown, seconds.
 _FLUSH_TIMEOUT_S = 10.0
 
@@ -60,8 +62,8 @@ class RdkafkaPublisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reports: list[_Report] = []
         self._deadlines: collections.deque[tuple[float, asyncio.Future[None]]] = collections.deque()
-        self._closing = threading.Event()
-        self._poller: threading.Thread | None = None
+        # Set by a publish, so the poller wakes from its idle wait at once.
+        self._in_flight = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = False
 
@@ -89,23 +91,18 @@ class RdkafkaPublisher:
     async def start(self) -> None:
         """Start polling and connecting; wait a bounded time for the topics, then go on in the background."""
         self._loop = asyncio.get_running_loop()
-        self._poller = threading.Thread(target=self._poll_reports, name="kafka-delivery-reports", daemon=True)
-        self._poller.start()
         self._tasks = [
-            asyncio.create_task(self._sweep_overdue(), name="kafka-sweep"),
+            asyncio.create_task(self._poll_reports(), name="kafka-delivery-reports"),
             asyncio.create_task(self._connect(), name="kafka-connect"),
         ]
         await asyncio.wait({self._tasks[1]}, timeout=self._startup_wait_s)
 
     async def stop(self) -> None:
-        """Deliver what is queued (bounded), then stop the threads."""
+        """Deliver what is queued (bounded), then settle what is left."""
         for task in self._tasks:
             task.cancel()
+        # The poller goes first, so that flush() is the only caller left running delivery callbacks.
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # The poller goes first, so that flush() is the only thread left running delivery callbacks.
-        self._closing.set()
-        if self._poller is not None:
-            await asyncio.to_thread(self._poller.join)
         left = await asyncio.to_thread(self._producer.flush, _FLUSH_TIMEOUT_S)
         if left:
             logger.warning("%d records were not acknowledged before shutdown", left)
@@ -123,7 +120,7 @@ class RdkafkaPublisher:
                 topic,
                 value,
                 key,
-                headers=list(headers),
+                headers=headers if isinstance(headers, list) else list(headers),
                 on_delivery=functools.partial(self._on_delivery, delivered),
             )
         except BufferError:
@@ -132,28 +129,41 @@ class RdkafkaPublisher:
             raise Unavailable(f"Kafka refused the record: {_error_name(exc)}") from None
         del value  # librdkafka copied it: a large envelope isn't held twice through the wait for the ack
         self._deadlines.append((loop.time() + self._timeout_s, delivered))
+        self._in_flight.set()
         await delivered
 
-    # ------------------------------------------------------------------------------------ delivery thread
+    # ------------------------------------------------------------------------------------ delivery reports
 
     def _on_delivery(self, delivered: asyncio.Future[None], error: KafkaError | None, _: Message) -> None:
-        # Runs in the poller thread, inside poll(): only queue the report for the loop.
+        # Runs inside poll() or flush(): only queue the report, settled once the call returns.
         self._reports.append((delivered, error))
 
-    def _poll_reports(self) -> None:
-        loop = self._loop
-        assert loop is not None
-        while not self._closing.is_set():
-            self._producer.poll(_POLL_S)
-            reports = self._take_reports()
-            if reports:
-                try:
-                    loop.call_soon_threadsafe(self._settle, reports)
-                except RuntimeError:  # the loop closed under us: nothing is waiting any more
-                    return
+    async def _poll_reports(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadlines = self._deadlines
+        timeout_ms = self._settings.publish_timeout_ms
+        while True:
+            producer = self._producer
+            producer.poll(0)
+            if self._reports:
+                self._settle(self._take_reports())
+            now = loop.time()
+            # One timeout for all, so the deque is in deadline order.
+            while deadlines and deadlines[0][0] <= now:
+                _, delivered = deadlines.popleft()
+                if not delivered.done():
+                    delivered.set_exception(Unavailable(f"Kafka did not acknowledge within {timeout_ms} ms"))
+            # len(): records queued, in flight, or acknowledged with their report not yet polled.
+            if len(producer):
+                await asyncio.sleep(_POLL_S)
+                continue
+            self._in_flight.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_IDLE_POLL_S):
+                    await self._in_flight.wait()
 
     def _take_reports(self) -> list[_Report]:
-        # Called by the thread that runs the callbacks (the poller; in stop(), after flush), never beside it.
+        # Called by whoever ran the callbacks (the poller; in stop(), after flush), never beside it.
         reports, self._reports = self._reports, []
         return reports
 
@@ -168,7 +178,7 @@ class RdkafkaPublisher:
                 delivered.set_exception(Unavailable(f"Kafka refused the record: {error.name()}"))
 
     def _on_client_error(self, error: KafkaError) -> None:
-        # librdkafka's error callback, in the thread that polls. Most errors (a broker disconnect) it recovers from
+        # librdkafka's error callback, inside poll() or flush(). Most errors (a broker disconnect) it recovers from
         # by itself; after a fatal one this producer takes no record again: a new one is built.
         if not _is_fatal(error):
             logger.warning("Kafka client: %s", error.name())
@@ -190,35 +200,17 @@ class RdkafkaPublisher:
         self._tasks.append(asyncio.create_task(self._rebuild(), name="kafka-rebuild"))
 
     async def _rebuild(self) -> None:
-        # The poller goes first, so that purging runs the last delivery callbacks of the old producer alone.
-        self._closing.set()
-        if self._poller is not None:
-            await asyncio.to_thread(self._poller.join)
+        # On the loop, between two polls: the old producer's last delivery reports (its purged records) are
+        # settled here, and the poller takes the new producer from its next round.
         old = self._producer
         old.purge()
-        await asyncio.to_thread(old.flush, 0)
+        old.flush(0)
         self._settle(self._take_reports())
         self._producer = self._new_producer()
-        self._closing = threading.Event()
-        self._poller = threading.Thread(target=self._poll_reports, name="kafka-delivery-reports", daemon=True)
-        self._poller.start()
         self._fatal = None
         logger.warning("a new Kafka producer is in place after the fatal error")
 
     # ------------------------------------------------------------------------------------------ loop tasks
-
-    async def _sweep_overdue(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadlines = self._deadlines
-        timeout_ms = self._settings.publish_timeout_ms
-        while True:
-            await asyncio.sleep(_SWEEP_S)
-            now = loop.time()
-            # One timeout for all, so the deque is in deadline order.
-            while deadlines and deadlines[0][0] <= now:
-                _, delivered = deadlines.popleft()
-                if not delivered.done():
-                    delivered.set_exception(Unavailable(f"Kafka did not acknowledge within {timeout_ms} ms"))
 
     async def _connect(self) -> None:
         attempt = 0
