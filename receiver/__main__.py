@@ -19,10 +19,8 @@ from pathlib import Path
 import uvicorn
 from prometheus_client import disable_created_metrics
 
-from receiver import sample_sender
 from receiver.app import create_app
 from receiver.errors import ConfigError
-from receiver.registry import commands
 from receiver.registry.keyring import load_keyring
 from receiver.settings import load_settings
 from receiver.sources import load_sources
@@ -39,9 +37,14 @@ _GC_THRESHOLDS = (50_000, 20, 100)
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    # The commands are imported only when run: a serving process doesn't hold them (nor httpx, which `send` uses).
     if args[:1] == ["send"]:
+        from receiver import sample_sender
+
         return sample_sender.main(args[1:])
     if args[:1] == ["sources"]:
+        from receiver.registry import commands
+
         return commands.main(args[1:], prog="python -m receiver sources")
     worker = _worker_fds(args)
     if args and worker is None:

@@ -16,9 +16,6 @@ import binascii
 import hashlib
 import os
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from receiver.errors import ConfigError, SealError
 from receiver.settings import ReceiverSettings
 
@@ -45,6 +42,9 @@ class Keyring:
     def __init__(self, keys: list[bytes]) -> None:
         if not keys:
             raise ConfigError(f"{KEYS_ENV}: no master key")
+        # Here rather than at the top: cryptography costs a receiver ~7 MiB, and only the registry needs it.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._sealing = key_id(keys[0])
         self._ciphers = {key_id(key): AESGCM(key) for key in keys}
 
@@ -65,6 +65,8 @@ class Keyring:
         cipher = self._ciphers.get(kid)
         if version != _VERSION or cipher is None:
             raise SealError(f"sealed with master key {kid or '?'}, which is not configured")
+        from cryptography.exceptions import InvalidTag
+
         try:
             raw = base64.urlsafe_b64decode(data.encode())
             return cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], source.encode())
