@@ -19,6 +19,8 @@ Everything runs on this machine against the real Kafka and Redis (started by `ma
    alternating, as a ratio; start-up time, memory per source, and how soon an added source is served.
 
 Results: bench/results/latest.json, bench/results/latest.png and the table of docs/performance.md.
+`--only receiver` runs stages 1 to 4 alone (and leaves the docs as they are); `--connections 64,128` narrows
+the closed-loop runs.
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 5 rounds of 1 s runs at 64 connections, 2000 events"
     )
+    parser.add_argument("--only", choices=("receiver",), help="run the receiver stages alone (1 to 4)")
+    parser.add_argument(
+        "--connections",
+        type=lambda text: tuple(int(count) for count in text.split(",")),
+        help=f"closed-loop connection counts, comma-separated (default {','.join(map(str, CONNECTIONS))})",
+    )
     parser.add_argument("--out", type=Path, default=report.RESULTS, help="results directory")
     parser.add_argument("--no-docs", action="store_true", help="don't rewrite the table of docs/performance.md")
     args = parser.parse_args()
@@ -70,7 +78,8 @@ def main() -> int:
         # Short runs, more rounds: a median of five holds up better on a busy machine than one of two.
         args.seconds, args.events, args.rounds = 1, 2000, 5
     results = asyncio.run(run(args))
-    report.write(results, args.out, page=not args.no_docs)
+    # A partial run doesn't replace the whole run's table.
+    report.write(results, args.out, page=not args.no_docs and args.only is None)
     for line in report.summary_lines(results):
         print(line)
     return 0 if results["receiver"]["lost"] == 0 and all(r["exact"] for r in results["consumer"]) else 1
@@ -80,7 +89,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     quick = args.quick
     load_at_start = os.getloadavg()[0]
-    connections = (64,) if quick else CONNECTIONS
+    connections = args.connections or ((64,) if quick else CONNECTIONS)
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch_dir:
         scratch = Path(scratch_dir)
         logs = scratch / "logs"
@@ -144,6 +153,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             accepted_total += len(accepted)
             lost_total += len(lost)
             await topics.delete_topics(KAFKA, topic)
+        receiver_results = {
+            "closed_loop": [r.as_dict() for r in closed],
+            "open_loop": open_loop.as_dict(),
+            # The same run as the receiver itself saw it (its request histogram, first byte of the route to the
+            # answer): the client-side figures above add the load generator's and the kernel's queueing.
+            "open_loop_server_side_ms": server_side,
+            "body_sizes": [r.as_dict() for r in sizes],
+            "kafka_check": checks,
+            "accepted": accepted_total,
+            "lost": lost_total,
+        }
+        common = {
+            "run_id": run_id,
+            "corpus": {"bodies": len(bodies), "mean_body_bytes": round(body_bytes)},
+            "rounds": args.rounds,
+            "seconds": args.seconds,
+            "receiver": receiver_results,
+            "peak_rss_mb": {name: round(value, 1) for name, value in rss.items()},
+            "peak_rss_mb_github": {name: round(value, 1) for name, value in rss_github.items()},
+        }
+        if args.only == "receiver":
+            return {**common, "machine": _machine(load_at_start), "consumer": []}
 
         settings = (
             [(DEFAULT_BATCH, DEFAULT_CONCURRENCY)]
@@ -166,28 +197,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"bench: sources, 10,000 ÷ 1: {registry['ratio_many_to_one']:.2f}", file=sys.stderr)
 
     return {
-        "run_id": run_id,
-        "machine": {**report.machine(), "load_average_1m": [round(load_at_start, 1), round(os.getloadavg()[0], 1)]},
-        "corpus": {"bodies": len(bodies), "mean_body_bytes": round(body_bytes)},
-        "rounds": args.rounds,
-        "seconds": args.seconds,
-        "receiver": {
-            "closed_loop": [r.as_dict() for r in closed],
-            "open_loop": open_loop.as_dict(),
-            # The same run as the receiver itself saw it (its request histogram, first byte of the route to the
-            # answer): the client-side figures above add the load generator's and the kernel's queueing.
-            "open_loop_server_side_ms": server_side,
-            "body_sizes": [r.as_dict() for r in sizes],
-            "kafka_check": checks,
-            "accepted": accepted_total,
-            "lost": lost_total,
-        },
+        **common,
+        "machine": _machine(load_at_start),
         "consumer": consumer,
         "dedup": asdict(dedup),
         "sources": registry,
-        "peak_rss_mb": {name: round(value, 1) for name, value in rss.items()},
-        "peak_rss_mb_github": {name: round(value, 1) for name, value in rss_github.items()},
     }
+
+
+def _machine(load_at_start: float) -> dict[str, Any]:
+    return {**report.machine(), "load_average_1m": [round(load_at_start, 1), round(os.getloadavg()[0], 1)]}
 
 
 def _start_receiver(name: str, topic: str, logs: Path, workers: int) -> servers.Server:
