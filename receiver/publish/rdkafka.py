@@ -4,9 +4,9 @@ librdkafka batches, retries and talks to the brokers in its own C threads, so th
 HTTP only hands records over (`produce` copies them into librdkafka's queue) and settles futures. One
 task on the loop polls for delivery reports, every millisecond while records are in flight and seldom
 when none are, and settles the futures of a poll together; it also fails the records whose ack is
-overdue, instead of a timer per request. Polling from a thread of its own instead took the GIL back
-and forth for every report and cost a third of the throughput (docs/performance.md). The only module of
-the receiver importing confluent_kafka.
+overdue, instead of a timer per request. A thread of its own polling instead took the GIL back and forth
+for every report and woke the loop once more per poll (docs/performance.md). The only module of the
+receiver importing confluent_kafka.
 """
 
 from __future__ import annotations
