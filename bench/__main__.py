@@ -11,8 +11,9 @@ Everything runs on this machine against the real Kafka and Redis (started by `ma
 3. Receiver, open loop: a fixed rate at half the one-worker receiver's best, latency measured from when
    each request was due.
 4. Nothing lost: every id answered 202 must be a record on the receiver's topic.
-5. Consumer: a topic of N envelopes (10% redeliveries) drained by one worker with a no-op handler, per
-   batch size and per handler concurrency: events/s and exact counts.
+5. Consumer (`bench.consumer`): topics of N envelopes (10% redeliveries), one of ~10 KB GitHub bodies and one of
+   small ones, each drained by one worker with a no-op handler per batch size and per handler concurrency:
+   events/s, the worker's CPU-seconds per 1,000 events and exact counts.
 6. Dedup state: 100,000 distinct events and 10,000 redeliveries through the idempotency store on a
    redis-server of its own (`bench.dedup`): bytes of `used_memory` and Redis commands per event.
 7. Sources (`bench.sources`): req/s of a receiver serving 1 and one serving 10,000 run-time registry sources,
@@ -31,12 +32,12 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench import consumer as consumer_bench
 from bench import load, report, servers, sources, topics
 from bench.corpus import BENCH_SECRET, github_samples, mean_size, sized_samples, write_corpus
 from bench.dedup import measure_on_own_redis
@@ -182,7 +183,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             else [(batch, DEFAULT_CONCURRENCY) for batch in CONSUMER_BATCHES]
             + [(DEFAULT_BATCH, c) for c in CONSUMER_CONCURRENCIES if c != DEFAULT_CONCURRENCY]
         )
-        consumer = await _consumer_runs(run_id, bodies, args.events, settings, logs)
+        consumer = [
+            run
+            for body in consumer_bench.BODIES
+            for run in await consumer_bench.runs(run_id, body, args.events, settings, logs)
+        ]
     # Remembering handled events: Redis memory and commands per event, on a redis-server of its own.
     dedup = await measure_on_own_redis(20_000 if quick else 100_000)
     print(
@@ -268,89 +273,6 @@ def _line(result: load.LoadResult) -> str:
     return f"{result.accepted_per_s:>8.0f} req/s  p99 {result.p99_ms:6.1f} ms  {result.cpu_s_per_1k or 0:.3f} CPU-s/1k"
 
 
-async def _consumer_runs(
-    run_id: str, bodies: list[tuple[str, bytes]], events: int, settings: list[tuple[int, int]], logs: Path
-) -> list[dict[str, Any]]:
-    topic = f"bench.{run_id}.consumer"
-    await topics.create_topic(KAFKA, topic)
-    started = time.monotonic()
-    produced, distinct = await topics.fill_with_envelopes(KAFKA, topic, bodies, events, duplicate_share=0.10)
-    print(
-        f"bench: {produced} envelopes ({distinct} distinct) on {topic} in {time.monotonic() - started:.1f}s",
-        file=sys.stderr,
-    )
-    runs = []
-    for batch, concurrency in settings:
-        group = f"bench-{run_id}-{batch}-{concurrency}"
-        runs.append(await _drain(topic, group, batch, concurrency, produced, distinct, logs))
-        await topics.delete_topics(KAFKA, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
-        await _flush_group_keys(group)
-    await topics.delete_topics(KAFKA, topic)
-    return runs
-
-
-async def _drain(
-    topic: str, group: str, batch: int, concurrency: int, produced: int, distinct: int, logs: Path
-) -> dict[str, Any]:
-    port = servers.free_port()
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
-        "REDIS_URL": f"{REDIS}/0",
-        "CONSUMER_GROUP": group,
-        "CONSUMER_METRICS_PORT": str(port),
-        "CONSUMER_MAX_BATCH": str(batch),
-        "CONSUMER_CONCURRENCY": str(concurrency),
-        "LOG_LEVEL": "WARNING",
-    }
-    worker = servers.start(
-        f"drain-{batch}-{concurrency}", [sys.executable, "-m", "bench.drain_worker", topic], env, port, logs
-    )
-    labels = {"provider": "github", "group": group}
-    try:
-        first = None
-        cpu_before = worker.cpu_s()
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            metrics = report.scrape(worker.url)
-            consumed = metrics.get(("webhooks_consumed_total", frozenset(labels.items())), 0.0)
-            done = _processed(metrics, labels)
-            if first is None and consumed > 0:
-                first = (time.monotonic(), consumed)
-            if done >= produced:
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise RuntimeError(f"the worker did not drain {topic} within 600 s")
-        finished = time.monotonic()
-        cpu = worker.cpu_s() - cpu_before
-        assert first is not None
-        ok = _processed(metrics, {**labels, "outcome": "ok"})
-        duplicates = metrics.get(("webhooks_duplicates_total", frozenset(labels.items())), 0.0)
-        # Timed from the first consumed batch: start-up and the group join are not the worker's throughput.
-        seconds = finished - first[0]
-        result = {
-            "batch": batch,
-            "concurrency": concurrency,
-            "events": produced,
-            "distinct": distinct,
-            "handled_ok": int(ok),
-            "duplicates": int(duplicates),
-            "exact": int(ok) == distinct and int(duplicates) == produced - distinct,
-            "seconds": round(seconds, 2),
-            "events_per_s": round((produced - first[1]) / seconds, 1),
-            "peak_rss_mb": round(worker.peak_rss_mb(), 1),
-            "cpu_s_per_1k": round(1000 * cpu / produced, 4),
-        }
-        print(
-            f"bench: consumer batch={batch:<5} concurrency={concurrency:<3} {result['events_per_s']:>8.0f} events/s"
-            f"  exact={result['exact']}",
-            file=sys.stderr,
-        )
-        return result
-    finally:
-        worker.stop()
-
-
 async def _flush_redis(url: str) -> None:
     import redis.asyncio
 
@@ -359,29 +281,6 @@ async def _flush_redis(url: str) -> None:
         await client.flushdb()
     finally:
         await client.aclose()
-
-
-async def _flush_group_keys(group: str) -> None:
-    import redis.asyncio
-
-    client = redis.asyncio.Redis.from_url(f"{REDIS}/0")
-    try:
-        chunk: list[bytes] = []
-        async for key in client.scan_iter(match=f"webhooks:*{{{group}:*", count=5000):
-            chunk.append(key)
-            if len(chunk) == 5000:
-                await client.unlink(*chunk)
-                chunk.clear()
-        if chunk:
-            await client.unlink(*chunk)
-    finally:
-        await client.aclose()
-
-
-def _processed(metrics: dict[tuple[str, frozenset[tuple[str, str]]], float], labels: dict[str, str]) -> float:
-    # Summed over the labels not asked for (outcome, handler): the worker counts once per handler and outcome.
-    wanted = set(labels.items())
-    return sum(v for (name, got), v in metrics.items() if name == "webhooks_processed_total" and wanted <= got)
 
 
 if __name__ == "__main__":

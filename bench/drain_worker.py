@@ -7,11 +7,10 @@ bench/noop.py. Settings come from the environment as for `python -m consumers`; 
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from bench.noop import registry
-from consumers.__main__ import run
+from consumers.__main__ import run, run_loop
 from consumers.settings import load_settings
 from schemas.topics import GroupTopics
 
@@ -24,4 +23,4 @@ async def drain(topic: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(drain(sys.argv[1]))
+    run_loop(drain(sys.argv[1]))

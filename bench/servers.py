@@ -83,13 +83,13 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, timeou
     raise RuntimeError(f"port {port} did not open within {timeout_s:.0f}s; see {log}")
 
 
-def start(name: str, argv: list[str], env: Mapping[str, str], port: int, logs: Path) -> Server:
-    """Start a process with this environment plus `env`, less any inherited source secret."""
+def start(name: str, argv: list[str], env: Mapping[str, str], port: int, logs: Path, cwd: Path = ROOT) -> Server:
+    """Start a process in `cwd` with this environment plus `env`, less any inherited source secret."""
     log = logs / f"{name}.log"
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("WEBHOOK_")}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            argv, env={**inherited, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            argv, env={**inherited, **env}, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
     wait_for_port(port, process, log)
     return Server(name, process, port)
