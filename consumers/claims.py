@@ -50,7 +50,8 @@ class ClaimBatcher:
         self._finishing: set[str] = set()
         self._lost: set[str] = set()
         self._claiming: set[str] = set()
-        self._pending: dict[Op, list[tuple[Any, asyncio.Future[object]]]] = {
+        # Per operation, the calls waiting for the next flush: each caller's keys and the future of its answers.
+        self._pending: dict[Op, list[tuple[Sequence[Any], asyncio.Future[list[object]]]]] = {
             "claim": [],
             "complete": [],
             "release": [],
@@ -61,43 +62,75 @@ class ClaimBatcher:
 
     async def claim(self, key: str) -> Claim:
         """Claim an event; `HELD` too when this worker holds or is claiming it already (another record)."""
-        if key in self.held or key in self._claiming:
-            return Claim.HELD
-        self._claiming.add(key)
-        future = self._queue("claim", key)
-        try:
-            result = await future
-        except asyncio.CancelledError:
-            # Cancelled in the same tick as the reply came: the claim is ours, and nobody else will release it.
-            if future.done() and not future.cancelled() and future.result() is Claim.CLAIMED:
-                self._release_later([key])
-            raise
-        finally:
-            self._claiming.discard(key)
-        assert isinstance(result, Claim)
+        (result,) = await self._claim([key])
         if result is Claim.CLAIMED:
             self._owners[key] = (asyncio.current_task(), time.monotonic())
         return result
 
+    async def claim_all(self, keys: Sequence[str]) -> list[Claim]:
+        """Claim the events of a batch in one call, as `claim` does one.
+
+        A claim got here has no holder to fence until `own` names one: a claim lost before that is only forgotten.
+        """
+        results = await self._claim(keys)
+        now = time.monotonic()
+        for key, result in zip(keys, results, strict=True):
+            if result is Claim.CLAIMED:
+                self._owners[key] = (None, now)
+        return results
+
+    def own(self, key: str) -> bool:
+        """Make the current task the holder of a claim got by `claim_all` (fenced if the claim is lost); False when
+        it was lost already."""
+        if key not in self.held:
+            return False
+        _, claimed_at = self._owners.get(key, (None, time.monotonic()))
+        self._owners[key] = (asyncio.current_task(), claimed_at)
+        return True
+
+    async def _claim(self, keys: Sequence[str]) -> list[Claim]:
+        # Keys held or being claimed by this worker already (or twice in `keys`) are HELD without asking Redis.
+        ask = list(dict.fromkeys(key for key in keys if key not in self.held and key not in self._claiming))
+        self._claiming.update(ask)
+        future = self._queue("claim", ask)
+        try:
+            results = await future
+        except asyncio.CancelledError:
+            # Cancelled in the same tick as the reply came: the claims are ours, and nobody else will release them.
+            if future.done() and not future.cancelled() and future.exception() is None:
+                got = [key for key, result in zip(ask, future.result(), strict=True) if result is Claim.CLAIMED]
+                if got:
+                    self._release_later(got)
+            raise
+        finally:
+            self._claiming.difference_update(ask)
+        answered = {key: Claim(result) for key, result in zip(ask, results, strict=True)}
+        return [answered.pop(key, Claim.HELD) for key in keys]
+
     async def complete(self, key: str) -> bool:
         """Mark a claimed event `done`; False when the claim had passed to another member."""
-        self._finishing.add(key)
-        return bool(await self._queue("complete", key))
+        return (await self.complete_all([key]))[0]
+
+    async def complete_all(self, keys: Sequence[str]) -> list[bool]:
+        """Mark claimed events `done` in one call; per key, False when the claim had passed to another member."""
+        self._finishing.update(keys)
+        return [bool(done) for done in await self._queue("complete", keys)]
 
     async def release(self, key: str) -> bool:
         """Give a claimed event up, so its retry (or another member) can claim it."""
         self._finishing.add(key)
-        return bool(await self._queue("release", key))
+        (released,) = await self._queue("release", [key])
+        return bool(released)
 
     async def handled(self, key: str) -> set[str]:
         """The names of the handlers that succeeded for a claimed, unfinished event."""
-        names = await self._queue("handled", key)
+        (names,) = await self._queue("handled", [key])
         assert isinstance(names, set)
         return names
 
     async def mark(self, key: str, handler: str) -> None:
         """Mark a handler succeeded for a claimed event, before the event moves on."""
-        await self._queue("mark", (key, handler))
+        await self._queue("mark", [(key, handler)])
 
     def lost(self, key: str) -> bool:
         """Whether the claim on `key` was found lost (and its holder cancelled for it); asked once."""
@@ -164,10 +197,14 @@ class ClaimBatcher:
 
     # ------------------------------------------------------------------------------------------ batching
 
-    def _queue(self, op: Op, key: Any) -> asyncio.Future[object]:
-        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+    def _queue(self, op: Op, keys: Sequence[Any]) -> asyncio.Future[list[object]]:
+        # One future per caller, whatever the number of its keys: a batch's claim is one future, not one per record.
+        future: asyncio.Future[list[object]] = asyncio.get_running_loop().create_future()
+        if not keys:
+            future.set_result([])
+            return future
         batch = self._pending[op]
-        batch.append((key, future))
+        batch.append((keys, future))
         if len(batch) == 1:
             task = asyncio.create_task(self._flush(op))
             self._tasks.add(task)
@@ -175,10 +212,10 @@ class ClaimBatcher:
         return future
 
     async def _flush(self, op: Op) -> None:
-        # One more turn of the loop: every task that is ready now adds its key to this call.
+        # One more turn of the loop: every task that is ready now adds its keys to this call.
         await asyncio.sleep(0)
         batch, self._pending[op] = self._pending[op], []
-        keys = [key for key, _ in batch]
+        keys = [key for keys, _ in batch for key in keys]
         try:
             results: Sequence[object] = await until_available(lambda: self._call(op, keys), backoff_s=OUTAGE_BACKOFF_S)
         except asyncio.CancelledError:  # close(): the worker is stopping
@@ -190,22 +227,28 @@ class ClaimBatcher:
             self._give_up(op, batch, exc)
             return
         orphans = []
-        for (key, future), result in zip(batch, results, strict=True):
-            if op == "claim" and result is Claim.CLAIMED:
-                self.held.add(key)
-                if future.cancelled():  # its record was dropped meanwhile (shutdown, revocation)
-                    orphans.append(key)
+        start = 0
+        for caller_keys, future in batch:
+            answers = list(results[start : start + len(caller_keys)])
+            start += len(caller_keys)
+            if op == "claim":
+                got = [key for key, result in zip(caller_keys, answers, strict=True) if result is Claim.CLAIMED]
+                self.held.update(got)
+                if future.cancelled():  # its records were dropped meanwhile (shutdown, revocation)
+                    orphans += got
             elif op in ("complete", "release"):
-                self._forget([key])
+                self._forget(caller_keys)
             if not future.done():
-                future.set_result(result)
+                future.set_result(answers)
         if orphans:
             await self.release_now(orphans)
 
-    def _give_up(self, op: Op, batch: list[tuple[Any, asyncio.Future[object]]], exc: Exception | None = None) -> None:
+    def _give_up(
+        self, op: Op, batch: list[tuple[Sequence[Any], asyncio.Future[list[object]]]], exc: Exception | None = None
+    ) -> None:
         # A completion or release that never happened must not leave its claim renewed for ever.
         if op in ("complete", "release"):
-            self._forget([key for key, _ in batch])
+            self._forget([key for keys, _ in batch for key in keys])
         for _, future in batch:
             if future.done():
                 continue

@@ -16,8 +16,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
+
+from prometheus_client import Counter
 
 from consumers.claims import ClaimBatcher
 from consumers.decoding import Decoded, Invalid
@@ -69,26 +71,159 @@ class Delivery:
         self._kafka = kafka
         self._metrics = metrics
         self._retry_backoff_ms = retry_backoff_ms
+        self._processed: dict[tuple[str, Outcome, str], Counter] = {}
+        self._duplicate_counters: dict[str, Counter] = {}
 
     async def deliver(self, item: Decoded | Invalid, *, revoked: Callable[[], bool]) -> Outcome | None:
         """Handle one record; its outcome (counted per handler), or None when `revoked()` turned true first (it was
         dropped unresolved: the next owner of its partition reads it again)."""
         started = time.perf_counter()
         tally: dict[str, Outcome] = {}
+        outcome = await self._settled(item, revoked, tally)
+        self._count(item, outcome, tally, started)
+        return outcome
+
+    def batchable(self, item: Decoded | Invalid) -> bool:
+        """Whether a record may be delivered in a batch (`deliver_all`): a valid event none of whose handlers has a
+        limit of its own (a run waiting for its handler's limit there would hold up the batch's other records)."""
+        if not isinstance(item, Decoded):
+            return False
+        event = item.event
+        handlers = self.runner.registry.handlers_for(event.provider, event.type)
+        return all(handler.concurrency is None and handler.rate is None for handler in handlers)
+
+    async def deliver_all(self, items: Sequence[Decoded], *, revoked: Callable[[], bool]) -> list[Outcome | None]:
+        """Handle a batch of records of distinct events, as `deliver` does each, without a task per record: one claim
+        call for all, the handlers run by at most `CONSUMER_CONCURRENCY` tasks, one `done` call for those that
+        succeeded. A record that needs more (held elsewhere, failed, a claim lost) goes the way of `deliver`."""
+        started = time.perf_counter()
+        outcomes: list[Outcome | None] = [None] * len(items)
+        tallies: list[dict[str, Outcome]] = [{} for _ in items]
+        if revoked():
+            return outcomes
         try:
-            outcome = await self._deliver(item, revoked, tally)
+            claims = await self._claims.claim_all([item.claim_key for item in items])
+        except Exception:
+            # No Redis answer (those are waited out) but a bug: each record asks again alone, and is dealt with.
+            log.exception("claiming a batch of %d events failed", len(items))
+            claims = [Claim.HELD] * len(items)
+        todo = []
+        for index, (item, claim) in enumerate(zip(items, claims, strict=True)):
+            if claim is Claim.DONE:
+                outcomes[index] = self._duplicate(item, tallies[index])
+            else:
+                todo.append(index)
+        done: list[int] = []
+        try:
+            if todo:
+                queue = iter(todo)
+                workers = min(len(todo), self.runner.concurrency)
+                await asyncio.gather(
+                    *(self._work(queue, items, claims, outcomes, tallies, revoked, done) for _ in range(workers))
+                )
+            await self._mark_done([items[index] for index in done], outcomes, done, tallies)
+        except asyncio.CancelledError:
+            # Past the grace of a shutdown or a revocation: what succeeded is marked done (its handlers must not run
+            # again), every other claim of the batch is released for whoever reads the records next.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RELEASE_TIMEOUT_S):
+                    await self._claims.complete_all([items[index].claim_key for index in done])
+                    await self._claims.release_now(
+                        [item.claim_key for item in items if item.claim_key in self._claims.held]
+                    )
+            raise
+        for item, outcome, tally in zip(items, outcomes, tallies, strict=True):
+            self._count(item, outcome, tally, started)
+        return outcomes
+
+    async def _mark_done(
+        self,
+        succeeded: list[Decoded],
+        outcomes: list[Outcome | None],
+        done: list[int],
+        tallies: list[dict[str, Outcome]],
+    ) -> None:
+        try:
+            completed = await self._claims.complete_all([item.claim_key for item in succeeded])
+        except Exception as exc:
+            # Not a Redis outage (those are waited out) but a bug: each record is dealt with as `deliver` does one.
+            log.exception("marking a batch of %d events done failed", len(succeeded))
+            for index, item in zip(done, succeeded, strict=True):
+                tallies[index].clear()
+                outcomes[index] = await self._salvage(item, exc)
+            return
+        for item, ok in zip(succeeded, completed, strict=True):
+            if not ok:
+                log.warning("event %s: another member claimed it before it was marked done", item.claim_key)
+
+    async def _work(
+        self,
+        queue: Iterator[int],
+        items: Sequence[Decoded],
+        claims: Sequence[Claim],
+        outcomes: list[Outcome | None],
+        tallies: list[dict[str, Outcome]],
+        revoked: Callable[[], bool],
+        done: list[int],
+    ) -> None:
+        # One of `deliver_all`'s tasks: takes the batch's records one after the other. A record claimed for it runs
+        # as claimed (unless the claim was lost meanwhile); its success is left in `done`, marked by the batch.
+        for index in queue:
+            item = items[index]
+            claimed = claims[index] is Claim.CLAIMED and self._claims.own(item.claim_key)
+            outcomes[index] = await self._settled(item, revoked, tallies[index], claimed=claimed, mark_done=False)
+            if outcomes[index] is Outcome.OK:
+                done.append(index)
+
+    async def _settled(
+        self,
+        item: Decoded | Invalid,
+        revoked: Callable[[], bool],
+        tally: dict[str, Outcome],
+        *,
+        claimed: bool = False,
+        mark_done: bool = True,
+    ) -> Outcome | None:
+        try:
+            return await self._deliver(item, revoked, tally, claimed=claimed, mark_done=mark_done)
         except Exception as exc:
             tally.clear()
-            outcome = await self._salvage(item, exc)
-        if outcome is not None:
-            provider = item.topics.provider
-            for handler, handled in tally.items() or [("", outcome)]:
-                self._metrics.processed.labels(provider, self._group, handled.value, handler).inc()
-            if outcome is Outcome.DUPLICATE:
-                self._metrics.duplicates.labels(provider, self._group).inc()
-            if events_log.isEnabledFor(logging.INFO):
-                self._log(item, outcome, time.perf_counter() - started)
-        return outcome
+            return await self._salvage(item, exc)
+
+    def _count(
+        self, item: Decoded | Invalid, outcome: Outcome | None, tally: dict[str, Outcome], started: float
+    ) -> None:
+        if outcome is None:
+            return
+        provider = item.topics.provider
+        for handler, handled in tally.items() or [("", outcome)]:
+            self._counter(provider, handled, handler).inc()
+        if outcome is Outcome.DUPLICATE:
+            self._duplicates(provider).inc()
+        if events_log.isEnabledFor(logging.INFO):
+            self._log(item, outcome, time.perf_counter() - started)
+
+    def _counter(self, provider: str, outcome: Outcome, handler: str) -> Counter:
+        # The labelled child, looked up once: `labels()` costs more than the count itself.
+        child = self._processed.get((provider, outcome, handler))
+        if child is None:
+            child = self._metrics.processed.labels(provider, self._group, outcome.value, handler)
+            self._processed[(provider, outcome, handler)] = child
+        return child
+
+    def _duplicates(self, provider: str) -> Counter:
+        child = self._duplicate_counters.get(provider)
+        if child is None:
+            child = self._duplicate_counters[provider] = self._metrics.duplicates.labels(provider, self._group)
+        return child
+
+    def _duplicate(self, item: Decoded, tally: dict[str, Outcome]) -> Outcome:
+        event = item.event
+        tally.update(
+            (handler.name, Outcome.DUPLICATE)
+            for handler in self.runner.registry.handlers_for(event.provider, event.type)
+        )
+        return Outcome.DUPLICATE
 
     async def _salvage(self, item: Decoded | Invalid, exc: Exception) -> Outcome:
         # A bug of ours, not the handler's (those come back as errors): the record must still be resolved, or its
@@ -125,22 +260,32 @@ class Delivery:
         )
 
     async def _deliver(
-        self, item: Decoded | Invalid, revoked: Callable[[], bool], tally: dict[str, Outcome]
+        self,
+        item: Decoded | Invalid,
+        revoked: Callable[[], bool],
+        tally: dict[str, Outcome],
+        *,
+        claimed: bool = False,
+        mark_done: bool = True,
     ) -> Outcome | None:
+        # `claimed`: the caller holds the claim already. Without `mark_done`, OK is the caller's to mark `done`.
         if isinstance(item, Invalid):
             return await self._send_failure(item, item.reason, Outcome.INVALID)
         event = item.event
         handlers = self.runner.registry.handlers_for(event.provider, event.type)
         while True:
             if revoked():
+                if claimed:
+                    await self._claims.release(item.claim_key)
                 return None
-            claim = await self._claims.claim(item.claim_key)
-            if claim is Claim.DONE:
-                tally.update((handler.name, Outcome.DUPLICATE) for handler in handlers)
-                return Outcome.DUPLICATE
-            if claim is Claim.HELD:
-                await asyncio.sleep(HELD_POLL_S)
-                continue
+            if not claimed:
+                claim = await self._claims.claim(item.claim_key)
+                if claim is Claim.DONE:
+                    return self._duplicate(item, tally)
+                if claim is Claim.HELD:
+                    await asyncio.sleep(HELD_POLL_S)
+                    continue
+            claimed = False
             try:
                 pending = handlers if len(handlers) < 2 else await self._pending(item.claim_key, handlers)
                 # A success is marked before the event moves on only while another handler of it may still fail:
@@ -165,7 +310,7 @@ class Delivery:
             await self._claims.release(item.claim_key)
             return None
         if not runs.failed:
-            if not await self._claims.complete(item.claim_key):
+            if mark_done and not await self._claims.complete(item.claim_key):
                 log.warning("event %s: another member claimed it before it was marked done", item.claim_key)
             return Outcome.OK
         # Released first, so that the retry, wherever it is read, can claim the event.

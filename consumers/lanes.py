@@ -1,7 +1,9 @@
 """Lanes: jobs of the same lane run one after the other, in the order they came; other lanes run beside them.
 
 The worker gives each record a lane by its Kafka key (the event id, unless a producer chose another key),
-so the records of one key are handled in offset order while different keys run concurrently.
+so the records of one key are handled in offset order while different keys run concurrently. A batch of
+records handled together (each its own lane, none of them busy) `hold`s their lanes instead of queueing a job
+in each: a record of one of those keys that comes meanwhile queues behind the hold, and runs on its `release`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from collections.abc import Awaitable, Callable, Hashable
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
+
+
+async def _held() -> None:
+    raise RuntimeError("a held lane's place ran as a job")  # never: `release` takes it off first
 
 
 class Lanes:
@@ -30,9 +36,33 @@ class Lanes:
             queue.append(job)
             return
         self._queues[lane] = deque([job])
+        self._start(lane)
+
+    def _start(self, lane: Hashable) -> None:
         task = asyncio.create_task(self._drain(lane))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def busy(self, lane: Hashable) -> bool:
+        """Whether a job of the lane is queued, running or held."""
+        return lane in self._queues
+
+    def hold(self, lane: Hashable) -> None:
+        """Take a free lane for a job that runs elsewhere (a batch): jobs submitted to it wait for `release`."""
+        if lane in self._queues:
+            raise RuntimeError(f"lane {lane!r} is busy")
+        self._queues[lane] = deque([_held])
+
+    def release(self, lane: Hashable) -> None:
+        """The held job of the lane is over: the jobs queued behind it run."""
+        queue = self._queues.get(lane)
+        if queue is None:
+            return  # closed meanwhile
+        queue.popleft()
+        if not queue:
+            del self._queues[lane]
+            return
+        self._start(lane)
 
     def __len__(self) -> int:
         """Jobs queued or running."""

@@ -73,6 +73,7 @@ class HandlerRunner:
         self._group = group
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
+        self.concurrency = concurrency
         self._limits = HandlerLimits(concurrency)
         self._tracing = tracing
         self._states: dict[Registry[Any], object] = {}

@@ -15,6 +15,7 @@ released), and what is dealt with is committed; then the rebalance goes on, or t
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -248,6 +249,7 @@ class Worker:
 
     def _dispatch(self, batch: dict[Partition, list[Record]]) -> None:
         now = now_ms()
+        fetched: list[tuple[PartitionState, Decoded | Invalid]] = []
         for part, records in batch.items():
             state = self._parts.get(part)
             if state is None:
@@ -269,10 +271,52 @@ class Worker:
                 item = decode(record, topics, self._group, attempt_of(record) if is_retry else 1)
                 state.fetched(record.offset)
                 self._inflight_bytes += _size(record)
-                self._lanes.submit(_lane(item), partial(self._job, state, item))
+                fetched.append((state, item))
                 count += 1
             if count:
                 self._metrics.consumed.labels(topics.provider, self._group).inc(count)
+        self._hand_on(fetched)
+
+    def _hand_on(self, fetched: list[tuple[PartitionState, Decoded | Invalid]]) -> None:
+        # Records of a key that is alone in the fetch and not busy from an earlier one go in one batch per partition
+        # (`Delivery.deliver_all`: no task per record); the others keep their key's order through its lane.
+        lanes = [_lane(item) for _, item in fetched]
+        repeated = {lane for lane, count in collections.Counter(lanes).items() if count > 1}
+        batches: dict[PartitionState, list[Decoded]] = {}
+        for (state, item), lane in zip(fetched, lanes, strict=True):
+            if (
+                self._tracing is None
+                and lane not in repeated
+                and not self._lanes.busy(lane)
+                and self._delivery.batchable(item)
+            ):
+                assert isinstance(item, Decoded)
+                self._lanes.hold(lane)
+                batches.setdefault(state, []).append(item)
+            else:
+                self._lanes.submit(lane, partial(self._job, state, item))
+        for state, items in batches.items():
+            task = asyncio.create_task(self._batch(state, items))
+            # Running from now on, for a revocation's drain: it waits for the batch, or cancels it after the grace.
+            state.running.add(task)
+            task.add_done_callback(state.running.discard)
+            # A callback, not a `finally`: a task cancelled before it started never runs its body.
+            task.add_done_callback(partial(self._batch_over, items))
+
+    async def _batch(self, state: PartitionState, items: list[Decoded]) -> None:
+        outcomes = await self._delivery.deliver_all(items, revoked=lambda: state.revoked)
+        for item, outcome in zip(items, outcomes, strict=True):
+            if outcome is not None:
+                state.finished(item.record.offset)
+        if state.in_flight < self._max_batch:
+            self._drained.set()
+
+    def _batch_over(self, items: list[Decoded], task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a batch of %d records failed", len(items), exc_info=task.exception())
+        for item in items:
+            self._lanes.release(_lane(item))
+            self._inflight_bytes -= _size(item.record)
 
     async def _job(self, state: PartitionState, item: Decoded | Invalid) -> None:
         try:
