@@ -5,12 +5,15 @@ may raise to steer its retry (`RetryLater`, `PermanentError`). Run a worker with
 
 The path of one record, from fetch to commit, module by module:
 
-1. `worker`: the loop. Fetch, hand each record to its lane, pause busy partitions, commit.
+1. `worker`: the loop. Fetch, hand the records on (a batch per partition, or a lane each), pause busy
+   partitions, commit.
 2. `kafka`: the aiokafka adapter. `Record` and its header readers, fetch, pause, commit, send.
 3. `decoding`: a record becomes `Decoded` (the event and its claim key) or `Invalid` (and why).
-4. `lanes`: records of one Kafka key run in order, records of other keys concurrently.
-5. `delivery`: one record from claim to outcome. Claim, run the handlers that have not succeeded, mark done,
-   or release and retry.
+4. `lanes`: records of one Kafka key run in order, records of other keys concurrently. A record whose key is
+   alone in the fetch and not busy goes in its partition's batch instead, which holds the key's lane meanwhile.
+5. `delivery`: a record, or a batch of them, from claim to outcome. Claim (a batch in one call), run the
+   handlers that have not succeeded (a batch by at most `CONSUMER_CONCURRENCY` tasks, not one per record), mark
+   done, or release and retry.
 6. `claims`: `ClaimBatcher`, this worker's claims batched per loop tick and renewed while held, over a
    `ClaimStore` (`idempotency`: `IdempotencyStore` and its Lua `scripts`, kept for the `windows` of each provider).
 7. `runner`: runs the handlers `registry` matches side by side, each within its `limits` and timeout and with a

@@ -109,12 +109,14 @@ class ClaimBatcher:
 
     async def complete(self, key: str) -> bool:
         """Mark a claimed event `done`; False when the claim had passed to another member."""
-        return (await self.complete_all([key]))[0]
+        (done,) = await self.complete_soon(key)
+        return bool(done)
 
-    async def complete_all(self, keys: Sequence[str]) -> list[bool]:
-        """Mark claimed events `done` in one call; per key, False when the claim had passed to another member."""
-        self._finishing.update(keys)
-        return [bool(done) for done in await self._queue("complete", keys)]
+    def complete_soon(self, key: str) -> asyncio.Future[list[object]]:
+        """Mark a claimed event `done` with the next call, without waiting for it: the future of `[done]`, where
+        `done` is false when the claim had passed to another member."""
+        self._finishing.add(key)
+        return self._queue("complete", [key])
 
     async def release(self, key: str) -> bool:
         """Give a claimed event up, so its retry (or another member) can claim it."""

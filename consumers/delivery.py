@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 
 from prometheus_client import Counter
@@ -92,15 +93,17 @@ class Delivery:
         handlers = self.runner.registry.handlers_for(event.provider, event.type)
         return all(handler.concurrency is None and handler.rate is None for handler in handlers)
 
-    async def deliver_all(self, items: Sequence[Decoded], *, revoked: Callable[[], bool]) -> list[Outcome | None]:
+    async def deliver_all(
+        self, items: Sequence[Decoded], *, revoked: Callable[[], bool], resolved: Callable[[Decoded], None]
+    ) -> None:
         """Handle a batch of records of distinct events, as `deliver` does each, without a task per record: one claim
-        call for all, the handlers run by at most `CONSUMER_CONCURRENCY` tasks, one `done` call for those that
-        succeeded. A record that needs more (held elsewhere, failed, a claim lost) goes the way of `deliver`."""
-        started = time.perf_counter()
-        outcomes: list[Outcome | None] = [None] * len(items)
-        tallies: list[dict[str, Outcome]] = [{} for _ in items]
+        call for all, the handlers run by at most `CONSUMER_CONCURRENCY` tasks, the `done` marks batched per loop
+        tick like every claims call. A record that needs more (held elsewhere, failed, a claim lost) goes the way
+        of `deliver`. `resolved(item)` is called as each record is dealt with (counted per handler); a record
+        dropped unresolved (`revoked()` turned true first) never is: the next owner of its partition reads it."""
         if revoked():
-            return outcomes
+            return
+        batch = _Batch(revoked, resolved)
         try:
             claims = await self._claims.claim_all([item.claim_key for item in items])
         except Exception:
@@ -108,72 +111,64 @@ class Delivery:
             log.exception("claiming a batch of %d events failed", len(items))
             claims = [Claim.HELD] * len(items)
         todo = []
-        for index, (item, claim) in enumerate(zip(items, claims, strict=True)):
+        for item, claim in zip(items, claims, strict=True):
             if claim is Claim.DONE:
-                outcomes[index] = self._duplicate(item, tallies[index])
+                tally: dict[str, Outcome] = {}
+                self._resolve(batch, item, self._duplicate(item, tally), tally)
             else:
-                todo.append(index)
-        done: list[int] = []
+                todo.append((item, claim is Claim.CLAIMED))
         try:
             if todo:
                 queue = iter(todo)
                 workers = min(len(todo), self.runner.concurrency)
-                await asyncio.gather(
-                    *(self._work(queue, items, claims, outcomes, tallies, revoked, done) for _ in range(workers))
-                )
-            await self._mark_done([items[index] for index in done], outcomes, done, tallies)
+                await asyncio.gather(*(self._work(batch, queue) for _ in range(workers)))
+            for item, marked in batch.marking:
+                await self._marked(batch, item, marked)
         except asyncio.CancelledError:
-            # Past the grace of a shutdown or a revocation: what succeeded is marked done (its handlers must not run
-            # again), every other claim of the batch is released for whoever reads the records next.
+            # Past the grace of a shutdown or a revocation: the claims of the records not handled are released for
+            # whoever reads them next (the `done` marks on their way still land).
+            marked_keys = {item.claim_key for item, _ in batch.marking}
+            keys = [item.claim_key for item in items if item.claim_key in self._claims.held]
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(RELEASE_TIMEOUT_S):
-                    await self._claims.complete_all([items[index].claim_key for index in done])
-                    await self._claims.release_now(
-                        [item.claim_key for item in items if item.claim_key in self._claims.held]
-                    )
+                    await self._claims.release_now([key for key in keys if key not in marked_keys])
             raise
-        for item, outcome, tally in zip(items, outcomes, tallies, strict=True):
-            self._count(item, outcome, tally, started)
-        return outcomes
 
-    async def _mark_done(
-        self,
-        succeeded: list[Decoded],
-        outcomes: list[Outcome | None],
-        done: list[int],
-        tallies: list[dict[str, Outcome]],
-    ) -> None:
-        try:
-            completed = await self._claims.complete_all([item.claim_key for item in succeeded])
-        except Exception as exc:
-            # Not a Redis outage (those are waited out) but a bug: each record is dealt with as `deliver` does one.
-            log.exception("marking a batch of %d events done failed", len(succeeded))
-            for index, item in zip(done, succeeded, strict=True):
-                tallies[index].clear()
-                outcomes[index] = await self._salvage(item, exc)
-            return
-        for item, ok in zip(succeeded, completed, strict=True):
-            if not ok:
-                log.warning("event %s: another member claimed it before it was marked done", item.claim_key)
-
-    async def _work(
-        self,
-        queue: Iterator[int],
-        items: Sequence[Decoded],
-        claims: Sequence[Claim],
-        outcomes: list[Outcome | None],
-        tallies: list[dict[str, Outcome]],
-        revoked: Callable[[], bool],
-        done: list[int],
-    ) -> None:
+    async def _work(self, batch: _Batch, queue: Iterator[tuple[Decoded, bool]]) -> None:
         # One of `deliver_all`'s tasks: takes the batch's records one after the other. A record claimed for it runs
-        # as claimed (unless the claim was lost meanwhile); its success is left in `done`, marked by the batch.
-        for index in queue:
-            item = items[index]
-            claimed = claims[index] is Claim.CLAIMED and self._claims.own(item.claim_key)
-            outcomes[index] = await self._settled(item, revoked, tallies[index], claimed=claimed, mark_done=False)
-            if outcomes[index] is Outcome.OK:
-                done.append(index)
+        # as claimed (unless the claim was lost meanwhile); its `done` mark is sent without waiting for it, and the
+        # record is resolved once the mark has landed.
+        for item, claimed in queue:
+            tally: dict[str, Outcome] = {}
+            claimed = claimed and self._claims.own(item.claim_key)
+            outcome = await self._settled(item, batch.revoked, tally, claimed=claimed, mark_done=False)
+            if outcome is Outcome.OK:
+                marked = self._claims.complete_soon(item.claim_key)
+                batch.marking.append((item, marked))
+                marked.add_done_callback(partial(self._on_marked, batch, item, tally))
+            elif outcome is not None:
+                self._resolve(batch, item, outcome, tally)
+
+    def _on_marked(
+        self, batch: _Batch, item: Decoded, tally: dict[str, Outcome], marked: asyncio.Future[list[object]]
+    ) -> None:
+        if marked.cancelled() or marked.exception() is not None:
+            return  # the worker is closing (left unresolved), or a bug: `_marked` deals with the record
+        (done,) = marked.result()
+        if not done:
+            log.warning("event %s: another member claimed it before it was marked done", item.claim_key)
+        self._resolve(batch, item, Outcome.OK, tally)
+
+    async def _marked(self, batch: _Batch, item: Decoded, marked: asyncio.Future[list[object]]) -> None:
+        try:
+            await marked
+        except Exception as exc:
+            # Not a Redis outage (those are waited out) but a bug: the record is dealt with as `deliver` deals with one.
+            self._resolve(batch, item, await self._salvage(item, exc), {})
+
+    def _resolve(self, batch: _Batch, item: Decoded, outcome: Outcome, tally: dict[str, Outcome]) -> None:
+        self._count(item, outcome, tally, batch.started)
+        batch.resolved(item)
 
     async def _settled(
         self,
@@ -383,6 +378,16 @@ class Delivery:
                 "event at %s[%d]@%d: not even its headers fit the DLQ", record.topic, record.partition, record.offset
             )
         return Outcome.INVALID if outcome is Outcome.INVALID else Outcome.DEAD_LETTERED
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch being delivered (`Delivery.deliver_all`), and the `done` marks of its records on their way."""
+
+    revoked: Callable[[], bool]
+    resolved: Callable[[Decoded], None]
+    started: float = field(default_factory=time.perf_counter)
+    marking: list[tuple[Decoded, asyncio.Future[list[object]]]] = field(default_factory=list)
 
 
 def _uncancel() -> int:

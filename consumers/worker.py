@@ -1,11 +1,13 @@
-"""The consumer loop: fetch all the time, hand records to lanes, pause what is busy, commit what is dealt with.
+"""The consumer loop: fetch all the time, hand records on, pause what is busy, commit what is dealt with.
 
 The loop never waits for a handler. It fetches (at least every `FETCH_TIMEOUT_MS`, so the member never
-looks stalled to the group however slow a handler is), decodes each record and hands it to the lane of
-its Kafka key (`Lanes`: same key in order, other keys concurrently), where `Delivery` claims, runs and
-resolves it. A partition with `CONSUMER_MAX_BATCH` records in flight is paused until it drains; a retry partition
-whose next record is not due yet is paused until it is (the event topics keep flowing). After every fetch
-it commits, per partition, the first offset that is not dealt with yet (`PartitionState`).
+looks stalled to the group however slow a handler is), decodes each record and hands it on: the records
+whose Kafka key is alone in the fetch and not busy as one batch per partition (`Delivery.deliver_all`: one
+claim call, no task per record), the others to the lane of their key (`Lanes`: same key in order, other keys
+concurrently), where `Delivery` claims, runs and resolves each. A partition with `CONSUMER_MAX_BATCH` records
+in flight is paused until it drains; a retry partition whose next record is not due yet is paused until it is
+(the event topics keep flowing). After every fetch it commits, per partition, the first offset that is not
+dealt with yet (`PartitionState`).
 
 Before partitions are revoked, and on `stop()`: queued records of those partitions are dropped, running
 handlers get up to `CONSUMER_SHUTDOWN_GRACE_S` to finish (then they are cancelled and their claims
@@ -304,10 +306,10 @@ class Worker:
             task.add_done_callback(partial(self._batch_over, items))
 
     async def _batch(self, state: PartitionState, items: list[Decoded]) -> None:
-        outcomes = await self._delivery.deliver_all(items, revoked=lambda: state.revoked)
-        for item, outcome in zip(items, outcomes, strict=True):
-            if outcome is not None:
-                state.finished(item.record.offset)
+        await self._delivery.deliver_all(items, revoked=lambda: state.revoked, resolved=partial(self._resolved, state))
+
+    def _resolved(self, state: PartitionState, item: Decoded | Invalid) -> None:
+        state.finished(item.record.offset)
         if state.in_flight < self._max_batch:
             self._drained.set()
 
@@ -340,9 +342,7 @@ class Worker:
         finally:
             state.running.discard(task)
         if outcome is not None:
-            state.finished(item.record.offset)
-            if state.in_flight < self._max_batch:
-                self._drained.set()
+            self._resolved(state, item)
 
     async def _commit(self) -> None:
         offsets = {part: point for part, state in self._parts.items() if (point := state.to_commit()) is not None}

@@ -92,6 +92,18 @@ async def produce(bootstrap: str, topic: str, records: Sequence[tuple[str, bytes
         await producer.stop()
 
 
+async def produce_keyed(bootstrap: str, topic: str, records: list[tuple[str, str]]) -> None:
+    """`(key, event id)` records, the key chosen apart from the id (a customer's events, in order), sent at once."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, event_id in records:
+            await producer.send(topic, value=envelope(event_id), key=key.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 @dataclass
 class _Fetched:
     topic: str

@@ -12,7 +12,6 @@ from collections import defaultdict
 from typing import Any
 
 import redis.asyncio
-from aiokafka import AIOKafkaProducer
 
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
@@ -28,7 +27,7 @@ from schemas.topics import (
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TOPIC,
 )
-from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
+from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, produce_keyed, read_topic
 from tests.integration.polling import WAIT_S, eventually
 from tests.integration.workers import GroupFactory, WorkerFactory, outcome
 
@@ -97,17 +96,6 @@ async def test_records_of_one_key_run_in_order_while_keys_run_concurrently(
     assert 1 < peak <= 6, peak
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
     print(f"\norder: {len(records)} events of {len(keys)} keys in {elapsed:.1f}s, peak {peak} concurrent, in order")
-
-
-async def produce_keyed(bootstrap: str, topic: str, records: list[tuple[str, str]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for key, event_id in records:
-            await producer.send(topic, value=envelope(event_id), key=key.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_rebalance(

@@ -93,6 +93,35 @@ async def test_a_cancelled_job_leaves_its_lane_running() -> None:
     await lanes.close()
 
 
+async def test_a_held_lane_runs_what_was_submitted_to_it_on_release() -> None:
+    lanes = Lanes()
+    ran: list[str] = []
+
+    def job(name: str) -> Any:
+        async def run() -> None:
+            ran.append(name)
+
+        return run
+
+    lanes.hold("k")
+    assert lanes.busy("k")
+    assert not lanes.busy("other")
+    lanes.submit("k", job("k2"))
+    lanes.submit("other", job("o1"))
+    await asyncio.sleep(0.01)
+    assert ran == ["o1"]
+    with pytest.raises(RuntimeError):
+        lanes.hold("k")
+    lanes.release("k")
+    await asyncio.sleep(0.01)
+    assert ran == ["o1", "k2"]
+    assert not lanes.busy("k")
+    lanes.hold("k")
+    lanes.release("k")
+    assert not lanes.busy("k")
+    await lanes.close()
+
+
 class FakeStore(IdempotencyStore):
     """Claims in a dict; counts calls; can be down for a number of calls."""
 
@@ -140,6 +169,21 @@ async def test_claims_of_one_tick_are_one_call() -> None:
     await asyncio.gather(*(claims.complete(f"k{i}") for i in range(100)))
     assert store.calls == [("claim", 100), ("complete", 100)]
     assert claims.held == set()
+
+
+async def test_a_batch_claim_is_one_call_with_the_claims_of_its_tick() -> None:
+    store = FakeStore()
+    claims = ClaimBatcher(store, lease_ms=1000)
+    await claims.claim("held")
+    batch, alone = await asyncio.gather(claims.claim_all(["a", "b", "held", "a"]), claims.claim("c"))
+    # Held by this worker, or twice in the batch: HELD without asking Redis.
+    assert batch == [Claim.CLAIMED, Claim.CLAIMED, Claim.HELD, Claim.HELD]
+    assert alone is Claim.CLAIMED
+    assert store.calls == [("claim", 1), ("claim", 3)]
+    marks = [claims.complete_soon(key) for key in ("a", "b")]
+    assert [await mark for mark in marks] == [[True], [True]]
+    assert store.calls[-1] == ("complete", 2)
+    assert claims.held == {"held", "c"}
 
 
 async def test_a_worker_never_claims_an_event_twice_at_once() -> None:
