@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -80,7 +80,7 @@ class Delivery:
         dropped unresolved: the next owner of its partition reads it again)."""
         started = time.perf_counter()
         tally: dict[str, Outcome] = {}
-        outcome = await self._settled(item, revoked, tally)
+        outcome = await self._settled(item, self._deliver(item, revoked, tally), tally)
         self._count(item, outcome, tally, started)
         return outcome
 
@@ -141,7 +141,8 @@ class Delivery:
         for item, claimed in queue:
             tally: dict[str, Outcome] = {}
             claimed = claimed and self._claims.own(item.claim_key)
-            outcome = await self._settled(item, batch.revoked, tally, claimed=claimed, mark_done=False)
+            delivering = self._deliver(item, batch.revoked, tally, claimed=claimed, mark_done=False)
+            outcome = await self._settled(item, delivering, tally)
             if outcome is Outcome.OK:
                 marked = self._claims.complete_soon(item.claim_key)
                 batch.marking.append((item, marked))
@@ -171,16 +172,11 @@ class Delivery:
         batch.resolved(item)
 
     async def _settled(
-        self,
-        item: Decoded | Invalid,
-        revoked: Callable[[], bool],
-        tally: dict[str, Outcome],
-        *,
-        claimed: bool = False,
-        mark_done: bool = True,
+        self, item: Decoded | Invalid, delivering: Awaitable[Outcome | None], tally: dict[str, Outcome]
     ) -> Outcome | None:
+        # `delivering` is `_deliver` of the item; an exception out of it is a bug of ours, and the record salvaged.
         try:
-            return await self._deliver(item, revoked, tally, claimed=claimed, mark_done=mark_done)
+            return await delivering
         except Exception as exc:
             tally.clear()
             return await self._salvage(item, exc)
