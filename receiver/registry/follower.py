@@ -74,6 +74,8 @@ class RegistryFollower:
         self._definitions: dict[str, SourceDefinition] = {}
         self._expiries: list[tuple[datetime, str]] = []
         self._served: set[str] = set()
+        # Sources whose captured secret is being written (on the event loop, like the route).
+        self._capturing: set[str] = set()
         self._topics = set(static_topics)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -222,13 +224,19 @@ class RegistryFollower:
     async def _keep_captured(self, definition: SourceDefinition, secret: bytes) -> None:
         """A handshake gave a waiting source its secret: sealed into the registry before it is answered, so
         every receiver process (and every one that starts later) verifies the events after with it."""
+        if definition.id in self._capturing:
+            # A second handshake while the first one's secret is being written: retried, it meets the secret set.
+            raise Unavailable("another handshake is setting this source's secret")
         now = datetime.fromtimestamp(self._clock(), UTC)
         captured = definition.captured(self._keyring.seal(secret, definition.id), now)
+        self._capturing.add(definition.id)
         try:
             await asyncio.to_thread(write, self._settings, [(definition.id, captured.to_bytes())])
         except RegistryUnavailable as exc:
             # Not kept, so not answered: the provider's create call fails and is made again.
             raise Unavailable(f"the captured secret was not written to the registry ({exc})") from None
+        finally:
+            self._capturing.discard(definition.id)
         # Served by this process at once (no second handshake can set it here); the others as they follow.
         source = self._source(captured, now)
         if source is not None:

@@ -6,8 +6,10 @@ Mandrill's per-event types. The registry's Kafka side is in tests/integration/re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -285,7 +287,20 @@ async def test_the_follower_writes_a_captured_secret_before_serving_it_and_a_fai
     refused = await _send(app, "src_h", handshake)
     assert (refused.status_code, refused.json()) == (503, {"error": "unavailable"})
     failing[0] = False
-    assert (await _send(app, "src_h", handshake)).status_code == 200
+    # Two handshakes at once on one process: the one that comes while the first is being written gets a 503.
+    released = threading.Event()
+
+    def held_write(settings: ReceiverSettings, batch: list[tuple[str, bytes | None]]) -> None:
+        released.wait(5)
+        write(settings, batch)
+
+    monkeypatch.setattr(follower, "write", held_write)
+    first = asyncio.create_task(_send(app, "src_h", handshake))
+    await asyncio.sleep(0.05)
+    other = sample_sender.handshake(_with_secret(waiting, b"another"), None, 0)
+    assert (await _send(app, "src_h", other)).status_code == 503
+    released.set()
+    assert (await first).status_code == 200
     [(key, value)] = records
     assert value is not None
     stored = SourceDefinition.from_bytes(value)
@@ -294,6 +309,5 @@ async def test_the_follower_writes_a_captured_secret_before_serving_it_and_a_fai
     event = sample_sender.sign(_with_secret(waiting, CHOSEN), None, None, time.time())
     assert (await _send(app, "src_h", event)).status_code == 202
     assert len(publisher.records) == 1
-    other = sample_sender.handshake(_with_secret(waiting, b"another"), None, 0)
     assert (await _send(app, "src_h", other)).status_code == 403
     assert len(records) == 1
