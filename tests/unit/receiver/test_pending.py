@@ -26,16 +26,6 @@ BUDGET = 3 * MAX_BODY
 
 
 @pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
-
-
-@pytest.fixture
-def publisher() -> RecordingPublisher:
-    return RecordingPublisher()
-
-
-@pytest.fixture
 def app(publisher: RecordingPublisher, registry: CollectorRegistry) -> ASGIApp:
     settings = ReceiverSettings(max_body_bytes=MAX_BODY, max_pending_bytes=BUDGET, retry_after_s=7)
     sources = load_sources({"WEBHOOK_SECRET_HMAC": "dev-secret"}, sources_file=None, tolerance_s=300)

@@ -28,16 +28,6 @@ MAX_BODY = 4096
 
 
 @pytest.fixture
-def publisher() -> RecordingPublisher:
-    return RecordingPublisher()
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
-
-
-@pytest.fixture
 async def client(publisher: RecordingPublisher, registry: CollectorRegistry) -> AsyncIterator[httpx.AsyncClient]:
     settings = ReceiverSettings(max_body_bytes=MAX_BODY, retry_after_s=7)
     sources = load_sources(SECRETS, sources_file=None, tolerance_s=300)
