@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -129,6 +130,17 @@ def _wait(check: object, what: str, timeout_s: float, proc: subprocess.Popen[byt
             raise StackError(f"{what} exited with code {proc.returncode} while starting; see {log_file}")
         time.sleep(0.2)
     raise StackError(f"{what} did not answer within {timeout_s:.0f}s; see {log_file}")
+
+
+def _spawn(argv: list[str], pid_file: Path, output: IO[bytes] | int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    """Start a server of the stack in a session of its own, its output (stdout and stderr) to `output` and its pid
+    in `pid_file`; remembered in `_CHILDREN`."""
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    _CHILDREN[proc.pid] = proc
+    pid_file.write_text(str(proc.pid))
+    return proc
 
 
 # ---------------------------------------------------------------------------------------------- kafka
@@ -251,24 +263,17 @@ class Broker:
             raise StackError(f"kafka storage format failed: {formatted.stderr[-2000:] or formatted.stdout[-2000:]}")
         log_file = self.home / "stdout.log"
         with log_file.open("ab") as out:
-            proc = subprocess.Popen(
-                [
-                    java,
-                    *self.heap.split(),
-                    "-XX:+UseG1GC",
-                    "-cp",
-                    classpath,
-                    *java_logging,
-                    "kafka.Kafka",
-                    str(config),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        _CHILDREN[proc.pid] = proc
-        self.pid_file.write_text(str(proc.pid))
+            argv = [
+                java,
+                *self.heap.split(),
+                "-XX:+UseG1GC",
+                "-cp",
+                classpath,
+                *java_logging,
+                "kafka.Kafka",
+                str(config),
+            ]
+            proc = _spawn(argv, self.pid_file, out)
         return proc, log_file
 
     def stop(self, *, kill: bool = False) -> bool:
@@ -366,7 +371,7 @@ class RedisServer(_RedisProcess):
         self.home.mkdir(parents=True, exist_ok=True)
         RUN.mkdir(parents=True, exist_ok=True)
         log_file = self.home / "redis.log"
-        proc = subprocess.Popen(
+        proc = _spawn(
             [
                 binary,
                 "--port",
@@ -388,13 +393,8 @@ class RedisServer(_RedisProcess):
                 *self._cluster_args(),
                 *(("--replicaof", "127.0.0.1", str(self.replica_of)) if self.replica_of is not None else ()),
             ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            self.pid_file,
         )
-        _CHILDREN[proc.pid] = proc
-        self.pid_file.write_text(str(proc.pid))
         _wait(self.answers, f"redis on port {self.port}", REDIS_START_TIMEOUT_S, proc, log_file)
         log(f"redis answers on 127.0.0.1:{self.port}")
         return True
@@ -498,15 +498,7 @@ class RedisSentinel(_RedisProcess):
             f"sentinel down-after-milliseconds {self.master_name} {self.down_after_ms}\n"
             f"sentinel failover-timeout {self.master_name} {max(3000, 3 * self.down_after_ms)}\n"
         )
-        proc = subprocess.Popen(
-            [binary, str(config), "--sentinel"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _CHILDREN[proc.pid] = proc
-        self.pid_file.write_text(str(proc.pid))
+        proc = _spawn([binary, str(config), "--sentinel"], self.pid_file)
         deadline = time.monotonic() + REDIS_START_TIMEOUT_S
         # Up once it has found the master's replicas (through the master's INFO, within a few seconds).
         while "name" not in redis_cli(self.port, "SENTINEL", "REPLICAS", self.master_name):

@@ -24,7 +24,6 @@ from prometheus_client import CollectorRegistry
 
 from consumers import Context, Event, Registry
 from consumers.errors import PermanentError
-from consumers.idempotency import IdempotencyStore
 from kafkaconfig.topics import ensure_topics
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
@@ -43,7 +42,7 @@ from schemas.topics import (
 )
 from tests.integration.kafka_tools import committed_lag, headers_of, read_topic, serving
 from tests.integration.polling import eventually
-from tests.integration.workers import GroupFactory, WorkerFactory, make_route, make_settings, outcome, running_worker
+from tests.integration.workers import GroupFactory, WorkerFactory, make_route, make_settings, outcome
 from tests.signing import hmac_headers
 
 
@@ -94,13 +93,11 @@ async def set_topic_config(bootstrap: str, topic: str, configs: dict[str, str]) 
 
 
 async def test_the_largest_event_the_receiver_accepts_is_retried_and_dead_lettered_whole(
-    kafka_bootstrap: str, redis_url: str, redis_client: Any, unique: str
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
-    group = f"g-{unique}"
     body_limit = 2 * 1_048_576
-    settings = make_settings(kafka_bootstrap, redis_url, group, consumer_max_attempts=2, max_body_bytes=body_limit)
-    route = make_route("hmac", unique, group)
-    await ensure_topics(settings, [route.topic, route.retry_topic, route.dlq_topic])
+    consumers = await consumer_group(consumer_max_attempts=2, max_body_bytes=body_limit)
+    route, group = consumers.topics, consumers.name
     # The largest record the receiver can write with this body limit.
     value = envelope_of_size("big", max_record_bytes(body_limit))
     registry = Registry()
@@ -110,9 +107,9 @@ async def test_the_largest_event_the_receiver_accepts_is_retried_and_dead_letter
         raise RuntimeError("agent API down") if context.attempt == 1 else PermanentError("still down")
 
     await produce_large(kafka_bootstrap, route.topic, "big", value)
-    async with running_worker(settings, route, IdempotencyStore(redis_client), registry=registry) as (metrics, stop):
-        await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 1, "the dead letter")
-        await stop()
+    metrics, stop = await worker(consumers, registry=registry)
+    await eventually(lambda: outcome(metrics, route.provider, group, "dead_lettered") == 1, "the dead letter")
+    await stop()
 
     [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
     assert dead.value == value
