@@ -60,13 +60,11 @@ async def test_a_retry_asked_for_in_infinitely_long_comes_after_the_longest_dela
 ) -> None:
     consumers = await consumer_group()
     route, group = consumers.topics, consumers.name
-    registry = Registry()
 
-    @registry.handler("hmac", "*")
     async def never(event: Event[Any], context: Context) -> None:
         raise RetryLater("come back never", delay_s=float("inf"))
 
-    metrics, stop = await worker(consumers, registry=registry)
+    metrics, stop = await worker(consumers, never)
     sent_ms = time.time() * 1000
     await produce(kafka_bootstrap, route.topic, [("forever", envelope("forever"))])
     await eventually(lambda: outcome(metrics, route.provider, group, "retried") == 1, "the retry")

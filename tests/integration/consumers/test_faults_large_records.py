@@ -142,13 +142,11 @@ async def test_a_failed_record_no_topic_takes_is_dead_lettered_without_its_value
 ) -> None:
     consumers = await consumer_group()
     route, group = consumers.topics, consumers.name
-    registry = Registry()
 
-    @registry.handler("hmac", "*")
     async def fail(event: Event[Any], context: Context) -> None:
         raise RuntimeError("agent API down")
 
-    metrics, stop = await worker(consumers, registry=registry)
+    metrics, stop = await worker(consumers, fail)
     # Shrunk by hand after the worker started: the failed event fits neither its retry topic nor its DLQ.
     for topic in (route.retry_topic, route.dlq_topic):
         await set_topic_config(kafka_bootstrap, topic, {"max.message.bytes": "50000"})
