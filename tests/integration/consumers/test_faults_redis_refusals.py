@@ -76,20 +76,22 @@ async def test_refused_redis_calls_are_waited_out_never_dropped_nor_run_twice(
 async def test_claims_stay_renewed_through_a_refusal_also_those_waiting_for_a_slot(
     consumer_group: GroupFactory, kafka_bootstrap: str, server: OwnRedis, unique: str
 ) -> None:
-    # One handler at a time, running three leases long: the second event's claim waits for the slot. Renewed
-    # every third of a lease, a claim outlives one refused renewal (not two: that is a lost claim).
+    # One handler at a time, running until released (past three leases): the second event's claim waits for the
+    # slot. Renewed every third of a lease, a claim outlives one refused renewal (not two: that is a lost claim).
     consumers = await consumer_group(
         redis_url=server.url, consumer_concurrency=1, consumer_lease_ms=1500, consumer_handler_timeout_s=9
     )
     settings, route, group = consumers.settings, consumers.topics, consumers.name
     client = server.client()
     calls: Counter[str] = Counter()
+    release = asyncio.Event()
     registry = Registry()
 
     @registry.handler("hmac", "*")
     async def handle(event: Event[Any], context: Context) -> None:
         calls[event.id] += 1
-        await asyncio.sleep(5 if event.id == "slow" else 0)
+        if event.id == "slow":
+            await asyncio.wait_for(release.wait(), 8)  # within the handler timeout
 
     keys = [claim_key(group, "hmac", event_id) for event_id in ("slow", "queued")]
     try:
@@ -98,12 +100,13 @@ async def test_claims_stay_renewed_through_a_refusal_also_those_waiting_for_a_sl
             await produce(kafka_bootstrap, route.topic, [("slow", envelope("slow"))])
             await eventually(lambda: calls["slow"] == 1, "the slow handler to start")
             await produce(kafka_bootstrap, route.topic, [("queued", envelope("queued"))])
-            await asyncio.sleep(0.5)  # fetched and claimed, waiting for the slot
+            await eventually_async(lambda: _same_holder(server, keys), "the queued event claimed, waiting for the slot")
             async with server.refusing("noreplicas"):
                 await asyncio.sleep(0.4)
             # Two leases after the refusal: both claims are still this worker's.
             await asyncio.sleep(3)
             held = await server.admin.mget(keys)
+            release.set()
             await eventually(lambda: outcome(metrics, route.provider, group, "ok") == 2, "both events")
             await stop()
     finally:
@@ -195,6 +198,11 @@ async def test_a_failover_behind_one_address_is_followed_not_retried_on_the_old_
 async def _linked(replica: OwnRedis) -> bool:
     info = await replica.admin.info("replication")
     return bool(info.get("master_link_status") == "up")
+
+
+async def _same_holder(server: OwnRedis, keys: list[str]) -> bool:
+    first, second = await server.admin.mget(keys)
+    return first is not None and first == second
 
 
 async def eventually_async(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 10) -> None:
