@@ -254,10 +254,10 @@ async def _walk_static(http: httpx.AsyncClient, sources: dict[str, Source], log:
 
 # Registry sources whose handshake gives the secret: added with --capture.
 CAPTURING = ("asana", "notion")
-# Every other handshaking provider as a registry source: X's CRC, Okta, Zoom and Xero need its secret, Meta's
-# four its verify token too; the rest only echo.
-HOLDING = tuple(name for name in HANDSHAKING if name not in CAPTURING)
 META = ("whatsapp", "messenger", "instagram", "facebook")
+# The registry sources whose handshake needs what the source holds: X's CRC, Okta, Zoom and Xero its secret,
+# Meta's four their verify token too (the handshakes that only echo are the same for every source).
+HOLDING = (*META, "twitter", "okta", "zoom", "xero")
 # Each request on a connection of its own: the kernel spreads them over both workers.
 CONNECTIONS = 6
 
