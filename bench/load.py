@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WRK_SCRIPT = ROOT / "bench" / "wrk" / "replay.lua"
 LOADGEN_SRC = ROOT / "bench" / "loadgen"
 LOADGEN_BIN = ROOT / ".cache" / "bench" / "loadgen"
+# wrk's threads (at most one per connection): the load generator shares the 2 cores with the servers.
+WRK_THREADS = 2
 
 
 @dataclass
@@ -65,23 +67,18 @@ def wrk(
     """Closed loop: each connection sends its next request when the last one was answered."""
     run_dir = ids_dir / f"wrk-{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True)
-    threads = min(2, connections)
+    args = [str(corpus), run_dir.name, str(run_dir)]
+    return wrk_script(server, url, WRK_SCRIPT, args, connections=connections, seconds=seconds, body_bytes=body_bytes)
+
+
+def wrk_script(
+    server: str, url: str, script: Path, args: list[str], *, connections: int, seconds: int, body_bytes: float
+) -> LoadResult:
+    """wrk, closed loop, with a script of `bench/wrk` that ends by printing its JSON summary line."""
+    threads = min(WRK_THREADS, connections)
     output = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(WRK_SCRIPT),
-            url,
-            "--",
-            str(corpus),
-            run_dir.name,
-            str(run_dir),
-        ],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url, "--"]
+        + args,
         capture_output=True,
         text=True,
         check=True,

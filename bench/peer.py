@@ -1,0 +1,310 @@
+"""`python -m bench.peer --bridge PATH`: the receiver against Svix Bridge, an open-source Rust peer.
+
+Svix Bridge (`svix-bridge`, built by the operator from its public source: docs/performance.md says how)
+receives Svix-signed webhooks and produces them to Kafka, as the receiver does with a `svix` source. Both
+run on this machine against the same Kafka, each producing to a topic of its own, and get the same requests:
+real GitHub bodies from `tests/samples`, each request signed ahead with its own `svix-id` and a fresh
+timestamp (Svix signs the id and the timestamp with the body, so nothing can be signed once for all).
+
+Before measuring, each server must answer a valid request 2xx and a tampered one 4xx. Then wrk drives
+every server at 32, 64 and 128 connections, in turn, round after round, the order reversed each round (a
+shared machine drifts by the minute; servers measured side by side drift alike). Each run records req/s,
+p99 and the CPU-seconds of all the server's processes (every thread) per 1,000 requests; at the end, each
+server's peak resident memory and a check that its topic holds at least as many records as it answered 2xx.
+
+Both producers wait for every in-sync replica (`acks=all`): the bridge by librdkafka's default, which it
+does not change (nor its 5 ms linger), the receiver always (and with idempotence on top).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, TopicPartition
+
+from bench import load, servers, topics
+from bench.corpus import github_samples, mean_size
+
+KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
+CONNECTIONS = (32, 64, 128)
+# A throwaway Svix endpoint secret, for loopback only: `whsec_` and the base64 of the HMAC key.
+SIGNING_KEY = b"bench-peer-signing-key-32-bytes!"
+SECRET = "whsec_" + base64.b64encode(SIGNING_KEY).decode()
+# More requests per second than any server here answers: each run gets this many per second signed ahead.
+MOST_PER_S = 20_000
+BRIDGE = "svix-bridge"
+BRIDGE_PATH, RECEIVER_PATH = "/webhook/bench", "/webhooks/peer"
+SCRIPT = Path(__file__).resolve().parent / "wrk" / "signed.lua"
+
+
+def sign(path: Path, bodies: list[bytes], count: int, now_s: float) -> Path:
+    """`count` requests signed as Svix signs them, one line each for `bench/wrk/signed.lua`."""
+    timestamp = str(int(now_s))
+    prefix = uuid.uuid4().hex[:12]
+    with path.open("w") as out:
+        for n in range(count):
+            msg_id = f"msg_{prefix}{n:08d}"
+            body = n % len(bodies)
+            signed = f"{msg_id}.{timestamp}.".encode() + bodies[body]
+            digest = base64.b64encode(hmac.new(SIGNING_KEY, signed, hashlib.sha256).digest()).decode()
+            out.write(f"{body}\t{msg_id}\t{timestamp}\tv1,{digest}\n")
+    return path
+
+
+def bridge_config(path: Path, port: int, topic: str) -> Path:
+    """The bridge's YAML: one receiver verifying Svix signatures, its output the Kafka topic."""
+    output = {
+        "type": "kafka",
+        "kafka_bootstrap_brokers": KAFKA,
+        "kafka_topic": topic,
+        "kafka_security_protocol": "plaintext",
+    }
+    config = {
+        "log_level": "warn",
+        "http_listen_address": f"127.0.0.1:{port}",
+        "receivers": [
+            {
+                "name": "bench",
+                "input": {"type": "webhook", "path_id": "bench", "verification": {"type": "svix", "endpoint_secret": SECRET}},
+                "output": output,
+            }
+        ],
+    }
+    path.write_bytes(orjson.dumps(config))  # YAML reads JSON
+    return path
+
+
+def start_bridge(binary: Path, topic: str, scratch: Path, logs: Path) -> servers.Server:
+    port = servers.free_port()
+    config = bridge_config(scratch / "svix-bridge.json", port, topic)
+    return servers.start(BRIDGE, [str(binary), "--cfg-file", str(config)], {}, port, logs)
+
+
+def start_receiver(workers: int, topic: str, scratch: Path, logs: Path, linger_ms: int | None) -> servers.Server:
+    name = f"receiver-{workers}w"
+    sources = scratch / f"{name}-sources.toml"
+    sources.write_text(f'[sources.peer]\nprovider = "svix"\ntopic = "{topic}"\n')
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+        "WEBHOOK_SOURCES_FILE": str(sources),
+        "WEBHOOK_SECRET_PEER": SECRET,
+        "LOG_LEVEL": "WARNING",
+    }
+    if linger_ms is not None:
+        env["KAFKA_LINGER_MS"] = str(linger_ms)
+    return servers.receiver(name, env, logs, workers)
+
+
+def path_of(server: servers.Server) -> str:
+    return BRIDGE_PATH if server.name == BRIDGE else RECEIVER_PATH
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def check_both_ways(server: servers.Server, body: bytes) -> None:
+    """A signed request must be answered 2xx, and the same headers on a body changed by one byte 4xx."""
+    msg_id, timestamp = f"msg_check{uuid.uuid4().hex[:16]}", str(int(time.time()))
+    digest = hmac.new(SIGNING_KEY, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    headers = {
+        "Content-Type": "application/json",
+        "svix-id": msg_id,
+        "svix-timestamp": timestamp,
+        "svix-signature": "v1," + base64.b64encode(digest).decode(),
+    }
+    url = server.url + path_of(server)
+    valid = post(url, body, headers)
+    tampered = post(url, body[:-1] + b" }", headers)  # the same JSON, but not the bytes signed
+    if not (200 <= valid < 300 and 400 <= tampered < 500):
+        raise SystemExit(f"bench.peer: {server.name} answered {valid} to a signed request, {tampered} to a tampered one")
+    print(f"bench.peer: {server.name}: signed {valid}, tampered {tampered}", file=sys.stderr)
+
+
+def record_count(topic: str) -> int:
+    """The records on a topic: the sum of its partitions' high watermarks."""
+    consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": f"bench-peer-{uuid.uuid4().hex[:8]}"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions)
+    finally:
+        consumer.close()
+
+
+def run(server: servers.Server, files: tuple[Path, Path], connections: int, seconds: int, body_bytes: float) -> load.LoadResult:
+    bodies, signed = files
+    script_args = [str(bodies), str(signed), str(min(load.WRK_THREADS, connections))]
+    cpu_before = server.cpu_s()
+    result = load.wrk_script(
+        server.name,
+        server.url + path_of(server),
+        SCRIPT,
+        script_args,
+        connections=connections,
+        seconds=seconds,
+        body_bytes=body_bytes,
+    )
+    result.charge(server.cpu_s() - cpu_before)
+    return result
+
+
+async def measure(args: argparse.Namespace, scratch: Path, logs: Path) -> dict[str, Any]:
+    run_id = uuid.uuid4().hex[:8]
+    bodies = [body for _, body in github_samples()]
+    body_bytes = mean_size(github_samples())
+    bodies_file = scratch / "bodies.jsonl"
+    bodies_file.write_bytes(b"\n".join(bodies) + b"\n")
+    names = [BRIDGE, *(f"receiver-{w}w" for w in args.workers)]
+    topic_of = {name: f"bench-peer-{run_id}-{name}" for name in names}
+    for topic in topic_of.values():
+        await topics.create_topic(KAFKA, topic)
+    load_average = [os.getloadavg()]
+    started: list[servers.Server] = []
+    answered = dict.fromkeys(names, 0)
+    results: list[load.LoadResult] = []
+    try:
+        started.append(start_bridge(args.bridge, topic_of[BRIDGE], scratch, logs))
+        for workers in args.workers:
+            name = f"receiver-{workers}w"
+            started.append(start_receiver(workers, topic_of[name], scratch, logs, args.linger_ms))
+        for server in started:
+            check_both_ways(server, bodies[0])
+            answered[server.name] += 1
+        for server in started:  # warm-up, not recorded: connections, the producer's first batches
+            signed = sign(scratch / "signed.tsv", bodies, MOST_PER_S * 2, time.time())
+            answered[server.name] += run(server, (bodies_file, signed), 32, 2, body_bytes).accepted
+        for number in range(args.rounds):
+            order = started if number % 2 == 0 else started[::-1]
+            for connections in args.connections:
+                # Signed afresh for each connection count (the timestamps must be recent); each server
+                # gets the same requests once, into a topic of its own.
+                signed = sign(scratch / "signed.tsv", bodies, MOST_PER_S * args.seconds, time.time())
+                for server in order:
+                    result = run(server, (bodies_file, signed), connections, args.seconds, body_bytes)
+                    result.round = number
+                    results.append(result)
+                    answered[server.name] += result.accepted
+                    if result.requests > MOST_PER_S * args.seconds * 0.9:
+                        raise SystemExit(f"bench.peer: {server.name} took nearly every signed request; raise MOST_PER_S")
+                    print(f"bench.peer: round {number} {server.name:<12} c={connections:<4} {_line(result)}", file=sys.stderr)
+            load_average.append(os.getloadavg())
+        rss = {server.name: _rss(server) for server in started}
+    finally:
+        for server in started:
+            server.stop()
+    kafka = {}
+    for name, topic in topic_of.items():
+        records = record_count(topic)
+        kafka[name] = {"answered_2xx": answered[name], "records": records, "missing": max(0, answered[name] - records)}
+    await topics.delete_topics(KAFKA, *topic_of.values())
+    return {
+        "run_id": run_id,
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cores": os.cpu_count(),
+        "load_average_1_5_15": [[round(value, 2) for value in sample] for sample in load_average],
+        "corpus": {"bodies": len(bodies), "mean_body_bytes": round(body_bytes)},
+        "seconds": args.seconds,
+        "rounds": args.rounds,
+        "linger_ms_receiver": args.linger_ms,
+        "runs": [result.as_dict() for result in results],
+        "summary": summary(results, names),
+        "peak_rss_mb": rss,
+        "kafka": kafka,
+    }
+
+
+def summary(results: list[load.LoadResult], names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """By connections and server: medians of req/s, p99 and CPU-s per 1,000, and the spread of req/s."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for connections in sorted({r.connections for r in results}):
+        row = {}
+        for name in names:
+            runs = [r for r in results if r.server == name and r.connections == connections]
+            rates = [r.accepted_per_s for r in runs]
+            row[name] = {
+                "req_per_s": round(statistics.median(rates)),
+                "req_per_s_min": round(min(rates)),
+                "req_per_s_max": round(max(rates)),
+                "p99_ms": round(statistics.median(r.p99_ms for r in runs), 1),
+                "cpu_s_per_1k": round(statistics.median(r.cpu_s_per_1k or 0.0 for r in runs), 4),
+            }
+        out[str(connections)] = row
+    return out
+
+
+def table(figures: dict[str, Any]) -> list[str]:
+    """The summary as a Markdown table: median req/s (spread), p99 ms and CPU-s per 1,000 by connections."""
+    names = list(figures["peak_rss_mb"])
+    lines = ["| connections | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
+    for connections, row in figures["summary"].items():
+        cells = [
+            f"{c['req_per_s']:,} ({c['req_per_s_min']:,}-{c['req_per_s_max']:,}) / {c['p99_ms']} / {c['cpu_s_per_1k']:.3f}"
+            for c in (row[name] for name in names)
+        ]
+        lines.append(f"| {connections} | " + " | ".join(cells) + " |")
+    peaks = " | ".join(f"{p['largest_process']:.0f} ({p['all_processes']:.0f})" for p in figures["peak_rss_mb"].values())
+    lines.append(f"| peak RSS MiB, largest process (all) | {peaks} |")
+    return lines
+
+
+def _rss(server: servers.Server) -> dict[str, float]:
+    peaks = [servers.peak_rss_mb(pid) for pid in servers.process_tree(server.process.pid)]
+    return {"largest_process": round(max(peaks), 1), "all_processes": round(sum(peaks), 1)}
+
+
+def _line(result: load.LoadResult) -> str:
+    return f"{result.accepted_per_s:>8.0f} req/s  p99 {result.p99_ms:6.1f} ms  {result.cpu_s_per_1k or 0:.3f} CPU-s/1k"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__.splitlines()[0])
+    parser.add_argument("--bridge", type=Path, required=True, help="the svix-bridge binary to measure against")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each load run (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, the order reversed each round (default 3)")
+    parser.add_argument("--connections", type=int, nargs="+", default=list(CONNECTIONS), help="default 32 64 128")
+    parser.add_argument("--workers", type=int, nargs="+", default=[2, 1], help="RECEIVER_WORKERS to run (default 2 1)")
+    parser.add_argument("--linger-ms", type=int, help="KAFKA_LINGER_MS for the receiver (default: its own default)")
+    parser.add_argument("--out", type=Path, help="write the figures to this JSON file as well")
+    args = parser.parse_args()
+    if not os.access(args.bridge, os.X_OK):
+        raise SystemExit(f"bench.peer: {args.bridge} is not an executable (see docs/performance.md to build it)")
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench.peer: needs wrk (apt-get install -y wrk)")
+    with tempfile.TemporaryDirectory(prefix="bench-peer-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        logs = scratch / "logs"
+        logs.mkdir()
+        figures = asyncio.run(measure(args, scratch, logs))
+    text = orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode()
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    print(text)
+    for line in table(figures):
+        print(line)
+    missing = sum(check["missing"] for check in figures["kafka"].values())
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
