@@ -58,10 +58,12 @@ test: $(STAMP) $(NODE_STAMP) up  ## the whole suite against the real Kafka and R
 test-unit: $(STAMP) $(NODE_STAMP)  ## the fast loop: tests/unit only, no Kafka, Redis or Java needed
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-bench: $(STAMP) up  ## the benchmark: receiver and consumer against their baselines; writes bench/results and docs/performance.md
+bench: $(STAMP) up  ## the benchmark: receiver and consumer against their baselines (and Svix Bridge with BENCH_BRIDGE=<its binary>)
 	@command -v wrk >/dev/null || { echo "make bench: wrk is missing (apt-get install -y wrk)"; exit 1; }
 	@command -v go >/dev/null || { echo "make bench: go is missing (it builds the open-loop load generator)"; exit 1; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	@# The Rust peer only when the operator built it (docs/performance.md says how): nothing here fetches it.
+	$(if $(BENCH_BRIDGE),$(BIN)/python -m bench.peer --bridge "$(BENCH_BRIDGE)" --out bench/results/peer.json)
 
 docs: $(STAMP)  ## write docs/asyncapi.json, the AsyncAPI 3.0 document of the topics, from the code
 	$(BIN)/python -m schemas asyncapi docs/asyncapi.json

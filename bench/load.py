@@ -77,8 +77,19 @@ def wrk_script(
     """wrk, closed loop, with a script of `bench/wrk` that ends by printing its JSON summary line."""
     threads = min(WRK_THREADS, connections)
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script), url, "--"]
-        + args,
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+            "--",
+            *args,
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -47,7 +47,7 @@ CONNECTIONS = (32, 64, 128)
 SIGNING_KEY = b"bench-peer-signing-key-32-bytes!"
 SECRET = "whsec_" + base64.b64encode(SIGNING_KEY).decode()
 # More requests per second than any server here answers: each run gets this many per second signed ahead.
-MOST_PER_S = 20_000
+MOST_PER_S = 16_000
 BRIDGE = "svix-bridge"
 BRIDGE_PATH, RECEIVER_PATH = "/webhook/bench", "/webhooks/peer"
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "signed.lua"
@@ -75,13 +75,14 @@ def bridge_config(path: Path, port: int, topic: str) -> Path:
         "kafka_topic": topic,
         "kafka_security_protocol": "plaintext",
     }
+    verification = {"type": "svix", "endpoint_secret": SECRET}
     config = {
         "log_level": "warn",
         "http_listen_address": f"127.0.0.1:{port}",
         "receivers": [
             {
                 "name": "bench",
-                "input": {"type": "webhook", "path_id": "bench", "verification": {"type": "svix", "endpoint_secret": SECRET}},
+                "input": {"type": "webhook", "path_id": "bench", "verification": verification},
                 "output": output,
             }
         ],
@@ -116,7 +117,7 @@ def path_of(server: servers.Server) -> str:
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (loopback)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
             return int(response.status)
@@ -138,7 +139,7 @@ def check_both_ways(server: servers.Server, body: bytes) -> None:
     valid = post(url, body, headers)
     tampered = post(url, body[:-1] + b" }", headers)  # the same JSON, but not the bytes signed
     if not (200 <= valid < 300 and 400 <= tampered < 500):
-        raise SystemExit(f"bench.peer: {server.name} answered {valid} to a signed request, {tampered} to a tampered one")
+        raise SystemExit(f"bench.peer: {server.name} answered {valid} when signed, {tampered} when tampered with")
     print(f"bench.peer: {server.name}: signed {valid}, tampered {tampered}", file=sys.stderr)
 
 
@@ -152,7 +153,10 @@ def record_count(topic: str) -> int:
         consumer.close()
 
 
-def run(server: servers.Server, files: tuple[Path, Path], connections: int, seconds: int, body_bytes: float) -> load.LoadResult:
+def run(
+    server: servers.Server, files: tuple[Path, Path], connections: int, seconds: int, mean: float
+) -> load.LoadResult:
+    """One wrk run of the signed requests against a server, charged with the CPU its processes used."""
     bodies, signed = files
     script_args = [str(bodies), str(signed), str(min(load.WRK_THREADS, connections))]
     cpu_before = server.cpu_s()
@@ -163,75 +167,91 @@ def run(server: servers.Server, files: tuple[Path, Path], connections: int, seco
         script_args,
         connections=connections,
         seconds=seconds,
-        body_bytes=body_bytes,
+        body_bytes=mean,
     )
     result.charge(server.cpu_s() - cpu_before)
     return result
 
 
 async def measure(args: argparse.Namespace, scratch: Path, logs: Path) -> dict[str, Any]:
+    """Start the servers, check them, run the rounds; every figure as a JSON-ready dict."""
     run_id = uuid.uuid4().hex[:8]
     bodies = [body for _, body in github_samples()]
-    body_bytes = mean_size(github_samples())
     bodies_file = scratch / "bodies.jsonl"
     bodies_file.write_bytes(b"\n".join(bodies) + b"\n")
     names = [BRIDGE, *(f"receiver-{w}w" for w in args.workers)]
     topic_of = {name: f"bench-peer-{run_id}-{name}" for name in names}
-    for topic in topic_of.values():
-        await topics.create_topic(KAFKA, topic)
     load_average = [os.getloadavg()]
     started: list[servers.Server] = []
     answered = dict.fromkeys(names, 0)
-    results: list[load.LoadResult] = []
     try:
-        started.append(start_bridge(args.bridge, topic_of[BRIDGE], scratch, logs))
-        for workers in args.workers:
-            name = f"receiver-{workers}w"
-            started.append(start_receiver(workers, topic_of[name], scratch, logs, args.linger_ms))
-        for server in started:
-            check_both_ways(server, bodies[0])
-            answered[server.name] += 1
-        for server in started:  # warm-up, not recorded: connections, the producer's first batches
-            signed = sign(scratch / "signed.tsv", bodies, MOST_PER_S * 2, time.time())
-            answered[server.name] += run(server, (bodies_file, signed), 32, 2, body_bytes).accepted
-        for number in range(args.rounds):
-            order = started if number % 2 == 0 else started[::-1]
-            for connections in args.connections:
-                # Signed afresh for each connection count (the timestamps must be recent); each server
-                # gets the same requests once, into a topic of its own.
-                signed = sign(scratch / "signed.tsv", bodies, MOST_PER_S * args.seconds, time.time())
-                for server in order:
-                    result = run(server, (bodies_file, signed), connections, args.seconds, body_bytes)
-                    result.round = number
-                    results.append(result)
-                    answered[server.name] += result.accepted
-                    if result.requests > MOST_PER_S * args.seconds * 0.9:
-                        raise SystemExit(f"bench.peer: {server.name} took nearly every signed request; raise MOST_PER_S")
-                    print(f"bench.peer: round {number} {server.name:<12} c={connections:<4} {_line(result)}", file=sys.stderr)
-            load_average.append(os.getloadavg())
-        rss = {server.name: _rss(server) for server in started}
+        for topic in topic_of.values():
+            await topics.create_topic(KAFKA, topic)
+        try:
+            started.append(start_bridge(args.bridge, topic_of[BRIDGE], scratch, logs))
+            started.extend(
+                start_receiver(w, topic_of[f"receiver-{w}w"], scratch, logs, args.linger_ms) for w in args.workers
+            )
+            for server in started:
+                check_both_ways(server, bodies[0])
+                answered[server.name] += 1
+            results = rounds(args, started, (bodies, bodies_file), scratch, answered, load_average)
+            rss = {server.name: _rss(server) for server in started}
+        finally:
+            for server in started:
+                server.stop()
+        kafka = {name: _kafka_check(topic, answered[name]) for name, topic in topic_of.items()}
     finally:
-        for server in started:
-            server.stop()
-    kafka = {}
-    for name, topic in topic_of.items():
-        records = record_count(topic)
-        kafka[name] = {"answered_2xx": answered[name], "records": records, "missing": max(0, answered[name] - records)}
-    await topics.delete_topics(KAFKA, *topic_of.values())
+        await topics.delete_topics(KAFKA, *topic_of.values())
     return {
         "run_id": run_id,
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cores": os.cpu_count(),
         "load_average_1_5_15": [[round(value, 2) for value in sample] for sample in load_average],
-        "corpus": {"bodies": len(bodies), "mean_body_bytes": round(body_bytes)},
+        "corpus": {"bodies": len(bodies), "mean_body_bytes": round(mean_size(github_samples()))},
         "seconds": args.seconds,
         "rounds": args.rounds,
         "linger_ms_receiver": args.linger_ms,
         "runs": [result.as_dict() for result in results],
         "summary": summary(results, names),
+        "round_ratios": round_ratios(results, names),
         "peak_rss_mb": rss,
         "kafka": kafka,
     }
+
+
+def rounds(
+    args: argparse.Namespace,
+    started: list[servers.Server],
+    corpus: tuple[list[bytes], Path],
+    scratch: Path,
+    answered: dict[str, int],
+    load_average: list[tuple[float, float, float]],
+) -> list[load.LoadResult]:
+    """A warm-up, then every connection count for every server in turn, the order reversed each round."""
+    bodies, bodies_file = corpus
+    mean = sum(map(len, bodies)) / len(bodies)
+    for server in started:  # not recorded: connections, the producer's first batches
+        signed = sign(scratch / "signed.tsv", bodies, MOST_PER_S * 2, time.time())
+        answered[server.name] += run(server, (bodies_file, signed), 32, 2, mean).accepted
+    results = []
+    for number in range(args.rounds):
+        for connections in args.connections:
+            # Signed afresh for each connection count (the timestamps must be recent); each server gets the
+            # same requests once, into a topic of its own.
+            signed = sign(scratch / "signed.tsv", bodies, MOST_PER_S * args.seconds, time.time())
+            for server in started if number % 2 == 0 else started[::-1]:
+                result = run(server, (bodies_file, signed), connections, args.seconds, mean)
+                result.round = number
+                results.append(result)
+                answered[server.name] += result.accepted
+                if result.requests > MOST_PER_S * args.seconds * 0.9:
+                    raise SystemExit(f"bench.peer: {server.name} nearly ran out of signed requests (MOST_PER_S)")
+                print(
+                    f"bench.peer: round {number} {server.name:<12} c={connections:<4} {_line(result)}", file=sys.stderr
+                )
+        load_average.append(os.getloadavg())
+    return results
 
 
 def summary(results: list[load.LoadResult], names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
@@ -258,14 +278,35 @@ def table(figures: dict[str, Any]) -> list[str]:
     names = list(figures["peak_rss_mb"])
     lines = ["| connections | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
     for connections, row in figures["summary"].items():
-        cells = [
-            f"{c['req_per_s']:,} ({c['req_per_s_min']:,}-{c['req_per_s_max']:,}) / {c['p99_ms']} / {c['cpu_s_per_1k']:.3f}"
-            for c in (row[name] for name in names)
-        ]
+        cells = [_cell(row[name]) for name in names]
         lines.append(f"| {connections} | " + " | ".join(cells) + " |")
-    peaks = " | ".join(f"{p['largest_process']:.0f} ({p['all_processes']:.0f})" for p in figures["peak_rss_mb"].values())
+    peaks = " | ".join(
+        f"{p['largest_process']:.0f} ({p['all_processes']:.0f})" for p in figures["peak_rss_mb"].values()
+    )
     lines.append(f"| peak RSS MiB, largest process (all) | {peaks} |")
     return lines
+
+
+def _cell(figures: dict[str, float]) -> str:
+    rates = f"{figures['req_per_s']:,.0f} ({figures['req_per_s_min']:,.0f}-{figures['req_per_s_max']:,.0f})"
+    return f"{rates} / {figures['p99_ms']} / {figures['cpu_s_per_1k']:.3f}"
+
+
+def round_ratios(results: list[load.LoadResult], names: list[str]) -> dict[str, dict[str, list[float]]]:
+    """Each receiver's req/s over the bridge's in the same round and at the same connections."""
+    rate = {(r.server, r.connections, r.round): r.accepted_per_s for r in results}
+    out: dict[str, dict[str, list[float]]] = {}
+    for name in names[1:]:
+        out[name] = {
+            str(c): [round(rate[name, c, n] / rate[BRIDGE, c, n], 2) for n in sorted({r.round for r in results})]
+            for c in sorted({r.connections for r in results})
+        }
+    return out
+
+
+def _kafka_check(topic: str, answered: int) -> dict[str, int]:
+    records = record_count(topic)
+    return {"answered_2xx": answered, "records": records, "missing": max(0, answered - records)}
 
 
 def _rss(server: servers.Server) -> dict[str, float]:
