@@ -21,6 +21,7 @@ from prometheus_client import disable_created_metrics
 
 from receiver.app import create_app
 from receiver.errors import ConfigError
+from receiver.protocol import HttpProtocol
 from receiver.registry.keyring import load_keyring
 from receiver.settings import load_settings
 from receiver.sources import load_sources
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        # uvicorn's httptools protocol, with each response's head and body sent together (protocol.py).
+        http=HttpProtocol,
         # One line per request costs more than the request; the metrics count them instead.
         access_log=False,
         # Nothing here reads the client address; X-Forwarded-* parsing would only cost time.

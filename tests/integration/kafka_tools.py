@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from consumers.metrics import Outcome
 from consumers.retries import failure_record, now_ms
 from receiver.app import Receiver
+from receiver.protocol import HttpProtocol
 from receiver.sources import Source
 from receiver.tracing import Tracing
 from schemas import Envelope
@@ -155,7 +156,10 @@ async def committed_lag(bootstrap: str, group: str, topics: Sequence[str], *, pa
 async def serving(app: Receiver) -> AsyncIterator[str]:
     """Run the app under a real uvicorn server on loopback; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False)
+    # The protocol `python -m receiver` serves with (receiver/protocol.py).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, http=HttpProtocol, lifespan="on", log_config=None, access_log=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     loop = asyncio.get_running_loop()
