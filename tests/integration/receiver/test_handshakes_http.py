@@ -336,6 +336,10 @@ async def test_registry_sources_answer_handshakes_and_keep_a_captured_secret_acr
             "add", "--provider", "okta", "--secret-env", "SOURCE_SECRET", "--verify-token-stdin", stdin="t", expect=2
         )
         await commands.applied_everywhere()
+        listed = {row["id"]: row for row in orjson.loads(commands.command("list", "--json"))}
+        assert listed[local["asana"].name]["state"] == "enabled, waiting for its handshake's secret"
+        assert listed[local["asana"].name]["secrets"] == 0
+        assert [listed[local[p].name]["verify_token"] for p in ("whatsapp", "twitter")] == [True, False]
 
         answered = 0
         for provider in HOLDING:
@@ -402,6 +406,9 @@ async def test_registry_sources_answer_handshakes_and_keep_a_captured_secret_acr
     url = f"http://127.0.0.1:{env['RECEIVER_PORT']}"
     with receiver_process(env, log) as supervisor:
         await wait_ready(supervisor, url, log, timeout_s=60)
+        # Ready is one worker's answer: the other may still be reading the registry (a 503 to retry).
+        commands.url = url
+        await commands.applied_everywhere()
         event = sample_sender.sign(asana, None, None, time.time())
         assert {r.status_code for r in await _spread(url, asana.name, event)} == {202}
         refused = await _spread(url, asana.name, sample_sender.handshake(other, None, time.time()))
