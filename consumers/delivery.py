@@ -74,6 +74,7 @@ class Delivery:
         self._retry_backoff_ms = retry_backoff_ms
         self._processed: dict[tuple[str, Outcome, str], Counter] = {}
         self._duplicate_counters: dict[str, Counter] = {}
+        self._batchable: dict[tuple[str, str], bool] = {}
 
     async def deliver(self, item: Decoded | Invalid, *, revoked: Callable[[], bool]) -> Outcome | None:
         """Handle one record; its outcome (counted per handler), or None when `revoked()` turned true first (it was
@@ -90,8 +91,12 @@ class Delivery:
         if not isinstance(item, Decoded):
             return False
         event = item.event
-        handlers = self.runner.registry.handlers_for(event.provider, event.type)
-        return all(handler.concurrency is None and handler.rate is None for handler in handlers)
+        found = self._batchable.get((event.provider, event.type))
+        if found is None:
+            handlers = self.runner.registry.handlers_for(event.provider, event.type)
+            found = all(handler.concurrency is None and handler.rate is None for handler in handlers)
+            self._batchable[(event.provider, event.type)] = found
+        return found
 
     async def deliver_all(
         self, items: Sequence[Decoded], *, revoked: Callable[[], bool], resolved: Callable[[Decoded], None]

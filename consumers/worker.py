@@ -284,7 +284,7 @@ class Worker:
         # (`Delivery.deliver_all`: no task per record); the others keep their key's order through its lane.
         lanes = [_lane(item) for _, item in fetched]
         repeated = {lane for lane, count in collections.Counter(lanes).items() if count > 1}
-        batches: dict[PartitionState, list[Decoded]] = {}
+        batches: dict[PartitionState, tuple[list[Decoded], list[Hashable]]] = {}
         for (state, item), lane in zip(fetched, lanes, strict=True):
             if (
                 self._tracing is None
@@ -294,16 +294,18 @@ class Worker:
             ):
                 assert isinstance(item, Decoded)
                 self._lanes.hold(lane)
-                batches.setdefault(state, []).append(item)
+                items, held = batches.setdefault(state, ([], []))
+                items.append(item)
+                held.append(lane)
             else:
                 self._lanes.submit(lane, partial(self._job, state, item))
-        for state, items in batches.items():
+        for state, (items, held) in batches.items():
             task = asyncio.create_task(self._batch(state, items))
             # Running from now on, for a revocation's drain: it waits for the batch, or cancels it after the grace.
             state.running.add(task)
             task.add_done_callback(state.running.discard)
             # A callback, not a `finally`: a task cancelled before it started never runs its body.
-            task.add_done_callback(partial(self._batch_over, items))
+            task.add_done_callback(partial(self._batch_over, items, held))
 
     async def _batch(self, state: PartitionState, items: list[Decoded]) -> None:
         await self._delivery.deliver_all(items, revoked=lambda: state.revoked, resolved=partial(self._resolved, state))
@@ -313,12 +315,12 @@ class Worker:
         if state.in_flight < self._max_batch:
             self._drained.set()
 
-    def _batch_over(self, items: list[Decoded], task: asyncio.Task[None]) -> None:
+    def _batch_over(self, items: list[Decoded], held: list[Hashable], task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("a batch of %d records failed", len(items), exc_info=task.exception())
-        for item in items:
-            self._lanes.release(_lane(item))
-            self._inflight_bytes -= _size(item.record)
+        for lane in held:
+            self._lanes.release(lane)
+        self._inflight_bytes -= sum(_size(item.record) for item in items)
 
     async def _job(self, state: PartitionState, item: Decoded | Invalid) -> None:
         try:
