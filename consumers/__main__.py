@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from redis.asyncio.connection import parse_url
 
+from consumers.connection import pack_linearly
 from consumers.dryrun import dry_run
 from consumers.errors import ConfigError, StartupError
 from consumers.idempotency import Client, IdempotencyStore
@@ -196,8 +197,8 @@ def redis_client(settings: Settings) -> Client:
             **options,
         )
         master: redis.asyncio.Redis = sentinel.master_for(settings.redis_sentinel_master)
-        return master
-    return redis.asyncio.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        return pack_linearly(master)
+    return pack_linearly(redis.asyncio.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s))
 
 
 def tune_gc() -> None:

@@ -14,6 +14,7 @@ per node).
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -117,6 +118,8 @@ class _Event:
     digest: bytes
 
 
+# Claimed and completed within moments of each other (a batch's two calls): parsed and hashed once for both.
+@functools.lru_cache(maxsize=16_384)
 def _event(key: str) -> _Event:
     # The inverse of `claim_key`: group and provider names hold no ':' or '}' (settings check them).
     tag, _, event_id = key[len(KEY_PREFIX) + 1 :].partition("}:")
