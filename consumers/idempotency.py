@@ -311,6 +311,12 @@ class IdempotencyStore:
         except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError) as exc:
             # RedisClusterException (SlotNotCoveredError: a slot without a master, for now) is no RedisError.
             raise StoreUnavailable(f"Redis did not take the call: {_reason(exc)}") from exc
+        except RuntimeError as exc:
+            # uvloop refuses a write to a connection another call's failure has just closed ("the handler is
+            # closed", seen while a cluster master fails over), where asyncio's own loop drops it: an outage too.
+            if "closed" not in str(exc):
+                raise
+            raise StoreUnavailable("Redis is unavailable: a connection closed under the call") from exc
 
     async def _evalsha(self, script: _Script, calls: list[list[EncodableT]]) -> list[list[int]]:
         # A single Redis gets one call; a cluster one call per slot, pipelined to each node at once.
