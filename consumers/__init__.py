@@ -22,8 +22,9 @@ The path of one record, from fetch to commit, module by module:
 9. `partitions`: per partition, the first offset not dealt with yet, which is what gets committed.
 
 Beside the path: `__main__` (run, replay, dry run), `settings`, `errors` (the error tree, and waiting out an
-outage), `connection` (the Redis client's connections, packing a command in one join), `metrics`, `tracing`, `replay` (dead letters through the handlers again), `dryrun` (what the group would
-run, changing nothing), and handler modules of our own: `forward` (posts each event on, signed) and `examples`.
+outage), `connection` (the Redis client's connections, packing a command in one join), `metrics`, `tracing`,
+`replay` (dead letters through the handlers again), `dryrun` (what the group would run, changing nothing), and
+handler modules of our own: `forward` (posts each event on, signed) and `examples`.
 `Worker.from_settings` puts a worker together.
 """
 
