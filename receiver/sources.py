@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import re
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from receiver.errors import ConfigError, HandshakeRefused
 from receiver.settings import describe_validation_error
@@ -84,6 +85,18 @@ _SOURCE_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
 _TOPIC_NAME = r"[A-Za-z0-9._-]{1,249}"
 _HEADER_NAME = r"^[A-Za-z0-9-]{1,128}$"
 _FIELD_PATH = r"^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$"
+_PUBLIC_URL_FORM = re.compile(r"https?://[^\s]{1,2000}")
+
+
+def _check_public_url(value: str) -> str:
+    if _PUBLIC_URL_FORM.fullmatch(value) is None:
+        raise ValueError("must be an http:// or https:// URL of at most 2000 characters more, without spaces")
+    return value
+
+
+# Matched by Python's re rather than as a pydantic pattern: the Rust regex engine expands `{1,2000}` of a
+# Unicode class into a validator of ~8 MiB, held by every receiver process (docs/performance.md).
+PublicUrl = Annotated[str, AfterValidator(_check_public_url)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +206,7 @@ class _SourceEntry(BaseModel):
     provider: Annotated[str, Field(pattern=f"^{_SOURCE_NAME}$")] | None = None
     topic: Annotated[str, Field(pattern=f"^{_TOPIC_NAME}$")] | None = None
     secrets_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
-    public_url: Annotated[str, Field(pattern=r"^https?://[^\s]{1,2000}$")] | None = None
+    public_url: PublicUrl | None = None
     cloudevents: Mode = "binary"
     header: Annotated[str, Field(pattern=_HEADER_NAME)] | None = None
     prefix: Annotated[str, Field(max_length=64)] | None = None

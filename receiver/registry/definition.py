@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from receiver.metrics import REGISTRY_SOURCE_LABEL
 from receiver.registry.keyring import Keyring
-from receiver.sources import Source, registry_source
+from receiver.sources import PublicUrl, Source, registry_source
 from schemas.records import Mode
 
 # A source id is one URL path segment (as a file source's name); a tenant name follows the same rule, so it
@@ -71,7 +71,7 @@ class SourceDefinition(BaseModel):
     tenant: Name | None = None
     provider: Name
     topic: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")] | None = None
-    public_url: Annotated[str, Field(pattern=r"^https?://[^\s]{1,2000}$")] | None = None
+    public_url: PublicUrl | None = None
     cloudevents: Mode = "binary"
     enabled: bool = True
     rate_per_s: float | None = Field(None, gt=0, le=MAX_RATE_PER_S)

@@ -49,7 +49,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from receiver.errors import (
     BadRequest,
@@ -91,12 +91,22 @@ HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,128}$")]
 # "const:<text>".
 _PATH = r"[A-Za-z0-9_@$-]{1,64}(\.[A-Za-z0-9_@$-]{1,64}){0,7}"
 _KEYS = r"[A-Za-z0-9_-]{1,64}(\|[A-Za-z0-9_-]{1,64}){0,7}"
-FieldSource = Annotated[
-    str,
-    Field(
-        pattern=rf"^(header:[A-Za-z0-9-]{{1,128}}|body:{_PATH}|present:{_PATH}(\|{_PATH}){{0,31}}|each:{_PATH}:{_KEYS}|const:[!-~]{{1,128}})$"
-    ),
-]
+_FIELD_SOURCE = re.compile(
+    rf"header:[A-Za-z0-9-]{{1,128}}|body:{_PATH}|present:{_PATH}(\|{_PATH}){{0,31}}|each:{_PATH}:{_KEYS}|const:[!-~]{{1,128}}"
+)
+
+
+def _field_source(value: str) -> str:
+    if _FIELD_SOURCE.fullmatch(value) is None:
+        raise ValueError(
+            f"must be header:, body:, present:, each: or const: with a valid name (pattern {_FIELD_SOURCE.pattern})"
+        )
+    return value
+
+
+# Matched by Python's re rather than as a pydantic pattern: the Rust regex engine expands the bounded
+# repetitions into a validator of ~8 MiB, held by every receiver process (docs/performance.md).
+FieldSource = Annotated[str, AfterValidator(_field_source)]
 # The type of a batch whose events are of several types ("each:"): one record per delivery, so no single
 # event type would be true of it; a consumer routes it by this and reads every event.
 MIXED_BATCH_TYPE = "batch"
