@@ -36,11 +36,10 @@ from receiver.sources import Source, load_sources, public_url_env_name, secret_e
 from receiver.verify import KeyedScheme, Signing
 from receiver.verify.providers import BUILT_IN_PROVIDERS, SPECS, URL_SIGNING_PROVIDERS, scheme_for
 from tests import keyed_signing as keyed
+from tests.keyed_sources import keyed_sources, serve_keys
 from tests.keyserver import KeyServer, running_key_server, signing_certificate
 from tests.repository import ROOT
 from tests.unit.receiver.verify.cases import CASES, Case
-from tests.unit.receiver.verify.test_keyed_providers import SECRETS as KEYED_SECRETS
-from tests.unit.receiver.verify.test_keyed_providers import schemes as keyed_schemes
 
 TOLERANCE_S = 300
 Request = tuple[bytes, dict[bytes, bytes]]
@@ -199,23 +198,17 @@ PLAID_ROTATED, PLAID_FOREIGN = ec.generate_private_key(ec.SECP256R1()), ec.gener
 
 
 def _serve_keys(server: KeyServer) -> None:
-    server.routes.clear()
-    server.serve(keyed.SNS_CERT_PATH, signing_certificate(keyed.AWS_KEY, "sns.amazonaws.com"))
+    serve_keys(server)
     server.serve(SNS_SECOND_CERT_PATH, signing_certificate(AWS_ROTATED, "sns.amazonaws.com"))
-    server.serve(keyed.PAYPAL_CERT_PATH, signing_certificate(keyed.PAYPAL_KEY, "messageverificationcerts.paypal.com"))
     server.serve(PAYPAL_SECOND_CERT_PATH, signing_certificate(PAYPAL_ROTATED, "messageverificationcerts.paypal.com"))
     certs = {"g1": signing_certificate(keyed.GOOGLE_KEY, "accounts.google.com")}
     certs["g2"] = signing_certificate(keyed.GOOGLE_ROTATED, "accounts.google.com")
     server.serve(keyed.GOOGLE_CERTS_PATH, keyed.google_certs(certs))
-    server.serve(
-        keyed.PLAID_KEY_PATH, orjson.dumps({"key": keyed.plaid_jwk(keyed.PLAID_KEY, "k1"), "request_id": "r1"})
-    )
 
 
 def _keyed(server: KeyServer, provider: str) -> Party:
     def source(rotated: bool) -> Source:
-        scheme = keyed_schemes(server)[provider]
-        return Source(name=provider, scheme=scheme, secrets=KEYED_SECRETS[provider], topic=f"webhooks.{provider}")
+        return keyed_sources(server)[provider]
 
     def sign(signer: Signer, now: float) -> Request:
         if provider == "sns":

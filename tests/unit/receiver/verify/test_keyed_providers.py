@@ -25,7 +25,7 @@ from receiver.app import create_app
 from receiver.errors import ConfigError, KeyUnavailable
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources
-from receiver.verify import PayPalScheme, PlaidScheme, PubSubScheme, Scheme, SnsScheme
+from receiver.verify import PayPalScheme, PlaidScheme, PubSubScheme, SnsScheme
 from receiver.verify.keys import KeyCache
 from receiver.verify.parsing import fallback_event_id
 from schemas import Envelope
@@ -56,6 +56,7 @@ from tests.keyed_signing import (
     sns_body,
     sns_headers,
 )
+from tests.keyed_sources import keyed_sources, serve_keys
 from tests.keyserver import KeyServer, running_key_server, signing_certificate
 
 
@@ -66,40 +67,14 @@ def server() -> Iterator[KeyServer]:
 
 @pytest.fixture(autouse=True)
 def _fresh_routes(server: KeyServer) -> None:
-    server.routes.clear()
+    serve_keys(server)
     server.seen.clear()
-    server.serve(SNS_CERT_PATH, signing_certificate(AWS_KEY, "sns.amazonaws.com"))
-    server.serve(PAYPAL_CERT_PATH, signing_certificate(PAYPAL_KEY, "messageverificationcerts.paypal.com"))
-    server.serve(GOOGLE_CERTS_PATH, google_certs({"g1": signing_certificate(GOOGLE_KEY, "accounts.google.com")}))
-    server.serve(PLAID_KEY_PATH, orjson.dumps({"key": plaid_jwk(PLAID_KEY, "k1"), "request_id": "r1"}))
-
-
-def schemes(server: KeyServer, **fetcher_options: float) -> dict[str, Scheme]:
-    fetcher = server.fetcher(**fetcher_options)  # type: ignore[arg-type]
-    return {
-        "sns": SnsScheme(fetcher=fetcher),
-        "paypal": PayPalScheme(fetcher=fetcher),
-        "plaid": PlaidScheme(fetcher=fetcher, environments={"production": server.url("")}),
-        "pubsub": PubSubScheme(fetcher=fetcher, certs_url=server.url(GOOGLE_CERTS_PATH)),
-    }
-
-
-SECRETS = {
-    "sns": (SNS_TOPIC.encode(),),
-    "paypal": (WEBHOOK_ID.encode(),),
-    "plaid": (b"client-1:plaid-secret-1",),
-    "pubsub": (f"{AUDIENCE}|push@agents-prod.iam.gserviceaccount.com".encode(),),
-}
 
 
 @contextlib.asynccontextmanager
 async def serving(server: KeyServer, **fetcher_options: float) -> AsyncIterator[App]:
     """The receiver with the four keyed sources, fetching their keys from `server` only."""
-    sources = {
-        name: Source(name=name, scheme=scheme, secrets=SECRETS[name], topic=f"webhooks.{name}")
-        for name, scheme in schemes(server, **fetcher_options).items()
-    }
-    async with recording_app(sources) as app:
+    async with recording_app(keyed_sources(server, **fetcher_options)) as app:
         yield app
 
 
