@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from receiver.sources import load_sources
+from receiver.verify import HmacScheme
 from receiver.verify.adyen import sign_body
 from receiver.verify.parsing import fallback_event_id
 from tests.fakes import App, recording_app
@@ -45,6 +46,17 @@ from tests.signing import (
 
 Request = tuple[bytes, dict[str, str]]
 
+# The generic scheme as a made-up provider, Acme, configures it: a base64 digest without prefix of the
+# delivery id, a millisecond timestamp and the body; tests change a convention with `dataclasses.replace`.
+ACME_HMAC = HmacScheme(
+    header="X-Acme-Signature",
+    prefix="",
+    encoding="base64",
+    timestamp_header="X-Acme-Timestamp",
+    timestamp_unit="ms",
+    signed_content="{id}:{timestamp}:{body}",
+    id_header="X-Acme-Id",
+)
 TWILIO_URL = "https://hooks.example.com/webhooks/twilio?tenant=7"
 SQUARE_URL = "https://hooks.example.com/webhooks/square"
 HUBSPOT_URL = "https://hooks.example.com/webhooks/hubspot"
@@ -94,6 +106,38 @@ class Case:
     env_value: Callable[[Any], str] = hmac_env
     extra_env: Mapping[str, str] = field(default_factory=dict)
     tamper: Callable[[bytes, dict[str, str]], Request] = _flip_middle_byte
+
+
+def _standard(
+    provider: str, body: bytes, message_id: str, event_type: str, *, svix_names: bool = False, prefix: str = "whsec_"
+) -> Case:
+    """A Standard Webhooks provider's case: `body` sent as message `message_id` (under Svix's header names where
+    the provider sends those), its secret and the other one written with the provider's `prefix`."""
+    return Case(
+        provider,
+        provider,
+        lambda key, ts: (body, standard_headers(body, key, message_id, ts, svix_names=svix_names)),
+        f"{prefix}MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        f"{prefix}b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
+        message_id,
+        event_type,
+        timed=True,
+    )
+
+
+def _twilio(label: str, body: bytes, event_type: str, *, form: bool = True) -> Case:
+    """A Twilio request to TWILIO_URL: a form (its fields signed with the URL) or JSON (its body's digest)."""
+    return Case(
+        label,
+        "twilio",
+        lambda key, ts: (body, twilio_headers(TWILIO_URL, body, key, form=form)),
+        "twilio-auth-token",
+        "other-auth-token",
+        "it-1",
+        event_type,
+        timed=False,
+        extra_env={"WEBHOOK_PUBLIC_URL_TWILIO": TWILIO_URL},
+    )
 
 
 def _json(value: object) -> bytes:
@@ -216,54 +260,20 @@ CASES = [
         "slash_command",
         timed=True,
     ),
-    Case(
+    _standard(
         "standardwebhooks",
-        "standardwebhooks",
-        lambda key, ts: (
-            b'{"type":"invoice.paid","timestamp":"2026-11-26T17:00:00Z","data":{"id":"in_1"}}',
-            standard_headers(
-                b'{"type":"invoice.paid","timestamp":"2026-11-26T17:00:00Z","data":{"id":"in_1"}}', key, "msg_2Kx", ts
-            ),
-        ),
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
+        b'{"type":"invoice.paid","timestamp":"2026-11-26T17:00:00Z","data":{"id":"in_1"}}',
         "msg_2Kx",
         "invoice.paid",
-        timed=True,
     ),
-    Case(
-        "svix",
-        "svix",
-        lambda key, ts: (
-            b'{"type":"user.created","data":{"id":"u_1"}}',
-            standard_headers(b'{"type":"user.created","data":{"id":"u_1"}}', key, "msg_svix1", ts, svix_names=True),
-        ),
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
-        "msg_svix1",
-        "user.created",
-        timed=True,
-    ),
-    Case(
+    _standard("svix", b'{"type":"user.created","data":{"id":"u_1"}}', "msg_svix1", "user.created", svix_names=True),
+    _standard(
         "clerk",
-        "clerk",
-        lambda key, ts: (
-            b'{"data":{"id":"user_29w83sxmDNGwOuEthce5gg56FcC"},"object":"event","type":"user.created",'
-            b'"timestamp":1654012591835}',
-            standard_headers(
-                b'{"data":{"id":"user_29w83sxmDNGwOuEthce5gg56FcC"},"object":"event","type":"user.created",'
-                b'"timestamp":1654012591835}',
-                key,
-                "msg_clerk1",
-                ts,
-                svix_names=True,
-            ),
-        ),
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
+        b'{"data":{"id":"user_29w83sxmDNGwOuEthce5gg56FcC"},"object":"event","type":"user.created",'
+        b'"timestamp":1654012591835}',
         "msg_clerk1",
         "user.created",
-        timed=True,
+        svix_names=True,
     ),
     Case(
         "shopify",
@@ -278,35 +288,12 @@ CASES = [
         "orders/create",
         timed=False,
     ),
-    Case(
-        "twilio-form",
-        "twilio",
-        lambda key, ts: (
-            b"MessageSid=SM1&MessageStatus=delivered&To=%2B15551230000&Body=",
-            twilio_headers(TWILIO_URL, b"MessageSid=SM1&MessageStatus=delivered&To=%2B15551230000&Body=", key),
-        ),
-        "twilio-auth-token",
-        "other-auth-token",
-        "it-1",
-        "message.delivered",
-        timed=False,
-        extra_env={"WEBHOOK_PUBLIC_URL_TWILIO": TWILIO_URL},
-    ),
-    Case(
+    _twilio("twilio-form", b"MessageSid=SM1&MessageStatus=delivered&To=%2B15551230000&Body=", "message.delivered"),
+    _twilio(
         "twilio-json",
-        "twilio",
-        lambda key, ts: (
-            b'{"type":"com.twilio.messaging.inbound-message.received","data":{}}',
-            twilio_headers(
-                TWILIO_URL, b'{"type":"com.twilio.messaging.inbound-message.received","data":{}}', key, form=False
-            ),
-        ),
-        "twilio-auth-token",
-        "other-auth-token",
-        "it-1",
+        b'{"type":"com.twilio.messaging.inbound-message.received","data":{}}',
         "com.twilio.messaging.inbound-message.received",
-        timed=False,
-        extra_env={"WEBHOOK_PUBLIC_URL_TWILIO": TWILIO_URL},
+        form=False,
     ),
     Case(
         "paddle",
@@ -536,37 +523,10 @@ CASES = [
         "jira:issue_updated",
         timed=False,
     ),
-    Case(
-        "resend",
-        "resend",
-        lambda key, ts: (RESEND_EVENT, standard_headers(RESEND_EVENT, key, "msg_resend1", ts, svix_names=True)),
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
-        "msg_resend1",
-        "email.delivered",
-        timed=True,
-    ),
-    Case(
-        "replicate",
-        "replicate",
-        lambda key, ts: (REPLICATE_EVENT, standard_headers(REPLICATE_EVENT, key, "msg_replicate1", ts)),
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
-        "msg_replicate1",
-        "succeeded",
-        timed=True,
-    ),
-    Case(
-        "brex",
-        "brex",
-        lambda key, ts: (BREX_EVENT, standard_headers(BREX_EVENT, key, "msg_brex1", ts)),
-        # Brex's API returns the secret as bare base64 (no whsec_ prefix).
-        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
-        "msg_brex1",
-        "EXPENSE_PAYMENT_UPDATED",
-        timed=True,
-    ),
+    _standard("resend", RESEND_EVENT, "msg_resend1", "email.delivered", svix_names=True),
+    _standard("replicate", REPLICATE_EVENT, "msg_replicate1", "succeeded"),
+    # Brex's API returns the secret as bare base64 (no whsec_ prefix).
+    _standard("brex", BREX_EVENT, "msg_brex1", "EXPENSE_PAYMENT_UPDATED", prefix=""),
     Case(
         "telnyx",
         "telnyx",
@@ -588,26 +548,8 @@ ANTHROPIC_EVENT = (
     b'"id":"sesn_01","organization_id":"org_01","workspace_id":"wrkspc_01"}}'
 )
 CASES += [
-    Case(
-        "openai",
-        "openai",
-        lambda key, ts: (OPENAI_EVENT, standard_headers(OPENAI_EVENT, key, "wh_685343a1", ts)),
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
-        "wh_685343a1",
-        "response.completed",
-        timed=True,
-    ),
-    Case(
-        "anthropic",
-        "anthropic",
-        lambda key, ts: (ANTHROPIC_EVENT, standard_headers(ANTHROPIC_EVENT, key, "msg_anthropic1", ts)),
-        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        "whsec_b3RoZXItc2VjcmV0LWtleS0xMjM0NQ==",
-        "msg_anthropic1",
-        "session.status_idled",
-        timed=True,
-    ),
+    _standard("openai", OPENAI_EVENT, "wh_685343a1", "response.completed"),
+    _standard("anthropic", ANTHROPIC_EVENT, "msg_anthropic1", "session.status_idled"),
 ]
 ADYEN_KEY, ADYEN_OTHER = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056", "00" * 32
 
