@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import orjson
@@ -14,6 +15,7 @@ from receiver.sources import Source, load_sources, secret_env_name
 from receiver.verify import DiscordScheme, GitHubScheme, HmacScheme, StripeScheme
 from receiver.verify.base import Headers
 from schemas.payloads import payload_model
+from tests.unit.receiver.verify.cases import ACME_HMAC
 
 NOW = time.time()
 
@@ -41,13 +43,9 @@ def test_a_generic_hmac_sample_verifies_with_a_fresh_id_each_time() -> None:
 
 
 def test_a_custom_hmac_source_is_signed_with_its_own_conventions() -> None:
-    scheme = HmacScheme(
-        header="X-Acme-Signature",
-        prefix="",
+    scheme = dataclasses.replace(
+        ACME_HMAC,
         algorithm="sha512",
-        encoding="base64",
-        timestamp_header="X-Acme-Timestamp",
-        timestamp_unit="ms",
         signed_content="{timestamp}.{id}.{body}",
         id_header="X-Acme-Event",
         type_header="X-Acme-Kind",

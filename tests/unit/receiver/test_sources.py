@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from receiver.errors import ConfigError
 from receiver.sources import load_sources, secret_env_name
 from receiver.verify import HmacScheme, SlackScheme, StripeScheme, TwilioScheme
 from receiver.verify.providers import BUILT_IN_PROVIDERS, SPECS, scheme_for
+from tests.unit.receiver.verify.cases import ACME_HMAC
 
 
 def load(environ: dict[str, str], sources_file: Path | None = None) -> dict[str, object]:
@@ -200,25 +202,17 @@ def test_generic_hmac_options_from_the_file(tmp_path: Path) -> None:
 [sources.acme]
 provider = "hmac"
 header = "X-Acme-Signature"
-prefix = "v1="
+prefix = ""
+encoding = "base64"
 timestamp_header = "X-Acme-Timestamp"
 timestamp_unit = "ms"
-signed_content = "{timestamp}.{body}"
-id_header = "X-Acme-Delivery"
+signed_content = "{id}:{timestamp}:{body}"
+id_header = "X-Acme-Id"
 type_field = "event.kind"
 """
     )
     sources = load_sources({"WEBHOOK_SECRET_ACME": "k"}, sources_file=path, tolerance_s=60)
-    assert sources["acme"].scheme == HmacScheme(
-        header="X-Acme-Signature",
-        prefix="v1=",
-        timestamp_header="X-Acme-Timestamp",
-        timestamp_unit="ms",
-        signed_content="{timestamp}.{body}",
-        id_header="X-Acme-Delivery",
-        type_field="event.kind",
-        tolerance_s=60,
-    )
+    assert sources["acme"].scheme == dataclasses.replace(ACME_HMAC, type_field="event.kind", tolerance_s=60)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ Malformed inputs must raise our `SignatureError` and nothing else: any other exc
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -45,6 +46,7 @@ from receiver.verify.base import Headers
 from receiver.verify.parsing import fallback_event_id
 from receiver.verify.providers import scheme_for
 from tests.signing import github_headers, hmac_headers, pagerduty_headers, slack_headers, stripe_headers, twitch_headers
+from tests.unit.receiver.verify.cases import ACME_HMAC
 
 NOW = 1_795_000_000.0
 BODY = b'{"id":"evt_123","object":"event","type":"payment_intent.succeeded","created":1795000000}'
@@ -268,16 +270,7 @@ def test_missing_signature_header_is_a_signature_error(scheme: HmacScheme | GitH
 def test_hmac_with_a_signed_timestamp_and_template() -> None:
     import base64
 
-    scheme = HmacScheme(
-        header="X-Acme-Signature",
-        prefix="",
-        encoding="base64",
-        timestamp_header="X-Acme-Timestamp",
-        timestamp_unit="ms",
-        signed_content="{id}:{timestamp}:{body}",
-        id_header="X-Acme-Id",
-        type_field="event.kind",
-    )
+    scheme = dataclasses.replace(ACME_HMAC, type_field="event.kind")
     body = b'{"event":{"kind":"order.paid"}}'
     stamp = str(int(NOW * 1000)).encode()
     digest = base64.b64encode(hmac.new(b"k", b"d-1:" + stamp + b":" + body, hashlib.sha256).digest())
