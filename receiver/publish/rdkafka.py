@@ -4,8 +4,8 @@ librdkafka batches, retries and talks to the brokers in its own C threads, so th
 HTTP only hands records over (`produce` copies them into librdkafka's queue) and settles futures. One
 task on the loop polls for delivery reports, every millisecond while records are in flight and seldom
 when none are, and settles the futures of a poll together; it also fails the records whose ack is
-overdue, instead of a timer per request. A thread of its own polling instead took the GIL back and forth
-for every report and woke the loop once more per poll (docs/performance.md). The only module of the
+overdue, instead of a timer per request. A thread of its own polling instead cost as much CPU, with a GIL
+hand-off per report and joins at stop and at a rebuild (docs/performance.md). The only module of the
 receiver importing confluent_kafka.
 """
 
