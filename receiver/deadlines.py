@@ -1,7 +1,7 @@
 """One timer for every body being read: each request's body read is bounded without a timer of its own.
 
-`asyncio.timeout` arms and cancels a loop timer on every use, which cost about as much as the rest of the
-body read on the hot path (docs/performance.md). Every read here has the same limit, so reads fall due in
+`asyncio.timeout` arms and cancels a loop timer on every use, about 40% of the body read's cost on the hot
+path (docs/performance.md). Every read here has the same limit, so reads fall due in
 the order they start: one timer, armed for the oldest read still going, cancels the tasks whose deadline
 passed, and `overdue` tells such a cancellation from any other (a shutdown's), as `asyncio.timeout` does.
 
