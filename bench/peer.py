@@ -77,7 +77,7 @@ def bridge_config(path: Path, port: int, topic: str) -> Path:
     }
     verification = {"type": "svix", "endpoint_secret": SECRET}
     config = {
-        "log_level": "warn",
+        "log_level": "info",  # its least: no line per request
         "http_listen_address": f"127.0.0.1:{port}",
         "receivers": [
             {
