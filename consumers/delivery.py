@@ -8,6 +8,10 @@
    succeeded: mark `done`. A failure: release the claim, then send the record to the retry topic with
    backoff, or once a failed handler has no attempt left to the DLQ, and wait for Kafka's ack before the
    record counts as dealt with.
+
+`deliver` takes one record through these steps; `deliver_all` a batch of records of distinct events, with one
+claim call for all, its handlers run by a few tasks rather than one per record, and their `done` marks sent
+together; any record of it that needs more than that (held elsewhere, failed, a claim lost) goes on alone.
 """
 
 from __future__ import annotations
