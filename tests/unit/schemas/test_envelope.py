@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pytest
@@ -13,25 +14,16 @@ RECEIVED = datetime(2026, 11, 26, 12, 30, 15, 123456, tzinfo=UTC)
 
 def test_receiver_bytes_equal_model_bytes() -> None:
     payload = {"id": "evt_1", "data": {"n": 1, "list": [1, 2]}}
-    fast = encode_envelope(
-        id="evt_1",
-        source="stripe",
-        provider="stripe",
-        type="charge.succeeded",
-        received_at=RECEIVED,
-        occurred_at=None,
-        payload_json=orjson.dumps(payload),
-        headers={"user-agent": "Stripe/1.0"},
-    )
-    model = Envelope(
-        id="evt_1",
-        source="stripe",
-        provider="stripe",
-        type="charge.succeeded",
-        received_at=RECEIVED,
-        payload=payload,
-        headers={"user-agent": "Stripe/1.0"},
-    )
+    fields: dict[str, Any] = {
+        "id": "evt_1",
+        "source": "stripe",
+        "provider": "stripe",
+        "type": "charge.succeeded",
+        "received_at": RECEIVED,
+        "headers": {"user-agent": "Stripe/1.0"},
+    }
+    fast = encode_envelope(**fields, occurred_at=None, payload_json=orjson.dumps(payload))
+    model = Envelope(**fields, payload=payload)
     assert fast == model.to_bytes()
     assert Envelope.from_bytes(fast) == model
     assert b'"received_at":"2026-11-26T12:30:15.123456Z"' in fast
