@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import hashlib
-import hmac
 import os
 import shutil
 import statistics
@@ -40,12 +38,13 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bench import load, servers, topics
 from bench.corpus import github_samples, mean_size
+from primitives.standardwebhooks import SECRET_PREFIX, signature, signed_headers
 
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
 CONNECTIONS = (32, 64, 128)
 # A throwaway Svix endpoint secret, for loopback only: `whsec_` and the base64 of the HMAC key.
 SIGNING_KEY = b"bench-peer-signing-key-32-bytes!"
-SECRET = "whsec_" + base64.b64encode(SIGNING_KEY).decode()
+SECRET = SECRET_PREFIX + base64.b64encode(SIGNING_KEY).decode()
 # More requests per second than any server here answers: each run gets this many per second signed ahead.
 MOST_PER_S = 16_000
 BRIDGE = "svix-bridge"
@@ -55,15 +54,13 @@ SCRIPT = Path(__file__).resolve().parent / "wrk" / "signed.lua"
 
 def sign(path: Path, bodies: list[bytes], count: int, now_s: float) -> Path:
     """`count` requests signed as Svix signs them, one line each for `bench/wrk/signed.lua`."""
-    timestamp = str(int(now_s))
+    timestamp = int(now_s)
     prefix = uuid.uuid4().hex[:12]
     with path.open("w") as out:
         for n in range(count):
             msg_id = f"msg_{prefix}{n:08d}"
             body = n % len(bodies)
-            signed = f"{msg_id}.{timestamp}.".encode() + bodies[body]
-            digest = base64.b64encode(hmac.new(SIGNING_KEY, signed, hashlib.sha256).digest()).decode()
-            out.write(f"{body}\t{msg_id}\t{timestamp}\tv1,{digest}\n")
+            out.write(f"{body}\t{msg_id}\t{timestamp}\t{signature(SIGNING_KEY, msg_id, timestamp, bodies[body])}\n")
     return path
 
 
@@ -127,14 +124,9 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 def check_both_ways(server: servers.Server, body: bytes) -> None:
     """A signed request must be answered 2xx, and the same headers on a body changed by one byte 4xx."""
-    msg_id, timestamp = f"msg_check{uuid.uuid4().hex[:16]}", str(int(time.time()))
-    digest = hmac.new(SIGNING_KEY, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    headers = {
-        "Content-Type": "application/json",
-        "svix-id": msg_id,
-        "svix-timestamp": timestamp,
-        "svix-signature": "v1," + base64.b64encode(digest).decode(),
-    }
+    msg_id = f"msg_check{uuid.uuid4().hex[:16]}"
+    signed = signed_headers([SIGNING_KEY], msg_id, int(time.time()), body, prefix="svix-")
+    headers = {"Content-Type": "application/json", **signed}
     url = server.url + path_of(server)
     valid = post(url, body, headers)
     tampered = post(url, body[:-1] + b" }", headers)  # the same JSON, but not the bytes signed

@@ -24,8 +24,6 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from prometheus_client import Counter
-
 from consumers.claims import ClaimBatcher
 from consumers.decoding import Decoded, Invalid
 from consumers.errors import RecordTooLarge, RetryLater, until_available
@@ -76,8 +74,6 @@ class Delivery:
         self._kafka = kafka
         self._metrics = metrics
         self._retry_backoff_ms = retry_backoff_ms
-        self._processed: dict[tuple[str, Outcome, str], Counter] = {}
-        self._duplicate_counters: dict[str, Counter] = {}
         self._batchable: dict[tuple[str, str], bool] = {}
 
     async def deliver(self, item: Decoded | Invalid, *, revoked: Callable[[], bool]) -> Outcome | None:
@@ -197,25 +193,11 @@ class Delivery:
             return
         provider = item.topics.provider
         for handler, handled in tally.items() or [("", outcome)]:
-            self._counter(provider, handled, handler).inc()
+            self._metrics.processed_of(provider, self._group, handled.value, handler).inc()
         if outcome is Outcome.DUPLICATE:
-            self._duplicates(provider).inc()
+            self._metrics.duplicates_of(provider, self._group).inc()
         if events_log.isEnabledFor(logging.INFO):
             self._log(item, outcome, time.perf_counter() - started)
-
-    def _counter(self, provider: str, outcome: Outcome, handler: str) -> Counter:
-        # The labelled child, looked up once: `labels()` costs more than the count itself.
-        child = self._processed.get((provider, outcome, handler))
-        if child is None:
-            child = self._metrics.processed.labels(provider, self._group, outcome.value, handler)
-            self._processed[(provider, outcome, handler)] = child
-        return child
-
-    def _duplicates(self, provider: str) -> Counter:
-        child = self._duplicate_counters.get(provider)
-        if child is None:
-            child = self._duplicate_counters[provider] = self._metrics.duplicates.labels(provider, self._group)
-        return child
 
     def _duplicate(self, item: Decoded, tally: dict[str, Outcome]) -> Outcome:
         event = item.event

@@ -3,7 +3,8 @@
 `Record` is a fetched record as the worker reads it (`header`, `int_header` and `attempt_of` read its
 headers); `KafkaClient` holds one group member's consumer (manual commits, batched fetches) and the producer it
 sends retry and dead-letter records with. Both take the connection as aiokafka options
-(`kafkaconfig.clients.aiokafka_options`), built from the settings at the top (`Worker.from_settings`).
+(`kafkaconfig.clients.aiokafka_options`); `KafkaClient.from_settings`, which `Worker.from_settings` calls, builds
+a member from the settings.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -30,6 +31,8 @@ from aiokafka.errors import (
 )
 
 from consumers.errors import BrokerUnavailable, RecordTooLarge
+from consumers.settings import Settings
+from kafkaconfig.clients import aiokafka_options
 from schemas.topics import HEADER_ATTEMPT, max_retry_record_bytes
 
 log = logging.getLogger(__name__)
@@ -230,6 +233,18 @@ class KafkaClient:
             # Any event the receiver wrote, with the retry headers: a failed event always fits its retry record.
             max_request_size=max_retry_record_bytes(max_body_bytes),
             **connection,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """A member of the settings' group (`CONSUMER_GROUP`), connected as the `KAFKA_*` settings say."""
+        return cls(
+            aiokafka_options(settings),
+            group=settings.consumer_group,
+            session_timeout_ms=settings.consumer_session_timeout_ms,
+            max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
+            shutdown_grace_s=settings.consumer_shutdown_grace_s,
+            max_body_bytes=settings.max_body_bytes,
         )
 
     async def start(

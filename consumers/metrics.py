@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import enum
 import threading
+from typing import Generic, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+M = TypeVar("M", Counter, Gauge, Histogram)
 
 
 class Outcome(enum.StrEnum):
@@ -91,6 +94,29 @@ class ConsumerMetrics:
         self.in_flight = _gauge(
             registry, "webhooks_handlers_in_flight", "Events whose handlers are running now.", ["provider", "group"]
         )
+        # The children counted per record, each looked up once: `labels()` costs more than the count itself.
+        self.consumed_of = Children(self.consumed)
+        self.processed_of = Children(self.processed)
+        self.duplicates_of = Children(self.duplicates)
+        self.handler_duration_of = Children(self.handler_duration)
+        self.in_flight_of = Children(self.in_flight)
+
+
+class Children(Generic[M]):
+    """A metric's labelled children, each looked up once by its label values."""
+
+    __slots__ = ("_children", "_metric")
+
+    def __init__(self, metric: M) -> None:
+        self._metric: M = metric
+        self._children: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        """The child of these label values (in the metric's label order)."""
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
 
 
 def _gauge(registry: CollectorRegistry, name: str, documentation: str, labels: list[str]) -> Gauge:

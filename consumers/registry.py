@@ -39,6 +39,7 @@ from typing_extensions import TypeVar
 
 from consumers.errors import ConfigError
 from consumers.handlers import Event, HandlerFunc
+from consumers.settings import least_lease_ms
 from schemas.payloads import payload_model
 
 S = TypeVar("S", default=Any)
@@ -248,18 +249,16 @@ class Registry(Generic[S]):
                     _check_payload(match.handler.func, expected, provider)
 
     def check_lease(self, lease_ms: int) -> None:
-        """Check each handler's own `timeout_s` against the claim lease (`CONSUMER_LEASE_MS`) as the settings check
-        `CONSUMER_HANDLER_TIMEOUT_S`: a lease of at least a tenth of the run.
-
-        The lease is renewed a third of a lease apart while a handler runs, so a run may outlast it; a lease far
-        shorter than a run is a typo (milliseconds read as seconds), and one renewal late (the event loop held, a
-        slow Redis call) would lose the claim.
+        """Check each handler's own `timeout_s` against the claim lease (`CONSUMER_LEASE_MS`) by the rule the
+        settings hold `CONSUMER_HANDLER_TIMEOUT_S` to (`least_lease_ms`).
 
         Raises:
             ConfigError: one line naming the first handler whose timeout the lease does not cover.
         """
         for handler in self.handlers:
-            least_ms = math.ceil(handler.timeout_s * 1000 / 10) if handler.timeout_s is not None else 0
+            if handler.timeout_s is None:
+                continue
+            least_ms = least_lease_ms(handler.timeout_s)
             if lease_ms < least_ms:
                 raise ConfigError(
                     f"handler {_qualified(handler.func)}: timeout_s={handler.timeout_s:g} needs CONSUMER_LEASE_MS of "

@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import Gauge, Histogram
-
 from consumers.errors import HandlerTimeout, StartupError
 from consumers.handlers import Context, Event, EventLogger, bound_logger
 from consumers.limits import HandlerLimits
@@ -79,8 +77,6 @@ class HandlerRunner:
         self._limits = HandlerLimits(concurrency)
         self._tracing = tracing
         self._states: dict[Registry[Any], object] = {}
-        self._in_flight: dict[str, Gauge] = {}
-        self._durations: dict[tuple[str, str], Histogram] = {}
 
     @classmethod
     def from_settings(
@@ -153,9 +149,7 @@ class HandlerRunner:
         runs = Runs()
         if not handlers:
             return runs
-        in_flight = self._in_flight.get(event.provider)
-        if in_flight is None:
-            in_flight = self._in_flight[event.provider] = self._metrics.in_flight.labels(event.provider, self._group)
+        in_flight = self._metrics.in_flight_of(event.provider, self._group)
         logger = bound_logger(handler_log, event_id=event.id, event_type=event.type, attempt=attempt)
         in_flight.inc()
         try:
@@ -229,17 +223,10 @@ class HandlerRunner:
             log.warning("event %s attempt %d: %s failed: %s", event.id, attempt, handler.name, type(error).__name__)
             return error
         finally:
-            self._duration(event.provider, handler.name).observe(time.perf_counter() - started)
-        return None
-
-    def _duration(self, provider: str, handler: str) -> Histogram:
-        # The labelled child, looked up once: `labels()` costs more than the observation itself.
-        child = self._durations.get((provider, handler))
-        if child is None:
-            child = self._durations[(provider, handler)] = self._metrics.handler_duration.labels(
-                provider, self._group, handler
+            self._metrics.handler_duration_of(event.provider, self._group, handler.name).observe(
+                time.perf_counter() - started
             )
-        return child
+        return None
 
     def _state(self, handler: Handler) -> object:
         if handler.owner.lifespan is None:

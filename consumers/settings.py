@@ -6,6 +6,7 @@ receiver's too, read and checked by `kafkaconfig.settings`. Field names carry th
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Literal
 
@@ -160,10 +161,19 @@ class Settings(KafkaSettings):
     def _check_together(self) -> Settings:
         if self.redis_cluster and self.redis_sentinels:
             raise ValueError("REDIS_CLUSTER and REDIS_SENTINELS don't go together: a cluster fails over by itself")
-        if self.consumer_lease_ms < 1000 * self.consumer_handler_timeout_s / 10:
-            # Renewed every third of a lease; a lease far shorter than a handler run is a typo.
+        if self.consumer_lease_ms < least_lease_ms(self.consumer_handler_timeout_s):
             raise ValueError("CONSUMER_LEASE_MS must be at least a tenth of CONSUMER_HANDLER_TIMEOUT_S")
         return self
+
+
+def least_lease_ms(timeout_s: float) -> int:
+    """The shortest claim lease (`CONSUMER_LEASE_MS`) a handler timeout allows: a tenth of it.
+
+    The lease is renewed a third of a lease apart while a handler runs, so a run may outlast it; a lease far
+    shorter than a run is a typo (milliseconds read as seconds), and one renewal late (the event loop held, a slow
+    Redis call) would lose the claim.
+    """
+    return math.ceil(timeout_s * 1000 / 10)
 
 
 def load_settings(**overrides: object) -> Settings:

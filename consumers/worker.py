@@ -41,7 +41,6 @@ from consumers.retries import now_ms
 from consumers.runner import HandlerRunner
 from consumers.settings import Settings
 from consumers.tracing import TracedClaimBatcher, Tracing
-from kafkaconfig.clients import aiokafka_options
 from schemas.topics import HEADER_NOT_BEFORE, GroupTopics
 
 log = logging.getLogger(__name__)
@@ -78,18 +77,6 @@ class Limits:
     max_poll_interval_ms: int
     shutdown_grace_s: float
     overdue_after_s: float
-
-
-def kafka_client(settings: Settings, kind: type[KafkaClient] = KafkaClient) -> KafkaClient:
-    """The Kafka adapter of a member of the settings' group (`kind`: a subclass of it, for a test that watches it)."""
-    return kind(
-        aiokafka_options(settings),
-        group=settings.consumer_group,
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
-        shutdown_grace_s=settings.consumer_shutdown_grace_s,
-        max_body_bytes=settings.max_body_bytes,
-    )
 
 
 class Worker:
@@ -161,13 +148,13 @@ class Worker:
             registry: the handlers; their modules' lifespans are entered by `run`.
             store: the idempotency store (its Redis client stays the caller's to close).
             metrics: where to count; by default a registry of its own (`Worker.metrics`).
-            kafka: the Kafka adapter; by default `kafka_client(settings)`.
+            kafka: the Kafka adapter; by default `KafkaClient.from_settings(settings)`.
             topics: the topics per provider; by default `GroupTopics.for_provider` of each `CONSUMER_PROVIDERS`.
             tracing: OpenTelemetry spans (`consumers.tracing`); None, the default, is off.
         """
         group = settings.consumer_group
         metrics = metrics if metrics is not None else ConsumerMetrics(CollectorRegistry())
-        kafka = kafka if kafka is not None else kafka_client(settings)
+        kafka = kafka if kafka is not None else KafkaClient.from_settings(settings)
         if topics is None:
             topics = [GroupTopics.for_provider(p, group) for p in settings.consumer_providers]
         lease_ms = settings.consumer_lease_ms
@@ -276,7 +263,7 @@ class Worker:
                 fetched.append((state, item))
                 count += 1
             if count:
-                self._metrics.consumed.labels(topics.provider, self._group).inc(count)
+                self._metrics.consumed_of(topics.provider, self._group).inc(count)
         self._hand_on(fetched)
 
     def _hand_on(self, fetched: list[tuple[PartitionState, Decoded | Invalid]]) -> None:

@@ -46,10 +46,13 @@ def signature(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest(key, msg_id.encode(), str(timestamp).encode(), body)).decode()
 
 
-def signed_headers(keys: Sequence[bytes], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The three Standard Webhooks headers of a delivery, signed with each key."""
+def signed_headers(
+    keys: Sequence[bytes], msg_id: str, timestamp: int, body: bytes, *, prefix: str = "webhook-"
+) -> dict[str, str]:
+    """The three Standard Webhooks headers of a delivery, signed with each key (`prefix`: `svix-` for the names
+    Svix, and the providers sending through it, give them)."""
     return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(signature(key, msg_id, timestamp, body) for key in keys),
+        prefix + "id": msg_id,
+        prefix + "timestamp": str(timestamp),
+        prefix + "signature": " ".join(signature(key, msg_id, timestamp, body) for key in keys),
     }

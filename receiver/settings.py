@@ -31,7 +31,7 @@ class ReceiverSettings(KafkaSettings):
     # librdkafka runs batching and network I/O off the event loop; aiokafka is the pure-Python fallback.
     kafka_client: Literal["librdkafka", "aiokafka"] = Field("librdkafka", validation_alias="RECEIVER_KAFKA_CLIENT")
     # How long the producer gathers records into one batch: fewer, fuller produce requests cost the broker
-    # and the delivery thread less CPU than 0, and more than 2 ms adds latency for little throughput.
+    # and the delivery-report polling less CPU than 0, and more than 2 ms adds latency for little throughput.
     kafka_linger_ms: int = Field(2, ge=0, le=1000, validation_alias="KAFKA_LINGER_MS")
 
     # Signed timestamps further than this from now, either way, are refused (replay window).

@@ -111,10 +111,8 @@ class StandardWebhooksScheme:
     def sign(self, body: bytes, secret: bytes, now_s: float, *, event_id: str, event_type: str) -> Delivery:
         """`webhook-id`, `webhook-timestamp` and one `v1,<base64>` signature, as the specification signs
         (under the `svix-` names for the providers that send those)."""
-        headers = signed_headers([_key(secret)], event_id, int(now_s), body)
-        if self.provider in _SVIX_NAMED:
-            headers = {"svix-" + name.removeprefix("webhook-"): value for name, value in headers.items()}
-        return Delivery(body, headers)
+        prefix = "svix-" if self.provider in _SVIX_NAMED else "webhook-"
+        return Delivery(body, signed_headers([_key(secret)], event_id, int(now_s), body, prefix=prefix))
 
 
 @functools.lru_cache(maxsize=64)

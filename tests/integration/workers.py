@@ -26,7 +26,7 @@ from consumers.metrics import ConsumerMetrics
 from consumers.registry import Registry
 from consumers.settings import Settings
 from consumers.tracing import Tracing
-from consumers.worker import Worker, kafka_client
+from consumers.worker import Worker
 from kafkaconfig.topics import ensure_topics
 from schemas.topics import GroupTopics
 from tests.integration.polling import WAIT_S
@@ -155,7 +155,7 @@ async def running_worker(
     to end; a worker not stopped by the test is stopped on the way out.
     """
     await create_topics(settings, route)
-    kafka = kafka if kafka is not None else kafka_client(settings)
+    kafka = kafka if kafka is not None else KafkaClient.from_settings(settings)
     running = Running(settings, route, ConsumerMetrics(CollectorRegistry()), kafka)
     if registry is None:
         registry = Registry()

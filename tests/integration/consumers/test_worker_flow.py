@@ -17,7 +17,6 @@ from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
 from consumers.kafka import KafkaClient, Partition
 from consumers.settings import Settings
-from consumers.worker import kafka_client
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
@@ -54,9 +53,7 @@ class CountingKafka(KafkaClient):
 
 
 def counting_kafka(settings: Settings) -> CountingKafka:
-    kafka = kafka_client(settings, CountingKafka)
-    assert isinstance(kafka, CountingKafka)
-    return kafka
+    return CountingKafka.from_settings(settings)
 
 
 async def test_records_of_one_key_run_in_order_while_keys_run_concurrently(
