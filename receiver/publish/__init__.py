@@ -13,7 +13,10 @@ Python, in the event loop). `make bench` measures both.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Protocol
 
 from receiver.settings import ReceiverSettings
@@ -27,6 +30,8 @@ STARTUP_WAIT_S = 10.0
 CONNECT_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 
 RecordHeaders = Sequence[tuple[str, bytes]]
+
+logger = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
@@ -66,3 +71,26 @@ def delivery_timeout_ms(settings: ReceiverSettings) -> int:
     """How long the producer keeps trying a record: past the publish timeout the sender already has its
     503 and will retry, so not much longer (at least 10 s, to ride out a leader election)."""
     return max(settings.publish_timeout_ms * 4, 10_000)
+
+
+async def keep_connecting(
+    settings: ReceiverSettings, attempt: Callable[[], Awaitable[None]], refused: tuple[type[Exception], ...]
+) -> None:
+    """Run `attempt` (connect, create the topics) until it passes, backing off while it raises `refused`:
+    Kafka may be down for longer than start-up waits, and the receiver serves 503s meanwhile."""
+    for tries in itertools.count():
+        try:
+            await attempt()
+        except refused as exc:
+            delay = CONNECT_BACKOFF_S[min(tries, len(CONNECT_BACKOFF_S) - 1)]
+            logger.warning(
+                "Kafka at %s not ready (%s: %s); retrying in %.1fs",
+                settings.kafka_bootstrap_servers,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
+            await asyncio.sleep(delay)
+        else:
+            logger.info("connected to Kafka at %s", settings.kafka_bootstrap_servers)
+            return

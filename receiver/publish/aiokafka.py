@@ -8,7 +8,6 @@ receiver importing aiokafka.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Collection
 
 from aiokafka import AIOKafkaProducer
@@ -19,15 +18,16 @@ from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import Unavailable
 from receiver.publish import (
     CLIENT_ID,
-    CONNECT_BACKOFF_S,
     STARTUP_WAIT_S,
     RecordHeaders,
     delivery_timeout_ms,
+    keep_connecting,
     max_record_bytes,
 )
 from receiver.settings import ReceiverSettings
 
-logger = logging.getLogger(__name__)
+# What a connection attempt raises while Kafka is unreachable or not ready: retried with a backoff.
+_REFUSED = (KafkaError, OSError, TopicError)
 
 
 class AiokafkaPublisher:
@@ -75,28 +75,17 @@ class AiokafkaPublisher:
             raise Unavailable(f"Kafka refused the record: {type(exc).__name__}") from exc
 
     async def _connect(self) -> None:
-        attempt = 0
-        while True:
-            producer = self._new_producer()
-            try:
-                await producer.start()
-                await ensure_topics(self._settings, self._topics, client_id=CLIENT_ID)
-            except (KafkaError, OSError, TopicError) as exc:
-                await producer.stop()
-                delay = CONNECT_BACKOFF_S[min(attempt, len(CONNECT_BACKOFF_S) - 1)]
-                attempt += 1
-                logger.warning(
-                    "Kafka at %s not ready (%s: %s); retrying in %.1fs",
-                    self._settings.kafka_bootstrap_servers,
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            self._producer = producer
-            logger.info("connected to Kafka at %s", self._settings.kafka_bootstrap_servers)
-            return
+        await keep_connecting(self._settings, self._start_producer, _REFUSED)
+
+    async def _start_producer(self) -> None:
+        producer = self._new_producer()
+        try:
+            await producer.start()
+            await ensure_topics(self._settings, self._topics, client_id=CLIENT_ID)
+        except _REFUSED:
+            await producer.stop()
+            raise
+        self._producer = producer
 
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(

@@ -25,10 +25,10 @@ from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import Unavailable
 from receiver.publish import (
     CLIENT_ID,
-    CONNECT_BACKOFF_S,
     STARTUP_WAIT_S,
     RecordHeaders,
     delivery_timeout_ms,
+    keep_connecting,
     max_record_bytes,
 )
 from receiver.settings import ReceiverSettings
@@ -213,19 +213,11 @@ class RdkafkaPublisher:
     # ------------------------------------------------------------------------------------------ loop tasks
 
     async def _connect(self) -> None:
-        attempt = 0
-        while True:
-            try:
-                await ensure_topics(self._settings, self._topics, client_id=CLIENT_ID)
-            except TopicError as exc:
-                delay = CONNECT_BACKOFF_S[min(attempt, len(CONNECT_BACKOFF_S) - 1)]
-                attempt += 1
-                logger.warning("Kafka not ready (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                continue
-            self._ready = True
-            logger.info("connected to Kafka at %s", self._settings.kafka_bootstrap_servers)
-            return
+        await keep_connecting(self._settings, self._create_topics, (TopicError,))
+
+    async def _create_topics(self) -> None:
+        await ensure_topics(self._settings, self._topics, client_id=CLIENT_ID)
+        self._ready = True
 
 
 def _error_name(exc: KafkaException) -> str:
