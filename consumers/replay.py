@@ -109,10 +109,11 @@ class Plan:
     event_id: str | None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Replayer:
     """Replays a group's dead letters.
 
-    Args:
+    Attributes:
         group: the consumer group whose DLQ and claims are used.
         store: the idempotency store.
         runner: the group's handlers.
@@ -121,29 +122,18 @@ class Replayer:
         rate_per_s: the most handler runs started per second.
         force: run events that are `done` already.
         out: where the per-event lines go (a dry run's list, failures).
+        token: this replay's claim token, told apart from the workers' in Redis.
     """
 
-    def __init__(
-        self,
-        *,
-        group: str,
-        store: ClaimStore,
-        runner: HandlerRunner,
-        read: Reader,
-        lease_ms: int,
-        rate_per_s: float,
-        force: bool = False,
-        out: Callable[[str], None] = print,
-    ) -> None:
-        self._group = group
-        self._store = store
-        self._runner = runner
-        self._read = read
-        self._lease_ms = lease_ms
-        self._interval_s = 1 / rate_per_s
-        self._force = force
-        self._out = out
-        self._token = f"replay-{time.time_ns():x}"
+    group: str
+    store: ClaimStore
+    runner: HandlerRunner
+    read: Reader
+    lease_ms: int
+    rate_per_s: float
+    force: bool = False
+    out: Callable[[str], None] = print
+    token: str = field(init=False, default_factory=lambda: f"replay-{time.time_ns():x}")
 
     @classmethod
     def from_settings(
@@ -190,12 +180,12 @@ class Replayer:
                 continue
             key = item.claim_key
             done = await self._is_done(key)
-            if key in seen or (done and not self._force):
+            if key in seen or (done and not self.force):
                 summary.duplicates += 1
-                self._out(f"duplicate {_where(plan)}: handled already (--force runs it again)")
+                self.out(f"duplicate {_where(plan)}: handled already (--force runs it again)")
             else:
                 summary.would_replay += 1
-                self._out(f"replay    {_where(plan)}: {_cause(plan.record)}")
+                self.out(f"replay    {_where(plan)}: {_cause(plan.record)}")
             seen.add(key)
         return summary
 
@@ -217,7 +207,7 @@ class Replayer:
         next_start = time.monotonic()
         # The events of this replay so far: another dead copy of one is a duplicate, forced or not.
         seen: set[str] = set()
-        async with self._runner.lifespan():
+        async with self.runner.lifespan():
             async for plan in self._select(topics, selection, summary):
                 item = self._decode(plan, summary)
                 if item is None:
@@ -229,7 +219,7 @@ class Replayer:
                     # The rate is kept before the claim: a claim never waits for it.
                     await asyncio.sleep(max(0.0, next_start - time.monotonic()))
                     if await self._replay(plan, item, summary):
-                        next_start = time.monotonic() + self._interval_s
+                        next_start = time.monotonic() + 1 / self.rate_per_s
                 summary.processed += 1
                 progress(summary)
         return summary
@@ -240,7 +230,7 @@ class Replayer:
         # The selected dead letters of every provider's DLQ, in topic and offset order, as they are read.
         found: set[str] = set()
         for provider_topics in topics:
-            async for record in self._read(provider_topics.dlq_topic):
+            async for record in self.read(provider_topics.dlq_topic):
                 summary.read += 1
                 event_id = header(record, HEADER_ID) or (record.key.decode(errors="replace") if record.key else None)
                 if selection.matches(event_id, record.timestamp, failed_handlers(record)):
@@ -251,10 +241,10 @@ class Replayer:
 
     def _decode(self, plan: Plan, summary: Summary) -> Decoded | None:
         # The dead letter's event, for its next attempt; None for an invalid one, counted and reported.
-        item = decode(plan.record, plan.topics, self._group, attempt_of(plan.record) + 1)
+        item = decode(plan.record, plan.topics, self.group, attempt_of(plan.record) + 1)
         if isinstance(item, Invalid):
             summary.invalid += 1
-            self._out(f"invalid   {_where(plan)}: {item.reason}")
+            self.out(f"invalid   {_where(plan)}: {item.reason}")
             return None
         return item
 
@@ -262,18 +252,18 @@ class Replayer:
         # Whether the handler ran.
         key = item.claim_key
         # A forced run takes a `done` key over; should it fail, the key is marked done again, not freed.
-        was_done = self._force and await self._is_done(key)
-        [claim] = await _redis(lambda: self._store.claim([key], self._token, self._lease_ms, force=self._force))
+        was_done = self.force and await self._is_done(key)
+        [claim] = await _redis(lambda: self.store.claim([key], self.token, self.lease_ms, force=self.force))
         if claim is Claim.DONE:
             summary.duplicates += 1
             return False
         if claim is Claim.HELD:
             summary.busy += 1
-            self._out(f"busy      {_where(plan)}: a worker holds it now; replay it later")
+            self.out(f"busy      {_where(plan)}: a worker holds it now; replay it later")
             return False
         event = item.event
-        handlers = self._runner.registry.handlers_for(event.provider, event.type)
-        handled = await _redis(lambda: self._store.handled([key]))
+        handlers = self.runner.registry.handlers_for(event.provider, event.type)
+        handled = await _redis(lambda: self.store.handled([key]))
         pending = tuple(handler for handler in handlers if handler.name not in handled[0])
         run = asyncio.create_task(self._run(event, pending, key, item.attempt))
         renewing = asyncio.create_task(self._renew(key, run))
@@ -282,21 +272,21 @@ class Replayer:
         except asyncio.CancelledError:
             if renewing.done():  # the claim was lost: another member has the event now
                 summary.busy += 1
-                self._out(f"busy      {_where(plan)}: the claim was lost while it ran; a worker has it now")
+                self.out(f"busy      {_where(plan)}: the claim was lost while it ran; a worker has it now")
                 return True
             raise
         finally:
             renewing.cancel()
         if error is None:
-            await _redis(lambda: self._store.complete([key], self._token))
+            await _redis(lambda: self.store.complete([key], self.token))
             summary.handled += 1
             return True
         if was_done:
-            await _redis(lambda: self._store.complete([key], self._token))
+            await _redis(lambda: self.store.complete([key], self.token))
         else:
-            await _redis(lambda: self._store.release([key], self._token))
+            await _redis(lambda: self.store.release([key], self.token))
         summary.failed += 1
-        self._out(f"failed    {_where(plan)}: {type(error).__name__}: {str(error)[:200]}")
+        self.out(f"failed    {_where(plan)}: {type(error).__name__}: {str(error)[:200]}")
         return True
 
     async def _run(
@@ -304,21 +294,21 @@ class Replayer:
     ) -> BaseException | None:
         # The handlers that have not succeeded for the event yet, as the worker runs them; the first error.
         async def mark(handler: Handler) -> None:
-            await _redis(lambda: self._store.mark([(key, handler.name)]))
+            await _redis(lambda: self.store.mark([(key, handler.name)]))
 
-        runs = await self._runner.run(event, pending, attempt=attempt, succeeded=mark if len(pending) > 1 else None)
+        runs = await self.runner.run(event, pending, attempt=attempt, succeeded=mark if len(pending) > 1 else None)
         return next(iter(runs.failed.values()), None)
 
     async def _is_done(self, key: str) -> bool:
-        [done] = await _redis(lambda: self._store.is_done([key]))
+        [done] = await _redis(lambda: self.store.is_done([key]))
         return done
 
     async def _renew(self, key: str, run: asyncio.Task[BaseException | None]) -> None:
         # Renews the claim a third of a lease apart while the handler runs; stops the handler once it is lost.
         while True:
-            await asyncio.sleep(self._lease_ms / 3000)
+            await asyncio.sleep(self.lease_ms / 3000)
             try:
-                [ours] = await self._store.renew([key], self._token, self._lease_ms)
+                [ours] = await self.store.renew([key], self.token, self.lease_ms)
             except StoreUnavailable as exc:
                 log.warning("could not renew the claim of %s: %s", key, exc)
                 continue

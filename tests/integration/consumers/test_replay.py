@@ -74,7 +74,7 @@ async def test_a_fixed_handler_replays_each_dead_letter_once(
     assert (again.handled, again.duplicates) == (0, 2)
     assert len(runs) == 2
 
-    replayer._force = True  # what --force sets
+    replayer = Replayer.from_settings(settings, registry, store, rate_per_s=50, force=True, out=lines.append)
     forced = await replay(Selection(ids=frozenset({"evt_refused"})))
     assert (forced.selected, forced.handled) == (1, 1)
     assert sorted(runs) == [("evt_broken", 3), ("evt_refused", 2), ("evt_refused", 2)]
