@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,16 @@ OURS = ("WEBHOOK_", "CONSUMER_", "RECEIVER_", "KAFKA_", "REDIS_", "LOG_", "COUNT
 def clean_environ() -> dict[str, str]:
     """This process's environment without any variable of ours."""
     return {key: value for key, value in os.environ.items() if not key.startswith(OURS)}
+
+
+def run_to_end(
+    command: Sequence[str], env: Mapping[str, str], *, timeout_s: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`command` run from the repository root until it exits, its output captured as text; the caller judges
+    its exit status."""
+    return subprocess.run(
+        list(command), cwd=ROOT, env=dict(env), capture_output=True, text=True, timeout=timeout_s, check=False
+    )
 
 
 @contextmanager

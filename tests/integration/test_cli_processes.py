@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,9 +13,8 @@ import httpx
 from schemas import Envelope
 from tests.integration.kafka_tools import read_topic
 from tests.integration.ports import free_port
-from tests.integration.processes import started
+from tests.integration.processes import run_to_end, started
 from tests.integration.receiver_process import ReceiverSource, wait_ready
-from tests.repository import ROOT
 
 SCRIPT = Path(sys.executable).parent / "webhooks"
 
@@ -28,9 +26,7 @@ def test_serve_and_send_deliver_an_event_to_kafka(kafka_bootstrap: str, unique: 
     with started([str(SCRIPT), "serve"], env, log) as serve:
         try:
             asyncio.run(wait_ready(serve, f"http://127.0.0.1:{env['RECEIVER_PORT']}", log))
-            sent = subprocess.run(
-                [str(SCRIPT), "send", source.name], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-            )
+            sent = run_to_end([str(SCRIPT), "send", source.name], env)
             assert sent.returncode == 0, sent.stderr
             assert sent.stdout.startswith("202 ")
         finally:

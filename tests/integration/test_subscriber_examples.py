@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 import httpx
@@ -19,6 +18,7 @@ from receiver.settings import ReceiverSettings
 from receiver.sources import Source
 from receiver.verify import StripeScheme
 from tests.integration.kafka_tools import read_topic, serving
+from tests.integration.processes import run_to_end
 from tests.repository import ROOT
 from tests.signing import stripe_headers
 
@@ -34,9 +34,7 @@ def test_the_page_shows_each_program_as_it_is(name: str) -> None:
 
 
 def _run(command: list[str], **env: str) -> str:
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=60, check=False, cwd=ROOT, env={**os.environ, **env}
-    )
+    done = run_to_end(command, {**os.environ, **env})
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -23,8 +23,7 @@ from kafkaconfig.topics import ensure_topics
 from schemas.topics import event_topic, retry_topic
 from tests.integration.kafka_tools import committed_lag, envelope, produce
 from tests.integration.ports import free_port
-from tests.integration.processes import clean_environ, started
-from tests.repository import ROOT
+from tests.integration.processes import clean_environ, run_to_end, started
 
 # Three partitions: room for the two members of `CONSUMER_WORKERS=2` and for a killed member's hand-over.
 PARTITIONS = 3
@@ -124,15 +123,7 @@ def terminate(process: subprocess.Popen[bytes]) -> None:
 
 def replay_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m consumers replay ARGS`, run to its end."""
-    return subprocess.run(
-        [sys.executable, "-m", "consumers", "replay", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_to_end([sys.executable, "-m", "consumers", "replay", *args], env)
 
 
 async def prepare(group: Group, count: int) -> list[str]:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.repository import ROOT
+from tests.integration.processes import run_to_end
 
 # The quick bench's ratios of each server's best run must stay above these. Where they come from, on the
 # shared 2-core machine: four quick runs (load average 6 to 15, 2026-11-30) gave 0.34 to 0.62 for receiver ÷
@@ -39,14 +38,8 @@ def test_quick_bench_run_writes_results_and_loses_nothing(local_stack: tuple[str
             pytest.fail(f"the bench harness needs {tool} (.ci/run installs wrk; Go comes with the machine)")
     bootstrap, redis_base = local_stack
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "REDIS_URL": f"{redis_base}/0"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--no-docs", "--out", str(tmp_path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    result = run_to_end(
+        [sys.executable, "-m", "bench", "--quick", "--no-docs", "--out", str(tmp_path)], env, timeout_s=600
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "latest.json").read_text())

@@ -92,6 +92,28 @@ async def set_topic_config(bootstrap: str, topic: str, configs: dict[str, str]) 
         await admin.close()
 
 
+# The retention an operator set on a topic by hand beside its size: raising the size must keep it.
+HAND_RETENTION_MS = "7200000"
+
+
+async def shrink_by_hand(bootstrap: str, topic: str, *, max_message_bytes: int) -> None:
+    """Set the topic's size limit as an operator would, with a retention of their own, and wait until both read
+    back: KRaft applies an alteration asynchronously."""
+    configs = {"max.message.bytes": str(max_message_bytes), "retention.ms": HAND_RETENTION_MS}
+    await set_topic_config(bootstrap, topic, configs)
+    deadline = time.monotonic() + 10
+    while not configs.items() <= (await topic_config(bootstrap, topic)).items():
+        assert time.monotonic() < deadline, "the settings made by hand never read back"
+        await asyncio.sleep(0.1)
+
+
+async def assert_raised_to_fit(bootstrap: str, topic: str, *, max_body_bytes: int) -> None:
+    """The topic takes the largest record of a body of `max_body_bytes` now, and kept the retention set by hand."""
+    config = await topic_config(bootstrap, topic)
+    assert int(config["max.message.bytes"]) >= max_record_bytes(max_body_bytes)
+    assert config["retention.ms"] == HAND_RETENTION_MS
+
+
 async def test_the_largest_event_the_receiver_accepts_is_retried_and_dead_lettered_whole(
     consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
@@ -123,18 +145,11 @@ async def test_topics_made_too_small_are_raised_to_fit_and_keep_their_other_sett
     settings = make_settings(kafka_bootstrap, redis_url, f"g-{unique}", max_body_bytes=2 * 1_048_576)
     topic = f"test.{unique}.small"
     await ensure_topics(settings, [topic])
-    await set_topic_config(kafka_bootstrap, topic, {"max.message.bytes": "100000", "retention.ms": "7200000"})
-    # KRaft applies an alteration asynchronously: the topic "exists with these settings" once they read back.
-    deadline = time.monotonic() + 10
-    while (await topic_config(kafka_bootstrap, topic))["retention.ms"] != "7200000":
-        assert time.monotonic() < deadline, "the settings made by hand never read back"
-        await asyncio.sleep(0.1)
+    await shrink_by_hand(kafka_bootstrap, topic, max_message_bytes=100_000)
 
     await ensure_topics(settings, [topic])
 
-    config = await topic_config(kafka_bootstrap, topic)
-    assert int(config["max.message.bytes"]) >= max_record_bytes(2 * 1_048_576)
-    assert config["retention.ms"] == "7200000"
+    await assert_raised_to_fit(kafka_bootstrap, topic, max_body_bytes=2 * 1_048_576)
 
 
 async def test_a_failed_record_no_topic_takes_is_dead_lettered_without_its_value(
@@ -170,7 +185,7 @@ async def test_the_receiver_raises_an_existing_topic_too_small_for_its_body_limi
     topic = f"test.{unique}.hmac"
     # Created first by someone else (a consumer of an older version, by hand) with the broker's 1 MiB limit.
     await ensure_topics(make_settings(kafka_bootstrap, redis_url, f"g-{unique}"), [topic])
-    await set_topic_config(kafka_bootstrap, topic, {"max.message.bytes": "1048588", "retention.ms": "7200000"})
+    await shrink_by_hand(kafka_bootstrap, topic, max_message_bytes=1_048_588)
     settings = ReceiverSettings(
         kafka_bootstrap_servers=kafka_bootstrap, kafka_client=client, max_body_bytes=2 * 1_048_576
     )
@@ -181,9 +196,7 @@ async def test_the_receiver_raises_an_existing_topic_too_small_for_its_body_limi
         response = await http.post("/webhooks/hmac", content=body, headers=hmac_headers(body, "k"))
 
     assert response.status_code == 202
-    config = await topic_config(kafka_bootstrap, topic)
-    assert int(config["max.message.bytes"]) >= max_record_bytes(2 * 1_048_576)
-    assert config["retention.ms"] == "7200000"
+    await assert_raised_to_fit(kafka_bootstrap, topic, max_body_bytes=2 * 1_048_576)
 
 
 async def test_dead_letters_are_kept_thirty_days_and_acks_need_the_in_sync_replicas(

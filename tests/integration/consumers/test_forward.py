@@ -27,8 +27,8 @@ from kafkaconfig.topics import ensure_topics
 from schemas import Envelope
 from schemas.topics import HEADER_ERROR_CLASS, HEADER_ERROR_MESSAGE, dlq_topic
 from tests.integration.kafka_tools import envelope, produce, read_topic
+from tests.integration.processes import run_to_end
 from tests.integration.worker_process import PARTITIONS, Group, worker_process
-from tests.repository import ROOT
 
 SECRET = "whsec_" + base64.b64encode(b"forward-test-key-of-32-bytes....").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another-key-the-agent-won't-know").decode()
@@ -204,12 +204,10 @@ async def test_a_bad_forward_setting_stops_the_worker_at_start_up_with_one_line(
         FORWARD_SECRET=f"whsec_{short_key}",
         LOG_LEVEL="WARNING",
     )
-    done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "consumers"], cwd=ROOT, env=env, capture_output=True, timeout=60
-    )
+    done = await asyncio.to_thread(run_to_end, [sys.executable, "-m", "consumers"], env)
     assert done.returncode == 2
-    assert done.stderr.decode().splitlines() == [
+    assert done.stderr.splitlines() == [
         "consumers: the lifespan consumers.forward.forwarder.open_forwarder failed to start: ConfigError: "
         "invalid configuration: FORWARD_SECRET: the key after whsec_ must be at least 24 bytes (it is 16)"
     ]
-    assert short_key not in done.stdout.decode() + done.stderr.decode()
+    assert short_key not in done.stdout + done.stderr
