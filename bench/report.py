@@ -276,38 +276,29 @@ def table(results: dict[str, Any]) -> str:
         f"{machine['load_average_1m'][0]} at the start and {machine['load_average_1m'][1]} at the end: on "
         f"{machine['cores']} cores, anything above about 2 means other work was competing for them.",
         "",
-        "| ratio | median of rounds (best req/s of each) | spread over rounds | of the best runs |",
-        "| --- | --- | --- | --- |",
+        *_head("ratio", "median of rounds (best req/s of each)", "spread over rounds", "of the best runs"),
     ]
     for name, ratio in results["ratios"].items():
-        lines.append(
-            f"| {name} | {ratio['median']:.2f} | {ratio['min']:.2f} to {ratio['max']:.2f} | {ratio['of_bests']:.2f} |"
-        )
+        spread = f"{ratio['min']:.2f} to {ratio['max']:.2f}"
+        lines.append(_row(name, f"{ratio['median']:.2f}", spread, f"{ratio['of_bests']:.2f}"))
     lines += [
         "",
         "Median req/s, p99 ms and CPU-seconds per 1,000 requests (all of the server's processes) by connections:",
         "",
-        "| connections | " + " | ".join(servers) + " |",
-        "| --- |" + " --- |" * len(servers),
+        *_head("connections", *servers),
     ]
     for count in next(iter(results["by_connections"].values())):
         cells = []
         for server in servers:
             c = results["by_connections"][server][count]
             cells.append(f"{c['accepted_per_s']:.0f} / {c['p99_ms']:.1f} / {c['cpu_s_per_1k']:.3f}")
-        lines.append(f"| {count} | " + " | ".join(cells) + " |")
+        lines.append(_row(count, *cells))
     sizes = results["receiver"]["body_sizes"]
     size_servers = list(dict.fromkeys(r["server"] for r in sizes))
-    lines += [
-        "",
-        "By body size (64 connections): req/s / p99 ms",
-        "",
-        "| body | " + " | ".join(size_servers) + " |",
-        "| --- |" + " --- |" * len(size_servers),
-    ]
+    lines += ["", "By body size (64 connections): req/s / p99 ms", "", *_head("body", *size_servers)]
     for size in dict.fromkeys(r["body_bytes"] for r in sizes):
         cells = [f"{r['accepted_per_s']:.0f} / {r['p99_ms']:.1f}" for r in sizes if r["body_bytes"] == size]
-        lines.append(f"| {size} B | " + " | ".join(cells) + " |")
+        lines.append(_row(f"{size} B", *cells))
     open_loop = results["receiver"]["open_loop"]
     if open_loop:
         lines += [
@@ -323,29 +314,53 @@ def table(results: dict[str, Any]) -> str:
                 f" p50 {server['p50_ms']:.1f} ms, p99 {server['p99_ms']:.1f} ms; the rest is queueing in the kernel"
                 " and the load generator, which share the cores with the broker."
             )
-    lines += ["", "| target | measured | wanted | met |", "| --- | --- | --- | --- |"]
+    lines += ["", *_head("target", "measured", "wanted", "met")]
     for target in results["targets"]:
-        lines.append(
-            f"| {target['target']} | {target['measured']} | {target['wanted']} | {'yes' if target['met'] else 'no'} |"
-        )
+        lines.append(_row(target["target"], target["measured"], target["wanted"], "yes" if target["met"] else "no"))
     if results["consumer"]:
         lines += [
             "",
-            "| consumer body | batch | concurrency | events | distinct | handled | duplicates | events/s | CPU-s/1k | "
-            "peak RSS MiB |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            *_head(
+                "consumer body",
+                "batch",
+                "concurrency",
+                "events",
+                "distinct",
+                "handled",
+                "duplicates",
+                "events/s",
+                "CPU-s/1k",
+                "peak RSS MiB",
+            ),
         ]
         for run in results["consumer"]:
             lines.append(
-                f"| {run.get('body', 'github')} | {run['batch']} | {run['concurrency']} | {run['events']} "
-                f"| {run['distinct']} | {run['handled_ok']} "
-                f"| {run['duplicates']} | {run['events_per_s']:.0f} | {run['cpu_s_per_1k']:.3f} "
-                f"| {run['peak_rss_mb']} |"
+                _row(
+                    run.get("body", "github"),
+                    run["batch"],
+                    run["concurrency"],
+                    run["events"],
+                    run["distinct"],
+                    run["handled_ok"],
+                    run["duplicates"],
+                    f"{run['events_per_s']:.0f}",
+                    f"{run['cpu_s_per_1k']:.3f}",
+                    run["peak_rss_mb"],
+                )
             )
     if "sources" in results:
         lines += ["", sources_line(results["sources"])]
     lines += ["", "![benchmark plot](../bench/results/latest.png)"]
     return "\n".join(lines)
+
+
+def _head(*columns: str) -> list[str]:
+    """A Markdown table's header row and the rule under it."""
+    return [_row(*columns), "|" + " --- |" * len(columns)]
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(map(str, cells)) + " |"
 
 
 def sources_line(sources: dict[str, Any]) -> str:
