@@ -35,7 +35,7 @@ to log.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class ReceiverError(Exception):
@@ -59,42 +59,51 @@ class RegistryUnavailable(ReceiverError):
 
 
 class RequestError(ReceiverError):
-    """A request the receiver refuses, with the status and error code the sender gets."""
+    """A request the receiver refuses, with the status and error code the sender gets.
+
+    A refusal states what it answers in its class line (`status_code=`, `code=`, `outcome=`); what it
+    leaves out it inherits.
+    """
 
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     # The `outcome` label of webhooks_received_total for this refusal.
     outcome: ClassVar[str] = "bad_request"
 
+    def __init_subclass__(
+        cls, *, status_code: int | None = None, code: str | None = None, outcome: str | None = None
+    ) -> None:
+        super().__init_subclass__()
+        if status_code is not None:
+            cls.status_code = status_code
+        if code is not None:
+            cls.code = code
+        if outcome is not None:
+            cls.outcome = outcome
 
-class UnknownSource(RequestError):
+
+class UnknownSource(RequestError, status_code=404, code="unknown_source", outcome="unknown_source"):
     """No enabled source has this name."""
 
-    status_code = 404
-    code = "unknown_source"
-    outcome = "unknown_source"
 
-
-class SignatureError(RequestError):
+class SignatureError(RequestError, status_code=401, code="invalid_signature", outcome="invalid_signature"):
     """The signature is missing, malformed or matches none of the source's secrets."""
 
-    status_code = 401
-    code = "invalid_signature"
-    outcome = "invalid_signature"
     # The `reason` label of webhooks_signature_failures_total (REASONS in metrics.py).
     reason: ClassVar[str] = "bad_signature"
 
+    def __init_subclass__(cls, *, reason: str | None = None, **answer: Any) -> None:
+        super().__init_subclass__(**answer)
+        if reason is not None:
+            cls.reason = reason
 
-class MissingHeader(SignatureError):
+
+class MissingHeader(SignatureError, reason="missing_header"):
     """A header the scheme needs (signature, timestamp, id) is absent or empty."""
 
-    reason = "missing_header"
 
-
-class MalformedHeader(SignatureError):
+class MalformedHeader(SignatureError, reason="malformed_header"):
     """A header (or a signed body field) is there but can't be parsed: bad encoding, syntax, number."""
-
-    reason = "malformed_header"
 
 
 class UnknownKey(SignatureError):
@@ -105,101 +114,57 @@ class UntrustedKeyUrl(MalformedHeader):
     """The request names a key URL that is not https on one of the provider's hosts."""
 
 
-class StaleTimestamp(SignatureError):
+class StaleTimestamp(SignatureError, code="stale_timestamp", outcome="stale_timestamp", reason="stale_timestamp"):
     """The signed timestamp is outside the tolerance (`WEBHOOK_TOLERANCE_SECONDS`), in the past or the future."""
 
-    code = "stale_timestamp"
-    outcome = "stale_timestamp"
-    reason = "stale_timestamp"
 
-
-class FutureTimestamp(StaleTimestamp):
+class FutureTimestamp(StaleTimestamp, reason="future_timestamp"):
     """The signed timestamp is further ahead of now than the tolerance (a clock skew or a pre-signed replay)."""
 
-    reason = "future_timestamp"
 
-
-class HandshakeRefused(RequestError):
+class HandshakeRefused(RequestError, status_code=403, code="forbidden", outcome="invalid_signature"):
     """A provider handshake that is not for us: Meta's `hub.verify_token` is not the one configured."""
 
-    status_code = 403
-    code = "forbidden"
-    outcome = "invalid_signature"
 
-
-class BodyTooLarge(RequestError):
+class BodyTooLarge(RequestError, status_code=413, code="too_large", outcome="too_large"):
     """The body is over `WEBHOOK_MAX_BODY_BYTES`."""
 
-    status_code = 413
-    code = "too_large"
-    outcome = "too_large"
 
-
-class HeadersTooLarge(RequestError):
+class HeadersTooLarge(RequestError, status_code=431, code="headers_too_large", outcome="too_large"):
     """The request's headers add up to more than `RECEIVER_MAX_HEADER_BYTES` (the HTTP parser itself sets none)."""
 
-    status_code = 431
-    code = "headers_too_large"
-    outcome = "too_large"
 
-
-class BodyTimeout(RequestError):
+class BodyTimeout(RequestError, status_code=408, code="timeout", outcome="bad_request"):
     """The body did not arrive whole within `RECEIVER_BODY_TIMEOUT_S` (a slow or stalled sender)."""
 
-    status_code = 408
-    code = "timeout"
-    outcome = "bad_request"
 
-
-class UnsupportedMediaType(RequestError):
+class UnsupportedMediaType(RequestError, status_code=415, code="unsupported_media_type", outcome="bad_request"):
     """The body's content type is one the source's scheme can't take."""
 
-    status_code = 415
-    code = "unsupported_media_type"
-    outcome = "bad_request"
 
-
-class BadRequest(RequestError):
+class BadRequest(RequestError, status_code=400, code="bad_request", outcome="bad_request"):
     """The body is not a JSON object or not UTF-8, or has no event id where the provider must send one."""
 
-    status_code = 400
-    code = "bad_request"
-    outcome = "bad_request"
 
-
-class RateLimited(RequestError):
+class RateLimited(RequestError, status_code=429, code="rate_limited", outcome="rate_limited"):
     """A verified event over its source's rate: the provider retries after `retry_after_s`, nothing is published."""
-
-    status_code = 429
-    code = "rate_limited"
-    outcome = "rate_limited"
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
 
 
-class MethodNotAllowed(RequestError):
+class MethodNotAllowed(RequestError, status_code=405, code="method_not_allowed", outcome="bad_request"):
     """Not a POST, nor a method one of the source's handshakes comes with (`Allow` names those)."""
 
-    status_code = 405
-    code = "method_not_allowed"
-    outcome = "bad_request"
 
-
-class Unavailable(RequestError):
+class Unavailable(RequestError, status_code=503, code="unavailable", outcome="unavailable"):
     """Kafka is unavailable or did not acknowledge within `RECEIVER_PUBLISH_TIMEOUT_MS`: retry after `Retry-After`."""
-
-    status_code = 503
-    code = "unavailable"
-    outcome = "unavailable"
 
 
 class KeyUnavailable(Unavailable):
     """A provider's published signing key (certificate, JWK) could not be fetched: the provider retries."""
 
 
-class Overloaded(Unavailable):
+class Overloaded(Unavailable, outcome="overloaded"):
     """Unverified bodies already hold `RECEIVER_MAX_PENDING_BYTES`: the sender retries later (pending.py)."""
-
-    outcome = "overloaded"
