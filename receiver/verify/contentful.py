@@ -26,17 +26,16 @@ import orjson
 from receiver.errors import MalformedHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     dig,
     fallback_event_id,
     from_rfc3339,
+    json_object,
     kept_headers,
     matching_secret,
-    parse_json_object,
-    parse_unix,
     require_header,
     text,
+    unix_header,
 )
 
 _SIGNATURE = b"x-contentful-signature"
@@ -65,8 +64,7 @@ class ContentfulScheme:
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         candidate = require_header(headers, _SIGNATURE).strip().lower()
-        timestamp = require_header(headers, _TIMESTAMP).strip()
-        parse_unix(timestamp, name="x-contentful-timestamp", max_digits=14)
+        timestamp = unix_header(headers, _TIMESTAMP, max_digits=14)
         listed = require_header(headers, _SIGNED_HEADERS).decode("latin-1").lower().split(",")
         names = sorted({name.strip() for name in listed if name.strip()} | {"x-contentful-signed-headers"})
         if len(names) > _MAX_SIGNED_HEADERS or "x-contentful-timestamp" not in names:
@@ -118,8 +116,7 @@ class ContentfulScheme:
         return Delivery(body, headers)
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
+        payload = json_object(headers, body)
         return Verified(
             id=fallback_event_id(source, body),
             type=text(headers.get(_TOPIC, b"").decode("latin-1")),

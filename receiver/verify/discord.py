@@ -23,18 +23,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from receiver.errors import MalformedHeader
 from receiver.verify.base import Handshake, Headers, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     dig,
     event_id,
     fallback_event_id,
     from_rfc3339,
+    json_object,
     kept_headers,
     matching_key,
     parse_json_object,
-    parse_unix,
     require_header,
     text,
+    unix_header,
 )
 
 _SIGNATURE = b"x-signature-ed25519"
@@ -62,8 +62,7 @@ class DiscordScheme:
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         signature = require_header(headers, _SIGNATURE).strip()
-        timestamp = require_header(headers, _TIMESTAMP).strip()
-        parse_unix(timestamp, name="X-Signature-Timestamp")
+        timestamp = unix_header(headers, _TIMESTAMP)
         try:
             raw_signature = bytes.fromhex(signature.decode("ascii"))
         except (UnicodeDecodeError, ValueError):
@@ -85,8 +84,7 @@ class DiscordScheme:
         return Handshake(b"", status=204) if kind == 0 else None
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
+        payload = json_object(headers, body)
         if "token" in payload:
             kind = payload.get("type")
             name = _INTERACTION_TYPES.get(kind, str(kind)) if isinstance(kind, int) else "unknown"

@@ -21,14 +21,13 @@ import orjson
 
 from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
     dig,
     event_id,
     fallback_event_id,
     from_rfc3339,
+    json_object,
     kept_headers,
     matching_secret,
-    parse_json_object,
     require_header,
     text,
     utc_rfc3339,
@@ -87,8 +86,7 @@ class GitLabScheme:
         return Delivery(body, headers)
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
+        payload = json_object(headers, body)
         found = event_id(headers.get(b"idempotency-key"))
         kind = text(payload.get("object_kind")) or text(payload.get("event_name"))
         action = text(dig(payload, "object_attributes", "action"))

@@ -27,18 +27,17 @@ import orjson
 from receiver.errors import MalformedHeader, MissingHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     dig,
     event_id,
     fallback_event_id,
     hmac_digest,
+    json_object,
     kept_headers,
     matching_secret,
-    parse_json_object,
-    parse_unix,
     require_header,
     text,
+    unix_header,
     utc_rfc3339,
 )
 
@@ -80,8 +79,9 @@ class HmacScheme:
             candidate = candidate.lower()
         timestamp = b""
         if self.timestamp_header is not None:
-            timestamp = require_header(headers, self.timestamp_header.lower().encode()).strip()
-            parse_unix(timestamp, name=self.timestamp_header, max_digits=11 if self.timestamp_unit == "s" else 14)
+            timestamp = unix_header(
+                headers, self.timestamp_header.lower().encode(), max_digits=11 if self.timestamp_unit == "s" else 14
+            )
         signed = self._signed_content(headers, timestamp, body)
         matched = matching_secret([self._encode(hmac_digest(self.algorithm, s, signed)) for s in secrets], [candidate])
         if self.timestamp_header is not None:
@@ -114,8 +114,7 @@ class HmacScheme:
         return Delivery(body, headers)
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
+        payload = json_object(headers, body)
         return Verified(
             id=self._event_id(headers, payload) or fallback_event_id(source, body),
             type=self._event_type(headers, payload),

@@ -29,9 +29,9 @@ from receiver.verify.parsing import (
     kept_headers,
     matching_secret,
     parse_json,
-    parse_unix,
     require_header,
     text,
+    unix_header,
 )
 
 _SIGNATURE = b"x-hubspot-signature-v3"
@@ -59,8 +59,7 @@ class HubSpotScheme:
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         candidate = require_header(headers, _SIGNATURE).strip()
-        timestamp = require_header(headers, _TIMESTAMP).strip()
-        parse_unix(timestamp, name="X-HubSpot-Request-Timestamp", max_digits=14)
+        timestamp = unix_header(headers, _TIMESTAMP, max_digits=14)
         signed = b"POST" + signed_uri(self.public_url).encode() + body + timestamp
         matched = matching_secret([base64.b64encode(hmac_digest("sha256", s, signed)) for s in secrets], [candidate])
         check_timestamp(int(timestamp) / 1000, now_s, self.tolerance_s)

@@ -21,12 +21,12 @@ import orjson
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     event_id,
     fallback_event_id,
     from_rfc3339,
     hmac_digest,
+    json_object,
     kept_headers,
     matching_secret,
     parse_json_object,
@@ -87,8 +87,7 @@ class LinearScheme:
         return Delivery(body, headers)
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
+        payload = json_object(headers, body)
         kind, action = text(payload.get("type")), text(payload.get("action"))
         return Verified(
             id=event_id(headers.get(b"linear-delivery")) or fallback_event_id(source, body),

@@ -22,13 +22,13 @@ import orjson
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     dig,
     event_id,
     fallback_event_id,
     from_unix,
     hmac_digest,
+    json_object,
     kept_headers,
     matching_secret,
     parse_json_object,
@@ -92,8 +92,7 @@ class MailgunScheme:
         return Delivery(orjson.dumps(payload), {})
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
+        payload = json_object(headers, body)
         return Verified(
             id=event_id(dig(payload, "event-data", "id")) or fallback_event_id(source, body),
             type=text(dig(payload, "event-data", "event")),

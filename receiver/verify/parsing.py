@@ -52,6 +52,14 @@ def require_header(headers: Headers, name: bytes) -> bytes:
     return value
 
 
+def unix_header(headers: Headers, name: bytes, *, max_digits: int = _MAX_UNIX_DIGITS) -> bytes:
+    """A signed timestamp header's value as sent (what the provider signs), checked to be unix seconds (or
+    milliseconds, with `max_digits=14`); a `MissingHeader` or `MalformedHeader` naming it otherwise."""
+    value = require_header(headers, name).strip()
+    parse_unix(value, name=name.decode(), max_digits=max_digits)
+    return value
+
+
 def hmac_digest(algorithm: str, secret: bytes, message: bytes) -> bytes:
     if algorithm not in DIGESTS:
         raise KeyError(algorithm)
@@ -179,6 +187,12 @@ def check_json_content_type(headers: Headers) -> None:
         raise UnsupportedMediaType("content type must be application/json")
 
 
+def json_object(headers: Headers, body: bytes) -> dict[str, Any]:
+    """The body of a JSON delivery: a 415 unless the content type is JSON, a 400 unless it is an object."""
+    check_json_content_type(headers)
+    return parse_json_object(body)
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object; anything else is a `BadRequest`."""
     value = parse_json(body)
@@ -281,6 +295,14 @@ def event_id(value: object) -> str | None:
     if len(value) > MAX_EVENT_ID_CHARS or not value.isprintable():
         raise BadRequest(f"event id must be 1 to {MAX_EVENT_ID_CHARS} printable characters")
     return value
+
+
+def required_event_id(value: object, missing: str) -> str:
+    """`event_id(value)` where the provider always sends one: without it, `BadRequest(missing)`."""
+    found = event_id(value)
+    if found is None:
+        raise BadRequest(missing)
+    return found
 
 
 def fallback_event_id(source: str, body: bytes) -> str:

@@ -25,19 +25,18 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from receiver.errors import BadRequest, MalformedHeader, SignatureError
+from receiver.errors import MalformedHeader, SignatureError
 from receiver.verify.base import Headers, Verified
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher, load_certificate_key
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     decode_base64,
-    event_id,
     from_rfc3339,
+    json_object,
     kept_headers,
-    parse_json_object,
     parse_rfc3339,
     require_header,
+    required_event_id,
     text,
 )
 
@@ -101,11 +100,8 @@ class PayPalScheme:
         return matched
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
-        found = event_id(payload.get("id"))
-        if found is None:
-            raise BadRequest("a PayPal event must have an id")
+        payload = json_object(headers, body)
+        found = required_event_id(payload.get("id"), "a PayPal event must have an id")
         return Verified(
             id=found,
             type=text(payload.get("event_type")),

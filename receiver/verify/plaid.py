@@ -31,11 +31,10 @@ from receiver.verify import jwt
 from receiver.verify.base import Headers, Verified
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     fallback_event_id,
+    json_object,
     kept_headers,
-    parse_json_object,
     require_header,
     text,
 )
@@ -130,8 +129,7 @@ class PlaidScheme:
         return matched
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
+        payload = json_object(headers, body)
         kind, code = text(payload.get("webhook_type")), text(payload.get("webhook_code"))
         return Verified(
             id=fallback_event_id(source, body),

@@ -32,12 +32,11 @@ from receiver.verify import jwt
 from receiver.verify.base import Headers, Verified
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
 from receiver.verify.parsing import (
-    check_json_content_type,
     dig,
     event_id,
     from_rfc3339,
+    json_object,
     kept_headers,
-    parse_json_object,
     require_header,
     text,
 )
@@ -125,8 +124,7 @@ class PubSubScheme:
         return matched
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
+        payload = json_object(headers, body)
         found = event_id(dig(payload, "message", "messageId")) or event_id(dig(payload, "message", "message_id"))
         if found is None:
             raise BadRequest("a Pub/Sub push body must have message.messageId (a wrapped delivery)")

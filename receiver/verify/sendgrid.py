@@ -35,9 +35,9 @@ from receiver.verify.parsing import (
     kept_headers,
     matching_key,
     parse_json,
-    parse_unix,
     require_header,
     text,
+    unix_header,
 )
 
 _SIGNATURE = b"x-twilio-email-event-webhook-signature"
@@ -56,8 +56,7 @@ class SendGridScheme:
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         signature = decode_base64(require_header(headers, _SIGNATURE).strip(), name="the SendGrid signature")
-        timestamp = require_header(headers, _TIMESTAMP).strip()
-        parse_unix(timestamp, name="X-Twilio-Email-Event-Webhook-Timestamp")
+        timestamp = unix_header(headers, _TIMESTAMP)
         signed = timestamp + body
         matched = matching_key(
             secrets, lambda secret: _public_key(secret).verify(signature, signed, ec.ECDSA(hashes.SHA256()))

@@ -35,9 +35,9 @@ from receiver.verify.parsing import (
     media_type,
     parse_form,
     parse_json_object,
-    parse_unix,
     require_header,
     text,
+    unix_header,
 )
 
 _SIGNATURE = b"x-slack-signature"
@@ -53,8 +53,7 @@ class SlackScheme:
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         signature = require_header(headers, _SIGNATURE).strip()
-        timestamp = require_header(headers, _TIMESTAMP).strip()
-        parse_unix(timestamp, name="X-Slack-Request-Timestamp")
+        timestamp = unix_header(headers, _TIMESTAMP)
         if not signature.startswith(_VERSION + b"="):
             raise MalformedHeader("X-Slack-Signature must start with 'v0='")
         signed = _VERSION + b":" + timestamp + b":" + body

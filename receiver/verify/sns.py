@@ -37,7 +37,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader, SignatureError
 from receiver.verify.base import Handshake, Headers, Verified
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher, load_certificate_key
-from receiver.verify.parsing import decode_base64, dig, event_id, from_rfc3339, kept_headers, parse_json_object, text
+from receiver.verify.parsing import (
+    decode_base64,
+    dig,
+    from_rfc3339,
+    kept_headers,
+    parse_json_object,
+    required_event_id,
+    text,
+)
 
 # SNS's regional endpoints, commercial and China partitions (AWS General Reference, "Amazon SNS endpoints").
 SNS_HOSTS = HostAllowlist(re.compile(r"sns\.[a-z0-9-]{1,32}\.amazonaws\.com(\.cn)?"))
@@ -112,9 +120,7 @@ class SnsScheme:
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         message = _message(body)
-        found = event_id(message.get("MessageId"))
-        if found is None:
-            raise BadRequest("an SNS message must have a MessageId")
+        found = required_event_id(message.get("MessageId"), "an SNS message must have a MessageId")
         kind = ""
         attributes = message.get("MessageAttributes")
         for name in ("eventType", "type"):

@@ -71,12 +71,12 @@ from receiver.verify.parsing import (
     from_rfc3339,
     from_unix,
     hmac_digest,
+    json_object,
     kept_headers,
     matching_secret,
     media_type,
     parse_form,
     parse_json,
-    parse_json_object,
     parse_rfc3339,
     parse_unix,
     require_header,
@@ -291,8 +291,7 @@ class SpecScheme:
             check_json_content_type(headers)
             payload = parse_json(body)
         else:
-            check_json_content_type(headers)
-            payload = parse_json_object(body)
+            payload = json_object(headers, body)
         found = next((v for v in (event_id(_lookup(s, headers, payload)) for s in event.id) if v), None)
         if found is None and event.id_required:
             raise BadRequest(f"a {self.provider} delivery must have an event id ({', '.join(event.id)})")

@@ -29,18 +29,17 @@ from primitives.standardwebhooks import digest, secret_key, signed_headers
 from receiver.errors import MalformedHeader, MissingHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     dig,
     event_id,
     from_rfc3339,
     from_unix,
+    json_object,
     kept_headers,
     matching_secret,
-    parse_json_object,
-    parse_unix,
     require_header,
     text,
+    unix_header,
     utc_rfc3339,
 )
 
@@ -70,16 +69,14 @@ class StandardWebhooksScheme:
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         prefix = _header_prefix(headers)
         msg_id = require_header(headers, prefix + b"id").strip()
-        timestamp = require_header(headers, prefix + b"timestamp").strip()
-        parse_unix(timestamp, name=(prefix + b"timestamp").decode())
+        timestamp = unix_header(headers, prefix + b"timestamp")
         candidates = _signatures(require_header(headers, prefix + b"signature"))
         matched = matching_secret([digest(_key(s), msg_id, timestamp, body) for s in secrets], candidates)
         check_timestamp(int(timestamp), now_s, self.tolerance_s)
         return matched
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
+        payload = json_object(headers, body)
         found = event_id(headers.get(_header_prefix(headers) + b"id"))
         if found is None:
             raise MissingHeader("missing webhook-id header")

@@ -17,19 +17,17 @@ from dataclasses import dataclass
 
 import orjson
 
-from receiver.errors import BadRequest
 from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     dig,
-    event_id,
     from_unix,
     hmac_digest,
+    json_object,
     kept_headers,
     matching_secret,
-    parse_json_object,
     require_header,
+    required_event_id,
     subject,
     text,
     timestamp_and_signatures,
@@ -81,11 +79,8 @@ class StripeScheme:
         return Delivery(body, {"stripe-signature": f"t={timestamp},v1={digest}"})
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
-        found = event_id(payload.get("id"))
-        if found is None:
-            raise BadRequest("a Stripe event must have an 'id'")
+        payload = json_object(headers, body)
+        found = required_event_id(payload.get("id"), "a Stripe event must have an 'id'")
         return Verified(
             id=found,
             type=text(payload.get("type")),

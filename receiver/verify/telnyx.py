@@ -19,21 +19,20 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from receiver.errors import BadRequest, MalformedHeader
+from receiver.errors import MalformedHeader
 from receiver.verify.base import Headers, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     decode_base64,
     dig,
-    event_id,
     from_rfc3339,
+    json_object,
     kept_headers,
     matching_key,
-    parse_json_object,
-    parse_unix,
     require_header,
+    required_event_id,
     text,
+    unix_header,
 )
 
 _SIGNATURE = b"telnyx-signature-ed25519"
@@ -54,8 +53,7 @@ class TelnyxScheme:
 
     def verify(self, headers: Headers, body: bytes, secrets: Sequence[bytes], now_s: float) -> int:
         signature = decode_base64(require_header(headers, _SIGNATURE).strip(), name="telnyx-signature-ed25519")
-        timestamp = require_header(headers, _TIMESTAMP).strip()
-        parse_unix(timestamp, name="telnyx-timestamp")
+        timestamp = unix_header(headers, _TIMESTAMP)
         if len(signature) != _SIGNATURE_BYTES:
             raise MalformedHeader("telnyx-signature-ed25519 must be 64 bytes")
         signed = timestamp + b"|" + body
@@ -64,11 +62,8 @@ class TelnyxScheme:
         return matched
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        payload = parse_json_object(body)
-        found = event_id(dig(payload, "data", "id"))
-        if found is None:
-            raise BadRequest("a Telnyx event must have data.id")
+        payload = json_object(headers, body)
+        found = required_event_id(dig(payload, "data", "id"), "a Telnyx event must have data.id")
         return Verified(
             id=found,
             type=text(dig(payload, "data", "event_type")),

@@ -24,16 +24,17 @@ import orjson
 from receiver.errors import BadRequest, MalformedHeader
 from receiver.verify.base import Delivery, Handshake, Headers, Sample, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
     check_timestamp,
     event_id,
     from_rfc3339,
     hmac_digest,
+    json_object,
     kept_headers,
     matching_secret,
     parse_json_object,
     parse_rfc3339,
     require_header,
+    required_event_id,
     text,
     utc_rfc3339,
 )
@@ -117,11 +118,8 @@ class TwitchScheme:
         return Handshake(challenge.encode(), content_type=b"text/plain; charset=utf-8")
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        parse_json_object(body)
-        found = event_id(headers.get(_ID))
-        if found is None:
-            raise BadRequest("missing Twitch-Eventsub-Message-Id header")
+        json_object(headers, body)
+        found = required_event_id(headers.get(_ID), "missing Twitch-Eventsub-Message-Id header")
         if headers.get(_MESSAGE_TYPE) == b"revocation":
             event_type = "revocation"
         else:
