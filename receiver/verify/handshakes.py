@@ -30,7 +30,7 @@ from __future__ import annotations
 import base64
 import hmac
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,10 +50,8 @@ _CRC_TOKEN = re.compile(rf"[A-Za-z0-9+/_-]{{1,{_MAX_ECHO_CHARS}}}={{0,2}}")
 
 class _Kind(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @property
-    def method(self) -> str:
-        return "POST"
+    # The HTTP method the provider sends it with.
+    method: ClassVar[str] = "POST"
 
     @property
     def signed(self) -> bool:
@@ -88,10 +86,7 @@ class MetaChallenge(_Kind):
     """
 
     kind: Literal["meta"]
-
-    @property
-    def method(self) -> str:
-        return "GET"
+    method = "GET"
 
     def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:
         if request.query.get("hub.mode") != "subscribe" or "hub.challenge" not in request.query:
@@ -115,10 +110,7 @@ class QueryChallenge(_Kind):
 
     kind: Literal["query"]
     param: str = "challenge"
-
-    @property
-    def method(self) -> str:
-        return "GET"
+    method = "GET"
 
     def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:
         value = request.query.get(self.param)
@@ -139,10 +131,7 @@ class Crc(_Kind):
     """
 
     kind: Literal["crc"]
-
-    @property
-    def method(self) -> str:
-        return "GET"
+    method = "GET"
 
     def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:
         token = request.query.get("crc_token")
@@ -175,10 +164,7 @@ class HeaderChallenge(_Kind):
     kind: Literal["header"]
     header: str = "X-Okta-Verification-Challenge"
     field: str = "verification"
-
-    @property
-    def method(self) -> str:
-        return "GET"
+    method = "GET"
 
     @property
     def signed(self) -> bool:
@@ -355,10 +341,7 @@ class CloudEventsOptions(_Kind):
 
     kind: Literal["cloudevents"]
     allowed_rate: str = "*"
-
-    @property
-    def method(self) -> str:
-        return "OPTIONS"
+    method = "OPTIONS"
 
     def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:
         origin = request.headers.get(b"webhook-request-origin")
@@ -383,10 +366,7 @@ class HeadCheck(_Kind):
     """
 
     kind: Literal["head"]
-
-    @property
-    def method(self) -> str:
-        return "HEAD"
+    method = "HEAD"
 
     def answer(self, request: Inbound, secret: bytes, verify_token: bytes | None) -> Handshake | None:
         return Handshake(b"", _TEXT)
