@@ -11,6 +11,7 @@ import shutil
 import signal
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,22 +95,30 @@ async def cluster(local_stack: tuple[str, str], tmp_path: Path) -> AsyncIterator
             shutil.rmtree(node.home, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class ClusterGroup(Group):
+    """A group whose claims and marks are on the cluster (`redis_url`), its handlers counting their side effects
+    in the test Redis (`count_url`)."""
+
+    count_url: str
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return super().env(REDIS_CLUSTER="true", COUNT_REDIS_URL=self.count_url, **extra)
+
+
+@pytest.fixture
+def group(kafka_bootstrap: str, redis_url: str, cluster: Cluster, unique: str) -> ClusterGroup:
+    return ClusterGroup(kafka_bootstrap, cluster.url, unique, count_url=redis_url)
+
+
 async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_effect(
-    kafka_bootstrap: str,
-    redis_url: str,
-    redis_client: redis.asyncio.Redis,
-    cluster: Cluster,
-    unique: str,
-    tmp_path: Path,
+    redis_client: redis.asyncio.Redis, cluster: Cluster, group: ClusterGroup, tmp_path: Path
 ) -> None:
-    group = Group(kafka_bootstrap, cluster.url, unique)
     ids = await prepare(group, 60)
     hanging = [event_id for event_id in ids if int(event_id[4:]) % 5 == 0]
     quick = [event_id for event_id in ids if event_id not in hanging]
-    # The dedup state on the cluster; the side effects counted in the test Redis.
-    on_cluster = {"REDIS_CLUSTER": "true", "COUNT_REDIS_URL": redis_url}
 
-    first_env = group.env(COUNT_HANG_EVERY="5", COUNT_SLEEP_S="0.02", CONSUMER_CONCURRENCY="32", **on_cluster)
+    first_env = group.env(COUNT_HANG_EVERY="5", COUNT_SLEEP_S="0.02", CONSUMER_CONCURRENCY="32")
     with worker_process(first_env, tmp_path / "first.log") as first:
         log = tmp_path / "first.log"
         left_uncommitted = await kill_mid_batch(first, group, cluster.client, redis_client, quick, hanging, log)
@@ -117,7 +126,7 @@ async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_eff
     assert await cluster.client.exists(claim_key(group.group, group.provider, hanging[0])) == 1
     assert left_uncommitted > len(hanging)
 
-    second_env = group.env(**on_cluster)
+    second_env = group.env()
     with worker_process(second_env, tmp_path / "second.log") as second:
         await wait_while_running(second, tmp_path / "second.log", lambda: group.all_handled(redis_client, ids))
         samples = await scrape(second_env)
@@ -136,22 +145,14 @@ async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_eff
 
 
 async def test_a_master_failed_over_under_load_loses_no_event_and_costs_what_is_written_down(
-    kafka_bootstrap: str,
-    redis_url: str,
-    redis_client: redis.asyncio.Redis,
-    cluster: Cluster,
-    unique: str,
-    tmp_path: Path,
+    kafka_bootstrap: str, redis_client: redis.asyncio.Redis, cluster: Cluster, group: ClusterGroup, tmp_path: Path
 ) -> None:
-    group = Group(kafka_bootstrap, cluster.url, unique)
     # Half the events before the kill, half right after it: the stream goes on through the failover.
     before = await prepare(group, 300)
     after = [f"evt_{i:03d}" for i in range(300, 600)]
     ids = before + after
     concurrency = 16
-    env = group.env(
-        REDIS_CLUSTER="true", COUNT_REDIS_URL=redis_url, COUNT_SLEEP_S="0.05", CONSUMER_CONCURRENCY=str(concurrency)
-    )
+    env = group.env(COUNT_SLEEP_S="0.05", CONSUMER_CONCURRENCY=str(concurrency))
     # Not the node REDIS_URL names: the worker has to find the cluster through it when it starts.
     victim = cluster.nodes[1]
 
@@ -227,14 +228,13 @@ async def test_a_master_failed_over_under_load_loses_no_event_and_costs_what_is_
 
 
 async def test_the_replay_command_on_a_redis_cluster_runs_each_dead_letter_once(
-    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, cluster: Cluster, unique: str
+    kafka_bootstrap: str, redis_client: redis.asyncio.Redis, cluster: Cluster, group: ClusterGroup
 ) -> None:
-    group = Group(kafka_bootstrap, cluster.url, unique)
     route = GroupTopics.for_provider(group.provider, group.group)
     await ensure_topics(Settings(kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_partitions=3), [route.dlq_topic])
     ids = [f"evt_{i:03d}" for i in range(12)]
     await dead_letter(kafka_bootstrap, route, ids)
-    env = group.env(REDIS_CLUSTER="true", COUNT_REDIS_URL=redis_url)
+    env = group.env()
 
     listed = replay_cli(env, "--dry-run")
     assert listed.returncode == 0, listed.stderr
