@@ -24,6 +24,7 @@ from schemas.topics import event_topic, retry_topic
 from tests.integration.kafka_tools import committed_lag, envelope, produce
 from tests.integration.ports import free_port
 from tests.integration.processes import clean_environ, run_to_end, started
+from tests.integration.workers import outcome
 
 # Three partitions: room for the two members of `CONSUMER_WORKERS=2` and for a killed member's hand-over.
 PARTITIONS = 3
@@ -179,3 +180,56 @@ async def kill_mid_batch(
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     return left_uncommitted
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What `killed_mid_batch_and_recovered` did: the events, those caught by the kill and those done before it,
+    what the kill left uncommitted, how long the second worker took, and its metrics at the end."""
+
+    ids: list[str]
+    hanging: list[str]
+    quick: list[str]
+    left_uncommitted: int
+    recovered_s: float
+    samples: Scrape
+
+
+async def killed_mid_batch_and_recovered(
+    group: Group, claims_in: Client, counts_in: redis.asyncio.Redis, tmp_path: Path
+) -> Recovery:
+    """60 events; a worker SIGKILLed in the middle of a batch, then a second one until every side effect happened
+    (claims in `claims_in`, side effects counted in `counts_in`). Checks what holds wherever the claims live: each
+    side effect happened once, the interrupted events ran again and the finished ones did not, and what was done
+    above the commit point came back as duplicates."""
+    ids = await prepare(group, 60)
+    # Every fifth event's handler is caught by the kill in the middle of its (slow) agent call.
+    hanging = [event_id for event_id in ids if int(event_id[4:]) % 5 == 0]
+    quick = [event_id for event_id in ids if event_id not in hanging]
+
+    first_env = group.env(COUNT_HANG_EVERY="5", COUNT_SLEEP_S="0.02", CONSUMER_CONCURRENCY="32")
+    log = tmp_path / "first.log"
+    with worker_process(first_env, log) as first:
+        left_uncommitted = await kill_mid_batch(first, group, claims_in, counts_in, quick, hanging, log)
+    killed_at = time.monotonic()
+    # Killed with claims held, handlers in flight, and done records above the commit point.
+    assert await claims_in.get(claim_key(group.group, group.provider, hanging[0])) not in (None, b"done")
+    assert left_uncommitted > len(hanging)
+
+    second_env = group.env()
+    with worker_process(second_env, tmp_path / "second.log") as second:
+        await wait_while_running(second, tmp_path / "second.log", lambda: group.all_handled(counts_in, ids))
+        recovered_s = time.monotonic() - killed_at
+        samples = await scrape(second_env)
+        terminate(second)
+
+    effects = await group.counts(counts_in, "effects", ids)
+    started = await group.counts(counts_in, "started", ids)
+    assert effects == dict.fromkeys(ids, 1), "every side effect happened exactly once"
+    # The interrupted ones ran again (after the dead member's lease), the finished ones never did.
+    assert {event_id: started[event_id] for event_id in hanging} == dict.fromkeys(hanging, 2)
+    assert {event_id: started[event_id] for event_id in quick} == dict.fromkeys(quick, 1)
+    assert outcome(samples, group.provider, group.group, "ok") == len(hanging)
+    # Records done before the kill but above its commit point came back: duplicates, not second runs.
+    assert outcome(samples, group.provider, group.group, "duplicate") == left_uncommitted - len(hanging)
+    return Recovery(ids, hanging, quick, left_uncommitted, recovered_s, samples)

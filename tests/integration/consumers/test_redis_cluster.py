@@ -28,12 +28,10 @@ from tests.integration.ports import free_port
 from tests.integration.worker_process import (
     PARTITIONS,
     Group,
-    kill_mid_batch,
+    killed_mid_batch_and_recovered,
     prepare,
     replay_cli,
     scrape,
-    terminate,
-    wait_while_running,
     worker_process,
 )
 from tests.integration.workers import outcome
@@ -114,30 +112,8 @@ def group(kafka_bootstrap: str, redis_url: str, cluster: Cluster, unique: str) -
 async def test_a_worker_killed_mid_stream_on_a_redis_cluster_repeats_no_side_effect(
     redis_client: redis.asyncio.Redis, cluster: Cluster, group: ClusterGroup, tmp_path: Path
 ) -> None:
-    ids = await prepare(group, 60)
-    hanging = [event_id for event_id in ids if int(event_id[4:]) % 5 == 0]
-    quick = [event_id for event_id in ids if event_id not in hanging]
-
-    first_env = group.env(COUNT_HANG_EVERY="5", COUNT_SLEEP_S="0.02", CONSUMER_CONCURRENCY="32")
-    with worker_process(first_env, tmp_path / "first.log") as first:
-        log = tmp_path / "first.log"
-        left_uncommitted = await kill_mid_batch(first, group, cluster.client, redis_client, quick, hanging, log)
-    # Killed with claims held (on the cluster) and done records above the commit point.
-    assert await cluster.client.exists(claim_key(group.group, group.provider, hanging[0])) == 1
-    assert left_uncommitted > len(hanging)
-
-    second_env = group.env()
-    with worker_process(second_env, tmp_path / "second.log") as second:
-        await wait_while_running(second, tmp_path / "second.log", lambda: group.all_handled(redis_client, ids))
-        samples = await scrape(second_env)
-        terminate(second)
-
-    assert await group.counts(redis_client, "effects", ids) == dict.fromkeys(ids, 1), "each side effect once"
-    started = await group.counts(redis_client, "started", ids)
-    assert {event_id: started[event_id] for event_id in hanging} == dict.fromkeys(hanging, 2)
-    assert {event_id: started[event_id] for event_id in quick} == dict.fromkeys(quick, 1)
-    assert outcome(samples, group.provider, group.group, "duplicate") == left_uncommitted - len(hanging)
-    assert await group.done(cluster.client, ids) == set(ids)
+    run = await killed_mid_batch_and_recovered(group, cluster.client, redis_client, tmp_path)
+    assert await group.done(cluster.client, run.ids) == set(run.ids)
     # The done marks are spread over all three masters.
     spread = await cluster.keys_per_master("webhooks:done:*")
     assert len(spread) == MASTERS

@@ -18,53 +18,23 @@ from tests.integration.kafka_tools import committed_lag
 from tests.integration.worker_process import (
     PARTITIONS,
     Group,
-    kill_mid_batch,
+    killed_mid_batch_and_recovered,
     prepare,
-    scrape,
     terminate,
     wait_while_running,
     worker_process,
 )
-from tests.integration.workers import outcome
 
 
 async def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
     kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str, tmp_path: Path
 ) -> None:
     group = Group(kafka_bootstrap, redis_url, unique)
-    ids = await prepare(group, 60)
-    # Every fifth event's handler is caught by the kill in the middle of its (slow) agent call.
-    hanging = [event_id for event_id in ids if int(event_id[4:]) % 5 == 0]
-    quick = [event_id for event_id in ids if event_id not in hanging]
-
-    first_env = group.env(COUNT_HANG_EVERY="5", COUNT_SLEEP_S="0.02", CONSUMER_CONCURRENCY="32")
-    with worker_process(first_env, tmp_path / "first.log") as first:
-        log = tmp_path / "first.log"
-        left_uncommitted = await kill_mid_batch(first, group, redis_client, redis_client, quick, hanging, log)
-    killed_at = time.monotonic()
-    # Killed with claims held, handlers in flight, and done records above the commit point.
-    assert await redis_client.get(claim_key(group.group, group.provider, hanging[0])) not in (None, b"done")
-    assert left_uncommitted > len(hanging)
-
-    second_env = group.env()
-    with worker_process(second_env, tmp_path / "second.log") as second:
-        await wait_while_running(second, tmp_path / "second.log", lambda: group.all_handled(redis_client, ids))
-        recovered_s = time.monotonic() - killed_at
-        samples = await scrape(second_env)
-        terminate(second)
-
-    effects = await group.counts(redis_client, "effects", ids)
-    started = await group.counts(redis_client, "started", ids)
-    assert effects == dict.fromkeys(ids, 1), "every side effect happened exactly once"
-    # The interrupted ones ran again (after the dead member's lease), the finished ones never did.
-    assert {event_id: started[event_id] for event_id in hanging} == dict.fromkeys(hanging, 2)
-    assert {event_id: started[event_id] for event_id in quick} == dict.fromkeys(quick, 1)
-    assert outcome(samples, group.provider, group.group, "ok") == len(hanging)
-    # Records done before the kill but above its commit point came back: duplicates, not second runs.
-    assert outcome(samples, group.provider, group.group, "duplicate") == left_uncommitted - len(hanging)
+    run = await killed_mid_batch_and_recovered(group, redis_client, redis_client, tmp_path)
     print(
-        f"\nSIGKILL: 60 events, {len(hanging)} in flight at the kill, {left_uncommitted} uncommitted; "
-        f"recovered in {recovered_s:.1f}s with {left_uncommitted - len(hanging)} duplicates dropped, 0 repeats"
+        f"\nSIGKILL: 60 events, {len(run.hanging)} in flight at the kill, {run.left_uncommitted} uncommitted; "
+        f"recovered in {run.recovered_s:.1f}s with {run.left_uncommitted - len(run.hanging)} duplicates dropped, "
+        "0 repeats"
     )
 
 
