@@ -13,7 +13,6 @@ Reference: Adyen docs, "Verify HMAC signatures"; the Adyen Python library's `uti
 from __future__ import annotations
 
 import base64
-import binascii
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,17 +20,18 @@ from typing import Any
 
 import orjson
 
-from receiver.errors import BadRequest, MalformedHeader, MissingHeader, SignatureError
+from receiver.errors import MalformedHeader, MissingHeader, SignatureError
 from receiver.verify.base import Delivery, Handshake, Headers, Sample, Verified
 from receiver.verify.parsing import (
     check_json_content_type,
+    decode_base64,
     dig,
     event_id,
     fallback_event_id,
     from_rfc3339,
     hmac_digest,
     matching_secret,
-    parse_json,
+    signed_list,
     text,
     utc_rfc3339,
 )
@@ -61,10 +61,7 @@ class AdyenScheme:
             signature = dig(item, "additionalData", "hmacSignature")
             if not isinstance(signature, str) or not signature:
                 raise MissingHeader("missing additionalData.hmacSignature")
-            try:
-                candidate = base64.b64decode(signature, validate=True)
-            except (binascii.Error, ValueError):
-                raise MalformedHeader("additionalData.hmacSignature is not base64") from None
+            candidate = decode_base64(signature.encode(), name="additionalData.hmacSignature")
             position = matching_secret([hmac_digest("sha256", key, signing_string(item)) for key in keys], [candidate])
             if matched not in (-1, position):
                 raise SignatureError("the items of one batch are signed with different keys")
@@ -129,13 +126,7 @@ def signing_string(item: dict[str, Any]) -> bytes:
 
 
 def _items(body: bytes) -> list[dict[str, Any]]:
-    try:
-        payload = parse_json(body)
-    except BadRequest:
-        raise MalformedHeader("an Adyen notification must be JSON") from None
-    entries = payload.get("notificationItems") if isinstance(payload, dict) else None
-    if not isinstance(entries, list) or not entries or len(entries) > _MAX_ITEMS:
-        raise MissingHeader("missing notificationItems")
+    entries = signed_list(body, "notificationItems", max_items=_MAX_ITEMS, what="an Adyen notification")
     items = [entry.get("NotificationRequestItem") if isinstance(entry, dict) else None for entry in entries]
     if not all(isinstance(item, dict) for item in items):
         raise MalformedHeader("every notificationItems entry must hold a NotificationRequestItem")

@@ -17,20 +17,13 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from receiver.errors import BadRequest
 from receiver.verify.base import Headers, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
+    EventBatch,
     check_timestamp,
-    event_id,
-    fallback_event_id,
-    from_unix,
     hmac_digest,
-    kept_headers,
     matching_secret,
-    parse_json,
     require_header,
-    text,
     unix_header,
 )
 
@@ -42,6 +35,15 @@ _DECODED = {
     "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";",
 }  # fmt: skip
 _KEPT_HEADERS = (b"user-agent",)
+_EVENTS = EventBatch(
+    "HubSpot",
+    id_key="eventId",
+    type_key="subscriptionType",
+    occurred_key="occurredAt",
+    kept_headers=_KEPT_HEADERS,
+    per_second=1000,
+    lone_object=True,
+)
 
 
 def signed_uri(url: str) -> str:
@@ -66,18 +68,4 @@ class HubSpotScheme:
         return matched
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        events = parse_json(body)
-        if isinstance(events, dict):
-            events = [events]
-        if not isinstance(events, list) or not events or not all(isinstance(e, dict) for e in events):
-            raise BadRequest("a HubSpot body must be a non-empty array of event objects")
-        found = event_id(events[0].get("eventId")) if len(events) == 1 else None
-        types = {text(event.get("subscriptionType")) for event in events}
-        return Verified(
-            id=found or fallback_event_id(source, body),
-            type=types.pop() if len(types) == 1 else "batch",
-            payload_json=body,
-            occurred_at=from_unix(events[0].get("occurredAt"), per_second=1000),
-            headers=kept_headers(headers, _KEPT_HEADERS),
-        )
+        return _EVENTS.describe(source, headers, body)

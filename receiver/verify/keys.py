@@ -50,6 +50,9 @@ NEW_KEY_BURST = 10
 NEW_KEY_INTERVAL_S = 6.0
 # Keys held per cache: a few live certificates or key ids per provider; more is a sender making them up.
 MAX_CACHED_KEYS = 64
+# A key set that lacks the key id a request names is fetched again, but not more than once per this many
+# seconds (the provider may have rotated its keys, or the sender made the id up).
+REFETCH_MIN_AGE_S = 60.0
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -195,6 +198,11 @@ class KeyCache(Generic[K, V]):
         if entry is not None and self.clock() - entry.fetched_at < min_age_s:
             return entry.value
         return await self._fetch_once(key, fetch)
+
+    async def get_holding(self, key: K, fetch: Callable[[], Awaitable[V]], holds: Callable[[V], bool]) -> V:
+        """The key set, fetched again (`REFETCH_MIN_AGE_S` at most) when it lacks what a request names."""
+        value = await self.get(key, fetch)
+        return value if holds(value) else await self.refresh(key, fetch, min_age_s=REFETCH_MIN_AGE_S)
 
     async def _fetch_once(self, key: K, fetch: Callable[[], Awaitable[V]]) -> V:
         inflight = self._inflight.get(key)

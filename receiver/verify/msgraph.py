@@ -28,12 +28,19 @@ from typing import Any
 
 import orjson
 
-from receiver.errors import BadRequest, KeyUnavailable, MalformedHeader, MissingHeader, SignatureError, StaleTimestamp
+from receiver.errors import KeyUnavailable, MalformedHeader, MissingHeader, SignatureError, StaleTimestamp
 from receiver.verify import jwt
 from receiver.verify.base import Delivery, HandshakeRule, Headers, Sample, Verified
 from receiver.verify.handshakes import ValidationToken
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
-from receiver.verify.parsing import check_json_content_type, fallback_event_id, parse_json, text, utc_rfc3339
+from receiver.verify.parsing import (
+    check_json_content_type,
+    fallback_event_id,
+    parse_json,
+    signed_list,
+    text,
+    utc_rfc3339,
+)
 
 _MAX_ITEMS = 1000
 MICROSOFT_KEYS_URL = "https://login.microsoftonline.com/common/discovery/v2.0/keys"
@@ -41,8 +48,6 @@ MICROSOFT_HOSTS = HostAllowlist(re.compile(r"login\.microsoftonline\.com"))
 # The `azp` of every validation token: Microsoft Graph's change-tracking application.
 GRAPH_CHANGE_TRACKING_APP_ID = "0bf30f3b-4a52-48df-9a82-234910c4a086"
 CLOCK_SKEW_S = 60
-# A key id missing from the keys fetches them again, but not more than once per this many seconds.
-REFETCH_MIN_AGE_S = 60.0
 _KEYS = "keys"
 # One token per app and tenant of the batch: a few.
 _MAX_TOKENS = 16
@@ -72,9 +77,7 @@ class MsGraphScheme:
         if not any(_parts(secret)[1] for secret in secrets) or b"validationTokens" not in body:
             return
         kids = {_token(value).kid for value in _tokens(body)}
-        keys = await self.keys.get(_KEYS, self._fetch)
-        if not kids <= set(keys):
-            await self.keys.refresh(_KEYS, self._fetch, min_age_s=REFETCH_MIN_AGE_S)
+        await self.keys.get_holding(_KEYS, self._fetch, lambda keys: kids <= set(keys))
 
     async def _fetch(self) -> Mapping[str, jwt.PublicKey]:
         response = await self.fetcher.get(self.keys_url)
@@ -199,13 +202,7 @@ def _claim(claims: Mapping[str, object], name: str) -> bytes:
 
 
 def _items(body: bytes) -> list[dict[str, Any]]:
-    try:
-        payload = parse_json(body)
-    except BadRequest:
-        raise MalformedHeader("a Graph notification must be JSON") from None
-    value = payload.get("value") if isinstance(payload, dict) else None
-    if not isinstance(value, list) or not value or len(value) > _MAX_ITEMS:
-        raise MissingHeader("missing value (the notifications)")
+    value = signed_list(body, "value", max_items=_MAX_ITEMS, what="a Graph notification")
     if not all(isinstance(item, dict) for item in value):
         raise MalformedHeader("every item of value must be an object")
     return value

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -27,7 +28,7 @@ from receiver.errors import (
     StaleTimestamp,
     UnsupportedMediaType,
 )
-from receiver.verify.base import Headers
+from receiver.verify.base import Headers, Verified
 
 # Entries read from a `key=value` signature header: a provider rotating its secret sends two or three.
 MAX_SIGNATURE_ITEMS = 16
@@ -207,6 +208,53 @@ def parse_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         raise BadRequest("body is not valid UTF-8 JSON") from None
+
+
+def signed_list(body: bytes, key: str, *, max_items: int, what: str) -> list[Any]:
+    """The non-empty list under `key` of a JSON body that carries its signatures inside (Adyen's items,
+    Graph's notifications): a body without one has no signature to check, so it is a `SignatureError`."""
+    try:
+        payload = parse_json(body)
+    except BadRequest:
+        raise MalformedHeader(f"{what} must be JSON") from None
+    value = payload.get(key) if isinstance(payload, dict) else None
+    if not isinstance(value, list) or not value or len(value) > max_items:
+        raise MissingHeader(f"{what} must hold 1 to {max_items} {key}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """How a provider that sends its events in batches (HubSpot, SendGrid) is described: a JSON array of event
+    objects, published as one event with the id of a lone event (a batch's is the SHA-256 of source and body,
+    the same on a retry) and the type the events share, else `batch`; occurred: the first event's time."""
+
+    provider: str
+    id_key: str
+    type_key: str
+    occurred_key: str
+    kept_headers: tuple[bytes, ...]
+    # `occurred_key` in seconds (1) or milliseconds (1000).
+    per_second: int = 1
+    # Whether a lone object is taken as a batch of one.
+    lone_object: bool = False
+
+    def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
+        check_json_content_type(headers)
+        events = parse_json(body)
+        if self.lone_object and isinstance(events, dict):
+            events = [events]
+        if not isinstance(events, list) or not events or not all(isinstance(e, dict) for e in events):
+            raise BadRequest(f"a {self.provider} body must be a non-empty array of event objects")
+        found = event_id(events[0].get(self.id_key)) if len(events) == 1 else None
+        types = {text(event.get(self.type_key)) for event in events}
+        return Verified(
+            id=found or fallback_event_id(source, body),
+            type=types.pop() if len(types) == 1 else "batch",
+            payload_json=body,
+            occurred_at=from_unix(events[0].get(self.occurred_key), per_second=self.per_second),
+            headers=kept_headers(headers, self.kept_headers),
+        )
 
 
 def media_type(headers: Headers, default: bytes = b"application/json") -> bytes:

@@ -46,8 +46,6 @@ GOOGLE_HOSTS = HostAllowlist(re.compile(r"www\.googleapis\.com"))
 _ISSUERS = (b"accounts.google.com", b"https://accounts.google.com")
 # google-auth checks `exp` and `iat` with no skew by default; a minute absorbs ordinary clock drift.
 CLOCK_SKEW_S = 60
-# A key id missing from the certificates fetches them again, but not more than once per this many seconds.
-REFETCH_MIN_AGE_S = 60.0
 _CERTS = "certs"
 _KEPT_HEADERS = (b"user-agent",)
 
@@ -76,9 +74,7 @@ class PubSubScheme:
 
     async def load_keys(self, headers: Headers, body: bytes, secrets: Sequence[bytes]) -> None:
         kid = _parse(headers).kid
-        certs = await self.keys.get(_CERTS, self._fetch)
-        if kid not in certs:
-            await self.keys.refresh(_CERTS, self._fetch, min_age_s=REFETCH_MIN_AGE_S)
+        await self.keys.get_holding(_CERTS, self._fetch, lambda certs: kid in certs)
 
     async def _fetch(self) -> Mapping[str, rsa.RSAPublicKey]:
         response = await self.fetcher.get(self.certs_url)

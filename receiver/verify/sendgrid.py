@@ -23,26 +23,22 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from receiver.errors import BadRequest
 from receiver.verify.base import Headers, Verified
 from receiver.verify.parsing import (
-    check_json_content_type,
+    EventBatch,
     check_timestamp,
     decode_base64,
-    event_id,
-    fallback_event_id,
-    from_unix,
-    kept_headers,
     matching_key,
-    parse_json,
     require_header,
-    text,
     unix_header,
 )
 
 _SIGNATURE = b"x-twilio-email-event-webhook-signature"
 _TIMESTAMP = b"x-twilio-email-event-webhook-timestamp"
 _KEPT_HEADERS = (b"user-agent",)
+_EVENTS = EventBatch(
+    "SendGrid", id_key="sg_event_id", type_key="event", occurred_key="timestamp", kept_headers=_KEPT_HEADERS
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +61,7 @@ class SendGridScheme:
         return matched
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
-        check_json_content_type(headers)
-        events = parse_json(body)
-        if not isinstance(events, list) or not events or not all(isinstance(e, dict) for e in events):
-            raise BadRequest("a SendGrid body must be a non-empty array of event objects")
-        found = event_id(events[0].get("sg_event_id")) if len(events) == 1 else None
-        types = {text(event.get("event")) for event in events}
-        return Verified(
-            id=found or fallback_event_id(source, body),
-            type=types.pop() if len(types) == 1 else "batch",
-            payload_json=body,
-            occurred_at=from_unix(events[0].get("timestamp")),
-            headers=kept_headers(headers, _KEPT_HEADERS),
-        )
+        return _EVENTS.describe(source, headers, body)
 
 
 @functools.lru_cache(maxsize=64)
