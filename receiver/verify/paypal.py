@@ -21,7 +21,6 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -34,6 +33,7 @@ from receiver.verify.parsing import (
     from_rfc3339,
     json_object,
     kept_headers,
+    matching_key,
     parse_rfc3339,
     require_header,
     required_event_id,
@@ -85,17 +85,12 @@ class PayPalScheme:
         if key is None:
             raise SignatureError("no certificate for PAYPAL-CERT-URL")
         crc = str(zlib.crc32(body)).encode()
-        matched = -1
-        for position, webhook_id in enumerate(secrets):
+
+        def check(webhook_id: bytes) -> None:
             signed = b"|".join((transmission_id, transmission_time, webhook_id, crc))
-            try:
-                key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
-            except InvalidSignature:
-                continue
-            matched = position
-            break
-        if matched < 0:
-            raise SignatureError("signature does not match")
+            key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+
+        matched = matching_key(secrets, check)
         check_timestamp(sent_at.timestamp(), now_s, self.tolerance_s)
         return matched
 
