@@ -30,6 +30,7 @@ from receiver.tracing import tracing_from_env
 from schemas.logline import configure_logging
 from schemas.tracecontext import tracing_enabled
 from supervision.group import METRICS_DIR_ENV, orphaned
+from telemetry.multiprocess import BatchedValues
 
 logger = logging.getLogger("receiver")
 
@@ -72,11 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     # The `_created` series double every counter and no dashboard of ours reads them.
     disable_created_metrics()  # type: ignore[no-untyped-call]
     metrics_dir = os.environ.get(METRICS_DIR_ENV) if worker is not None else None
+    # A worker's metrics go to the shared files in batches, not on every change (telemetry/multiprocess.py).
+    batched = BatchedValues.install() if metrics_dir else None
     try:
         # Each worker process exports its own spans (an exporter's thread does not survive a fork).
         traces = tracing_from_env(os.environ)
         tracing, stop_tracing = traces if traces is not None else (None, None)
-        app = create_app(settings, metrics_dir=Path(metrics_dir) if metrics_dir else None, tracing=tracing)
+        app = create_app(
+            settings, metrics_dir=Path(metrics_dir) if metrics_dir else None, batched=batched, tracing=tracing
+        )
     except ConfigError as exc:
         print(f"receiver: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ create_app(settings, sources=..., publisher=...)  ->  Receiver
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -30,6 +31,7 @@ from receiver.routes import PATH_PREFIX, WebhookRoute
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources
 from receiver.tracing import Tracing
+from telemetry.multiprocess import BatchedValues
 
 
 class Receiver:
@@ -54,6 +56,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     clock: Callable[[], float] | None = None,
     metrics_dir: Path | None = None,
+    batched: BatchedValues | None = None,
     tracing: Tracing | None = None,
     keyring: Keyring | None = None,
 ) -> Receiver:
@@ -67,6 +70,9 @@ def create_app(
         clock: seconds since the epoch, for timestamp checks; default `time.time`.
         metrics_dir: the directory where every worker of a multi-process receiver keeps its metrics
             (PROMETHEUS_MULTIPROC_DIR, `supervisor.py`): `/metrics` then adds up all of them.
+        batched: this process's metric values when they are written to `metrics_dir` in batches
+            (`telemetry.multiprocess`): flushed every `FLUSH_S` while the app runs, before each `/metrics` and
+            at the end of the lifespan.
         tracing: OpenTelemetry spans of each webhook request (`receiver.tracing.tracing_from_env`); default off.
         keyring: the master keys of the run-time source registry; default: from `settings` (no registry when
             no master key is set).
@@ -88,6 +94,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        flushing = asyncio.create_task(batched.every(), name="metrics-flush") if batched is not None else None
         await active_publisher.start()
         if follower is not None:
             follower.start()
@@ -97,6 +104,10 @@ def create_app(
             if follower is not None:
                 await follower.stop()
             await active_publisher.stop()
+            if batched is not None and flushing is not None:
+                flushing.cancel()
+                await asyncio.gather(flushing, return_exceptions=True)
+                batched.flush()  # what the last requests counted
 
     api = FastAPI(
         title="Webhook receiver",
@@ -121,6 +132,8 @@ def create_app(
 
     @api.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics_endpoint() -> Response:
+        if batched is not None:
+            batched.flush()  # this process's counts are current; the others' at most FLUSH_S late
         return Response(generate_latest(scraped), media_type=CONTENT_TYPE_LATEST)
 
     api.openapi = _openapi_with_webhook_route(api, sorted(sources))  # type: ignore[method-assign]

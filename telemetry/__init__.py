@@ -1,5 +1,5 @@
 """OpenTelemetry's exporter, set up the same way by both processes; each keeps its own spans
-(`receiver.tracing`, `consumers.tracing`).
+(`receiver.tracing`, `consumers.tracing`). Prometheus's multiprocess values written in batches: `multiprocess.py`.
 
 Its own package because both processes need it and neither may import the other, while `schemas` stays free
 of I/O clients (the exporter sends spans over HTTP). The SDK, an optional extra (`webhook-ingest[otel]`), is

@@ -6,12 +6,14 @@ import asyncio
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from telemetry.multiprocess import FLUSH_S
 from tests.integration.ports import free_port
 from tests.integration.processes import clean_environ, started
 
@@ -68,6 +70,21 @@ async def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, time
                 pass
             await asyncio.sleep(0.1)
     raise AssertionError(f"the receiver was not ready within {timeout_s}s: {_tail(log)}")
+
+
+async def scraped(url: str, read: Callable[[str], float], expected: float, within_s: float = 2.0) -> float:
+    """What `read` finds in `/metrics`, scraped until it is `expected` or `within_s` passed.
+
+    Workers write what they counted to the shared files at least every `FLUSH_S` (telemetry/multiprocess.py), so
+    a scrape may read another worker's last requests a moment late; past that, the sum must be exact.
+    """
+    deadline = time.monotonic() + within_s
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        while True:
+            value = read((await http.get("/metrics")).text)
+            if value == expected or time.monotonic() > deadline:
+                return value
+            await asyncio.sleep(FLUSH_S)
 
 
 def _tail(log: Path) -> str:

@@ -40,7 +40,7 @@ from schemas import Envelope
 from tests.integration.kafka_tools import read_topic
 from tests.integration.ports import free_port
 from tests.integration.processes import clean_environ
-from tests.integration.receiver_process import receiver_process, wait_ready
+from tests.integration.receiver_process import receiver_process, scraped, wait_ready
 from tests.integration.registry_tools import Registry, added_id, registry_env
 from tests.signing import slack_headers
 
@@ -398,8 +398,7 @@ async def test_registry_sources_answer_handshakes_and_keep_a_captured_secret_acr
         assert {r.status_code for r in await _spread(url, asana.name, again)} == {200}
         answered += CONNECTIONS
 
-        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            assert _handshakes_counted((await http.get("/metrics")).text) == answered
+        assert await scraped(url, _handshakes_counted, answered) == answered
 
     # A restarted receiver reads the captured secret from the registry, and still refuses a replacement.
     env["RECEIVER_PORT"] = str(free_port())

@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.kafka_tools import read_topic
 from tests.integration.ports import free_port
-from tests.integration.receiver_process import receiver_process, wait_ready
+from tests.integration.receiver_process import receiver_process, scraped, wait_ready
 from tests.integration.registry_tools import Registry, added_id, gauge, registry_env
 from tests.signing import hmac_headers
 
@@ -207,16 +207,18 @@ async def test_a_rate_gives_429_with_retry_after_and_nothing_over_it_is_publishe
     assert limited
     assert {r.json()["error"] for r in limited} == {"rate_limited"}
     assert all(int(r.headers["retry-after"]) >= 1 for r in limited)
+
+    def limited_count(metrics: str) -> float:
+        return sum(
+            s.value
+            for family in text_string_to_metric_families(metrics)
+            for s in family.samples
+            if s.name == "webhooks_received_total" and s.labels.get("outcome") == "rate_limited"
+        )
+
+    assert await scraped(registry.url, limited_count, len(limited)) == len(limited)
     async with httpx.AsyncClient(base_url=registry.url) as http:
-        metrics = (await http.get("/metrics")).text
-    assert gauge(metrics, "webhooks_received_total") >= len(answers)
-    limited_count = sum(
-        s.value
-        for family in text_string_to_metric_families(metrics)
-        for s in family.samples
-        if s.name == "webhooks_received_total" and s.labels.get("outcome") == "rate_limited"
-    )
-    assert limited_count == len(limited)
+        assert gauge((await http.get("/metrics")).text, "webhooks_received_total") >= len(answers)
     records = await read_topic(kafka_bootstrap, topic, expect=len(accepted))
     assert sorted(r.key.decode() for r in records) == sorted(r.json()["id"] for r in accepted)
 
