@@ -6,12 +6,12 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from telemetry.multiprocess import FLUSH_S
 from tests.integration.ports import free_port
@@ -72,8 +72,20 @@ async def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, time
     raise AssertionError(f"the receiver was not ready within {timeout_s}s: {_tail(log)}")
 
 
-async def scraped(url: str, read: Callable[[str], float], expected: float, within_s: float = 2.0) -> float:
-    """What `read` finds in `/metrics`, scraped until it is `expected` or `within_s` passed.
+def received(metrics: str, outcome: str, source: str | None = None) -> float:
+    """`webhooks_received_total` of `outcome` (and of `source`, if given) in a scrape, added up over the rest."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "webhooks_received_total"
+        and sample.labels.get("outcome") == outcome
+        and source in (None, sample.labels.get("source"))
+    )
+
+
+async def scraped(url: str, expected: float, outcome: str, source: str | None = None, within_s: float = 2.0) -> float:
+    """`received` in `/metrics`, scraped until it is `expected` or `within_s` passed.
 
     Workers write what they counted to the shared files at least every `FLUSH_S` (telemetry/multiprocess.py), so
     a scrape may read another worker's last requests a moment late; past that, the sum must be exact.
@@ -81,7 +93,7 @@ async def scraped(url: str, read: Callable[[str], float], expected: float, withi
     deadline = time.monotonic() + within_s
     async with httpx.AsyncClient(base_url=url, timeout=10) as http:
         while True:
-            value = read((await http.get("/metrics")).text)
+            value = received((await http.get("/metrics")).text, outcome, source)
             if value == expected or time.monotonic() > deadline:
                 return value
             await asyncio.sleep(FLUSH_S)

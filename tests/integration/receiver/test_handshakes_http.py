@@ -25,7 +25,6 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from receiver import sample_sender
 from receiver.sources import (
@@ -40,7 +39,7 @@ from schemas import Envelope
 from tests.integration.kafka_tools import read_topic
 from tests.integration.ports import free_port
 from tests.integration.processes import clean_environ
-from tests.integration.receiver_process import receiver_process, scraped, wait_ready
+from tests.integration.receiver_process import received, receiver_process, scraped, wait_ready
 from tests.integration.registry_tools import Registry, added_id, registry_env
 from tests.signing import slack_headers
 
@@ -86,15 +85,6 @@ def _static(topic: str, directory: Path) -> tuple[dict[str, str], dict[str, Sour
     sources_file.write_text("".join(f'[sources.{n}]\nprovider = "{n}"\ntopic = "{topic}"\n' for n in names))
     env["WEBHOOK_SOURCES_FILE"] = str(sources_file)
     return env, load_sources(env, sources_file=sources_file, tolerance_s=300)
-
-
-def _handshakes_counted(metrics: str) -> float:
-    return sum(
-        s.value
-        for family in text_string_to_metric_families(metrics)
-        for s in family.samples
-        if s.name == "webhooks_received_total" and s.labels.get("outcome") == "handshake"
-    )
 
 
 def _hmac(secret: bytes, message: bytes) -> bytes:
@@ -242,7 +232,7 @@ async def _walk_static(http: httpx.AsyncClient, sources: dict[str, Source], log:
                 assert response.status_code == 405, (name, method)
                 assert set(response.headers["allow"].replace(" ", "").split(",")) >= allowed
 
-    assert _handshakes_counted((await http.get("/metrics")).text) == answered
+    assert received((await http.get("/metrics")).text, "handshake") == answered
 
     # Then one real event, acknowledged as Adyen wants (`[accepted]`): the only record the topic holds.
     event = sample_sender.sign(sources["adyen"], None, None, time.time())
@@ -398,7 +388,7 @@ async def test_registry_sources_answer_handshakes_and_keep_a_captured_secret_acr
         assert {r.status_code for r in await _spread(url, asana.name, again)} == {200}
         answered += CONNECTIONS
 
-        assert await scraped(url, _handshakes_counted, answered) == answered
+        assert await scraped(url, answered, "handshake") == answered
 
     # A restarted receiver reads the captured secret from the registry, and still refuses a replacement.
     env["RECEIVER_PORT"] = str(free_port())

@@ -46,14 +46,8 @@ async def test_metrics_write_this_workers_counts_first_and_the_lifespan_writes_t
     batched: BatchedValues, tmp_path: Path
 ) -> None:
     sources = load_sources({"WEBHOOK_SECRET_HMAC": SECRET}, sources_file=None, tolerance_s=300)
-    app = create_app(
-        ReceiverSettings(),
-        sources=sources,
-        publisher=RecordingPublisher(),
-        registry=CollectorRegistry(),
-        metrics_dir=tmp_path,
-        batched=batched,
-    )
+    publisher = RecordingPublisher()
+    app = create_app(ReceiverSettings(), sources=sources, publisher=publisher, metrics_dir=tmp_path, batched=batched)
     async with (
         app.api.router.lifespan_context(app.api),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
