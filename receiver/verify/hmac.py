@@ -16,7 +16,6 @@ Type: `type_header` or `type_field` where named, else the body's `type` or `even
 from __future__ import annotations
 
 import base64
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any, Literal
 
 import orjson
 
-from receiver.errors import MalformedHeader, MissingHeader
+from receiver.errors import MalformedHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.parsing import (
     check_timestamp,
@@ -36,6 +35,7 @@ from receiver.verify.parsing import (
     kept_headers,
     matching_secret,
     require_header,
+    signed_content,
     text,
     unix_header,
     utc_rfc3339,
@@ -46,7 +46,6 @@ Encoding = Literal["hex", "base64"]
 TimestampUnit = Literal["s", "ms"]
 
 PLACEHOLDERS = ("{timestamp}", "{id}", "{body}")
-_PLACEHOLDER = re.compile(r"(\{timestamp\}|\{id\}|\{body\})")
 _ID_HEADERS = (b"idempotency-key", b"x-event-id", b"webhook-id")
 _KEPT_HEADERS = (*_ID_HEADERS, b"user-agent")
 
@@ -82,7 +81,7 @@ class HmacScheme:
             timestamp = unix_header(
                 headers, self.timestamp_header.lower().encode(), max_digits=11 if self.timestamp_unit == "s" else 14
             )
-        signed = self._signed_content(headers, timestamp, body)
+        signed = signed_content(self.signed_content, headers, body, timestamp, id_header=self.id_header)
         matched = matching_secret([self._encode(hmac_digest(self.algorithm, s, signed)) for s in secrets], [candidate])
         if self.timestamp_header is not None:
             check_timestamp(int(timestamp) / (1 if self.timestamp_unit == "s" else 1000), now_s, self.tolerance_s)
@@ -109,7 +108,7 @@ class HmacScheme:
         if self.type_header is not None:
             headers[self.type_header] = event_type
         wire = {name.lower().encode(): value.encode() for name, value in headers.items()}
-        signed = self._signed_content(wire, timestamp, body)
+        signed = signed_content(self.signed_content, wire, body, timestamp, id_header=self.id_header)
         headers[self.header] = self.prefix + self._encode(hmac_digest(self.algorithm, secret, signed)).decode()
         return Delivery(body, headers)
 
@@ -121,23 +120,6 @@ class HmacScheme:
             payload_json=body,
             headers=kept_headers(headers, _KEPT_HEADERS),
         )
-
-    def _signed_content(self, headers: Headers, timestamp: bytes, body: bytes) -> bytes:
-        if self.signed_content == "{body}":
-            return body
-        parts = []
-        for part in _PLACEHOLDER.split(self.signed_content):
-            if part == "{body}":
-                parts.append(body)
-            elif part == "{timestamp}":
-                parts.append(timestamp)
-            elif part == "{id}":
-                if self.id_header is None:
-                    raise MissingHeader("signed_content names {id} but the source has no id_header")
-                parts.append(require_header(headers, self.id_header.lower().encode()).strip())
-            else:
-                parts.append(part.encode())
-        return b"".join(parts)
 
     def _event_id(self, headers: Headers, payload: dict[str, Any]) -> str | None:
         if self.id_header is not None:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,11 @@ _MAX_UNIX_DIGITS = 11
 # Event ids become Kafka keys and Redis key parts: bounded, and printable.
 MAX_EVENT_ID_CHARS = 256
 
+# The placeholders of a signed-content template (`{timestamp}.{body}`): what a provider signs around, or
+# instead of, the body. {form}: a form body's fields, names sorted, each name followed by its value (Mandrill).
+SIGNED_PLACEHOLDERS = ("{body}", "{form}", "{timestamp}", "{id}", "{url}")
+SIGNED_PLACEHOLDER = re.compile("(" + "|".join(re.escape(p) for p in SIGNED_PLACEHOLDERS) + ")")
+
 DIGESTS: dict[str, Callable[[], Any]] = {
     "sha1": hashlib.sha1,
     "sha256": hashlib.sha256,
@@ -59,6 +65,41 @@ def unix_header(headers: Headers, name: bytes, *, max_digits: int = _MAX_UNIX_DI
     value = require_header(headers, name).strip()
     parse_unix(value, name=name.decode(), max_digits=max_digits)
     return value
+
+
+def signed_content(
+    template: str, headers: Headers, body: bytes, timestamp: bytes, *, id_header: str | None, url: str = ""
+) -> bytes:
+    """What a template signs: the raw body, its sorted form fields, the raw values of the timestamp and id
+    headers, the URL the provider calls, and the text between them as it is."""
+    if template == "{body}":
+        return body
+    parts = []
+    for part in SIGNED_PLACEHOLDER.split(template):
+        if part == "{body}":
+            parts.append(body)
+        elif part == "{form}":
+            parts.append(form_fields(body))
+        elif part == "{timestamp}":
+            parts.append(timestamp)
+        elif part == "{id}":
+            if id_header is None:
+                raise MissingHeader("the signed content names {id} but the source has no id_header")
+            parts.append(require_header(headers, id_header.lower().encode()).strip())
+        elif part == "{url}":
+            parts.append(url.encode())
+        else:
+            parts.append(part.encode())
+    return b"".join(parts)
+
+
+def form_fields(body: bytes) -> bytes:
+    """A form body's fields as Mandrill signs them: names sorted, each followed by its value."""
+    try:
+        fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedHeader("the form body can't be parsed, so its signature can't be checked") from None
+    return "".join(name + value for name, value in sorted(fields)).encode()
 
 
 def hmac_digest(algorithm: str, secret: bytes, message: bytes) -> bytes:

@@ -46,7 +46,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -63,6 +62,8 @@ from receiver.verify.base import Delivery, Handshake, HandshakeRule, Headers, Sa
 from receiver.verify.handshakes import HandshakeKind
 from receiver.verify.parsing import (
     FORM,
+    SIGNED_PLACEHOLDER,
+    SIGNED_PLACEHOLDERS,
     check_json_content_type,
     check_timestamp,
     dig,
@@ -81,6 +82,7 @@ from receiver.verify.parsing import (
     parse_unix,
     require_header,
     signature_items,
+    signed_content,
     subject,
     text,
 )
@@ -110,9 +112,6 @@ FieldSource = Annotated[str, AfterValidator(_field_source)]
 # The type of a batch whose events are of several types ("each:"): one record per delivery, so no single
 # event type would be true of it; a consumer routes it by this and reads every event.
 MIXED_BATCH_TYPE = "batch"
-# {form}: a form body's fields, names sorted, each name followed by its value (Mandrill).
-PLACEHOLDERS = ("{body}", "{form}", "{timestamp}", "{id}", "{url}")
-_PLACEHOLDER = re.compile(r"(\{body\}|\{form\}|\{timestamp\}|\{id\}|\{url\})")
 _TEXT = "text/plain; charset=utf-8"
 # Unix seconds have 10 digits until 2286; milliseconds have 13.
 _SECONDS_DIGITS = 11
@@ -154,8 +153,8 @@ class SignatureSpec(_Strict):
     def _consistent(self) -> SignatureSpec:
         if "{body}" not in self.signed and "{form}" not in self.signed:
             raise ValueError("signed must contain {body} or {form}")
-        if "{" in _PLACEHOLDER.sub("", self.signed) or "}" in _PLACEHOLDER.sub("", self.signed):
-            raise ValueError(f"signed may only use the placeholders {', '.join(PLACEHOLDERS)}")
+        if "{" in SIGNED_PLACEHOLDER.sub("", self.signed) or "}" in SIGNED_PLACEHOLDER.sub("", self.signed):
+            raise ValueError(f"signed may only use the placeholders {', '.join(SIGNED_PLACEHOLDERS)}")
         if "{id}" in self.signed and self.id_header is None:
             raise ValueError("signed names {id}: set id_header")
         timed = self.timestamp_header is not None or self.timestamp_key is not None
@@ -271,7 +270,7 @@ class SpecScheme:
         candidates, timestamp = self._read(headers)
         if sig.kind != "hmac":
             return matching_secret([_credential(sig.kind, s) for s in secrets], candidates)
-        signed = self._content(sig, headers, body, timestamp)
+        signed = signed_content(sig.signed, headers, body, timestamp, id_header=sig.id_header, url=self.public_url)
         expected = [self._encode(hmac_digest(sig.algorithm, derive_key(sig.key, s), signed)) for s in secrets]
         matched = matching_secret(expected, candidates)
         if timestamp:
@@ -331,7 +330,9 @@ class SpecScheme:
             headers[sig.header] = sig.prefix + (signing_input + b"." + mac).decode()
             return Delivery(body, headers)
         wire = {name.lower().encode(): value.encode() for name, value in headers.items()}
-        signed = self._content(sig, wire, body, timestamp.encode())
+        signed = signed_content(
+            sig.signed, wire, body, timestamp.encode(), id_header=sig.id_header, url=self.public_url
+        )
         signature = self._encode(hmac_digest(sig.algorithm, derive_key(sig.key, secret), signed)).decode()
         if sig.format == "items":
             entries = [f"{sig.signature_key}={signature}"]
@@ -424,26 +425,6 @@ class SpecScheme:
                 parse_unix(timestamp, name=f"{self.provider} timestamp", max_digits=digits)
         return candidates, timestamp
 
-    def _content(self, sig: SignatureSpec, headers: Headers, body: bytes, timestamp: bytes) -> bytes:
-        if sig.signed == "{body}":
-            return body
-        parts = []
-        for part in _PLACEHOLDER.split(sig.signed):
-            if part == "{body}":
-                parts.append(body)
-            elif part == "{form}":
-                parts.append(_form_fields(body))
-            elif part == "{timestamp}":
-                parts.append(timestamp)
-            elif part == "{id}":
-                assert sig.id_header is not None  # the spec's validator holds this
-                parts.append(require_header(headers, sig.id_header.lower().encode()).strip())
-            elif part == "{url}":
-                parts.append(self.public_url.encode())
-            else:
-                parts.append(part.encode())
-        return b"".join(parts)
-
     def _encode(self, digest: bytes) -> bytes:
         return digest.hex().encode() if self.spec.signature.encoding == "hex" else base64.b64encode(digest)
 
@@ -473,15 +454,6 @@ def _items(value: bytes, separator: bytes) -> list[tuple[bytes, bytes]]:
 def _credential(kind: str, secret: bytes) -> bytes:
     """What the header carries for a secret: the secret itself, or (basic) `user:password` in base64."""
     return base64.b64encode(secret) if kind == "basic" else secret
-
-
-def _form_fields(body: bytes) -> bytes:
-    """A form body's fields as Mandrill signs them: names sorted, each followed by its value."""
-    try:
-        fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000)
-    except (UnicodeDecodeError, ValueError):
-        raise MalformedHeader("the form body can't be parsed, so its signature can't be checked") from None
-    return "".join(name + value for name, value in sorted(fields)).encode()
 
 
 def _lookup(source: str, headers: Headers, payload: Any) -> Any:
