@@ -1,8 +1,9 @@
-"""The local stack's pure parts: the KRaft cluster id handed to `kafka-storage format -t`."""
+"""The local stack's pure parts: the KRaft cluster id handed to `kafka-storage format -t`, the broker's heap."""
 
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -29,3 +30,19 @@ def test_a_draw_that_would_start_with_a_dash_or_is_reserved_is_drawn_again() -> 
     draws: Iterator[bytes] = iter([dash, bytes(16), (1).to_bytes(16, "big"), good])
     cluster_id = stack.kafka_cluster_id(random_bytes=lambda size: next(draws))
     assert cluster_id == base64.urlsafe_b64encode(good).decode().rstrip("=")
+
+
+
+def test_the_log_cleaners_offset_map_is_a_small_part_of_the_brokers_heap() -> None:
+    # The cleaner allocates its offset map whole, on the heap, when the first log is created (Kafka's default:
+    # 128 MiB). Half of a 256 MiB heap held that way keeps G1's old generation above the occupancy that starts a
+    # concurrent cycle: under load one every few seconds, each with a remark pause of tens of ms that every
+    # produce request waiting on the broker sits through.
+    properties = dict(line.split("=", 1) for line in stack.Broker().properties().splitlines())
+    offset_map = int(properties.get("log.cleaner.dedupe.buffer.size", 128 * 1_048_576))
+    initial_heap = re.search(r"-Xms(\d+)([mg])", stack.KAFKA_HEAP)
+    assert initial_heap is not None
+    size, unit = initial_heap.groups()
+    assert offset_map * 8 <= int(size) * 1_048_576 * (1024 if unit == "g" else 1)
+    # Still room for the compacted topics of a local stack (the source registry): 24 bytes a key.
+    assert offset_map >= 8 * 1_048_576
