@@ -40,10 +40,21 @@ class LoadResult:
     # CPU-seconds the server's processes used during the run, and per 1,000 requests answered.
     cpu_s: float | None = None
     cpu_s_per_1k: float | None = None
+    # The same for what shares the cores with it: the Kafka broker (when it runs on this machine) and the load
+    # generator; server, broker and client together are what a run costs the machine.
+    broker_cpu_s_per_1k: float | None = None
+    client_cpu_s_per_1k: float | None = None
 
     def charge(self, cpu_s: float) -> None:
         self.cpu_s = round(cpu_s, 3)
-        self.cpu_s_per_1k = round(1000 * cpu_s / self.requests, 4) if self.requests else None
+        self.cpu_s_per_1k = self._per_1k(cpu_s)
+
+    def charge_others(self, broker_cpu_s: float | None, client_cpu_s: float) -> None:
+        self.broker_cpu_s_per_1k = None if broker_cpu_s is None else self._per_1k(broker_cpu_s)
+        self.client_cpu_s_per_1k = self._per_1k(client_cpu_s)
+
+    def _per_1k(self, cpu_s: float) -> float | None:
+        return round(1000 * cpu_s / self.requests, 4) if self.requests else None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -145,12 +145,26 @@ def record_count(topic: str) -> int:
         consumer.close()
 
 
+def broker_pid() -> int | None:
+    """The local Kafka broker's process (the first bootstrap server's), whose CPU each run is charged too."""
+    host, _, port = KAFKA.split(",")[0].strip().rpartition(":")
+    return servers.listening_pid(int(port)) if host in ("localhost", "127.0.0.1", "") else None
+
+
 def run(
-    server: servers.Server, files: tuple[Path, Path], connections: int, seconds: int, mean: float
+    server: servers.Server,
+    files: tuple[Path, Path],
+    connections: int,
+    seconds: int,
+    mean: float,
+    broker: int | None = None,
 ) -> load.LoadResult:
-    """One wrk run of the signed requests against a server, charged with the CPU its processes used."""
+    """One wrk run of the signed requests against a server, charged with the CPU its processes used, and with
+    what the broker and wrk used meanwhile."""
     bodies, signed = files
     script_args = [str(bodies), str(signed), str(min(load.WRK_THREADS, connections))]
+    broker_before = servers.cpu_s(broker) if broker is not None else 0.0
+    client_before = servers.children_cpu_s()
     cpu_before = server.cpu_s()
     result = load.wrk_script(
         server.name,
@@ -162,6 +176,8 @@ def run(
         body_bytes=mean,
     )
     result.charge(server.cpu_s() - cpu_before)
+    broker_cpu = servers.cpu_s(broker) - broker_before if broker is not None else None
+    result.charge_others(broker_cpu, servers.children_cpu_s() - client_before)
     return result
 
 
@@ -223,6 +239,7 @@ def rounds(
     """A warm-up, then every connection count for every server in turn, the order reversed each round."""
     bodies, bodies_file = corpus
     mean = sum(map(len, bodies)) / len(bodies)
+    broker = broker_pid()
     for server in started:  # not recorded: connections, the producer's first batches
         signed = sign(scratch / "signed.tsv", bodies, MOST_PER_S * 2, time.time())
         answered[server.name] += run(server, (bodies_file, signed), 32, 2, mean).accepted
@@ -233,7 +250,7 @@ def rounds(
             # same requests once, into a topic of its own.
             signed = sign(scratch / "signed.tsv", bodies, MOST_PER_S * args.seconds, time.time())
             for server in started if number % 2 == 0 else started[::-1]:
-                result = run(server, (bodies_file, signed), connections, args.seconds, mean)
+                result = run(server, (bodies_file, signed), connections, args.seconds, mean, broker)
                 result.round = number
                 results.append(result)
                 answered[server.name] += result.accepted
@@ -260,13 +277,16 @@ def summary(results: list[load.LoadResult], names: list[str]) -> dict[str, dict[
                 "req_per_s_max": round(max(rates)),
                 "p99_ms": round(statistics.median(r.p99_ms for r in runs), 1),
                 "cpu_s_per_1k": round(statistics.median(r.cpu_s_per_1k or 0.0 for r in runs), 4),
+                "broker_cpu_s_per_1k": round(statistics.median(r.broker_cpu_s_per_1k or 0.0 for r in runs), 4),
+                "client_cpu_s_per_1k": round(statistics.median(r.client_cpu_s_per_1k or 0.0 for r in runs), 4),
             }
         out[str(connections)] = row
     return out
 
 
 def table(figures: dict[str, Any]) -> list[str]:
-    """The summary as a Markdown table: median req/s (spread), p99 ms and CPU-s per 1,000 by connections."""
+    """The summary as a Markdown table: median req/s (spread), p99 ms and CPU-s per 1,000 by connections; then
+    the CPU-s per 1,000 requests of the broker and of wrk during each server's runs."""
     names = list(figures["peak_rss_mb"])
     lines = ["| connections | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
     for connections, row in figures["summary"].items():
@@ -276,6 +296,9 @@ def table(figures: dict[str, Any]) -> list[str]:
         f"{p['largest_process']:.0f} ({p['all_processes']:.0f})" for p in figures["peak_rss_mb"].values()
     )
     lines.append(f"| peak RSS MiB, largest process (all) | {peaks} |")
+    for connections, row in figures["summary"].items():
+        others = [f"{row[name]['broker_cpu_s_per_1k']:.3f} + {row[name]['client_cpu_s_per_1k']:.3f}" for name in names]
+        lines.append(f"| {connections}: CPU-s/1k of the broker + wrk | " + " | ".join(others) + " |")
     return lines
 
 
@@ -307,7 +330,10 @@ def _rss(server: servers.Server) -> dict[str, float]:
 
 
 def _line(result: load.LoadResult) -> str:
-    return f"{result.accepted_per_s:>8.0f} req/s  p99 {result.p99_ms:6.1f} ms  {result.cpu_s_per_1k or 0:.3f} CPU-s/1k"
+    return (
+        f"{result.accepted_per_s:>8.0f} req/s  p99 {result.p99_ms:6.1f} ms  {result.cpu_s_per_1k or 0:.3f} CPU-s/1k"
+        f" (broker {result.broker_cpu_s_per_1k or 0:.3f}, wrk {result.client_cpu_s_per_1k or 0:.3f})"
+    )
 
 
 def main() -> int:

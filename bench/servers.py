@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -62,6 +63,33 @@ def cpu_s(pid: int) -> float:
     # /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks; the name (field 2) may hold spaces.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    """CPU-seconds (user and system) this process's finished children have used so far: a load generator's."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on this TCP port of this machine, or None: a server the bench did not start
+    (the Kafka broker), so that what it spends during a run can be counted too."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            # local address (hex host:port), state (0A: listening), inode
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                sockets.add(f"socket:[{fields[9]}]")
+    for proc in Path("/proc").iterdir():
+        if not (sockets and proc.name.isdigit()):
+            continue
+        try:
+            if any(os.readlink(fd) in sockets for fd in (proc / "fd").iterdir()):
+                return int(proc.name)
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return None
 
 
 def free_port() -> int:

@@ -32,7 +32,6 @@ def test_a_draw_that_would_start_with_a_dash_or_is_reserved_is_drawn_again() -> 
     assert cluster_id == base64.urlsafe_b64encode(good).decode().rstrip("=")
 
 
-
 def test_the_log_cleaners_offset_map_is_a_small_part_of_the_brokers_heap() -> None:
     # The cleaner allocates its offset map whole, on the heap, when the first log is created (Kafka's default:
     # 128 MiB). Half of a 256 MiB heap held that way keeps G1's old generation above the occupancy that starts a
