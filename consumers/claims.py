@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from consumers.errors import StoreUnavailable, until_available
-from consumers.idempotency import Claim, ClaimStore
+from consumers.idempotency import RENEWALS_PER_LEASE, Claim, ClaimStore
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,18 @@ Op = Literal["claim", "complete", "release", "handled", "mark"]
 
 # Backoff while Redis is unavailable, in seconds: doubles from the first to the cap.
 OUTAGE_BACKOFF_S = (0.1, 2.0)
+
+
+async def next_renewal(began: float, lease_ms: int) -> float:
+    """Wait for the next renewal of claims, due a third of a lease after the last one began (`began`, monotonic
+    seconds), or at once if that has passed (the last one was abandoned unanswered); when it begins.
+
+    Counted from start to start, not from the end of the last one: a renewal abandoned after its third of the
+    lease (`IdempotencyStore.renew`) is followed by the next at once, still inside the lease.
+    """
+    due = max(began + lease_ms / RENEWALS_PER_LEASE / 1000, time.monotonic())
+    await asyncio.sleep(due - time.monotonic())
+    return due
 
 
 class ClaimBatcher:
@@ -155,12 +167,14 @@ class ClaimBatcher:
             log.warning("could not release %d claims (%s); they expire after the lease", len(keys), exc)
 
     async def renew_forever(self) -> None:
-        """Extend the lease of every held claim, a third of a lease apart (a claim outlives one failed renewal).
+        """Extend the lease of every held claim, a third of a lease apart (a claim outlives one failed renewal, and
+        one that Redis left unanswered for a third of a lease: it is abandoned, the next one goes out at once).
 
         Runs until cancelled, whatever Redis answers; a claim found lost fences the task that holds it.
         """
+        began = time.monotonic()
         while True:
-            await asyncio.sleep(self._lease_ms / 3000)
+            began = await next_renewal(began, self._lease_ms)
             try:
                 await self.renew()
             except StoreUnavailable as exc:

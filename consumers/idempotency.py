@@ -13,6 +13,7 @@ per node).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
 import hashlib
@@ -42,6 +43,9 @@ DONE = "done"
 SHARDS = 64
 # Digest size in bytes: 128 bits, so two distinct event ids never pass for one another.
 DIGEST_BYTES = 16
+# Held claims are renewed this many times a lease, and a renewal waits this part of the lease at most: one that
+# fails or is abandoned leaves time for the next inside the lease.
+RENEWALS_PER_LEASE = 3
 
 T = TypeVar("T")
 Client = redis.asyncio.Redis | redis.asyncio.RedisCluster
@@ -232,10 +236,23 @@ class IdempotencyStore:
     async def renew(self, keys: Sequence[str], token: str, lease_ms: int) -> list[bool]:
         """Extend our claims' leases to `lease_ms` from now; True where the claim was still ours.
 
+        A call Redis has not answered within a third of the lease is abandoned, however long the client's socket
+        timeout: renewals are a third of a lease apart (`consumers.claims.next_renewal`), so the next one still
+        lands inside the lease. redis-py closes a connection whose call is cancelled, so its late reply is never
+        read as another call's.
+
         Raises:
-            StoreUnavailable: Redis did not answer, or refused the call.
+            StoreUnavailable: Redis did not answer (in time), or refused the call.
         """
-        return [bool(code) for code in await self._run(self._renew, keys, [token, lease_ms])]
+        try:
+            async with asyncio.timeout(lease_ms / RENEWALS_PER_LEASE / 1000):
+                codes = await self._run(self._renew, keys, [token, lease_ms])
+        except TimeoutError as exc:
+            # Only the bound's: `_call` turns the socket's own timeouts into StoreUnavailable.
+            raise StoreUnavailable(
+                f"Redis did not answer a renewal within a third of the lease ({lease_ms // RENEWALS_PER_LEASE} ms)"
+            ) from exc
+        return [bool(code) for code in codes]
 
     # ------------------------------------------------------------------------------------------ calls
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 
-from consumers.claims import OUTAGE_BACKOFF_S
+from consumers.claims import OUTAGE_BACKOFF_S, next_renewal
 from consumers.decoding import Decoded, Invalid, decode
 from consumers.errors import StoreUnavailable, until_available
 from consumers.handlers import Event
@@ -305,8 +305,9 @@ class Replayer:
 
     async def _renew(self, key: str, run: asyncio.Task[BaseException | None]) -> None:
         # Renews the claim a third of a lease apart while the handler runs; stops the handler once it is lost.
+        began = time.monotonic()
         while True:
-            await asyncio.sleep(self.lease_ms / 3000)
+            began = await next_renewal(began, self.lease_ms)
             try:
                 [ours] = await self.store.renew([key], self.token, self.lease_ms)
             except StoreUnavailable as exc:

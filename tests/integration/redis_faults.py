@@ -2,7 +2,8 @@
 
 Every fault is one a real server gives: `NOREPLICAS` (`min-replicas-to-write` unmet), `NOPERM` (an ACL user
 lost its rights), `BUSY` (a long script holds the server). The shared Redis of the test session is never
-touched: these reconfigure the test's own server only.
+touched: these reconfigure the test's own server only. A network between client and server that fails
+(a failover behind one address, connections that go silent, late replies) is a real TCP proxy (`Proxy`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import asyncio
 import contextlib
 import shutil
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import redis
 import redis.asyncio
 
+from consumers.idempotency import Claim, IdempotencyStore
 from tests.integration.ports import free_port
 from tests.repository import stack
 
@@ -108,14 +111,49 @@ async def own_redis(name: str) -> AsyncIterator[OwnRedis]:
         shutil.rmtree(server.home, ignore_errors=True)
 
 
+async def another_members_claims(client: redis.asyncio.Redis, key: str, *, for_s: float, lease_ms: int) -> list[Claim]:
+    """What another member of the group gets trying to claim `key` every 100 ms for `for_s` seconds, through
+    `client` (no proxy): HELD every time while the holder keeps its claim."""
+    store = IdempotencyStore(client)
+    answers: list[Claim] = []
+    deadline = time.monotonic() + for_s
+    while time.monotonic() < deadline:
+        answers += await store.claim([key], "another-member", lease_ms)
+        await asyncio.sleep(0.1)
+    return answers
+
+
+@contextlib.asynccontextmanager
+async def proxied(redis_client: redis.asyncio.Redis) -> AsyncIterator[tuple[Proxy, redis.asyncio.Redis]]:
+    """A proxy in front of `redis_client`'s server and database, and a client through it that waits 30 s for a
+    reply (its socket timeout, far longer than a test's lease)."""
+    where = redis_client.connection_pool.connection_kwargs
+    async with Proxy(where["port"]) as proxy:
+        client = redis.asyncio.Redis(port=proxy.port, db=where["db"], socket_timeout=30, socket_connect_timeout=30)
+        try:
+            yield proxy, client
+        finally:
+            await client.aclose()
+
+
 class Proxy:
     """A TCP proxy in front of Redis, as a failover behind a stable address (a DNS name, a load balancer)
     looks to a client: connections made after `target` changes reach the new server, open ones stay where
-    they were."""
+    they were.
+
+    It also plays a network that fails silently: `stall()` black-holes the connections open then and those made
+    until `resume()` (they carry no byte ever again, as behind a dropped NAT entry or a dead link: only the
+    client giving up on them ends them), and `reply_delay_s` holds each reply back that long. `connections`
+    counts the connections clients made.
+    """
 
     def __init__(self, target: int) -> None:
         self.target = target
         self.port = 0
+        self.reply_delay_s = 0.0
+        self.connections = 0
+        self._stalled = False
+        self._links: set[_Link] = set()
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
 
@@ -131,17 +169,49 @@ class Proxy:
             pipe.cancel()
         await asyncio.gather(*self._pipes, return_exceptions=True)
 
+    def stall(self) -> None:
+        """Carry nothing more on the open connections, nor on those made until `resume()`."""
+        self._stalled = True
+        for link in self._links:
+            link.dead = True
+
+    def resume(self) -> None:
+        """Carry the connections made from now on (the stalled ones stay dead)."""
+        self._stalled = False
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        link = _Link(dead=self._stalled)
+        self._links.add(link)
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
-        pipes = [asyncio.create_task(_pipe(reader, up_writer)), asyncio.create_task(_pipe(up_reader, writer))]
+        pipes = [
+            asyncio.create_task(_pipe(reader, up_writer, link)),
+            asyncio.create_task(_pipe(up_reader, writer, link, lambda: self.reply_delay_s)),
+        ]
         self._pipes.update(pipes)
         await asyncio.gather(*pipes, return_exceptions=True)
         self._pipes.difference_update(pipes)
+        self._links.discard(link)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+@dataclass(eq=False)
+class _Link:
+    # A black-holed connection: what either side sends is read and dropped.
+    dead: bool
+
+
+async def _pipe(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    link: _Link,
+    delay_s: Callable[[], float] = lambda: 0.0,
+) -> None:
     try:
         while data := await reader.read(65536):
+            if delay_s():
+                await asyncio.sleep(delay_s())
+            if link.dead:
+                continue
             writer.write(data)
             await writer.drain()
     finally:

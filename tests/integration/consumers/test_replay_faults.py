@@ -1,6 +1,7 @@
 """Replays that must not run an event twice or lose a `done` mark: many dead copies of one event, a forced
-replay that fails, a rate slower than the lease, a handler slower than it, a Redis that refuses calls for a
-moment; and a replay that starts running before it has read the whole DLQ.
+replay that fails, a rate slower than the lease, a handler slower than it, a renewal stalled on a silent
+connection, a Redis that refuses calls for a moment; and a replay that starts running before it has read the
+whole DLQ.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import pytest
 import redis.asyncio
 
 from consumers import Context, Event, Registry
-from consumers.idempotency import IdempotencyStore, claim_key
+from consumers.idempotency import Claim, IdempotencyStore, claim_key
 from consumers.replay import Replayer, Selection, Summary
 from kafkaconfig.topics import ensure_topics
 from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import dead_letter
-from tests.integration.redis_faults import OwnRedis, own_redis
+from tests.integration.redis_faults import OwnRedis, another_members_claims, own_redis, proxied
 from tests.integration.workers import counting_registry, make_route, make_settings
 
 
@@ -112,6 +113,31 @@ async def test_a_replay_slower_than_the_lease_keeps_its_claims(
         first, last = owner_at[event_id]
         assert first is not None, f"{event_id}: the claim lapsed before the handler started"
         assert last == first, f"{event_id}: the claim lapsed while the handler ran"
+
+
+async def test_a_replay_keeps_its_claim_through_a_renewal_stalled_on_a_silent_connection(
+    kafka_bootstrap: str, redis_url: str, redis_client: redis.asyncio.Redis, unique: str
+) -> None:
+    route, group = await dead_route(kafka_bootstrap, redis_url, unique, ["evt_stalled"])
+    key = claim_key(group, "hmac", "evt_stalled")
+    lease_ms = 1500
+    answers: list[Claim] = []
+    registry = Registry()
+
+    @registry.handler("hmac", "*")
+    async def slow(event: Event[Any], context: Context) -> None:
+        # The replay's first renewal goes out on a connection gone silent; the network is back within the lease.
+        proxy.stall()
+        await asyncio.sleep(0.8)
+        proxy.resume()
+        answers.extend(await another_members_claims(redis_client, key, for_s=2.5, lease_ms=lease_ms))
+
+    async with proxied(redis_client) as (proxy, client):
+        summary = await replay(kafka_bootstrap, redis_url, client, route, group, registry, lease_ms=lease_ms)
+
+    assert (summary.handled, summary.busy) == (1, 0)
+    assert answers == [Claim.HELD] * len(answers)
+    assert await IdempotencyStore(redis_client).is_done([key]) == [True]
 
 
 async def test_a_replay_rides_out_redis_refusing_calls(kafka_bootstrap: str, server: OwnRedis, unique: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ import pytest
 import redis.asyncio
 
 from consumers.__main__ import parser
-from consumers.claims import ClaimBatcher
+from consumers.claims import ClaimBatcher, next_renewal
 from consumers.errors import StoreUnavailable
 from consumers.handlers import Context, bound_logger
 from consumers.idempotency import Claim, IdempotencyStore
@@ -299,6 +300,15 @@ async def test_a_completion_that_fails_leaves_no_claim_renewed_for_ever() -> Non
     with pytest.raises(ValueError, match="unexpected"):
         await claims.complete("k")
     assert claims.held == set()
+
+
+async def test_renewals_are_a_third_of_a_lease_apart_start_to_start() -> None:
+    # One that took its whole third (abandoned unanswered) is followed by the next at once, not a third later.
+    now = time.monotonic()
+    assert await next_renewal(now - 0.1, 300) == pytest.approx(now, abs=0.02)
+    assert time.monotonic() - now < 0.02
+    assert await next_renewal(now, 300) == pytest.approx(now + 0.1)
+    assert time.monotonic() - now >= 0.1
 
 
 async def test_renewals_go_on_after_a_renewal_fails() -> None:
