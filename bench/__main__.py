@@ -9,7 +9,7 @@ Everything runs on this machine against the real Kafka and Redis (started by `ma
    like with like. Each run also records the CPU-seconds the server's processes used.
 2. Body size: the ceiling and both receivers with 1 KiB, 16 KiB and 256 KiB bodies.
 3. Receiver, open loop: a fixed rate at half the one-worker receiver's best, latency measured from when
-   each request was due.
+   each request was due; then the ceiling on the same schedule (what the client and the kernel take alone).
 4. Nothing lost: every id answered 202 must be a record on the receiver's topic.
 5. Consumer (`bench.consumer`): topics of N envelopes (10% redeliveries), one of ~10 KB GitHub bodies and one of
    small ones, each drained by one worker with a no-op handler per batch size and per handler concurrency:
@@ -139,6 +139,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             server_side = report.histogram_quantiles(
                 before, report.scrape(receiver.url), "webhooks_request_duration_seconds", {"source": "bench"}
             )
+            # The same schedule against the ceiling: what the load generator, the kernel and the HTTP server take
+            # on their own, the floor under the receiver's client-side figures.
+            ceiling = by_name["ceiling"]
+            open_loop_ceiling = None
+            if not quick:
+                open_loop_ceiling = load.open_loop(
+                    "ceiling",
+                    f"{ceiling.url}/webhooks/github",
+                    corpus,
+                    rate=round(best / 2),
+                    seconds=args.seconds + 3,
+                    connections=64,
+                    ids_file=scratch / "ceiling" / "open-loop.txt",
+                    body_bytes=body_bytes,
+                )
             rss = {server.name: server.peak_rss_mb() for server in started}
         finally:
             for server in started:
@@ -160,6 +175,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             # The same run as the receiver itself saw it (its request histogram, first byte of the route to the
             # answer): the client-side figures above add the load generator's and the kernel's queueing.
             "open_loop_server_side_ms": server_side,
+            "open_loop_ceiling": open_loop_ceiling.as_dict() if open_loop_ceiling else None,
             "body_sizes": [r.as_dict() for r in sizes],
             "kafka_check": checks,
             "accepted": accepted_total,

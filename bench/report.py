@@ -314,6 +314,12 @@ def table(results: dict[str, Any]) -> str:
                 f" p50 {server['p50_ms']:.1f} ms, p99 {server['p99_ms']:.1f} ms; the rest is queueing in the kernel"
                 " and the load generator, which share the cores with the broker."
             )
+        floor = results["receiver"].get("open_loop_ceiling")
+        if floor:
+            lines[-1] += (
+                f" The ceiling on the same schedule: p50 {floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms"
+                " (the load generator, the kernel and the HTTP server alone)."
+            )
     lines += ["", *_head("target", "measured", "wanted", "met")]
     for target in results["targets"]:
         lines.append(_row(target["target"], target["measured"], target["wanted"], "yes" if target["met"] else "no"))
