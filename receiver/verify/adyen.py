@@ -22,19 +22,16 @@ import orjson
 
 from receiver.errors import MalformedHeader, MissingHeader, SignatureError
 from receiver.verify.base import Delivery, Handshake, Headers, Sample, Verified
-from receiver.verify.parsing import (
+from receiver.verify.events import (
     check_json_content_type,
-    decode_base64,
     dig,
     event_id,
     fallback_event_id,
     from_rfc3339,
-    hmac_digest,
-    matching_secret,
     signed_list,
     text,
-    utc_rfc3339,
 )
+from receiver.verify.parsing import decode_base64, hmac_digest, matching_secret, utc_rfc3339
 
 _FIELDS = ("pspReference", "originalReference", "merchantAccountCode", "merchantReference")
 _MAX_ITEMS = 100

@@ -1,7 +1,7 @@
 """The types every signature scheme shares: the `Scheme` protocol and its optional extensions, and what a
 verified request becomes (`Verified`) or is answered with (`Handshake`).
 
-The helpers the schemes parse and compare with are in `parsing.py`.
+What `verify` parses and compares with is in `parsing.py`; what `describe` reads of a verified body, in `events.py`.
 """
 
 from __future__ import annotations

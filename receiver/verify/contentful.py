@@ -25,18 +25,8 @@ import orjson
 
 from receiver.errors import MalformedHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
-from receiver.verify.parsing import (
-    check_timestamp,
-    dig,
-    fallback_event_id,
-    from_rfc3339,
-    json_object,
-    kept_headers,
-    matching_secret,
-    require_header,
-    text,
-    unix_header,
-)
+from receiver.verify.events import dig, fallback_event_id, from_rfc3339, json_object, kept_headers, text
+from receiver.verify.parsing import check_timestamp, matching_secret, require_header, unix_header
 
 _SIGNATURE = b"x-contentful-signature"
 _SIGNED_HEADERS = b"x-contentful-signed-headers"

@@ -22,20 +22,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from receiver.errors import MalformedHeader
 from receiver.verify.base import Handshake, Headers, Verified
-from receiver.verify.parsing import (
-    check_timestamp,
+from receiver.verify.events import (
     dig,
     event_id,
     fallback_event_id,
     from_rfc3339,
     json_object,
     kept_headers,
-    matching_key,
     parse_json_object,
-    require_header,
     text,
-    unix_header,
 )
+from receiver.verify.parsing import check_timestamp, matching_key, require_header, unix_header
 
 _SIGNATURE = b"x-signature-ed25519"
 _TIMESTAMP = b"x-signature-timestamp"

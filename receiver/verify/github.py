@@ -21,16 +21,8 @@ import orjson
 
 from receiver.errors import BadRequest, MalformedHeader, UnsupportedMediaType
 from receiver.verify.base import Delivery, Headers, Sample, Verified
-from receiver.verify.parsing import (
-    dig,
-    event_id,
-    hmac_digest,
-    matching_secret,
-    parse_json_object,
-    require_header,
-    subject,
-    text,
-)
+from receiver.verify.events import dig, event_id, parse_json_object, subject, text
+from receiver.verify.parsing import hmac_digest, matching_secret, require_header
 
 _SIGNATURE = b"x-hub-signature-256"
 _PREFIX = b"sha256="

@@ -20,18 +20,8 @@ from dataclasses import dataclass
 import orjson
 
 from receiver.verify.base import Delivery, Headers, Sample, Verified
-from receiver.verify.parsing import (
-    dig,
-    event_id,
-    fallback_event_id,
-    from_rfc3339,
-    json_object,
-    kept_headers,
-    matching_secret,
-    require_header,
-    text,
-    utc_rfc3339,
-)
+from receiver.verify.events import dig, event_id, fallback_event_id, from_rfc3339, json_object, kept_headers, text
+from receiver.verify.parsing import matching_secret, require_header, utc_rfc3339
 
 _TOKEN = b"x-gitlab-token"
 _KEPT_HEADERS = (

@@ -37,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from receiver.errors import BadRequest, HandshakeRefused
 from receiver.verify.base import Handshake, Inbound
-from receiver.verify.parsing import hmac_digest, parse_json
+from receiver.verify.events import parse_json
+from receiver.verify.parsing import hmac_digest
 
 _TEXT = b"text/plain; charset=utf-8"
 # How a handshake's secret is kept (`_Kind.captures`).

@@ -25,18 +25,13 @@ import orjson
 
 from receiver.errors import MalformedHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
+from receiver.verify.events import dig, event_id, fallback_event_id, json_object, kept_headers, text
 from receiver.verify.parsing import (
     check_timestamp,
-    dig,
-    event_id,
-    fallback_event_id,
     hmac_digest,
-    json_object,
-    kept_headers,
     matching_secret,
     require_header,
     signed_content,
-    text,
     unix_header,
     utc_rfc3339,
 )

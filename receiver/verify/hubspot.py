@@ -18,14 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from receiver.verify.base import Headers, Verified
-from receiver.verify.parsing import (
-    EventBatch,
-    check_timestamp,
-    hmac_digest,
-    matching_secret,
-    require_header,
-    unix_header,
-)
+from receiver.verify.events import EventBatch
+from receiver.verify.parsing import check_timestamp, hmac_digest, matching_secret, require_header, unix_header
 
 _SIGNATURE = b"x-hubspot-signature-v3"
 _TIMESTAMP = b"x-hubspot-request-timestamp"

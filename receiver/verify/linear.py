@@ -20,20 +20,16 @@ import orjson
 
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
-from receiver.verify.parsing import (
-    check_timestamp,
+from receiver.verify.events import (
     event_id,
     fallback_event_id,
     from_rfc3339,
-    hmac_digest,
     json_object,
     kept_headers,
-    matching_secret,
     parse_json_object,
-    require_header,
     text,
-    utc_rfc3339,
 )
+from receiver.verify.parsing import check_timestamp, hmac_digest, matching_secret, require_header, utc_rfc3339
 
 _SIGNATURE = b"linear-signature"
 _MAX_TIMESTAMP_MS = 10**14

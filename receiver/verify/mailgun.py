@@ -21,20 +21,17 @@ import orjson
 
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
-from receiver.verify.parsing import (
-    check_timestamp,
+from receiver.verify.events import (
     dig,
     event_id,
     fallback_event_id,
     from_unix,
-    hmac_digest,
     json_object,
     kept_headers,
-    matching_secret,
     parse_json_object,
-    parse_unix,
     text,
 )
+from receiver.verify.parsing import check_timestamp, hmac_digest, matching_secret, parse_unix
 
 _KEPT_HEADERS = (b"user-agent",)
 # Eleven digits of unix seconds, as `parse_unix` accepts.

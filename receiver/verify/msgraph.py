@@ -31,16 +31,10 @@ import orjson
 from receiver.errors import KeyUnavailable, MalformedHeader, MissingHeader, SignatureError, StaleTimestamp
 from receiver.verify import jwt
 from receiver.verify.base import Delivery, HandshakeRule, Headers, Sample, Verified
+from receiver.verify.events import check_json_content_type, fallback_event_id, parse_json, signed_list, text
 from receiver.verify.handshakes import ValidationToken
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
-from receiver.verify.parsing import (
-    check_json_content_type,
-    fallback_event_id,
-    parse_json,
-    signed_list,
-    text,
-    utc_rfc3339,
-)
+from receiver.verify.parsing import utc_rfc3339
 
 _MAX_ITEMS = 1000
 MICROSOFT_KEYS_URL = "https://login.microsoftonline.com/common/discovery/v2.0/keys"

@@ -26,19 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from receiver.errors import MalformedHeader, SignatureError
 from receiver.verify.base import Headers, Verified
+from receiver.verify.events import from_rfc3339, json_object, kept_headers, required_event_id, text
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher, load_certificate_key
-from receiver.verify.parsing import (
-    check_timestamp,
-    decode_base64,
-    from_rfc3339,
-    json_object,
-    kept_headers,
-    matching_key,
-    parse_rfc3339,
-    require_header,
-    required_event_id,
-    text,
-)
+from receiver.verify.parsing import check_timestamp, decode_base64, matching_key, parse_rfc3339, require_header
 
 # PayPal's REST API hosts, live and sandbox, old and "-m" names (PayPal docs, "REST API: get started").
 PAYPAL_HOSTS = HostAllowlist(re.compile(r"api(-m)?\.(sandbox\.)?paypal\.com"))

@@ -29,15 +29,9 @@ import orjson
 from receiver.errors import KeyUnavailable, SignatureError, UnknownKey
 from receiver.verify import jwt
 from receiver.verify.base import Headers, Verified
+from receiver.verify.events import fallback_event_id, json_object, kept_headers, text
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
-from receiver.verify.parsing import (
-    check_timestamp,
-    fallback_event_id,
-    json_object,
-    kept_headers,
-    require_header,
-    text,
-)
+from receiver.verify.parsing import check_timestamp, require_header
 
 _VERIFICATION = b"plaid-verification"
 _KEY_PATH = "/webhook_verification_key/get"

@@ -30,16 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from receiver.errors import BadRequest, FutureTimestamp, KeyUnavailable, MalformedHeader, SignatureError, StaleTimestamp
 from receiver.verify import jwt
 from receiver.verify.base import Headers, Verified
+from receiver.verify.events import dig, event_id, from_rfc3339, json_object, kept_headers, text
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher
-from receiver.verify.parsing import (
-    dig,
-    event_id,
-    from_rfc3339,
-    json_object,
-    kept_headers,
-    require_header,
-    text,
-)
+from receiver.verify.parsing import require_header
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_HOSTS = HostAllowlist(re.compile(r"www\.googleapis\.com"))

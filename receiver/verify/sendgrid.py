@@ -24,14 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from receiver.verify.base import Headers, Verified
-from receiver.verify.parsing import (
-    EventBatch,
-    check_timestamp,
-    decode_base64,
-    matching_key,
-    require_header,
-    unix_header,
-)
+from receiver.verify.events import EventBatch
+from receiver.verify.parsing import check_timestamp, decode_base64, matching_key, require_header, unix_header
 
 _SIGNATURE = b"x-twilio-email-event-webhook-signature"
 _TIMESTAMP = b"x-twilio-email-event-webhook-timestamp"

@@ -23,22 +23,18 @@ import orjson
 
 from receiver.errors import BadRequest, MalformedHeader, UnsupportedMediaType
 from receiver.verify.base import Handshake, Headers, Verified
-from receiver.verify.parsing import (
+from receiver.verify.events import (
     FORM,
-    check_timestamp,
     event_id,
     fallback_event_id,
     from_unix,
-    hmac_digest,
     kept_headers,
-    matching_secret,
     media_type,
     parse_form,
     parse_json_object,
-    require_header,
     text,
-    unix_header,
 )
+from receiver.verify.parsing import check_timestamp, hmac_digest, matching_secret, require_header, unix_header
 
 _SIGNATURE = b"x-slack-signature"
 _TIMESTAMP = b"x-slack-request-timestamp"

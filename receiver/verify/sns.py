@@ -36,16 +36,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from receiver.errors import BadRequest, MalformedHeader, MissingHeader, SignatureError
 from receiver.verify.base import Handshake, Headers, Verified
+from receiver.verify.events import dig, from_rfc3339, kept_headers, parse_json_object, required_event_id, text
 from receiver.verify.keys import HostAllowlist, KeyCache, KeyFetcher, load_certificate_key
-from receiver.verify.parsing import (
-    decode_base64,
-    dig,
-    from_rfc3339,
-    kept_headers,
-    parse_json_object,
-    required_event_id,
-    text,
-)
+from receiver.verify.parsing import decode_base64
 
 # SNS's regional endpoints, commercial and China partitions (AWS General Reference, "Amazon SNS endpoints").
 SNS_HOSTS = HostAllowlist(re.compile(r"sns\.[a-z0-9-]{1,32}\.amazonaws\.com(\.cn)?"))

@@ -59,32 +59,34 @@ from receiver.errors import (
     UnsupportedMediaType,
 )
 from receiver.verify.base import Delivery, Handshake, HandshakeRule, Headers, Sample, Verified
-from receiver.verify.handshakes import HandshakeKind
-from receiver.verify.parsing import (
+from receiver.verify.events import (
     FORM,
-    SIGNED_PLACEHOLDER,
-    SIGNED_PLACEHOLDERS,
     check_json_content_type,
-    check_timestamp,
     dig,
     event_id,
     fallback_event_id,
     from_rfc3339,
     from_unix,
-    hmac_digest,
     json_object,
     kept_headers,
-    matching_secret,
     media_type,
     parse_form,
     parse_json,
+    subject,
+    text,
+)
+from receiver.verify.handshakes import HandshakeKind
+from receiver.verify.parsing import (
+    SIGNED_PLACEHOLDER,
+    SIGNED_PLACEHOLDERS,
+    check_timestamp,
+    hmac_digest,
+    matching_secret,
     parse_rfc3339,
     parse_unix,
     require_header,
     signature_items,
     signed_content,
-    subject,
-    text,
 )
 
 HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,128}$")]

@@ -28,20 +28,8 @@ import orjson
 from primitives.standardwebhooks import digest, secret_key, signed_headers
 from receiver.errors import MalformedHeader, MissingHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
-from receiver.verify.parsing import (
-    check_timestamp,
-    dig,
-    event_id,
-    from_rfc3339,
-    from_unix,
-    json_object,
-    kept_headers,
-    matching_secret,
-    require_header,
-    text,
-    unix_header,
-    utc_rfc3339,
-)
+from receiver.verify.events import dig, event_id, from_rfc3339, from_unix, json_object, kept_headers, text
+from receiver.verify.parsing import check_timestamp, matching_secret, require_header, unix_header, utc_rfc3339
 
 # The header families: the standard's own, and Svix's branded names (also Clerk's).
 _PREFIXES = (b"webhook-", b"svix-")

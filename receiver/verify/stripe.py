@@ -18,18 +18,12 @@ from dataclasses import dataclass
 import orjson
 
 from receiver.verify.base import Delivery, Headers, Sample, Verified
+from receiver.verify.events import dig, from_unix, json_object, kept_headers, required_event_id, subject, text
 from receiver.verify.parsing import (
     check_timestamp,
-    dig,
-    from_unix,
     hmac_digest,
-    json_object,
-    kept_headers,
     matching_secret,
     require_header,
-    required_event_id,
-    subject,
-    text,
     timestamp_and_signatures,
 )
 

@@ -21,19 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from receiver.errors import MalformedHeader
 from receiver.verify.base import Headers, Verified
-from receiver.verify.parsing import (
-    check_timestamp,
-    decode_base64,
-    dig,
-    from_rfc3339,
-    json_object,
-    kept_headers,
-    matching_key,
-    require_header,
-    required_event_id,
-    text,
-    unix_header,
-)
+from receiver.verify.events import dig, from_rfc3339, json_object, kept_headers, required_event_id, text
+from receiver.verify.parsing import check_timestamp, decode_base64, matching_key, require_header, unix_header
 
 _SIGNATURE = b"telnyx-signature-ed25519"
 _TIMESTAMP = b"telnyx-timestamp"

@@ -27,19 +27,17 @@ import orjson
 
 from receiver.errors import MalformedHeader
 from receiver.verify.base import Headers, Verified
-from receiver.verify.parsing import (
+from receiver.verify.events import (
     FORM,
     event_id,
     fallback_event_id,
-    hmac_digest,
     kept_headers,
-    matching_secret,
     media_type,
     parse_form,
     parse_json,
-    require_header,
     text,
 )
+from receiver.verify.parsing import hmac_digest, matching_secret, require_header
 
 _SIGNATURE = b"x-twilio-signature"
 _SETTINGS = b"x-twilio-webhooks-signature-settings"

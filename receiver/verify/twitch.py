@@ -23,19 +23,21 @@ import orjson
 
 from receiver.errors import BadRequest, MalformedHeader
 from receiver.verify.base import Delivery, Handshake, Headers, Sample, Verified
-from receiver.verify.parsing import (
-    check_timestamp,
+from receiver.verify.events import (
     event_id,
     from_rfc3339,
-    hmac_digest,
     json_object,
     kept_headers,
-    matching_secret,
     parse_json_object,
-    parse_rfc3339,
-    require_header,
     required_event_id,
     text,
+)
+from receiver.verify.parsing import (
+    check_timestamp,
+    hmac_digest,
+    matching_secret,
+    parse_rfc3339,
+    require_header,
     utc_rfc3339,
 )
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from receiver.sources import load_sources
 from receiver.verify import HmacScheme
 from receiver.verify.adyen import sign_body
-from receiver.verify.parsing import fallback_event_id
+from receiver.verify.events import fallback_event_id
 from tests.fakes import App, recording_app
 from tests.keyed_signing import telnyx_headers, telnyx_public_key
 from tests.signing import (

@@ -26,8 +26,8 @@ from receiver.errors import ConfigError, KeyUnavailable
 from receiver.settings import ReceiverSettings
 from receiver.sources import Source, load_sources
 from receiver.verify import PayPalScheme, PlaidScheme, PubSubScheme, SnsScheme
+from receiver.verify.events import fallback_event_id
 from receiver.verify.keys import KeyCache
-from receiver.verify.parsing import fallback_event_id
 from schemas import Envelope
 from schemas.payloads import payload_model
 from tests.fakes import App, RecordingPublisher, recording_app

@@ -43,7 +43,7 @@ from receiver.verify import (
     TwitchScheme,
 )
 from receiver.verify.base import Headers
-from receiver.verify.parsing import fallback_event_id
+from receiver.verify.events import fallback_event_id
 from receiver.verify.providers import scheme_for
 from tests.signing import github_headers, hmac_headers, pagerduty_headers, slack_headers, stripe_headers, twitch_headers
 from tests.unit.receiver.verify.cases import ACME_HMAC

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from receiver.errors import RequestError, SignatureError
 from receiver.sources import load_sources
 from receiver.verify import Scheme
-from receiver.verify.parsing import parse_form
+from receiver.verify.events import parse_form
 from receiver.verify.providers import scheme_for
 from tests.unit.receiver.verify.cases import (
     ACME_HMAC,
