@@ -98,6 +98,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         bodies = github_samples()
         corpus = write_corpus(scratch / "github.tsv", bodies)
         body_bytes = mean_size(bodies)
+        broker = servers.listening_pid(int(KAFKA.rsplit(":", 1)[1]))
         load.build_loadgen()
         print(f"bench: {len(bodies)} GitHub bodies, mean {body_bytes:.0f} bytes; logs in {logs}", file=sys.stderr)
 
@@ -111,7 +112,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for name, workers in RECEIVERS.items():
                 started.append(_start_receiver(name, topic_of[name], logs, workers))
             by_name = {server.name: server for server in started}
-            closed = _rounds(started, corpus, connections, args.rounds, args.seconds, scratch, body_bytes)
+            closed = _rounds(started, corpus, connections, args.rounds, args.seconds, scratch, body_bytes, broker)
             # Peak memory with the GitHub corpus, before the large bodies below raise it.
             rss_github = {server.name: server.peak_rss_mb() for server in started}
 
@@ -119,7 +120,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for size in BODY_SIZES[:1] if quick else BODY_SIZES:
                 sized_corpus = write_corpus(scratch / f"github-{size}.tsv", sized_samples(size))
                 for name in ("ceiling", *RECEIVERS):
-                    sizes.append(_measure(by_name[name], sized_corpus, SIZE_CONNECTIONS, args.seconds, scratch, size))
+                    sizes.append(
+                        _measure(by_name[name], sized_corpus, SIZE_CONNECTIONS, args.seconds, scratch, size, broker)
+                    )
                     print(f"bench: {name:<12} {size:>7} B {_line(sizes[-1])}", file=sys.stderr)
 
             receiver = by_name[report.RECEIVER]
@@ -250,17 +253,18 @@ def _rounds(
     seconds: int,
     scratch: Path,
     body_bytes: float,
+    broker: int | None,
 ) -> list[load.LoadResult]:
     """Every server at every connection count, round after round, the order turned by one each round."""
     for server in started:
         # Warm-up, not recorded: connections, caches and the producer's first batches.
-        _measure(server, corpus, 16, 2, scratch, body_bytes)
+        _measure(server, corpus, 16, 2, scratch, body_bytes, broker)
     out = []
     for number in range(rounds):
         order = started[number % len(started) :] + started[: number % len(started)]
         for count in connections:
             for server in order:
-                result = _measure(server, corpus, count, seconds, scratch, body_bytes)
+                result = _measure(server, corpus, count, seconds, scratch, body_bytes, broker)
                 result.round = number
                 out.append(result)
                 print(f"bench: round {number} {server.name:<12} c={count:<4} {_line(result)}", file=sys.stderr)
@@ -268,9 +272,18 @@ def _rounds(
 
 
 def _measure(
-    server: servers.Server, corpus: Path, connections: int, seconds: int, scratch: Path, body_bytes: float
+    server: servers.Server,
+    corpus: Path,
+    connections: int,
+    seconds: int,
+    scratch: Path,
+    body_bytes: float,
+    broker: int | None,
 ) -> load.LoadResult:
+    """One wrk run, charged with the CPU of the server, the broker (`broker`: its pid, None where not found) and wrk."""
     path = "/webhooks/bench" if server.name in RECEIVERS else "/webhooks/github"
+    broker_before = servers.cpu_s(broker) if broker is not None else 0.0
+    client_before = servers.children_cpu_s()
     cpu_before = server.cpu_s()
     result = load.wrk(
         server.name,
@@ -282,11 +295,16 @@ def _measure(
         body_bytes=body_bytes,
     )
     result.charge(server.cpu_s() - cpu_before)
+    broker_cpu = servers.cpu_s(broker) - broker_before if broker is not None else None
+    result.charge_others(broker_cpu, servers.children_cpu_s() - client_before)
     return result
 
 
 def _line(result: load.LoadResult) -> str:
-    return f"{result.accepted_per_s:>8.0f} req/s  p99 {result.p99_ms:6.1f} ms  {result.cpu_s_per_1k or 0:.3f} CPU-s/1k"
+    return (
+        f"{result.accepted_per_s:>8.0f} req/s  p99 {result.p99_ms:6.1f} ms  {result.cpu_s_per_1k or 0:.3f} CPU-s/1k"
+        f"  (broker {result.broker_cpu_s_per_1k or 0:.3f}, wrk {result.client_cpu_s_per_1k or 0:.3f})"
+    )
 
 
 async def _flush_redis(url: str) -> None:
