@@ -7,6 +7,9 @@ hot path apart, which `make bench` over HTTP can't: `--tracing` turns on OpenTel
 exported nowhere), so tracing off and on can be compared, and the module runs unchanged against an older
 checkout of the code to compare with it (`PYTHONPATH=<checkout> python -m bench.route`). `--sources N` puts
 N - 1 more sources beside the measured one (the run-time registry's case): the lookup must not notice them.
+`--workers` keeps the metrics as a worker of `RECEIVER_WORKERS=N` does (prometheus_client's multiprocess mode, in
+a temporary directory, the values written in batches); `PROMETHEUS_MULTIPROC_DIR=<dir>` alone gives multiprocess
+mode with a write on every change, as workers had it before.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import asyncio
 import gc
 import hashlib
 import hmac
+import os
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -27,6 +32,7 @@ from prometheus_client import CollectorRegistry
 from receiver.app import create_app
 from receiver.settings import ReceiverSettings
 from receiver.sources import load_sources, registry_source
+from telemetry.multiprocess import BatchedValues
 
 SECRET = "bench-secret"  # noqa: S105 (signs the benchmark's own requests)
 BODY = (
@@ -114,10 +120,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=9, help="rounds; the median and best are reported")
     parser.add_argument("--tracing", action="store_true", help="OpenTelemetry spans on (recorded, not exported)")
     parser.add_argument("--sources", type=int, default=1, help="sources the route serves (default 1)")
+    parser.add_argument("--workers", action="store_true", help="metrics as a RECEIVER_WORKERS worker keeps them")
     args = parser.parse_args(argv)
-    rounds = asyncio.run(_run(args.requests, args.rounds, args.tracing, args.sources))
+    with tempfile.TemporaryDirectory(prefix="bench-route-metrics-") as metrics_dir:
+        if args.workers:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            BatchedValues.install()
+        rounds = asyncio.run(_run(args.requests, args.rounds, args.tracing, args.sources))
     print(
-        f"route, {args.sources} sources, tracing {'on' if args.tracing else 'off'}: "
+        f"route{', as a worker' if args.workers else ''}, {args.sources} sources, "
+        f"tracing {'on' if args.tracing else 'off'}: "
         f"median {statistics.median(rounds):.1f} CPU us/request, best {min(rounds):.1f} "
         f"({args.rounds} rounds of {args.requests})"
     )
