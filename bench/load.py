@@ -36,6 +36,9 @@ class LoadResult:
     max_ms: float
     body_bytes: float
     target_rate: float | None = None
+    # Open loop: the p99 of the time requests waited on the generator's side (every connection busy, or the
+    # generator behind its schedule) before one was sent: part of the latency, none of it the server's work.
+    queued_p99_ms: float | None = None
     round: int = 0
     # CPU-seconds the server's processes used during the run, and per 1,000 requests answered.
     cpu_s: float | None = None
@@ -146,6 +149,7 @@ def open_loop(
     summary = json.loads(output.strip().splitlines()[-1])
     result = _result(server, connections, summary, body_bytes)
     result.target_rate = rate
+    result.queued_p99_ms = summary["queued_p99_us"] / 1000
     return result
 
 

@@ -307,6 +307,11 @@ def table(results: dict[str, Any]) -> str:
             f"{open_loop['p50_ms']:.1f} ms, p90 {open_loop['p90_ms']:.1f} ms, p99 {open_loop['p99_ms']:.1f} ms, "
             f"max {open_loop['max_ms']:.1f} ms; {open_loop['accepted']} of {open_loop['requests']} accepted.",
         ]
+        if open_loop.get("queued_p99_ms") is not None:
+            lines[-1] += (
+                f" Of that, waiting for one of the generator's {open_loop['connections']} connections: p99"
+                f" {open_loop['queued_p99_ms']:.1f} ms."
+            )
         server = results["receiver"].get("open_loop_server_side_ms")
         if server and "p99_ms" in server:
             lines[-1] += (

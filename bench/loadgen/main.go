@@ -29,9 +29,12 @@ type request struct {
 
 type result struct {
 	latency time.Duration
-	status  int
-	id      string
-	failed  bool
+	// From when the request was due to when a connection took it: the generator's own queueing, not the
+	// server's (all connections busy, or the generator late on its schedule).
+	queued time.Duration
+	status int
+	id     string
+	failed bool
 }
 
 func main() {
@@ -88,7 +91,7 @@ func main() {
 	close(results)
 	elapsed := time.Since(start)
 
-	var latencies []time.Duration
+	var latencies, queued []time.Duration
 	var accepted, refused, failed int
 	var ids []string
 	for r := range results {
@@ -103,6 +106,7 @@ func main() {
 		}
 		if !r.failed {
 			latencies = append(latencies, r.latency)
+			queued = append(queued, r.queued)
 		}
 	}
 	if *acceptedPath != "" {
@@ -112,17 +116,20 @@ func main() {
 		}
 	}
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	sort.Slice(queued, func(i, j int) bool { return queued[i] < queued[j] })
 	out := map[string]any{
 		"requests": total, "accepted": accepted, "refused": refused, "errors": failed,
 		"duration_us": elapsed.Microseconds(), "target_rate": *rate,
 		"p50_us": percentile(latencies, 50), "p90_us": percentile(latencies, 90),
 		"p99_us": percentile(latencies, 99), "max_us": percentile(latencies, 100),
+		"queued_p99_us": percentile(queued, 99),
 	}
 	encoded, _ := json.Marshal(out)
 	fmt.Println(string(encoded))
 }
 
 func send(client *http.Client, url string, r request, delivery string, due time.Time) result {
+	queued := time.Since(due)
 	req, err := http.NewRequest("POST", url, bytes.NewReader(r.body))
 	if err != nil {
 		return result{failed: true}
@@ -137,7 +144,7 @@ func send(client *http.Client, url string, r request, delivery string, due time.
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return result{latency: time.Since(due), status: resp.StatusCode, id: delivery}
+	return result{latency: time.Since(due), queued: queued, status: resp.StatusCode, id: delivery}
 }
 
 func percentile(sorted []time.Duration, p int) int64 {
