@@ -272,7 +272,8 @@ def _rotate(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyri
     _check_serves(rotated, keyring, settings)
     log.write(settings, [(definition.id, rotated.to_bytes())])
     old = f"the old one valid until {_iso(until)}" if kept else "no old secret kept"
-    return f"rotated {definition.id}: {len(kept) + 1} secrets, {old}"
+    ended = ", no longer waiting for its handshake" if definition.capture is not None else ""
+    return f"rotated {definition.id}: {len(kept) + 1} secrets, {old}{ended}"
 
 
 def _capture(args: argparse.Namespace, settings: ReceiverSettings, keyring: Keyring) -> str:

@@ -7,7 +7,9 @@ secrets, builds the sources and hands each batch of changes to the event loop, w
 Until the whole topic has been read, `/readyz` says not ready and a source the route does not know yet gets a
 503 (the provider retries) rather than a 404. A secret kept by a rotation stops being accepted when its window
 ends, within a second. A record that can't be used (not a definition, a secret that does not open) is
-logged, counted (`webhooks_registry_unreadable_total`) and not served; a name that the sources file or the
+logged, counted (`webhooks_registry_unreadable_total`) and not served: while the topic is first read, only if
+no later record of its source replaces it (records a rotation or `reencrypt` replaced stay until Kafka
+compacts them, and after a master key rotation they no longer open). A name that the sources file or the
 environment defines stays theirs.
 """
 
@@ -76,6 +78,10 @@ class RegistryFollower:
         self._served: set[str] = set()
         # Sources whose captured secret is being written (on the event loop, like the route).
         self._capturing: set[str] = set()
+        # Until the first read reaches the end, why each source's latest record can't be used: a later record of
+        # it (one a rotation or a `reencrypt` wrote, not compacted away yet) may still replace it.
+        self._caught_up = False
+        self._held_back: dict[str, str] = {}
         self._topics = set(static_topics)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -122,6 +128,11 @@ class RegistryFollower:
                         continue
                     built[change.key] = self._take(change)
                 built.update(self._expired())
+                if reader.at_end and not self._caught_up:
+                    self._caught_up = True
+                    for name, why in self._held_back.items():
+                        self._report_unreadable(name, why)
+                    self._held_back.clear()
                 self._create_topics(built)
                 # Records that change nothing served (a name the file holds) still move the position on.
                 if built or position != handed or (reader.at_end and not announced):
@@ -158,6 +169,7 @@ class RegistryFollower:
 
     def _take(self, change: Change) -> Source | None:
         name = change.key
+        self._held_back.pop(name, None)
         if change.value is None:
             self._definitions.pop(name, None)
             return None
@@ -206,9 +218,15 @@ class RegistryFollower:
         return rebuilt
 
     def _unreadable(self, name: str, why: str) -> None:
+        self._definitions.pop(name, None)
+        if self._caught_up:
+            self._report_unreadable(name, why)
+        else:
+            self._held_back[name] = why
+
+    def _report_unreadable(self, name: str, why: str) -> None:
         self._metrics.registry_unreadable.inc()
         logger.error("registry source %s is not served: %s", name, why)
-        self._definitions.pop(name, None)
 
     def _hand_over(self, built: dict[str, Source | None], position: int, at_end: bool) -> bool:
         loop = self._loop

@@ -18,6 +18,7 @@ import base64
 import dataclasses
 import hashlib
 import hmac
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,7 @@ from tests.integration.kafka_tools import read_topic
 from tests.integration.ports import free_port
 from tests.integration.processes import clean_environ
 from tests.integration.receiver_process import received, receiver_process, scraped, wait_ready
-from tests.integration.registry_tools import Registry, added_id, registry_env
+from tests.integration.registry_tools import Registry, added_id, gauge, registry_env
 from tests.signing import slack_headers
 
 VERIFY_TOKEN = "meta-verify-token-7f3a"
@@ -388,9 +389,53 @@ async def test_registry_sources_answer_handshakes_and_keep_a_captured_secret_acr
         assert {r.status_code for r in await _spread(url, asana.name, again)} == {200}
         answered += CONNECTIONS
 
+        # A source waiting for its handshake given its secret by `rotate` instead: the wait is over, every worker
+        # verifies with that secret, and a handshake can't replace it. The same once `capture` armed it again.
+        waiting = added_id(commands.command("add", "--provider", "asana", "--topic", f"{topic}-rotated", "--capture"))
+
+        async def given_by_rotate(secret: str, held: int) -> int:
+            # The handshakes answered.
+            env["SOURCE_SECRET"] = secret
+            out = commands.command("rotate", waiting, "--secret-env", "SOURCE_SECRET")
+            assert out.endswith("no longer waiting for its handshake\n"), out
+            await commands.applied_everywhere()
+            row = {row["id"]: row for row in orjson.loads(commands.command("list", "--json"))}[waiting]
+            assert (row["state"], row["secrets"]) == ("enabled", held)
+            source = registry_source(waiting, provider="asana", secrets=(secret.encode(),), tolerance_s=300)
+            event = sample_sender.sign(source, None, None, time.time())
+            assert {r.status_code for r in await _spread(url, waiting, event)} == {202}
+            refused = await _spread(url, waiting, sample_sender.handshake(other, None, time.time()))
+            assert {r.status_code for r in refused} == {403}
+            repeated = await _spread(url, waiting, sample_sender.handshake(source, None, time.time()))
+            assert {r.status_code for r in repeated} == {200}
+            return CONNECTIONS
+
+        given = f"asana-given-{unique}"
+        answered += await given_by_rotate(given, held=1)
+        commands.command("capture", waiting)  # a webhook made again
+        answered += await given_by_rotate(f"asana-rotated-{unique}", held=2)
+        # The secret rotated away stays valid for the rotation's window (24 hours by default).
+        before = registry_source(waiting, provider="asana", secrets=(given.encode(),), tolerance_s=300)
+        event = sample_sender.sign(before, None, None, time.time())
+        assert {r.status_code for r in await _spread(url, waiting, event)} == {202}
+
         assert await scraped(url, answered, "handshake") == answered
 
-    # A restarted receiver reads the captured secret from the registry, and still refuses a replacement.
+    # Meanwhile the master key is rotated: a new one first, `reencrypt`, the old one gone. Every secret moves to
+    # the new key: the holding sources' own, Meta's verify tokens, the captured ones, the rotated source's two.
+    old_key, new_key = env["WEBHOOK_MASTER_KEYS"], base64.b64encode(os.urandom(32)).decode()
+    env["WEBHOOK_MASTER_KEYS"] = f"{new_key},{old_key}"
+    sources = len(HOLDING) + len(CAPTURING) + 1
+    sealed = len(HOLDING) + len(META) + len(CAPTURING) + 2
+    assert commands.command("reencrypt").startswith(f"re-encrypted {sealed} secrets of {sources} sources")
+    commands.written += sources
+    # And one source sealed with a key the receiver will not hold: it alone is reported, and answers 404.
+    env["WEBHOOK_MASTER_KEYS"] = base64.b64encode(os.urandom(32)).decode()
+    stray = added_id(commands.command("add", "--provider", "hmac", "--secret-stdin", stdin=f"stray-{unique}"))
+    env["WEBHOOK_MASTER_KEYS"] = new_key
+
+    # A restarted receiver, holding only the new key, reads the captured secret from the registry, and still
+    # refuses a replacement; it answers Meta's challenges with the verify tokens, Notion's shown once still.
     env["RECEIVER_PORT"] = str(free_port())
     url = f"http://127.0.0.1:{env['RECEIVER_PORT']}"
     with receiver_process(env, log) as supervisor:
@@ -402,6 +447,21 @@ async def test_registry_sources_answer_handshakes_and_keep_a_captured_secret_acr
         assert {r.status_code for r in await _spread(url, asana.name, event)} == {202}
         refused = await _spread(url, asana.name, sample_sender.handshake(other, None, time.time()))
         assert {r.status_code for r in refused} == {403}
+        for source in (renewed, *(local[provider] for provider in META[1:])):
+            request = sample_sender.handshake(source, "meta", time.time())
+            for response in await _spread(url, source.name, request):
+                assert response.status_code == 200, (source.provider, response.text)
+                CHECKS["meta"](request, response, source.secrets[0])
+        assert "shown once already" in commands.command("reveal", notion.name, expect=2)
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            assert (await http.post(f"/webhooks/{stray}", content=b"{}")).status_code == 404
+            unreadable = gauge((await http.get("/metrics")).text, "webhooks_registry_unreadable_total")
+    # Records replaced since (sealed with the old key, not compacted away yet) are no alarm: only the stray
+    # source is reported, once by each worker.
+    assert unreadable == 2
+    reported = [line for line in log.read_text().splitlines() if "is not served" in line]
+    assert len(reported) == 2
+    assert all(stray in line for line in reported), reported
 
     # Only the events are published, never a handshake; no captured secret or token is in the log.
     records = await read_topic(kafka_bootstrap, topic, expect=3 * CONNECTIONS)
