@@ -94,10 +94,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        flushing = asyncio.create_task(batched.every(), name="metrics-flush") if batched is not None else None
         await active_publisher.start()
         if follower is not None:
             follower.start()
+        flushing = asyncio.create_task(batched.every(), name="metrics-flush") if batched is not None else None
         try:
             yield
         finally:
