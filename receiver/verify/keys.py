@@ -200,7 +200,8 @@ class KeyCache(Generic[K, V]):
         return await self._fetch_once(key, fetch)
 
     async def get_holding(self, key: K, fetch: Callable[[], Awaitable[V]], holds: Callable[[V], bool]) -> V:
-        """The key set, fetched again (`REFETCH_MIN_AGE_S` at most) when it lacks what a request names."""
+        """The key set, fetched again when `holds` says it lacks what a request names (a key id), but not
+        more than once per `REFETCH_MIN_AGE_S`."""
         value = await self.get(key, fetch)
         return value if holds(value) else await self.refresh(key, fetch, min_age_s=REFETCH_MIN_AGE_S)
 
