@@ -1,8 +1,11 @@
-"""From a fetched record to what a handler gets: the envelope, the payload validated with its provider's model.
+"""From a fetched record to what a handler gets: the envelope, and the payload as its handlers take it.
 
-`decode` gives either a `Decoded` record (its event, and the key of its claim in Redis) or an `Invalid` one: a
-record that is no valid envelope, or whose payload fails the model, carries an `InvalidEvent` saying where and
-what is wrong, never the offending data (it goes into a DLQ header and the logs).
+Every record's envelope is checked (`schemas.rawenvelope.read_envelope`); its payload is validated with the
+provider's model only when a handler of the event takes `Event[Model]` (`Registry.payload_model_for`), else it stays
+JSON bytes until a handler reads it. `decode` gives either a `Decoded` record (its event, and the key of its claim
+in Redis) or an `Invalid` one: a record that is no valid envelope, or whose payload fails the model a handler asks
+for, carries an `InvalidEvent` saying where and what is wrong, never the offending data (it goes into a DLQ header
+and the logs).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from consumers.errors import InvalidEvent
 from consumers.handlers import Event
 from consumers.idempotency import claim_key
 from consumers.kafka import Record, header
-from schemas.payloads import payload_model
-from schemas.records import envelope_of
+from consumers.registry import Registry
+from schemas.envelope import Envelope
+from schemas.rawenvelope import read_envelope
 from schemas.topics import HEADER_CONTENT_TYPE, HEADER_TRACEPARENT, GroupTopics
 
 
@@ -42,21 +46,27 @@ class Invalid:
     reason: InvalidEvent
 
 
-def decode(record: Record, topics: GroupTopics, group: str, attempt: int) -> Decoded | Invalid:
-    """Validate a record of one of `topics` for `group`; `attempt` is the one about to run."""
+def decode(record: Record, topics: GroupTopics, group: str, attempt: int, registry: Registry[Any]) -> Decoded | Invalid:
+    """Check a record of one of `topics` for `group`, whose handlers are `registry`'s; `attempt` is the one about
+    to run."""
     try:
         # Binary mode (the envelope) or structured mode (a CloudEvent around it), as the header says.
-        envelope = envelope_of(record.value or b"", header(record, HEADER_CONTENT_TYPE))
+        head = read_envelope(record.value or b"", header(record, HEADER_CONTENT_TYPE))
     except ValidationError as exc:
         return Invalid(record, topics, attempt, InvalidEvent(f"no valid envelope: {_describe(exc)}"))
-    model = payload_model(envelope.provider)
-    try:
-        payload = model.model_validate(envelope.payload) if model is not None else envelope.payload
-    except ValidationError as exc:
-        reason = f"invalid {envelope.provider} payload: {_describe(exc, 'payload.')}"
-        return Invalid(record, topics, attempt, InvalidEvent(reason))
-    event = Event(envelope=envelope, payload=payload, traceparent=header(record, HEADER_TRACEPARENT))
-    return Decoded(record, topics, attempt, event, claim_key(group, topics.provider, envelope.scoped_id))
+    traceparent = header(record, HEADER_TRACEPARENT)
+    model = registry.payload_model_for(head.provider, head.type)
+    if model is None:
+        event = Event.read(head, traceparent)
+    else:
+        json = head.payload if isinstance(head, Envelope) else head.parsed_payload()
+        try:
+            validated = model.model_validate(json)
+        except ValidationError as exc:
+            reason = f"invalid {head.provider} payload: {_describe(exc, 'payload.')}"
+            return Invalid(record, topics, attempt, InvalidEvent(reason))
+        event = Event.read(head, traceparent, json=json, model=validated)
+    return Decoded(record, topics, attempt, event, claim_key(group, topics.provider, head.scoped_id))
 
 
 def _describe(exc: ValidationError, prefix: str = "") -> str:

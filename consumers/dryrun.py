@@ -58,7 +58,7 @@ async def dry_run(
         for topic, retry in ((topics.topic, False), (topics.retry_topic, True)):
             async for record in read(topic):
                 summary.read += 1
-                item = decode(record, topics, group, attempt_of(record) if retry else 1)
+                item = decode(record, topics, group, attempt_of(record) if retry else 1, registry)
                 where = f"{record.topic}[{record.partition}]@{record.offset}"
                 if isinstance(item, Invalid):
                     summary.invalid += 1

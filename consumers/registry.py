@@ -128,6 +128,8 @@ class Registry(Generic[S]):
         self._by_name: dict[str, Handler] = {}
         self._owners: list[Registry[Any]] = [self]
         self._cache: dict[tuple[str, str], tuple[Handler, ...]] = {}
+        self._models: dict[tuple[str, str], type[BaseModel] | None] = {}
+        self._typed: dict[Handler, bool] = {}
 
     def handler(
         self,
@@ -224,6 +226,27 @@ class Registry(Generic[S]):
             found = self._cache[(provider, type)] = tuple(matching.values())
         return found
 
+    def payload_model_for(self, provider: str, type: str) -> type[BaseModel] | None:
+        """The model an event's payload is validated with before its handlers run: the provider's
+        (`schemas.payloads`) when one of its handlers takes `Event[Model]`, else None (they get plain JSON)."""
+        key = (provider, type)
+        if key not in self._models:
+            typed = any(self.typed(handler) for handler in self.handlers_for(provider, type))
+            self._models[key] = payload_model(provider) if typed else None
+        return self._models[key]
+
+    def typed(self, handler: Handler) -> bool:
+        """Whether a handler takes its payload validated: an `Event[Model]`, not `Event[Any]`, `Event[object]` or a
+        bare `Event` (an annotation that can't be resolved counts as typed, so its payload is validated)."""
+        found = self._typed.get(handler)
+        if found is None:
+            try:
+                expected = _payload_annotation(handler.func, f"handler {_qualified(handler.func)}")
+            except ConfigError:
+                expected = None
+            found = self._typed[handler] = expected is not Any and expected is not object
+        return found
+
     @property
     def handlers(self) -> tuple[Handler, ...]:
         """Every registered handler, once each, in registration order."""
@@ -280,6 +303,7 @@ class Registry(Generic[S]):
             self._by_name[handler.name] = handler
             self._matches.append(_Match(match.provider, match.pattern, handler))
         self._cache.clear()
+        self._models.clear()
 
 
 def load_handlers(modules: Iterable[str]) -> Registry[None]:

@@ -241,7 +241,7 @@ class Replayer:
 
     def _decode(self, plan: Plan, summary: Summary) -> Decoded | None:
         # The dead letter's event, for its next attempt; None for an invalid one, counted and reported.
-        item = decode(plan.record, plan.topics, self.group, attempt_of(plan.record) + 1)
+        item = decode(plan.record, plan.topics, self.group, attempt_of(plan.record) + 1, self.runner.registry)
         if isinstance(item, Invalid):
             summary.invalid += 1
             self.out(f"invalid   {_where(plan)}: {item.reason}")

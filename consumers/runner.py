@@ -204,13 +204,13 @@ class HandlerRunner:
             attempt=attempt,
             max_attempts=self.max_attempts(handler),
             deadline=time.monotonic() + timeout_s,
-            idempotency_key=event.envelope.scoped_id,
+            idempotency_key=event.scoped_id,
             log=logger,
             state=self._state(handler),
         )
         try:
             async with deadline:
-                await handler.func(event, context)
+                await handler.func(event.typed() if self.registry.typed(handler) else event, context)
         except (Exception, asyncio.CancelledError) as exc:
             task = asyncio.current_task()
             if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):

@@ -257,7 +257,9 @@ class Worker:
                     state.not_before_ms = not_before
                     self._pause_or_resume_one(part, state, now)
                     break
-                item = decode(record, topics, self._group, attempt_of(record) if is_retry else 1)
+                item = decode(
+                    record, topics, self._group, attempt_of(record) if is_retry else 1, self._delivery.runner.registry
+                )
                 state.fetched(record.offset)
                 self._inflight_bytes += _size(record)
                 fetched.append((state, item))

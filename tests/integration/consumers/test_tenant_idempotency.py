@@ -10,6 +10,7 @@ import redis.asyncio
 
 from consumers.decoding import Decoded, decode
 from consumers.idempotency import Claim, IdempotencyStore
+from consumers.registry import Registry
 from schemas.envelope import encode_envelope
 from schemas.records import RecordFormat
 from schemas.topics import GroupTopics
@@ -46,7 +47,7 @@ def record(event_id: str, tenant: str | None, offset: int) -> _Record:
 
 
 def decoded_of(event_id: str, tenant: str | None) -> Decoded:
-    decoded = decode(record(event_id, tenant, 0), ROUTE, "agents", 1)
+    decoded = decode(record(event_id, tenant, 0), ROUTE, "agents", 1, Registry())
     assert isinstance(decoded, Decoded)
     return decoded
 

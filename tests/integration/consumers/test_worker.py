@@ -19,6 +19,7 @@ from consumers.handlers import Context, Event
 from consumers.idempotency import Claim, IdempotencyStore, claim_key
 from kafkaconfig.topics import ensure_topics
 from schemas import Envelope
+from schemas.stripe import StripeEvent
 from schemas.topics import (
     HEADER_ATTEMPT,
     HEADER_ERROR_CLASS,
@@ -100,26 +101,26 @@ async def test_two_groups_each_handle_the_event_once(
     assert [call[0] for call in b.calls] == ["evt_1"]
 
 
-async def test_an_invalid_event_goes_to_the_dlq_with_the_reason(
+async def test_a_payload_that_fails_the_model_a_handler_takes_goes_to_the_dlq_with_the_reason(
     consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
     consumers = await consumer_group("stripe")
     route, group = consumers.topics, consumers.name
-    not_a_stripe_event = envelope("evt_bad", provider="stripe", payload={"id": "evt_bad", "secret": "card-4242"})
+    registry, calls = stripe_registry(typed=True)
     await produce(
-        kafka_bootstrap, route.topic, [("evt_bad", not_a_stripe_event), ("junk", b"not json")], provider="stripe"
+        kafka_bootstrap, route.topic, [("evt_bad", NOT_A_STRIPE_EVENT), ("junk", b"not json")], provider="stripe"
     )
 
-    running, stop = await worker(consumers)
+    running, stop = await worker(consumers, registry=registry)
     await eventually(lambda: running.outcome("invalid") == 2, "two invalid events")
     await stop()
 
-    assert running.calls == []
+    assert calls == []
     dead = {record.key: record for record in await read_topic(kafka_bootstrap, route.dlq_topic, expect=2)}
     bad = headers_of(dead[b"evt_bad"])
-    assert dead[b"evt_bad"].value == not_a_stripe_event
+    assert dead[b"evt_bad"].value == NOT_A_STRIPE_EVENT
     assert bad[HEADER_ERROR_CLASS] == "InvalidEvent"
-    assert "payload.object: Field required" in bad[HEADER_ERROR_MESSAGE]
+    assert bad[HEADER_ERROR_MESSAGE].startswith("invalid stripe payload: payload.object: Field required; ")
     assert "card-4242" not in bad[HEADER_ERROR_MESSAGE]
     assert bad[HEADER_ATTEMPT] == "1"
     assert bad[HEADER_ORIGINAL_TOPIC] == route.topic
@@ -127,6 +128,47 @@ async def test_an_invalid_event_goes_to_the_dlq_with_the_reason(
     assert {HEADER_ORIGINAL_PARTITION, HEADER_ORIGINAL_OFFSET} <= bad.keys()
     assert headers_of(dead[b"junk"])[HEADER_ERROR_CLASS] == "InvalidEvent"
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+
+
+async def test_a_handler_that_takes_plain_json_gets_the_payload_unvalidated_but_never_a_record_without_an_envelope(
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
+) -> None:
+    consumers = await consumer_group("stripe")
+    route, group = consumers.topics, consumers.name
+    registry, calls = stripe_registry(typed=False)
+    await produce(
+        kafka_bootstrap, route.topic, [("evt_bad", NOT_A_STRIPE_EVENT), ("junk", b"not json")], provider="stripe"
+    )
+
+    running, stop = await worker(consumers, registry=registry)
+    await eventually(lambda: running.outcome("invalid") == 1 and running.outcome("ok") == 1, "one handled, one invalid")
+    await stop()
+
+    assert calls == [("evt_bad", {"id": "evt_bad", "secret": "card-4242"})]
+    [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
+    assert dead.key == b"junk"
+    assert headers_of(dead)[HEADER_ERROR_MESSAGE].startswith("no valid envelope: ")
+    assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+
+
+# A Stripe event without the `object` its model requires, and a field that must never reach a header.
+NOT_A_STRIPE_EVENT = envelope("evt_bad", provider="stripe", payload={"id": "evt_bad", "secret": "card-4242"})
+
+
+def stripe_registry(*, typed: bool) -> tuple[Registry[Any], list[tuple[str, object]]]:
+    """A registry of one handler of every Stripe event, taking `Event[StripeEvent]` (`typed`) or `Event[Any]`; the
+    calls it got, `(event id, payload)`."""
+    calls: list[tuple[str, object]] = []
+    registry: Registry[Any] = Registry()
+
+    async def validated(event: Event[StripeEvent], context: Context) -> None:
+        calls.append((event.id, event.payload))
+
+    async def plain(event: Event[Any], context: Context) -> None:
+        calls.append((event.id, event.payload))
+
+    registry.add("stripe", "*", validated if typed else plain)
+    return registry, calls
 
 
 async def test_a_failure_is_retried_through_the_retry_topic_after_the_backoff(

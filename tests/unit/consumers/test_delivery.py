@@ -67,7 +67,7 @@ def item(attempt: int = 1, value: bytes | None = None) -> Decoded | Invalid:
         )
         value = envelope.to_bytes()
     record = FetchedRecord(ROUTE.topic if attempt == 1 else ROUTE.retry_topic, 0, 7, b"evt_1", value)
-    return decode(record, ROUTE, "g", attempt)
+    return decode(record, ROUTE, "g", attempt, Registry())
 
 
 async def fail(setup: Setup, context: Context) -> None:

@@ -1,0 +1,158 @@
+"""A record's payload is validated with its provider's model only when a handler of the event takes `Event[Model]`;
+other handlers get the plain JSON, parsed when first read. The envelope is checked for every record."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from consumers import Context, Event, Registry
+from consumers.decoding import Decoded, Invalid, decode
+from consumers.metrics import ConsumerMetrics
+from consumers.runner import HandlerRunner
+from schemas import Envelope, encode_envelope
+from schemas.github import GitHubEvent
+from schemas.stripe import StripeEvent
+from schemas.topics import GroupTopics
+from tests.fakes import FetchedRecord
+
+ROUTE = GroupTopics.for_provider("github", "g")
+PAYLOAD = {"action": "opened", "sender": {"login": "octocat", "id": 1}, "number": 123456789012345678901234567890}
+# `sender.id` must be an integer for the GitHub model; plain JSON takes it as it is.
+NOT_A_GITHUB_PAYLOAD = {"action": "opened", "sender": {"login": "octocat", "id": "one"}}
+
+
+def record(payload: object) -> FetchedRecord:
+    value = encode_envelope(
+        id="evt_1",
+        source="github",
+        provider="github",
+        type="issues",
+        received_at=datetime.now(UTC),
+        occurred_at=None,
+        payload_json=json.dumps(payload).encode(),  # the 30-digit integer as sent
+        headers={},
+    )
+    return FetchedRecord(ROUTE.topic, 0, 7, b"evt_1", value)
+
+
+async def typed(event: Event[GitHubEvent], context: Context) -> None:
+    return None
+
+
+async def plain(event: Event[Any], context: Context) -> None:
+    return None
+
+
+def registry_of(*handlers: Any) -> Registry[Any]:
+    registry: Registry[Any] = Registry()
+    for handler in handlers:
+        registry.add("github", "*", handler)
+    return registry
+
+
+def test_a_typed_handler_gets_the_payload_validated_and_an_invalid_one_is_refused_before_it_runs() -> None:
+    registry = registry_of(typed)
+    decoded = decode(record(PAYLOAD), ROUTE, "g", 1, registry)
+    assert isinstance(decoded, Decoded)
+    assert isinstance(decoded.event.typed().payload, GitHubEvent)
+    assert decoded.event.typed().payload.sender is not None
+
+    invalid = decode(record(NOT_A_GITHUB_PAYLOAD), ROUTE, "g", 1, registry)
+    assert isinstance(invalid, Invalid)
+    assert str(invalid.reason) == (
+        "invalid github payload: payload.sender.id: Input should be a valid integer, unable to parse string as an "
+        "integer"
+    )
+
+
+def test_a_handler_of_plain_json_gets_the_payload_as_sent_never_validated() -> None:
+    registry = registry_of(plain)
+    decoded = decode(record(NOT_A_GITHUB_PAYLOAD), ROUTE, "g", 1, registry)
+    assert isinstance(decoded, Decoded)
+    event = decoded.event
+    assert event.typed() is event
+    assert event.payload == NOT_A_GITHUB_PAYLOAD
+    exact = decode(record(PAYLOAD), ROUTE, "g", 1, registry)
+    assert isinstance(exact, Decoded)
+    assert exact.event.payload["number"] == 123456789012345678901234567890
+    assert exact.event.envelope == Envelope.from_bytes(exact.record.value or b"")
+    assert (exact.event.id, exact.event.provider, exact.event.type, exact.event.scoped_id) == (
+        "evt_1",
+        "github",
+        "issues",
+        "evt_1",
+    )
+
+
+def test_no_valid_envelope_is_refused_whatever_the_handlers_take() -> None:
+    for registry in (registry_of(typed), registry_of(plain), Registry()):
+        value = orjson.loads(record(PAYLOAD).value or b"")
+        del value["received_at"]
+        invalid = decode(FetchedRecord(ROUTE.topic, 0, 7, b"evt_1", orjson.dumps(value)), ROUTE, "g", 1, registry)
+        assert isinstance(invalid, Invalid)
+        assert str(invalid.reason) == "no valid envelope: received_at: Field required"
+
+
+async def test_each_handler_of_one_event_gets_the_payload_as_it_takes_it() -> None:
+    seen: dict[str, object] = {}
+
+    async def validated(event: Event[GitHubEvent], context: Context) -> None:
+        seen["validated"] = event.payload
+
+    async def raw(event: Event[object], context: Context) -> None:
+        seen["raw"] = event.payload
+
+    registry = registry_of(validated, raw)
+    decoded = decode(record(PAYLOAD), ROUTE, "g", 1, registry)
+    assert isinstance(decoded, Decoded)
+    runner = HandlerRunner(
+        registry, ConsumerMetrics(CollectorRegistry()), group="g", timeout_s=5, max_attempts=3, concurrency=4
+    )
+    runs = await runner.run(decoded.event, registry.handlers, attempt=1)
+
+    assert not runs.failed
+    assert isinstance(seen["validated"], GitHubEvent)
+    assert seen["raw"] == PAYLOAD
+
+
+async def untyped(event, context):  # type: ignore[no-untyped-def]
+    return None
+
+
+async def bare(event: Event, context: Context) -> None:  # type: ignore[type-arg]
+    return None
+
+
+async def of_object(event: Event[object], context: Context) -> None:
+    return None
+
+
+async def of_either(event: Event[GitHubEvent | StripeEvent], context: Context) -> None:
+    return None
+
+
+async def of_dict(event: Event[dict[str, Any]], context: Context) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("handler", "validated"),
+    [(untyped, False), (bare, False), (plain, False), (of_object, False), (typed, True), (of_either, True)],
+)
+def test_which_handlers_take_a_validated_payload(handler: Any, validated: bool) -> None:
+    registry = registry_of(handler)
+    [registered] = registry.handlers
+    assert registry.typed(registered) is validated
+    assert registry.payload_model_for("github", "issues") is (GitHubEvent if validated else None)
+
+
+def test_a_provider_without_a_model_gives_plain_json_to_every_handler() -> None:
+    registry: Registry[Any] = Registry()
+    registry.add("custom", "*", of_dict)
+    assert registry.payload_model_for("custom", "x") is None
