@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from consumers.errors import StoreUnavailable, until_available
 from consumers.idempotency import RENEWALS_PER_LEASE, Claim, ClaimStore
@@ -96,8 +96,8 @@ class ClaimBatcher:
         it was lost already."""
         if key not in self.held:
             return False
-        _, claimed_at = self._owners.get(key, (None, time.monotonic()))
-        self._owners[key] = (asyncio.current_task(), claimed_at)
+        owner = self._owners.get(key)
+        self._owners[key] = (asyncio.current_task(), owner[1] if owner is not None else time.monotonic())
         return True
 
     async def _claim(self, keys: Sequence[str]) -> list[Claim]:
@@ -116,7 +116,7 @@ class ClaimBatcher:
             raise
         finally:
             self._claiming.difference_update(ask)
-        answered = {key: Claim(result) for key, result in zip(ask, results, strict=True)}
+        answered = dict(zip(ask, cast(list[Claim], results), strict=True))
         return [answered.pop(key, Claim.HELD) for key in keys]
 
     async def complete(self, key: str) -> bool:

@@ -30,7 +30,11 @@ class LinearPacking:
         elif isinstance(first, bytes) and b" " in first:
             args = (*first.split(), *args[1:])
         parts = [b"*%d\r\n" % len(args)]
-        for arg in map(self.encoder.encode, args):
+        encode = self.encoder.encode
+        for arg in args:
+            # Most of a batch's arguments are bytes already (`consumers.idempotency`): no call to encode them.
+            if arg.__class__ is not bytes:
+                arg = encode(arg)
             parts += (b"$%d\r\n" % len(arg), arg, _CRLF)
         return [b"".join(parts)]
 

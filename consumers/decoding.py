@@ -10,23 +10,22 @@ and the logs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from consumers.errors import InvalidEvent
 from consumers.handlers import Event
 from consumers.idempotency import claim_key
-from consumers.kafka import Record, header
+from consumers.kafka import Record, header_text
 from consumers.registry import Registry
 from schemas.envelope import Envelope
 from schemas.rawenvelope import read_envelope
 from schemas.topics import HEADER_CONTENT_TYPE, HEADER_TRACEPARENT, GroupTopics
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+# Tuples: a record's one object on its way (a frozen dataclass sets each field through `object.__setattr__`).
+class Decoded(NamedTuple):
     """A record that holds a valid event, and the Redis key its claim is held under."""
 
     record: Record
@@ -36,8 +35,7 @@ class Decoded:
     claim_key: str
 
 
-@dataclass(frozen=True, slots=True)
-class Invalid:
+class Invalid(NamedTuple):
     """A record that holds no valid event, and why (`reason` goes into a DLQ header and the logs)."""
 
     record: Record
@@ -49,12 +47,12 @@ class Invalid:
 def decode(record: Record, topics: GroupTopics, group: str, attempt: int, registry: Registry[Any]) -> Decoded | Invalid:
     """Check a record of one of `topics` for `group`, whose handlers are `registry`'s; `attempt` is the one about
     to run."""
+    content_type, traceparent = _headers(record)
     try:
         # Binary mode (the envelope) or structured mode (a CloudEvent around it), as the header says.
-        head = read_envelope(record.value or b"", header(record, HEADER_CONTENT_TYPE))
+        head = read_envelope(record.value or b"", content_type)
     except ValidationError as exc:
         return Invalid(record, topics, attempt, InvalidEvent(f"no valid envelope: {_describe(exc)}"))
-    traceparent = header(record, HEADER_TRACEPARENT)
     model = registry.payload_model_for(head.provider, head.type)
     if model is None:
         event = Event.read(head, traceparent)
@@ -67,6 +65,18 @@ def decode(record: Record, topics: GroupTopics, group: str, attempt: int, regist
             return Invalid(record, topics, attempt, InvalidEvent(reason))
         event = Event.read(head, traceparent, json=json, model=validated)
     return Decoded(record, topics, attempt, event, claim_key(group, topics.provider, head.scoped_id))
+
+
+_READ_HEADERS = (HEADER_CONTENT_TYPE, HEADER_TRACEPARENT)
+
+
+def _headers(record: Record) -> tuple[str | None, str | None]:
+    # The content type and the traceparent, as `header` reads each, in one pass over the record's headers.
+    found: dict[str, str | None] = {}
+    for name, value in record.headers:
+        if name in _READ_HEADERS and name not in found:
+            found[name] = header_text(value)
+    return found.get(HEADER_CONTENT_TYPE), found.get(HEADER_TRACEPARENT)
 
 
 def _describe(exc: ValidationError, prefix: str = "") -> str:

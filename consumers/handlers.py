@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import Any, Generic, cast
 
 from typing_extensions import TypeVar
@@ -164,7 +163,6 @@ class EventLogger(logging.LoggerAdapter[logging.Logger]):
         )
 
 
-@dataclass(frozen=True, slots=True)
 class Context(Generic[S]):
     """This run of a handler for one event (`Event` is what happened).
 
@@ -180,12 +178,52 @@ class Context(Generic[S]):
         state: what the lifespan of the handler's registry yielded (its shared clients); None without one.
     """
 
-    attempt: int
-    max_attempts: int
-    deadline: float
-    idempotency_key: str
-    log: logging.LoggerAdapter[logging.Logger]
-    state: S
+    __slots__ = ("_event", "_log", "_logger", "attempt", "deadline", "idempotency_key", "max_attempts", "state")
+
+    def __init__(
+        self,
+        attempt: int,
+        max_attempts: int,
+        deadline: float,
+        idempotency_key: str,
+        log: logging.LoggerAdapter[logging.Logger],
+        state: S,
+    ) -> None:
+        self.attempt = attempt
+        self.max_attempts = max_attempts
+        self.deadline = deadline
+        self.idempotency_key = idempotency_key
+        self.state = state
+        self._log: logging.LoggerAdapter[logging.Logger] | None = log
+        self._logger: logging.Logger | None = None
+        self._event: Event[Any] | None = None
+
+    @classmethod
+    def of_run(
+        cls, event: Event[Any], logger: logging.Logger, *, attempt: int, max_attempts: int, deadline: float, state: S
+    ) -> Context[S]:
+        """The context of a run of a handler for `event`: its `log` (`logger`, bound to the event) made when first
+        used, as most runs never log."""
+        context = cls.__new__(cls)
+        context.attempt = attempt
+        context.max_attempts = max_attempts
+        context.deadline = deadline
+        context.idempotency_key = event.scoped_id
+        context.state = state
+        context._log = None
+        context._logger = logger
+        context._event = event
+        return context
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger whose lines name the event, its type and the attempt."""
+        if self._log is None:
+            event = self._event
+            assert self._logger is not None
+            assert event is not None
+            self._log = bound_logger(self._logger, event_id=event.id, event_type=event.type, attempt=self.attempt)
+        return self._log
 
     @property
     def time_left_s(self) -> float:

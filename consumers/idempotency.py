@@ -18,7 +18,7 @@ import enum
 import functools
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -60,6 +60,10 @@ class Claim(enum.Enum):
     """The event was handled already: a duplicate."""
     HELD = 2
     """Another live claim holds it: leave it to that one, and ask again later."""
+
+
+# By code, as the script answers (`Claim(code)`, without the enum's lookup per event).
+_CLAIMS = tuple(sorted(Claim, key=lambda claim: claim.value))
 
 
 class ClaimStore(Protocol):
@@ -116,19 +120,20 @@ def handled_key(key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Event:
-    key: str
-    legacy_key: str
+    key: bytes
+    legacy_key: bytes
     provider: str
     digest: bytes
 
 
-# Claimed and completed within moments of each other (a batch's two calls): parsed and hashed once for both.
+# Claimed and completed within moments of each other (a batch's two calls): parsed, hashed and encoded once for both.
 @functools.lru_cache(maxsize=16_384)
 def _event(key: str) -> _Event:
     # The inverse of `claim_key`: group and provider names hold no ':' or '}' (settings check them).
     tag, _, event_id = key[len(KEY_PREFIX) + 1 :].partition("}:")
     group, provider, _ = tag.split(":")
-    return _Event(key, f"{KEY_PREFIX}{group}:{provider}:{event_id}", provider, _digest(event_id))
+    legacy = f"{KEY_PREFIX}{group}:{provider}:{event_id}"
+    return _Event(key.encode(), legacy.encode(), provider, _digest(event_id))
 
 
 class _Script:
@@ -170,7 +175,7 @@ class IdempotencyStore:
         """
         head: list[EncodableT] = [token, lease_ms, "1" if force else "0", self._stride, DONE_PREFIX, scripts.SPAN]
         codes = await self._run(self._claim, keys, head, self._lookup_args, with_legacy=True)
-        return [Claim(code) for code in codes]
+        return [_CLAIMS[code] for code in codes]
 
     async def is_done(self, keys: Sequence[str]) -> list[bool]:
         """Whether each event is done, without claiming anything.
@@ -267,38 +272,51 @@ class IdempotencyStore:
         bucket = int(self._clock()) // width_s
         return bucket, (bucket + 1 + scripts.SPAN) * width_s
 
-    def _lookup_args(self, event: _Event) -> list[EncodableT]:
-        return [event.digest, self._bucket(event.provider)[0]]
+    def _lookup_args(self, provider: str) -> list[EncodableT]:
+        # After each event's digest, in a lookup: the provider's bucket.
+        return [str(self._bucket(provider)[0]).encode()]
 
-    def _complete_args(self, event: _Event) -> list[EncodableT]:
-        return [event.digest, *self._bucket(event.provider)]
+    def _complete_args(self, provider: str) -> list[EncodableT]:
+        # After each event's digest, in a completion: the provider's bucket and when its table expires.
+        return [str(number).encode() for number in self._bucket(provider)]
 
     async def _run(
         self,
         script: _Script,
         keys: Sequence[str],
         head: list[EncodableT],
-        per_event: Callable[[_Event], list[EncodableT]] | None = None,
+        per_event: Callable[[str], list[EncodableT]] | None = None,
         *,
         with_legacy: bool = False,
     ) -> list[int]:
+        # `per_event(provider)`: what follows each event's digest in the arguments, the same for a provider's events.
         if not keys:
             return []
         events = [_event(key) for key in keys] if per_event is not None else []
+        legacy = with_legacy and not self._cluster
 
-        def call_args(indexes: list[int]) -> list[EncodableT]:
+        def call_args(indexes: Iterable[int]) -> list[EncodableT]:
+            # Built in one pass, each key encoded once per event (`_event`): a batch's claim has 2,000 arguments.
             call_keys: list[EncodableT] = []
             args = list(head)
+            tails: dict[str, list[EncodableT]] = {}
             for i in indexes:
-                call_keys.append(keys[i])
-                if with_legacy and not self._cluster:
-                    call_keys.append(events[i].legacy_key)
-                if per_event is not None:
-                    args += per_event(events[i])
+                if per_event is None:
+                    call_keys.append(keys[i])
+                    continue
+                event = events[i]
+                call_keys.append(event.key)
+                if legacy:
+                    call_keys.append(event.legacy_key)
+                tail = tails.get(event.provider)
+                if tail is None:
+                    tail = tails[event.provider] = per_event(event.provider)
+                args.append(event.digest)
+                args += tail
             return [script.sha, len(call_keys), *call_keys, *args]
 
         if not self._cluster:
-            [codes] = await self._call(lambda: self._evalsha(script, [call_args(list(range(len(keys))))]))
+            [codes] = await self._call(lambda: self._evalsha(script, [call_args(range(len(keys)))]))
             return [int(code) for code in codes]
         by_slot: dict[int, list[int]] = {}
         for i, key in enumerate(keys):

@@ -107,11 +107,16 @@ def header(record: Record, name: str) -> str | None:
     """A record header's value as text, or None when it is missing or not UTF-8."""
     for key, value in record.headers:
         if key == name:
-            try:
-                return value.decode()
-            except UnicodeDecodeError:
-                return None
+            return header_text(value)
     return None
+
+
+def header_text(value: bytes) -> str | None:
+    """A header value as text, or None when it is not UTF-8."""
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def int_header(record: Record, name: str) -> int | None:

@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from consumers.deadlines import Deadlines
 from consumers.errors import HandlerTimeout, StartupError
-from consumers.handlers import Context, Event, EventLogger, bound_logger
+from consumers.handlers import Context, Event
 from consumers.limits import HandlerLimits
 from consumers.metrics import ConsumerMetrics
 from consumers.registry import Handler, Registry
@@ -77,6 +78,9 @@ class HandlerRunner:
         self._limits = HandlerLimits(concurrency)
         self._tracing = tracing
         self._states: dict[Registry[Any], object] = {}
+        self._deadlines = Deadlines()
+        # Per provider, the events whose handlers run now (`report_in_flight`).
+        self.in_flight: dict[str, int] = {}
 
     @classmethod
     def from_settings(
@@ -149,26 +153,31 @@ class HandlerRunner:
         runs = Runs()
         if not handlers:
             return runs
-        in_flight = self._metrics.in_flight_of(event.provider, self._group)
-        logger = bound_logger(handler_log, event_id=event.id, event_type=event.type, attempt=attempt)
-        in_flight.inc()
+        provider = event.provider
+        in_flight = self.in_flight
+        in_flight[provider] = in_flight.get(provider, 0) + 1
         try:
             if len(handlers) == 1:
-                await self._one(handlers[0], event, attempt, logger, gone, runs, succeeded)
+                await self._one(handlers[0], event, attempt, gone, runs, succeeded)
             else:
                 await asyncio.gather(
-                    *(self._one(handler, event, attempt, logger, gone, runs, succeeded) for handler in handlers)
+                    *(self._one(handler, event, attempt, gone, runs, succeeded) for handler in handlers)
                 )
         finally:
-            in_flight.dec()
+            in_flight[provider] -= 1
         return runs
+
+    def report_in_flight(self) -> None:
+        """Set `webhooks_handlers_in_flight` to the events whose handlers run now (the worker does, once per fetch:
+        a gauge moved twice per event cost more than the rest of a small event's run)."""
+        for provider, running in self.in_flight.items():
+            self._metrics.in_flight_of(provider, self._group).set(running)
 
     async def _one(
         self,
         handler: Handler,
         event: Event[Any],
         attempt: int,
-        logger: EventLogger,
         gone: Callable[[], bool],
         runs: Runs,
         succeeded: Callable[[Handler], Awaitable[None]] | None,
@@ -179,10 +188,10 @@ class HandlerRunner:
                 runs.unstarted.append(handler)
                 return
             if self._tracing is None:
-                error = await self._call(handler, event, attempt, logger)
+                error = await self._call(handler, event, attempt)
             else:
                 with self._tracing.step(f"handler {handler.name}") as span:
-                    error = await self._call(handler, event, attempt, logger)
+                    error = await self._call(handler, event, attempt)
                     if error is not None:
                         self._tracing.failed(span, error)
         finally:
@@ -194,39 +203,40 @@ class HandlerRunner:
             await succeeded(handler)
         runs.succeeded.append(handler)
 
-    async def _call(
-        self, handler: Handler, event: Event[Any], attempt: int, logger: EventLogger
-    ) -> BaseException | None:
+    async def _call(self, handler: Handler, event: Event[Any], attempt: int) -> BaseException | None:
         timeout_s = self.timeout_s(handler)
+        task = asyncio.current_task()
+        assert task is not None
         started = time.perf_counter()
-        deadline = asyncio.timeout(timeout_s)
-        context = Context(
+        context = Context.of_run(
+            event,
+            handler_log,
             attempt=attempt,
             max_attempts=self.max_attempts(handler),
-            deadline=time.monotonic() + timeout_s,
-            idempotency_key=event.scoped_id,
-            log=logger,
+            deadline=self._deadlines.start(task, timeout_s),
             state=self._state(handler),
         )
+        error: BaseException | None = None
         try:
-            async with deadline:
-                await handler.func(event.typed() if self.registry.typed(handler) else event, context)
+            await handler.func(event.typed() if self.registry.typed(handler) else event, context)
         except (Exception, asyncio.CancelledError) as exc:
-            task = asyncio.current_task()
-            if isinstance(exc, asyncio.CancelledError) and (task is None or task.cancelling()):
-                raise
-            # A CancelledError raised, not sent (the handler awaited something cancelled elsewhere) is a
-            # failure like any other.
-            error: BaseException = exc
-            if isinstance(exc, TimeoutError) and deadline.expired():
-                error = HandlerTimeout(f"{handler.name} ran past {timeout_s}s")
-            log.warning("event %s attempt %d: %s failed: %s", event.id, attempt, handler.name, type(error).__name__)
-            return error
+            error = exc
         finally:
+            timed_out = self._deadlines.finish(task, timeout_s)
             self._metrics.handler_duration_of(event.provider, self._group, handler.name).observe(
                 time.perf_counter() - started
             )
-        return None
+        if error is None:
+            return None
+        if isinstance(error, asyncio.CancelledError):
+            if timed_out:
+                error = HandlerTimeout(f"{handler.name} ran past {timeout_s}s")
+            elif task.cancelling():
+                raise error
+            # Otherwise a CancelledError raised, not sent (the handler awaited something cancelled elsewhere): a
+            # failure like any other.
+        log.warning("event %s attempt %d: %s failed: %s", event.id, attempt, handler.name, type(error).__name__)
+        return error
 
     def _state(self, handler: Handler) -> object:
         if handler.owner.lifespan is None:

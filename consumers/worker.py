@@ -283,9 +283,11 @@ class Worker:
             ):
                 assert isinstance(item, Decoded)
                 self._lanes.hold(lane)
-                items, held = batches.setdefault(state, ([], []))
-                items.append(item)
-                held.append(lane)
+                batch = batches.get(state)
+                if batch is None:
+                    batch = batches[state] = ([], [])
+                batch[0].append(item)
+                batch[1].append(lane)
             else:
                 self._lanes.submit(lane, partial(self._job, state, item))
         for state, (items, held) in batches.items():
@@ -465,6 +467,7 @@ class Worker:
             self._metrics.commit_stalled.labels(*labels).set(round(now - state.commit_moved_at, 3))
         overdue = self._claims.overdue(self._overdue_after_s)
         self._metrics.claims_overdue.labels(self._group).set(overdue)
+        self._delivery.runner.report_in_flight()
 
 
 def _size(record: Record) -> int:
