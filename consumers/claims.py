@@ -121,14 +121,14 @@ class ClaimBatcher:
 
     async def complete(self, key: str) -> bool:
         """Mark a claimed event `done`; False when the claim had passed to another member."""
-        (done,) = await self.complete_soon(key)
+        (done,) = await self.complete_soon([key])
         return bool(done)
 
-    def complete_soon(self, key: str) -> asyncio.Future[list[object]]:
-        """Mark a claimed event `done` with the next call, without waiting for it: the future of `[done]`, where
-        `done` is false when the claim had passed to another member."""
-        self._finishing.add(key)
-        return self._queue("complete", [key])
+    def complete_soon(self, keys: Sequence[str]) -> asyncio.Future[list[object]]:
+        """Mark claimed events `done` with the next call, without waiting for it: the future of a `done` per key,
+        false where the claim had passed to another member."""
+        self._finishing.update(keys)
+        return self._queue("complete", keys)
 
     async def release(self, key: str) -> bool:
         """Give a claimed event up, so its retry (or another member) can claim it."""

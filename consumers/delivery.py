@@ -127,12 +127,13 @@ class Delivery:
                 queue = iter(todo)
                 workers = min(len(todo), self.runner.concurrency)
                 await asyncio.gather(*(self._work(batch, queue) for _ in range(workers)))
-            for item, marked in batch.marking:
-                await self._marked(batch, item, marked)
+            self._send_marks(batch)
+            for succeeded, marked in batch.marking:
+                await self._marked(batch, succeeded, marked)
         except asyncio.CancelledError:
             # Past the grace of a shutdown or a revocation: the claims of the records not handled are released for
             # whoever reads them next (the `done` marks on their way still land).
-            marked_keys = {item.claim_key for item, _ in batch.marking}
+            marked_keys = {item.claim_key for succeeded, _ in batch.marking for item, _ in succeeded}
             keys = [item.claim_key for item in items if item.claim_key in self._claims.held]
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(RELEASE_TIMEOUT_S):
@@ -141,36 +142,44 @@ class Delivery:
 
     async def _work(self, batch: _Batch, queue: Iterator[tuple[Decoded, bool]]) -> None:
         # One of `deliver_all`'s tasks: takes the batch's records one after the other. A record claimed for it runs
-        # as claimed (unless the claim was lost meanwhile); its `done` mark is sent without waiting for it, and the
-        # record is resolved once the mark has landed.
+        # as claimed (unless the claim was lost meanwhile); its `done` mark goes out with those of the other records
+        # that succeed in the same loop tick, without waiting, and the record is resolved once the mark has landed.
         for item, claimed in queue:
             tally: dict[str, Outcome] = {}
             claimed = claimed and self._claims.own(item.claim_key)
             delivering = self._deliver(item, batch.revoked, tally, claimed=claimed, mark_done=False)
             outcome = await self._settled(item, delivering, tally)
             if outcome is Outcome.OK:
-                marked = self._claims.complete_soon(item.claim_key)
-                batch.marking.append((item, marked))
-                marked.add_done_callback(partial(self._on_marked, batch, item, tally))
+                batch.succeeded.append((item, tally))
+                if len(batch.succeeded) == 1:
+                    asyncio.get_running_loop().call_soon(self._send_marks, batch)
             elif outcome is not None:
                 self._resolve(batch, item, outcome, tally)
 
-    def _on_marked(
-        self, batch: _Batch, item: Decoded, tally: dict[str, Outcome], marked: asyncio.Future[list[object]]
-    ) -> None:
-        if marked.cancelled() or marked.exception() is not None:
-            return  # the worker is closing (left unresolved), or a bug: `_marked` deals with the record
-        (done,) = marked.result()
-        if not done:
-            log.warning("event %s: another member claimed it before it was marked done", item.claim_key)
-        self._resolve(batch, item, Outcome.OK, tally)
+    def _send_marks(self, batch: _Batch) -> None:
+        # The `done` marks of the records that succeeded since the last call: one future for them all.
+        if not batch.succeeded:
+            return
+        succeeded, batch.succeeded = batch.succeeded, []
+        marked = self._claims.complete_soon([item.claim_key for item, _ in succeeded])
+        batch.marking.append((succeeded, marked))
+        marked.add_done_callback(partial(self._on_marked, batch, succeeded))
 
-    async def _marked(self, batch: _Batch, item: Decoded, marked: asyncio.Future[list[object]]) -> None:
+    def _on_marked(self, batch: _Batch, succeeded: _Succeeded, marked: asyncio.Future[list[object]]) -> None:
+        if marked.cancelled() or marked.exception() is not None:
+            return  # the worker is closing (left unresolved), or a bug: `_marked` deals with the records
+        for (item, tally), done in zip(succeeded, marked.result(), strict=True):
+            if not done:
+                log.warning("event %s: another member claimed it before it was marked done", item.claim_key)
+            self._resolve(batch, item, Outcome.OK, tally)
+
+    async def _marked(self, batch: _Batch, succeeded: _Succeeded, marked: asyncio.Future[list[object]]) -> None:
         try:
             await marked
         except Exception as exc:
-            # Not a Redis outage (those are waited out) but a bug: the record is dealt with as `deliver` deals with one.
-            self._resolve(batch, item, await self._salvage(item, exc), {})
+            # Not a Redis outage (those are waited out) but a bug: each record is dealt with as `deliver` would.
+            for item, _ in succeeded:
+                self._resolve(batch, item, await self._salvage(item, exc), {})
 
     def _resolve(self, batch: _Batch, item: Decoded, outcome: Outcome, tally: dict[str, Outcome]) -> None:
         self._count(item, outcome, tally, batch.started)
@@ -367,6 +376,10 @@ class Delivery:
         return Outcome.INVALID if outcome is Outcome.INVALID else Outcome.DEAD_LETTERED
 
 
+# Records that succeeded, each with its outcome per handler.
+_Succeeded = list[tuple[Decoded, dict[str, Outcome]]]
+
+
 @dataclass(slots=True)
 class _Batch:
     """A batch being delivered (`Delivery.deliver_all`), and the `done` marks of its records on their way."""
@@ -374,7 +387,9 @@ class _Batch:
     revoked: Callable[[], bool]
     resolved: Callable[[Decoded], None]
     started: float = field(default_factory=time.perf_counter)
-    marking: list[tuple[Decoded, asyncio.Future[list[object]]]] = field(default_factory=list)
+    # Records that succeeded, their `done` marks not sent yet; those sent, and the future of their answers.
+    succeeded: _Succeeded = field(default_factory=list)
+    marking: list[tuple[_Succeeded, asyncio.Future[list[object]]]] = field(default_factory=list)
 
 
 def _uncancel() -> int:

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import functools
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 import redis.asyncio
 import redis.exceptions
@@ -109,8 +107,11 @@ def claim_key(group: str, provider: str, event_id: str) -> str:
     `event_id` is the envelope's `scoped_id`: `<tenant>/<id>` for an event of a tenant, so two tenants'
     events with one provider id have two keys and two digests.
     """
-    shard = _digest(event_id)[0] % SHARDS
-    return f"{KEY_PREFIX}{{{group}:{provider}:{shard:02x}}}:{event_id}"
+    digest = _digest(event_id)
+    key = f"{KEY_PREFIX}{{{group}:{provider}:{digest[0] % SHARDS:02x}}}:{event_id}"
+    if key not in _EVENTS:
+        _remember(key, group, provider, event_id, digest)
+    return key
 
 
 def handled_key(key: str) -> str:
@@ -118,22 +119,34 @@ def handled_key(key: str) -> str:
     return HANDLED_PREFIX + key[len(KEY_PREFIX) :]
 
 
-@dataclass(frozen=True, slots=True)
-class _Event:
+class _Event(NamedTuple):
     key: bytes
     legacy_key: bytes
     provider: str
     digest: bytes
 
 
-# Claimed and completed within moments of each other (a batch's two calls): parsed, hashed and encoded once for both.
-@functools.lru_cache(maxsize=16_384)
+# The events of the latest claim keys (`claim_key` makes them, `_event` reads them): claimed and completed within
+# moments of each other (a batch's two calls), an event's key is parsed, hashed and encoded once for both.
+_EVENTS: dict[str, _Event] = {}
+_EVENTS_KEPT = 16_384
+
+
 def _event(key: str) -> _Event:
-    # The inverse of `claim_key`: group and provider names hold no ':' or '}' (settings check them).
-    tag, _, event_id = key[len(KEY_PREFIX) + 1 :].partition("}:")
-    group, provider, _ = tag.split(":")
-    legacy = f"{KEY_PREFIX}{group}:{provider}:{event_id}"
-    return _Event(key.encode(), legacy.encode(), provider, _digest(event_id))
+    event = _EVENTS.get(key)
+    if event is None:
+        # The inverse of `claim_key`: group and provider names hold no ':' or '}' (settings check them).
+        tag, _, event_id = key[len(KEY_PREFIX) + 1 :].partition("}:")
+        group, provider, _ = tag.split(":")
+        event = _remember(key, group, provider, event_id, _digest(event_id))
+    return event
+
+
+def _remember(key: str, group: str, provider: str, event_id: str, digest: bytes) -> _Event:
+    if len(_EVENTS) >= _EVENTS_KEPT:
+        _EVENTS.clear()  # at worst an event is parsed once more
+    event = _EVENTS[key] = _Event(key.encode(), f"{KEY_PREFIX}{group}:{provider}:{event_id}".encode(), provider, digest)
+    return event
 
 
 class _Script:

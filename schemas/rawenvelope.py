@@ -69,6 +69,12 @@ class RawEnvelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 _DECODER = msgspec.json.Decoder(RawEnvelope)
 
 
+def _openings(value: bytes) -> int:
+    # The opening brackets in the value. `bytes.count` looks at one byte at a time; `replace` finds each with memchr:
+    # ~1 against ~7 µs for 10 KB.
+    return 2 * len(value) - len(value.replace(b"[", b"")) - len(value.replace(b"{", b""))
+
+
 def read_envelope(value: bytes, content_type: str | None = None) -> RawEnvelope | Envelope:
     """The envelope of a record's value: a `RawEnvelope`, or for the rare value only pydantic reads (a CloudEvent
     in structured mode, a time given as a number) the `Envelope` itself.
@@ -76,7 +82,7 @@ def read_envelope(value: bytes, content_type: str | None = None) -> RawEnvelope 
     Raises:
         pydantic.ValidationError: no valid envelope, in `Envelope.from_bytes`'s words.
     """
-    if content_type != CLOUDEVENTS_JSON_MEDIA_TYPE and value.count(b"[") + value.count(b"{") < _MAX_OPENINGS:
+    if content_type != CLOUDEVENTS_JSON_MEDIA_TYPE and _openings(value) < _MAX_OPENINGS:
         try:
             # msgspec skips the payload's strings without checking their UTF-8: the whole value is checked here.
             if not value.isascii():

@@ -181,7 +181,7 @@ async def test_a_batch_claim_is_one_call_with_the_claims_of_its_tick() -> None:
     assert batch == [Claim.CLAIMED, Claim.CLAIMED, Claim.HELD, Claim.HELD]
     assert alone is Claim.CLAIMED
     assert store.calls == [("claim", 1), ("claim", 3)]
-    marks = [claims.complete_soon(key) for key in ("a", "b")]
+    marks = [claims.complete_soon([key]) for key in ("a", "b")]
     assert [await mark for mark in marks] == [[True], [True]]
     assert store.calls[-1] == ("complete", 2)
     assert claims.held == {"held", "c"}
