@@ -29,7 +29,7 @@ from consumers.decoding import Decoded, Invalid
 from consumers.errors import RecordTooLarge, RetryLater, until_available
 from consumers.idempotency import Claim
 from consumers.kafka import RecordSink
-from consumers.metrics import ConsumerMetrics, Outcome
+from consumers.metrics import ConsumerMetrics, Counts, Outcome, add_counts
 from consumers.registry import Handler
 from consumers.retries import backoff_ms, failure_outcome, failure_record, now_ms, valueless_dead_letter
 from consumers.runner import HandlerRunner
@@ -116,12 +116,14 @@ class Delivery:
             log.exception("claiming a batch of %d events failed", len(items))
             claims = [Claim.HELD] * len(items)
         todo = []
+        counts = Counts()
         for item, claim in zip(items, claims, strict=True):
             if claim is Claim.DONE:
                 tally: dict[str, Outcome] = {}
-                self._resolve(batch, item, self._duplicate(item, tally), tally)
+                self._resolve(batch, item, self._duplicate(item, tally), tally, counts)
             else:
                 todo.append((item, claim is Claim.CLAIMED))
+        add_counts(counts)
         try:
             if todo:
                 queue = iter(todo)
@@ -168,10 +170,12 @@ class Delivery:
     def _on_marked(self, batch: _Batch, succeeded: _Succeeded, marked: asyncio.Future[list[object]]) -> None:
         if marked.cancelled() or marked.exception() is not None:
             return  # the worker is closing (left unresolved), or a bug: `_marked` deals with the records
+        counts = Counts()
         for (item, tally), done in zip(succeeded, marked.result(), strict=True):
             if not done:
                 log.warning("event %s: another member claimed it before it was marked done", item.claim_key)
-            self._resolve(batch, item, Outcome.OK, tally)
+            self._resolve(batch, item, Outcome.OK, tally, counts)
+        add_counts(counts)
 
     async def _marked(self, batch: _Batch, succeeded: _Succeeded, marked: asyncio.Future[list[object]]) -> None:
         try:
@@ -181,8 +185,10 @@ class Delivery:
             for item, _ in succeeded:
                 self._resolve(batch, item, await self._salvage(item, exc), {})
 
-    def _resolve(self, batch: _Batch, item: Decoded, outcome: Outcome, tally: dict[str, Outcome]) -> None:
-        self._count(item, outcome, tally, batch.started)
+    def _resolve(
+        self, batch: _Batch, item: Decoded, outcome: Outcome, tally: dict[str, Outcome], counts: Counts | None = None
+    ) -> None:
+        self._count(item, outcome, tally, batch.started, counts)
         batch.resolved(item)
 
     async def _settled(
@@ -196,15 +202,24 @@ class Delivery:
             return await self._salvage(item, exc)
 
     def _count(
-        self, item: Decoded | Invalid, outcome: Outcome | None, tally: dict[str, Outcome], started: float
+        self,
+        item: Decoded | Invalid,
+        outcome: Outcome | None,
+        tally: dict[str, Outcome],
+        started: float,
+        counts: Counts | None = None,
     ) -> None:
+        # `counts`: where a caller resolving many records at once gathers their counts, to add them up once each.
         if outcome is None:
             return
         provider = item.topics.provider
+        adding = counts if counts is not None else Counts()
         for handler, handled in tally.items() or [("", outcome)]:
-            self._metrics.processed_of(provider, self._group, handled.value, handler).inc()
+            adding[self._metrics.processed_of(provider, self._group, handled.value, handler)] += 1
         if outcome is Outcome.DUPLICATE:
-            self._metrics.duplicates_of(provider, self._group).inc()
+            adding[self._metrics.duplicates_of(provider, self._group)] += 1
+        if counts is None:
+            add_counts(adding)
         if events_log.isEnabledFor(logging.INFO):
             self._log(item, outcome, time.perf_counter() - started)
 

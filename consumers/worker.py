@@ -49,7 +49,8 @@ T = TypeVar("T")
 
 # Longest wait of a fetch when nothing is in flight, in ms: also the longest a due retry partition waits.
 FETCH_TIMEOUT_MS = 1000
-# Longest wait of a fetch while records are in flight, in ms: how soon a finished record gets committed.
+# Longest wait of a fetch while records are in flight, in ms, and the least between two commits then: how soon a
+# finished record gets committed.
 COMMIT_INTERVAL_MS = 200
 # Longest wait of a fetch while a partition is paused for having too much in flight, in ms: how soon it resumes
 # once its records are dealt with (a paused partition returns nothing, so the fetch would wait its whole timeout).
@@ -128,6 +129,8 @@ class Worker:
         self._drained = asyncio.Event()
         # Record bytes fetched and not dealt with yet (`max_inflight_bytes`).
         self._inflight_bytes = 0
+        # When the next commit is due while records are in flight (monotonic seconds).
+        self._next_commit_at = 0.0
 
     @classmethod
     def from_settings(
@@ -222,8 +225,9 @@ class Worker:
                 if batch is None:
                     break
                 self._dispatch(batch)
-                await self._commit()
-                await self._record_lag()
+                if self._due():
+                    await self._commit()
+                    await self._record_lag()
         finally:
             try:
                 await self._drain(list(self._parts))
@@ -336,6 +340,15 @@ class Worker:
             state.running.discard(task)
         if outcome is not None:
             self._resolved(state, item)
+
+    def _due(self) -> bool:
+        # Whether to commit and report now: after every fetch while nothing is in flight, else at most once per
+        # COMMIT_INTERVAL_MS (under load a fetch returns every few ms, and a commit is a broker round trip).
+        now = time.monotonic()
+        if now < self._next_commit_at and any(state.in_flight for state in self._parts.values()):
+            return False
+        self._next_commit_at = now + COMMIT_INTERVAL_MS / 1000
+        return True
 
     async def _commit(self) -> None:
         offsets = {part: point for part, state in self._parts.items() if (point := state.to_commit()) is not None}
