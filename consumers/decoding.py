@@ -67,16 +67,15 @@ def decode(record: Record, topics: GroupTopics, group: str, attempt: int, regist
     return Decoded(record, topics, attempt, event, claim_key(group, topics.provider, head.scoped_id))
 
 
-_READ_HEADERS = (HEADER_CONTENT_TYPE, HEADER_TRACEPARENT)
-
-
 def _headers(record: Record) -> tuple[str | None, str | None]:
-    # The content type and the traceparent, as `header` reads each, in one pass over the record's headers.
-    found: dict[str, str | None] = {}
-    for name, value in record.headers:
-        if name in _READ_HEADERS and name not in found:
-            found[name] = header_text(value)
-    return found.get(HEADER_CONTENT_TYPE), found.get(HEADER_TRACEPARENT)
+    # The content type and the traceparent, as `header` reads each, in one pass over the record's headers (in C).
+    # The first of each name, as `header` reads it: reversed, so that the first one is the one kept.
+    found = dict(reversed(record.headers))
+    content_type, traceparent = found.get(HEADER_CONTENT_TYPE), found.get(HEADER_TRACEPARENT)
+    return (
+        None if content_type is None else header_text(content_type),
+        None if traceparent is None else header_text(traceparent),
+    )
 
 
 def _describe(exc: ValidationError, prefix: str = "") -> str:
