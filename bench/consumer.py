@@ -11,7 +11,8 @@ counts are exact: every distinct event handled once, every redelivery dropped as
     python -m bench.consumer --body github --batch 500 --concurrency 16 --rounds 3 --against /tmp/old-checkout
 
 `--against` alternates runs of the worker from another checkout (same interpreter and packages) with this one's,
-A B A B, so two versions are compared under the same load.
+A B A B, so two versions are compared under the same load. `--handler json` or `--handler model` drains with a
+handler that reads the payload (`bench/readers.py`), for what a real handler pays.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, action="append", help="CONSUMER_CONCURRENCY values (default 16)")
     parser.add_argument("--rounds", type=int, default=1, help="drains per setting (default 1)")
     parser.add_argument("--against", type=Path, help="another checkout whose worker runs in turn with this one's")
+    parser.add_argument(
+        "--handler",
+        choices=("noop", "json", "model"),
+        default="noop",
+        help="noop (default), or one that reads the payload: json (plain), model (Event[GitHubEvent])",
+    )
     args = parser.parse_args()
     settings = [(b, c) for b in args.batch or [500] for c in args.concurrency or [16]]
     roots = [servers.ROOT] if args.against is None else [args.against.resolve(), servers.ROOT]
@@ -57,7 +64,9 @@ def main() -> int:
     for body in args.body or sorted(BODIES):
         with tempfile.TemporaryDirectory(prefix="bench-consumer-") as scratch:
             logs = Path(scratch)
-            results = asyncio.run(runs(uuid.uuid4().hex[:8], body, args.events, settings, logs, args.rounds, roots))
+            results = asyncio.run(
+                runs(uuid.uuid4().hex[:8], body, args.events, settings, logs, args.rounds, roots, args.handler)
+            )
         exact &= all(run["exact"] for run in results)
         if len(results) > 1:
             for root in roots:
@@ -77,6 +86,7 @@ async def runs(
     logs: Path,
     rounds: int = 1,
     roots: list[Path] | None = None,
+    handler: str = "noop",
 ) -> list[dict[str, Any]]:
     """Fill a topic with `events` envelopes of `body` bodies and drain it once per setting, round and checkout."""
     bodies = BODIES[body]()
@@ -95,7 +105,7 @@ async def runs(
             for batch, concurrency in settings:
                 for root in roots or [servers.ROOT]:
                     group = f"bench-{run_id}-{batch}-{concurrency}-{number}-{len(out)}"
-                    result = await _drain(topic, group, batch, concurrency, produced, distinct, logs, root)
+                    result = await _drain(topic, group, batch, concurrency, produced, distinct, logs, root, handler)
                     out.append({"body": body, "mean_body_bytes": round(mean_size(bodies)), **result})
                     await topics.delete_topics(KAFKA, f"{topic}.{group}.retry", f"{topic}.{group}.dlq")
                     await _flush_group_keys(group)
@@ -113,6 +123,7 @@ async def _drain(
     distinct: int,
     logs: Path,
     root: Path = servers.ROOT,
+    handler: str = "noop",
 ) -> dict[str, Any]:
     port = servers.free_port()
     env = {
@@ -125,7 +136,8 @@ async def _drain(
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(root),
     }
-    argv = [sys.executable, "-m", "bench.drain_worker", topic]
+    # A checkout from before `bench/readers.py` runs its no-op handler whatever `handler` says.
+    argv = [sys.executable, "-m", "bench.drain_worker", topic, handler]
     worker = servers.start(f"drain-{batch}-{concurrency}", argv, env, port, logs, cwd=root)
     labels = {"provider": "github", "group": group}
     try:
@@ -162,6 +174,7 @@ async def _drain(
             "events_per_s": round((produced - first[1]) / seconds, 1),
             "peak_rss_mb": round(worker.peak_rss_mb(), 1),
             "cpu_s_per_1k": round(1000 * cpu / produced, 4),
+            "handler": handler,
             "root": str(root),
         }
         print(
