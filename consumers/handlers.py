@@ -186,15 +186,13 @@ class Context(Generic[S]):
         max_attempts: int,
         deadline: float,
         idempotency_key: str,
-        log: logging.LoggerAdapter[logging.Logger],
+        log: logging.LoggerAdapter[logging.Logger] | None,
         state: S,
     ) -> None:
-        self.attempt = attempt
-        self.max_attempts = max_attempts
-        self.deadline = deadline
-        self.idempotency_key = idempotency_key
-        self.state = state
-        self._log: logging.LoggerAdapter[logging.Logger] | None = log
+        # `log` None: bound to the event when first used (`of_run`).
+        self.attempt, self.max_attempts, self.deadline = attempt, max_attempts, deadline
+        self.idempotency_key, self.state = idempotency_key, state
+        self._log = log
         self._logger: logging.Logger | None = None
         self._event: Event[Any] | None = None
 
@@ -204,15 +202,8 @@ class Context(Generic[S]):
     ) -> Context[S]:
         """The context of a run of a handler for `event`: its `log` (`logger`, bound to the event) made when first
         used, as most runs never log."""
-        context = cls.__new__(cls)
-        context.attempt = attempt
-        context.max_attempts = max_attempts
-        context.deadline = deadline
-        context.idempotency_key = event.scoped_id
-        context.state = state
-        context._log = None
-        context._logger = logger
-        context._event = event
+        context = cls(attempt, max_attempts, deadline, event.scoped_id, None, state)
+        context._logger, context._event = logger, event
         return context
 
     @property

@@ -28,6 +28,7 @@ from schemas.topics import (
     HEADER_ORIGINAL_OFFSET,
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TOPIC,
+    GroupTopics,
 )
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, read_topic
 from tests.integration.polling import WAIT_S, eventually
@@ -104,16 +105,9 @@ async def test_two_groups_each_handle_the_event_once(
 async def test_a_payload_that_fails_the_model_a_handler_takes_goes_to_the_dlq_with_the_reason(
     consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
-    consumers = await consumer_group("stripe")
-    route, group = consumers.topics, consumers.name
-    registry, calls = stripe_registry(typed=True)
-    await produce(
-        kafka_bootstrap, route.topic, [("evt_bad", NOT_A_STRIPE_EVENT), ("junk", b"not json")], provider="stripe"
+    route, group, calls = await drain_bad_stripe_events(
+        consumer_group, worker, kafka_bootstrap, typed=True, outcomes={"invalid": 2}
     )
-
-    running, stop = await worker(consumers, registry=registry)
-    await eventually(lambda: running.outcome("invalid") == 2, "two invalid events")
-    await stop()
 
     assert calls == []
     dead = {record.key: record for record in await read_topic(kafka_bootstrap, route.dlq_topic, expect=2)}
@@ -133,16 +127,9 @@ async def test_a_payload_that_fails_the_model_a_handler_takes_goes_to_the_dlq_wi
 async def test_a_handler_that_takes_plain_json_gets_the_payload_unvalidated_but_never_a_record_without_an_envelope(
     consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
 ) -> None:
-    consumers = await consumer_group("stripe")
-    route, group = consumers.topics, consumers.name
-    registry, calls = stripe_registry(typed=False)
-    await produce(
-        kafka_bootstrap, route.topic, [("evt_bad", NOT_A_STRIPE_EVENT), ("junk", b"not json")], provider="stripe"
+    route, group, calls = await drain_bad_stripe_events(
+        consumer_group, worker, kafka_bootstrap, typed=False, outcomes={"invalid": 1, "ok": 1}
     )
-
-    running, stop = await worker(consumers, registry=registry)
-    await eventually(lambda: running.outcome("invalid") == 1 and running.outcome("ok") == 1, "one handled, one invalid")
-    await stop()
 
     assert calls == [("evt_bad", {"id": "evt_bad", "secret": "card-4242"})]
     [dead] = await read_topic(kafka_bootstrap, route.dlq_topic, expect=1)
@@ -153,6 +140,27 @@ async def test_a_handler_that_takes_plain_json_gets_the_payload_unvalidated_but_
 
 # A Stripe event without the `object` its model requires, and a field that must never reach a header.
 NOT_A_STRIPE_EVENT = envelope("evt_bad", provider="stripe", payload={"id": "evt_bad", "secret": "card-4242"})
+
+
+async def drain_bad_stripe_events(
+    consumer_group: GroupFactory,
+    worker: WorkerFactory,
+    kafka_bootstrap: str,
+    *,
+    typed: bool,
+    outcomes: dict[str, int],
+) -> tuple[GroupTopics, str, list[tuple[str, object]]]:
+    """A Stripe event that fails the model and a record that is no envelope, drained by a worker whose handler
+    takes `Event[StripeEvent]` (`typed`) or `Event[Any]` until the group counts `outcomes`: its topics, name and
+    the handler's calls."""
+    consumers = await consumer_group("stripe")
+    registry, calls = stripe_registry(typed=typed)
+    bad = [("evt_bad", NOT_A_STRIPE_EVENT), ("junk", b"not json")]
+    await produce(kafka_bootstrap, consumers.topics.topic, bad, provider="stripe")
+    running, stop = await worker(consumers, registry=registry)
+    await eventually(lambda: all(running.outcome(name) == n for name, n in outcomes.items()), f"outcomes {outcomes}")
+    await stop()
+    return consumers.topics, consumers.name, calls
 
 
 def stripe_registry(*, typed: bool) -> tuple[Registry[Any], list[tuple[str, object]]]:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import pytest
 from prometheus_client import CollectorRegistry
 
 from consumers import Context, Event, Registry
@@ -17,7 +16,6 @@ from consumers.metrics import ConsumerMetrics
 from consumers.runner import HandlerRunner
 from schemas import Envelope, encode_envelope
 from schemas.github import GitHubEvent
-from schemas.stripe import StripeEvent
 from schemas.topics import GroupTopics
 from tests.fakes import FetchedRecord
 
@@ -28,15 +26,10 @@ NOT_A_GITHUB_PAYLOAD = {"action": "opened", "sender": {"login": "octocat", "id":
 
 
 def record(payload: object) -> FetchedRecord:
+    # The payload's JSON as sent, the 30-digit integer exact.
+    fields: dict[str, Any] = {"id": "evt_1", "source": "github", "provider": "github", "type": "issues", "headers": {}}
     value = encode_envelope(
-        id="evt_1",
-        source="github",
-        provider="github",
-        type="issues",
-        received_at=datetime.now(UTC),
-        occurred_at=None,
-        payload_json=json.dumps(payload).encode(),  # the 30-digit integer as sent
-        headers={},
+        **fields, received_at=datetime.now(UTC), occurred_at=None, payload_json=json.dumps(payload).encode()
     )
     return FetchedRecord(ROUTE.topic, 0, 7, b"evt_1", value)
 
@@ -119,40 +112,3 @@ async def test_each_handler_of_one_event_gets_the_payload_as_it_takes_it() -> No
     assert not runs.failed
     assert isinstance(seen["validated"], GitHubEvent)
     assert seen["raw"] == PAYLOAD
-
-
-async def untyped(event, context):  # type: ignore[no-untyped-def]
-    return None
-
-
-async def bare(event: Event, context: Context) -> None:  # type: ignore[type-arg]
-    return None
-
-
-async def of_object(event: Event[object], context: Context) -> None:
-    return None
-
-
-async def of_either(event: Event[GitHubEvent | StripeEvent], context: Context) -> None:
-    return None
-
-
-async def of_dict(event: Event[dict[str, Any]], context: Context) -> None:
-    return None
-
-
-@pytest.mark.parametrize(
-    ("handler", "validated"),
-    [(untyped, False), (bare, False), (plain, False), (of_object, False), (typed, True), (of_either, True)],
-)
-def test_which_handlers_take_a_validated_payload(handler: Any, validated: bool) -> None:
-    registry = registry_of(handler)
-    [registered] = registry.handlers
-    assert registry.typed(registered) is validated
-    assert registry.payload_model_for("github", "issues") is (GitHubEvent if validated else None)
-
-
-def test_a_provider_without_a_model_gives_plain_json_to_every_handler() -> None:
-    registry: Registry[Any] = Registry()
-    registry.add("custom", "*", of_dict)
-    assert registry.payload_model_for("custom", "x") is None

@@ -268,3 +268,25 @@ def test_an_annotation_that_does_not_fit_refuses_to_start_with_one_line_naming_t
     with pytest.raises(ConfigError, match=rf"^handler {HERE}{message}") as caught:
         registry.check(providers)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("func", "validated"),
+    [(on_unannotated, False), (on_bare, False), (noop, False), (on_github, True), (on_either, True)],
+)
+def test_a_payload_is_validated_only_for_a_handler_that_takes_a_model(
+    func: Callable[..., Any], validated: bool
+) -> None:
+    registry = Registry()
+    registry.add("github", "*", func)
+    [handler] = registry.handlers
+    assert registry.typed(handler) is validated
+    assert registry.payload_model_for("github", "push") is (GitHubEvent if validated else None)
+    registry.add("github", "*", on_github)  # one handler that takes the model is enough
+    assert registry.payload_model_for("github", "push") is GitHubEvent
+
+
+def test_a_provider_without_a_model_gives_plain_json_to_every_handler() -> None:
+    registry = Registry()
+    registry.add("acme", "*", on_json)
+    assert registry.payload_model_for("acme", "x") is None
