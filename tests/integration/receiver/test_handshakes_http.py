@@ -390,34 +390,29 @@ async def test_registry_sources_answer_handshakes_and_keep_a_captured_secret_acr
         answered += CONNECTIONS
 
         # A source waiting for its handshake given its secret by `rotate` instead: the wait is over, every worker
-        # verifies with that secret, and a handshake can't replace it. The same once `capture` armed it again.
+        # verifies with that secret, a handshake repeating it is answered, and one with another is refused.
         waiting = added_id(commands.command("add", "--provider", "asana", "--topic", f"{topic}-rotated", "--capture"))
-
-        async def given_by_rotate(secret: str, held: int) -> int:
-            # The handshakes answered.
-            env["SOURCE_SECRET"] = secret
-            out = commands.command("rotate", waiting, "--secret-env", "SOURCE_SECRET")
-            assert out.endswith("no longer waiting for its handshake\n"), out
-            await commands.applied_everywhere()
-            row = {row["id"]: row for row in orjson.loads(commands.command("list", "--json"))}[waiting]
-            assert (row["state"], row["secrets"]) == ("enabled", held)
-            source = registry_source(waiting, provider="asana", secrets=(secret.encode(),), tolerance_s=300)
-            event = sample_sender.sign(source, None, None, time.time())
-            assert {r.status_code for r in await _spread(url, waiting, event)} == {202}
-            refused = await _spread(url, waiting, sample_sender.handshake(other, None, time.time()))
-            assert {r.status_code for r in refused} == {403}
-            repeated = await _spread(url, waiting, sample_sender.handshake(source, None, time.time()))
-            assert {r.status_code for r in repeated} == {200}
-            return CONNECTIONS
-
         given = f"asana-given-{unique}"
-        answered += await given_by_rotate(given, held=1)
-        commands.command("capture", waiting)  # a webhook made again
-        answered += await given_by_rotate(f"asana-rotated-{unique}", held=2)
-        # The secret rotated away stays valid for the rotation's window (24 hours by default).
-        before = registry_source(waiting, provider="asana", secrets=(given.encode(),), tolerance_s=300)
-        event = sample_sender.sign(before, None, None, time.time())
+        env["SOURCE_SECRET"] = given
+        out = commands.command("rotate", waiting, "--secret-env", "SOURCE_SECRET")
+        assert out == f"rotated {waiting}: 1 secrets, no old secret kept, no longer waiting for its handshake\n"
+        await commands.applied_everywhere()
+        rotated = registry_source(waiting, provider="asana", secrets=(given.encode(),), tolerance_s=300)
+        event = sample_sender.sign(rotated, None, None, time.time())
         assert {r.status_code for r in await _spread(url, waiting, event)} == {202}
+        repeated = await _spread(url, waiting, sample_sender.handshake(rotated, None, time.time()))
+        assert {r.status_code for r in repeated} == {200}
+        answered += CONNECTIONS
+        # The same once `capture` armed it again (a webhook made again): the secret rotated away stays valid for
+        # the rotation's window.
+        commands.command("capture", waiting)
+        env["SOURCE_SECRET"] = f"asana-rotated-{unique}"
+        out = commands.command("rotate", waiting, "--secret-env", "SOURCE_SECRET")
+        assert out.startswith(f"rotated {waiting}: 2 secrets, the old one valid until "), out
+        assert out.endswith(", no longer waiting for its handshake\n"), out
+        await commands.applied_everywhere()
+        for request, status in ((event, 202), (sample_sender.handshake(other, None, time.time()), 403)):
+            assert {r.status_code for r in await _spread(url, waiting, request)} == {status}
 
         assert await scraped(url, answered, "handshake") == answered
 
