@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -140,9 +141,13 @@ async def _drain(
     argv = [sys.executable, "-m", "bench.drain_worker", topic, handler]
     worker = servers.start(f"drain-{batch}-{concurrency}", argv, env, port, logs, cwd=root)
     labels = {"provider": "github", "group": group}
+    # The broker's and Redis's CPU during the drain too, where they run on this machine: on two cores they compete with
+    # the worker (other work on the machine adds to theirs, so they count in a quiet run only).
+    neighbours = {name: pid for name, pid in _neighbours().items() if pid is not None}
     try:
         first = None
         cpu_before = worker.cpu_s()
+        theirs_before: dict[str, float] = {}
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while time.monotonic() < deadline:
             metrics = report.scrape(worker.url)
@@ -150,6 +155,8 @@ async def _drain(
             done = _processed(metrics, labels)
             if first is None and consumed > 0:
                 first = (time.monotonic(), consumed)
+                # From here on, as events/s: the group join is not what the drain costs them.
+                theirs_before = {name: servers.cpu_s(pid) for name, pid in neighbours.items()}
             if done >= produced:
                 break
             await asyncio.sleep(_poll_s(produced - done, first, done))
@@ -157,6 +164,7 @@ async def _drain(
             raise RuntimeError(f"the worker did not drain {topic} within {DRAIN_TIMEOUT_S} s")
         finished = time.monotonic()
         cpu = worker.cpu_s() - cpu_before
+        theirs = {name: servers.cpu_s(pid) - theirs_before[name] for name, pid in neighbours.items()}
         assert first is not None
         ok = _processed(metrics, {**labels, "outcome": "ok"})
         duplicates = metrics.get(("webhooks_duplicates_total", frozenset(labels.items())), 0.0)
@@ -174,18 +182,32 @@ async def _drain(
             "events_per_s": round((produced - first[1]) / seconds, 1),
             "peak_rss_mb": round(worker.peak_rss_mb(), 1),
             "cpu_s_per_1k": round(1000 * cpu / produced, 4),
+            **{
+                f"{name}_cpu_s_per_1k": round(1000 * spent / (produced - first[1]), 4) for name, spent in theirs.items()
+            },
             "handler": handler,
             "root": str(root),
         }
         print(
             f"bench: consumer batch={batch:<5} concurrency={concurrency:<3} {result['events_per_s']:>8.0f} events/s"
             f"  {result['cpu_s_per_1k']:.4f} CPU-s/1k  exact={result['exact']}"
+            + "".join(f"  {name} {spent:.4f}" for name, spent in result.items() if name.endswith("_cpu_s_per_1k"))
             + ("" if root == servers.ROOT else f"  ({root})"),
             file=sys.stderr,
         )
         return result
     finally:
         worker.stop()
+
+
+def _neighbours() -> dict[str, int | None]:
+    # The local broker (the first bootstrap server) and Redis, by the port each listens on.
+    found: dict[str, int | None] = {}
+    for name, url in (("broker", f"//{KAFKA.split(',')[0]}"), ("redis", REDIS)):
+        address = urllib.parse.urlsplit(url)
+        local = address.hostname in ("localhost", "127.0.0.1") and address.port is not None
+        found[name] = servers.listening_pid(address.port) if local and address.port is not None else None
+    return found
 
 
 def _poll_s(left: float, first: tuple[float, float] | None, done: float) -> float:
