@@ -49,12 +49,24 @@ end
 local function tag(key)
     return string.match(key, '{[^}]*}')
 end
+-- The digest count of each table this call has read (by its first hash): a batch's events share a few dozen
+-- tables, so most lookups need no HGET. A script that adds digests keeps it up to date.
+local counts = {}
+local function count(first)
+    local n = counts[first]
+    if n == nil then
+        n = tonumber(redis.call('HGET', first, 'n') or '0')
+        counts[first] = n
+    end
+    return n
+end
 local function is_done(prefix, key, digest, bucket, span)
     local h = h32(digest)
+    local tagged = prefix .. tag(key) .. ':'
     -- One bucket ahead too: another member whose clock runs a little ahead may have written there already.
     for b = bucket - span, bucket + 1 do
-        local table_ = prefix .. tag(key) .. ':' .. b
-        local n = tonumber(redis.call('HGET', table_ .. ':0', 'n') or '0')
+        local table_ = tagged .. b
+        local n = count(table_ .. ':0')
         if n > 0 and redis.call('HEXISTS', table_ .. ':' .. bin(h, n), digest) == 1 then
             return true
         end
@@ -127,6 +139,9 @@ local function split(table_, n, expire_at)
     end
 end
 local token, prefix, claim_prefix, handled_prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+-- The expiry each hash was given in this call: set once per hash, not per digest (a split may empty a hash, so
+-- it forgets them all).
+local expiring = {}
 local result = {}
 for i, key in ipairs(KEYS) do
     local digest, bucket, expire_at = ARGV[3 * i + 2], ARGV[3 * i + 3], ARGV[3 * i + 4]
@@ -137,13 +152,20 @@ for i, key in ipairs(KEYS) do
         redis.call('DEL', handled_prefix .. string.sub(key, #claim_prefix + 1))
         local table_ = prefix .. tag(key) .. ':' .. bucket
         local first = table_ .. ':0'
-        local n = tonumber(redis.call('HGET', first, 'n') or '0')
+        local n = count(first)
         -- With no digest yet, the digest's hash is the first one: it gets the count and the expiry.
         local hash = table_ .. ':' .. bin(h32(digest), n)
         if redis.call('HSET', hash, digest, '') == 1 then
-            redis.call('EXPIREAT', hash, expire_at)
+            if expiring[hash] ~= expire_at then
+                redis.call('EXPIREAT', hash, expire_at)
+                expiring[hash] = expire_at
+            end
             n = redis.call('HINCRBY', first, 'n', 1)
-            if n % CAPACITY == 0 then split(table_, n, expire_at) end
+            counts[first] = n
+            if n % CAPACITY == 0 then
+                split(table_, n, expire_at)
+                expiring = {}
+            end
         end
     end
     result[i] = ours and 1 or 0
