@@ -142,6 +142,8 @@ local token, prefix, claim_prefix, handled_prefix = ARGV[1], ARGV[2], ARGV[3], A
 -- The expiry each hash was given in this call: set once per hash, not per digest (a split may empty a hash, so
 -- it forgets them all).
 local expiring = {}
+-- The tables that took digests in this call.
+local grown = {}
 local result = {}
 for i, key in ipairs(KEYS) do
     local digest, bucket, expire_at = ARGV[3 * i + 2], ARGV[3 * i + 3], ARGV[3 * i + 4]
@@ -160,8 +162,9 @@ for i, key in ipairs(KEYS) do
                 redis.call('EXPIREAT', hash, expire_at)
                 expiring[hash] = expire_at
             end
-            n = redis.call('HINCRBY', first, 'n', 1)
+            n = n + 1
             counts[first] = n
+            grown[first] = true
             if n % CAPACITY == 0 then
                 split(table_, n, expire_at)
                 expiring = {}
@@ -169,6 +172,10 @@ for i, key in ipairs(KEYS) do
         end
     end
     result[i] = ours and 1 or 0
+end
+-- The counts written once per table (a script runs alone: nothing reads them in between).
+for first in pairs(grown) do
+    redis.call('HSET', first, 'n', counts[first])
 end
 return result
 """
