@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -166,6 +166,13 @@ class HandlerRunner:
         finally:
             in_flight[provider] -= 1
         return runs
+
+    def track(self, providers: Iterable[str]) -> None:
+        """Report `webhooks_handlers_in_flight` for these providers from now on, 0 until their handlers run (a
+        gauge that appeared only with a provider's first event would leave its dashboard panel empty)."""
+        for provider in providers:
+            self.in_flight.setdefault(provider, 0)
+        self.report_in_flight()
 
     def report_in_flight(self) -> None:
         """Set `webhooks_handlers_in_flight` to the events whose handlers run now (the worker does, once per fetch:

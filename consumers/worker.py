@@ -122,6 +122,7 @@ class Worker:
         for provider_topics in topics:
             self._by_topic[provider_topics.topic] = (provider_topics, False)
             self._by_topic[provider_topics.retry_topic] = (provider_topics, True)
+        delivery.runner.track(provider_topics.provider for provider_topics in topics)
         self._lanes = Lanes()
         self._parts: dict[Partition, PartitionState] = {}
         self._stopping = asyncio.Event()

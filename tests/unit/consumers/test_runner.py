@@ -143,3 +143,14 @@ async def test_a_lifespan_that_fails_is_one_line_naming_it_and_the_ones_entered_
         async with runner(merged).lifespan():
             pass
     assert exited == ["fine"]
+
+
+async def test_the_in_flight_gauge_reads_zero_for_each_provider_before_its_first_event() -> None:
+    # A gauge that appears only with a provider's first event leaves its dashboard panel empty until then.
+    metrics = ConsumerMetrics(CollectorRegistry())
+    ran = HandlerRunner(Registry(), metrics, group="g", timeout_s=5, max_attempts=3, concurrency=1)
+
+    ran.track(["github", "stripe"])
+
+    samples = metrics.in_flight.collect()[0].samples
+    assert {sample.labels["provider"]: sample.value for sample in samples} == {"github": 0, "stripe": 0}
