@@ -58,7 +58,7 @@ class Envelope(BaseModel):
 
         Two tenants' events with one provider id are two events (tenant names hold no `/`).
         """
-        return self.id if self.tenant is None else f"{self.tenant}/{self.id}"
+        return scoped_id(self.id, self.tenant)
 
     def to_bytes(self) -> bytes:
         """The envelope as compact JSON, as it is published."""
@@ -74,6 +74,11 @@ class Envelope(BaseModel):
         except ValueError:
             return cls.model_validate_json(data)  # not JSON: let pydantic say so, as a ValidationError
         return cls.model_validate(document)
+
+
+def scoped_id(id: str, tenant: str | None) -> str:
+    """`Envelope.scoped_id` of an event with this id and tenant (also read off envelopes without the model)."""
+    return id if tenant is None else f"{tenant}/{id}"
 
 
 def encode_envelope(

@@ -20,7 +20,7 @@ import pydantic_core
 from pydantic import ValidationError
 from pydantic_core import core_schema
 
-from schemas.envelope import Envelope
+from schemas.envelope import Envelope, scoped_id
 from schemas.records import CLOUDEVENTS_JSON_MEDIA_TYPE, envelope_of
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
@@ -53,7 +53,7 @@ class RawEnvelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def scoped_id(self) -> str:
         """`Envelope.scoped_id`: `<tenant>/<id>` where it carries a tenant, else the id."""
-        return self.id if self.tenant is None else f"{self.tenant}/{self.id}"
+        return scoped_id(self.id, self.tenant)
 
     def parsed_payload(self) -> Any:
         """The payload as plain JSON (dicts, lists, exact integers), as `Envelope.from_bytes` would hold it."""
