@@ -152,5 +152,5 @@ async def test_the_in_flight_gauge_reads_zero_for_each_provider_before_its_first
 
     ran.track(["github", "stripe"])
 
-    samples = metrics.in_flight.collect()[0].samples
-    assert {sample.labels["provider"]: sample.value for sample in samples} == {"github": 0, "stripe": 0}
+    [family] = metrics.in_flight.collect()
+    assert {sample.labels["provider"]: sample.value for sample in family.samples} == {"github": 0, "stripe": 0}
