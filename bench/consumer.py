@@ -183,7 +183,9 @@ async def _drain(
             "peak_rss_mb": round(worker.peak_rss_mb(), 1),
             "cpu_s_per_1k": round(1000 * cpu / produced, 4),
             **{
-                f"{name}_cpu_s_per_1k": round(1000 * spent / (produced - first[1]), 4) for name, spent in theirs.items()
+                # Charged from the first consumed batch on; a drain whose first batch held every event: all of them.
+                f"{name}_cpu_s_per_1k": round(1000 * spent / ((produced - first[1]) or produced), 4)
+                for name, spent in theirs.items()
             },
             "handler": handler,
             "root": str(root),
