@@ -8,7 +8,6 @@ test is never skipped.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 import redis.asyncio
 
 from tests.repository import SAMPLES, stack
+from tests.suffixes import new_suffix
 
 # Tests keep their claims in a database of their own, flushed per test, away from `make run`'s db 0.
 # Two test runs at once on one Redis (two checkouts) each need their own: TEST_REDIS_DB picks it.
@@ -55,7 +55,7 @@ async def redis_client(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
 @pytest.fixture
 def unique() -> str:
     """A short random suffix, so each test gets its own topics and consumer groups on the shared broker."""
-    return uuid.uuid4().hex[:10]
+    return new_suffix()
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,21 @@ when the test ends.
   consumers` builds it), its handler calls recorded.
 - `receiver`: the receiver app under a real uvicorn on loopback, publishing to the real broker; an HTTP
   client on it.
+
+When the run ends it deletes the topics named after the suffixes it handed out (`tests/suffixes.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
 from consumers.idempotency import IdempotencyStore
@@ -39,6 +43,24 @@ from tests.integration.workers import (
     make_settings,
     running_worker,
 )
+from tests.suffixes import named_after_ours
+
+
+@pytest.fixture(scope="session", autouse=True)
+def delete_our_topics(kafka_bootstrap: str) -> Iterator[None]:
+    """The run's own topics deleted when it ends. Left behind, they pile up on a broker that outlives runs
+    (`make up`'s): thousands of topics hold thousands of open files and cost the broker CPU on every request,
+    until it stops with "Too many open files"."""
+    yield
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    ours = named_after_ours(list(admin.list_topics(timeout=10).topics))
+    for topic, deleted in admin.delete_topics(ours, operation_timeout=30).items() if ours else ():
+        try:
+            deleted.result(timeout=60)
+        except KafkaException as exc:
+            # Deleted meanwhile by the test itself: nothing left to do. Anything else is worth a line.
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                print(f"could not delete the test topic {topic}: {exc}")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from tests.integration.ports import free_port
 from tests.integration.receiver_process import receiver_process, scraped, wait_ready
 from tests.integration.registry_tools import Registry, added_id, gauge, registry_env
 from tests.signing import hmac_headers
+from tests.suffixes import new_suffix
 
 # The issue's bound for a change to reach every running receiver process.
 PROPAGATION_S = 2.0
@@ -49,7 +49,7 @@ async def statuses(url: str, source: str, secret: str, event_id: str) -> list[in
 @pytest.fixture(scope="module")
 def served() -> str:
     """The suffix of the module's receiver: its registry topic, its sources file's source."""
-    return uuid.uuid4().hex[:10]
+    return new_suffix()
 
 
 # One receiver for the module's tests (its start-up with two workers is the slow part): each test keeps to
