@@ -9,7 +9,8 @@ A table holds the 16-byte digests of handled events as the fields of small hashe
 digests one more hash is split off an existing one, so each stays below `hash-max-listpack-entries` (512 by
 default) and keeps Redis's compact listpack encoding (about 20 bytes a digest), however many events come.
 Which hash holds a digest follows from the count alone. A table expires as a whole, a remember window after
-its bucket ends.
+its bucket ends: each hash gets that expiry once, when it is made (no hash is ever left empty, so none is made
+again without it), not with every digest.
 
 Lookups (`claim`, `is_done`) check the current bucket and the `SPAN` before it, which together cover the
 window, and the next one (for members whose clocks are a little apart). A `done` string at the claim key of
@@ -118,30 +119,35 @@ COMPLETE = (
     _LIB
     + """
 local function split(table_, n, expire_at)
-    -- n digests make one hash more: the next one in linear-hashing order takes its share of an old one.
+    -- n digests make one hash more: the next one in linear-hashing order takes its share of an old one. Neither is
+    -- left empty (an `n` field, which no lookup reads but the first hash's, holds the place of the digests), so
+    -- each hash keeps the expiry it was made with, here or with the table's first digest.
     local m = n / CAPACITY
     local low = low_power(m)
     local source = table_ .. ':' .. (m - low)
-    local moving = {}
+    local moving, staying = {}, 0
     for _, field in ipairs(redis.call('HKEYS', source)) do
-        if field ~= 'n' and h32(field) % (2 * low) == m then moving[#moving + 1] = field end
+        if field ~= 'n' and h32(field) % (2 * low) == m then
+            moving[#moving + 1] = field
+        else
+            staying = staying + 1
+        end
     end
+    local pairs_ = {'n', ''}
     if #moving > 0 then
+        if staying == 0 then redis.call('HSET', source, 'n', '') end
         redis.call('HDEL', source, unpack(moving))
-        local pairs_ = {}
+        pairs_ = {}
         for _, field in ipairs(moving) do
             pairs_[#pairs_ + 1] = field
             pairs_[#pairs_ + 1] = ''
         end
-        local target = table_ .. ':' .. m
-        redis.call('HSET', target, unpack(pairs_))
-        redis.call('EXPIREAT', target, expire_at)
     end
+    local target = table_ .. ':' .. m
+    redis.call('HSET', target, unpack(pairs_))
+    redis.call('EXPIREAT', target, expire_at)
 end
 local token, prefix, claim_prefix, handled_prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
--- The expiry each hash was given in this call: set once per hash, not per digest (a split may empty a hash, so
--- it forgets them all).
-local expiring = {}
 -- The tables that took digests in this call.
 local grown = {}
 local result = {}
@@ -155,20 +161,15 @@ for i, key in ipairs(KEYS) do
         local table_ = prefix .. tag(key) .. ':' .. bucket
         local first = table_ .. ':0'
         local n = count(first)
-        -- With no digest yet, the digest's hash is the first one: it gets the count and the expiry.
+        -- With no digest yet, the digest's hash is the first one: it gets the count and the expiry. Any other hash
+        -- got its expiry from the split that made it.
         local hash = table_ .. ':' .. bin(h32(digest), n)
         if redis.call('HSET', hash, digest, '') == 1 then
-            if expiring[hash] ~= expire_at then
-                redis.call('EXPIREAT', hash, expire_at)
-                expiring[hash] = expire_at
-            end
+            if n == 0 then redis.call('EXPIREAT', hash, expire_at) end
             n = n + 1
             counts[first] = n
             grown[first] = true
-            if n % CAPACITY == 0 then
-                split(table_, n, expire_at)
-                expiring = {}
-            end
+            if n % CAPACITY == 0 then split(table_, n, expire_at) end
         end
     end
     result[i] = ours and 1 or 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from consumers import scripts
 from consumers.claims import ClaimBatcher
 from consumers.errors import StoreUnavailable
 from consumers.idempotency import DONE, Claim, IdempotencyStore, claim_key
@@ -210,6 +212,42 @@ async def test_a_mark_is_found_through_its_whole_window_whatever_the_bucket(redi
         ]
         assert min(ttls) >= window_s - 2
         assert max(ttls) <= window_s * 3 // 2 + 5
+
+
+def _ids_in_hash(count: int, shard: int, low_bits: int, taken: set[str]) -> list[str]:
+    # Event ids of one shard whose digests' hashes (bytes 2-5) end in `low_bits` (mod 4): where linear hashing puts
+    # them, and which of them a split moves, follows from those bits alone.
+    found: list[str] = []
+    i = 0
+    while len(found) < count:
+        event_id = f"e{low_bits}-{i}"
+        digest = hashlib.blake2b(event_id.encode(), digest_size=16).digest()
+        if digest[0] % 64 == shard and digest[4] % 4 == low_bits and event_id not in taken:
+            found.append(event_id)
+        i += 1
+    return found
+
+
+async def test_every_hash_of_a_done_table_expires_even_when_a_split_moves_all_or_none_of_its_digests(
+    redis_client: redis.asyncio.Redis,
+) -> None:
+    # Digests whose hashes all end in 3 (mod 4), one shard: at 400 digests the split of hash 0 moves none of them
+    # (hash 2 starts out empty), at 600 the split of hash 1 moves all of them (hash 1 would be left empty). Digests
+    # ending in 2 and 1 then land in those two hashes: each must still expire with its table.
+    store = IdempotencyStore(redis_client)
+    taken: set[str] = set()
+    first = _ids_in_hash(3 * scripts.CAPACITY, 5, 3, taken)
+    later = _ids_in_hash(10, 5, 2, taken) + _ids_in_hash(10, 5, 1, taken)
+    for ids in (first, later):
+        keys = [claim_key("g", "hmac", event_id) for event_id in ids]
+        assert await store.claim(keys, "t", LEASE_MS) == [Claim.CLAIMED] * len(keys)
+        assert await store.complete(keys, "t") == [True] * len(keys)
+
+    hashes = [key async for key in redis_client.scan_iter(match="webhooks:done:*")]
+    assert len(hashes) == 4
+    assert min([await redis_client.ttl(key) for key in hashes]) >= WEEK_S - 2
+    every = [claim_key("g", "hmac", event_id) for event_id in first + later]
+    assert await store.claim(every, "t2", LEASE_MS) == [Claim.DONE] * len(every)
 
 
 async def test_a_claim_cancelled_in_the_tick_its_reply_comes_is_released(redis_client: redis.asyncio.Redis) -> None:
