@@ -91,13 +91,13 @@ class ClaimBatcher:
                 self._owners[key] = (None, now)
         return results
 
-    def own(self, key: str) -> bool:
-        """Make the current task the holder of a claim got by `claim_all` (fenced if the claim is lost); False when
-        it was lost already."""
+    def own(self, key: str, holder: asyncio.Task[object] | None) -> bool:
+        """Make `holder` (the current task) the holder of a claim got by `claim_all` (fenced if the claim is lost);
+        False when it was lost already."""
         if key not in self.held:
             return False
         owner = self._owners.get(key)
-        self._owners[key] = (asyncio.current_task(), owner[1] if owner is not None else time.monotonic())
+        self._owners[key] = (holder, owner[1] if owner is not None else time.monotonic())
         return True
 
     async def _claim(self, keys: Sequence[str]) -> list[Claim]:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from consumers.claims import ClaimBatcher
 from consumers.decoding import Decoded, Invalid
@@ -146,10 +147,12 @@ class Delivery:
         # One of `deliver_all`'s tasks: takes the batch's records one after the other. A record claimed for it runs
         # as claimed (unless the claim was lost meanwhile); its `done` mark goes out with those of the other records
         # that succeed in the same loop tick, without waiting, and the record is resolved once the mark has landed.
+        # Looked up once, not per record: `asyncio.current_task()` makes a system call (`getpid`) every time.
+        task = asyncio.current_task()
         for item, claimed in queue:
             tally: dict[str, Outcome] = {}
-            claimed = claimed and self._claims.own(item.claim_key)
-            delivering = self._deliver(item, batch.revoked, tally, claimed=claimed, mark_done=False)
+            claimed = claimed and self._claims.own(item.claim_key, task)
+            delivering = self._deliver(item, batch.revoked, tally, claimed=claimed, mark_done=False, task=task)
             outcome = await self._settled(item, delivering, tally)
             if outcome is Outcome.OK:
                 batch.succeeded.append((item, tally))
@@ -273,8 +276,10 @@ class Delivery:
         *,
         claimed: bool = False,
         mark_done: bool = True,
+        task: asyncio.Task[Any] | None = None,
     ) -> Outcome | None:
         # `claimed`: the caller holds the claim already. Without `mark_done`, OK is the caller's to mark `done`.
+        # `task`: the current task, if the caller has it (`HandlerRunner.run`).
         if isinstance(item, Invalid):
             return await self._send_failure(item, item.reason, Outcome.INVALID)
         event = item.event
@@ -297,7 +302,9 @@ class Delivery:
                 # A success is marked before the event moves on only while another handler of it may still fail:
                 # the last one's success is the event's `done`.
                 mark = partial(self._mark, item.claim_key) if len(pending) > 1 else None
-                runs = await self.runner.run(event, pending, attempt=item.attempt, gone=revoked, succeeded=mark)
+                runs = await self.runner.run(
+                    event, pending, attempt=item.attempt, gone=revoked, succeeded=mark, task=task
+                )
                 break
             except asyncio.CancelledError:
                 if self._claims.lost(item.claim_key) and _uncancel() == 0:

@@ -142,6 +142,7 @@ class HandlerRunner:
         attempt: int,
         gone: Callable[[], bool] = lambda: False,
         succeeded: Callable[[Handler], Awaitable[None]] | None = None,
+        task: asyncio.Task[Any] | None = None,
     ) -> Runs:
         """Run `handlers` for the event side by side; what became of each.
 
@@ -149,6 +150,8 @@ class HandlerRunner:
             attempt: the attempt of this run, for `Context`.
             gone: true once the record was dropped (revoked, shutting down): handlers not started yet never are.
             succeeded: awaited as each handler returns, before the event moves on (a success mark).
+            task: the current task, where the caller has it at hand: `asyncio.current_task()` makes a system call
+                (`getpid`) every time.
         """
         runs = Runs()
         if not handlers:
@@ -158,10 +161,10 @@ class HandlerRunner:
         in_flight[provider] = in_flight.get(provider, 0) + 1
         try:
             if len(handlers) == 1:
-                await self._one(handlers[0], event, attempt, gone, runs, succeeded)
+                await self._one(handlers[0], event, attempt, gone, runs, succeeded, task)
             else:
                 await asyncio.gather(
-                    *(self._one(handler, event, attempt, gone, runs, succeeded) for handler in handlers)
+                    *(self._one(handler, event, attempt, gone, runs, succeeded, None) for handler in handlers)
                 )
         finally:
             in_flight[provider] -= 1
@@ -188,6 +191,7 @@ class HandlerRunner:
         gone: Callable[[], bool],
         runs: Runs,
         succeeded: Callable[[Handler], Awaitable[None]] | None,
+        task: asyncio.Task[Any] | None,
     ) -> None:
         await self._limits.enter(handler)
         try:
@@ -195,10 +199,10 @@ class HandlerRunner:
                 runs.unstarted.append(handler)
                 return
             if self._tracing is None:
-                error = await self._call(handler, event, attempt)
+                error = await self._call(handler, event, attempt, task)
             else:
                 with self._tracing.step(f"handler {handler.name}") as span:
-                    error = await self._call(handler, event, attempt)
+                    error = await self._call(handler, event, attempt, task)
                     if error is not None:
                         self._tracing.failed(span, error)
         finally:
@@ -210,10 +214,13 @@ class HandlerRunner:
             await succeeded(handler)
         runs.succeeded.append(handler)
 
-    async def _call(self, handler: Handler, event: Event[Any], attempt: int) -> BaseException | None:
+    async def _call(
+        self, handler: Handler, event: Event[Any], attempt: int, task: asyncio.Task[Any] | None
+    ) -> BaseException | None:
         timeout_s = self.timeout_s(handler)
-        task = asyncio.current_task()
-        assert task is not None
+        if task is None:
+            task = asyncio.current_task()
+            assert task is not None
         started = time.perf_counter()
         context = Context.of_run(
             event,
