@@ -4,10 +4,10 @@ The loop never waits for a handler. It fetches (at least every `FETCH_TIMEOUT_MS
 looks stalled to the group however slow a handler is), decodes each record and hands it on: the records
 whose Kafka key is alone in the fetch and not busy as one batch per partition (`Delivery.deliver_all`: one
 claim call, no task per record), the others to the lane of their key (`Lanes`: same key in order, other keys
-concurrently), where `Delivery` claims, runs and resolves each. A partition with `CONSUMER_MAX_BATCH` records
-in flight is paused until it drains; a retry partition whose next record is not due yet is paused until it is
-(the event topics keep flowing). After every fetch it commits, per partition, the first offset that is not
-dealt with yet (`PartitionState`).
+concurrently), where `Delivery` claims, runs and resolves each. A partition with two batches
+(`BATCHES_IN_FLIGHT` times `CONSUMER_MAX_BATCH` records) in flight is paused until it drains; a retry partition
+whose next record is not due yet is paused until it is (the event topics keep flowing). After every fetch it
+commits, per partition, the first offset that is not dealt with yet (`PartitionState`).
 
 Before partitions are revoked, and on `stop()`: queued records of those partitions are dropped, running
 handlers get up to `CONSUMER_SHUTDOWN_GRACE_S` to finish (then they are cancelled and their claims
@@ -57,6 +57,9 @@ COMMIT_INTERVAL_MS = 200
 BUSY_POLL_MS = 10
 # How long the loop waits for a full partition to drain before it pauses it, in seconds.
 BUSY_WAIT_S = 0.5
+# Batches of a partition in flight before it is full: the next one is fetched and read while the one before waits
+# for Redis, where with one the loop sat idle through each batch's two round trips (docs/performance.md).
+BATCHES_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,8 @@ class Limits:
     """How much one worker takes on, and how long it waits.
 
     Attributes:
-        max_batch: records in flight per partition before it is paused (`CONSUMER_MAX_BATCH`).
+        max_batch: records per fetch, one Redis round trip per batch (`CONSUMER_MAX_BATCH`); a partition with
+            `BATCHES_IN_FLIGHT` times as many in flight is paused.
         max_inflight_bytes: record bytes in flight before every partition is paused
             (`CONSUMER_MAX_INFLIGHT_BYTES`).
         max_poll_interval_ms: the longest the group waits between fetches (`CONSUMER_MAX_POLL_INTERVAL_MS`).
@@ -112,6 +116,7 @@ class Worker:
         self._delivery = delivery
         self._metrics = metrics
         self._max_batch = limits.max_batch
+        self._max_in_flight = BATCHES_IN_FLIGHT * limits.max_batch
         self._max_inflight_bytes = limits.max_inflight_bytes
         self._max_poll_interval_ms = limits.max_poll_interval_ms
         self._shutdown_grace_s = limits.shutdown_grace_s
@@ -126,7 +131,7 @@ class Worker:
         self._lanes = Lanes()
         self._parts: dict[Partition, PartitionState] = {}
         self._stopping = asyncio.Event()
-        # Set when a partition drops below `max_batch` records in flight.
+        # Set when a partition drops below `_max_in_flight` records in flight.
         self._drained = asyncio.Event()
         # Record bytes fetched and not dealt with yet (`max_inflight_bytes`).
         self._inflight_bytes = 0
@@ -308,7 +313,7 @@ class Worker:
 
     def _resolved(self, state: PartitionState, item: Decoded | Invalid) -> None:
         state.finished(item.record.offset)
-        if state.in_flight < self._max_batch:
+        if state.in_flight < self._max_in_flight:
             self._drained.set()
 
     def _batch_over(self, items: list[Decoded], held: list[Hashable], task: asyncio.Task[None]) -> None:
@@ -371,7 +376,7 @@ class Worker:
     async def _wait_for_room(self) -> None:
         # Quick handlers drain a full partition in milliseconds: wait for that rather than pause it, since aiokafka
         # fetches a resumed partition again only after its prefetch backoff (~100 ms). Slow ones get paused.
-        limit = self._max_batch
+        limit = self._max_in_flight
         if any(state.in_flight >= limit and not state.paused for state in self._parts.values()):
             self._drained.clear()
             wait_s = min(BUSY_WAIT_S, self._max_poll_interval_ms / 4000)
@@ -388,7 +393,7 @@ class Worker:
         if state.not_before_ms is not None and state.not_before_ms <= now:
             state.not_before_ms = None
         # Paused, not left unfetched: the member keeps polling, so the group never takes it for dead.
-        busy = state.in_flight >= self._max_batch
+        busy = state.in_flight >= self._max_in_flight
         full = self._inflight_bytes >= self._max_inflight_bytes
         pause = busy or full or state.not_before_ms is not None
         if pause != state.paused:

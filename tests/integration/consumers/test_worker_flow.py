@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 import redis.asyncio
+from aiokafka.partitioner import DefaultPartitioner
 
 from consumers import Context, Event, Registry
 from consumers.idempotency import IdempotencyStore, claim_key
@@ -50,6 +51,10 @@ class CountingKafka(KafkaClient):
             on_assigned(parts)
 
         await super().start(topics, on_revoked=revoked, on_assigned=assigned)
+
+
+# The producer's partitioner: where a key's records go.
+partition_of = DefaultPartitioner()
 
 
 def counting_kafka(settings: Settings) -> CountingKafka:
@@ -125,6 +130,42 @@ async def test_a_handler_slower_than_the_poll_interval_does_not_make_the_group_r
     assert kafka.revocations == 0
     assert sorted(calls) == sorted(["slow", *(f"fast_{i}" for i in range(10))])
     assert await committed_lag(kafka_bootstrap, group, [route.topic]) == 0
+
+
+async def test_a_partition_takes_two_batches_at_most_while_its_handlers_run(
+    consumer_group: GroupFactory, worker: WorkerFactory, kafka_bootstrap: str
+) -> None:
+    # Batches of 5, handler slots for all: with every handler held, each of the 2 partitions takes 2 batches (the
+    # next one is read while the one before runs), and no more until they are done. A fetch takes up to a batch of
+    # whatever a partition has, so one that is a record short of full may take most of a batch more: 10 to 14.
+    consumers = await consumer_group(consumer_max_batch=5, consumer_concurrency=64, consumer_handler_timeout_s=30)
+    release = asyncio.Event()
+    started: list[str] = []
+
+    registry = Registry()
+
+    @registry.handler("hmac", "*")
+    async def held(event: Event[Any], context: Context) -> None:
+        started.append(event.id)
+        await release.wait()
+
+    def per_partition() -> list[int]:
+        counts = [0, 0]
+        for event_id in started:
+            counts[partition_of(event_id.encode(), [0, 1], [0, 1])] += 1
+        return counts
+
+    running, stop = await worker(consumers, registry=registry)
+    # These 40 ids fall 17 and 23 on the two partitions: more than that each.
+    ids = [f"held_{i}" for i in range(40)]
+    await produce(kafka_bootstrap, consumers.topics.topic, [(event_id, envelope(event_id)) for event_id in ids])
+    await eventually(lambda: min(per_partition()) >= 10, "two batches of each partition to start")
+    await asyncio.sleep(1.0)  # past BUSY_WAIT_S: the full partitions are paused, the loop keeps fetching
+    assert all(10 <= count < 15 for count in per_partition()), per_partition()
+    release.set()
+    await eventually(lambda: running.outcome("ok") == 40, "every event")
+    await stop()
+    assert sorted(started) == sorted(ids)
 
 
 async def test_retries_back_off_growing_then_dead_letter_while_the_partition_flows(
