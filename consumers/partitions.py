@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 
 class PartitionState:
@@ -23,8 +24,10 @@ class PartitionState:
     """
 
     def __init__(self) -> None:
-        # Offsets fetched and not dealt with yet, in offset order, with whether each is done.
+        # Offsets fetched and not dealt with yet, with whether each is done; and the same offsets in order (a dict
+        # emptied from the front is slow to iterate: `next(iter(...))` steps over every entry deleted before).
         self._offsets: dict[int, bool] = {}
+        self._order: deque[int] = deque()
         self._next = -1
         self.first_fetched = -1
         self.committed = -1
@@ -38,18 +41,18 @@ class PartitionState:
         """A record was fetched and handed on."""
         if self.first_fetched < 0:
             self.first_fetched = offset
+        if offset not in self._offsets:
+            self._order.append(offset)
         self._offsets[offset] = False
         self._next = max(self._next, offset + 1)
 
     def finished(self, offset: int) -> None:
         """A record is done, retried or dead-lettered: the commit may pass it."""
-        if offset in self._offsets:
-            self._offsets[offset] = True
-        while self._offsets:
-            first = next(iter(self._offsets))
-            if not self._offsets[first]:
-                break
-            del self._offsets[first]
+        offsets, order = self._offsets, self._order
+        if offset in offsets:
+            offsets[offset] = True
+        while order and offsets[order[0]]:
+            del offsets[order.popleft()]
 
     @property
     def in_flight(self) -> int:
@@ -59,8 +62,8 @@ class PartitionState:
     @property
     def commit_point(self) -> int | None:
         """The offset to commit (the next one the group reads), or None before the first record."""
-        if self._offsets:
-            return next(iter(self._offsets))
+        if self._order:
+            return self._order[0]
         return self._next if self._next >= 0 else None
 
     def to_commit(self) -> int | None:
