@@ -1,9 +1,10 @@
 """`python -m receiver`: serve the receiver with uvicorn on RECEIVER_HOST:RECEIVER_PORT.
 
 With `RECEIVER_WORKERS=N` above 1 this process supervises N workers instead (`supervisor.py`), each started
-as `python -m receiver worker --listen-fd=F --parent-fd=P` on a socket it inherits. `python -m receiver send
-<source>` signs a sample event with the source's secret and posts it (`sample_sender.py`); `python -m receiver sources
-...` changes the run-time source registry (`registry/commands.py`).
+as `python -m receiver worker --listen-fd=F [--cpu=C] --parent-fd=P` on a socket it inherits (and pinned to
+CPU C, with the threads it starts). `python -m receiver send <source>` signs a sample event with the
+source's secret and posts it (`sample_sender.py`); `python -m receiver sources ...` changes the run-time
+source registry (`registry/commands.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import uvicorn
 from prometheus_client import disable_created_metrics
@@ -48,10 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         from receiver.registry import commands
 
         return commands.main(args[1:], prog="python -m receiver sources")
-    worker = _worker_fds(args)
+    worker = _worker_args(args)
     if args and worker is None:
         print("usage: python -m receiver [send <source> ... | sources COMMAND ...]", file=sys.stderr)
         return 2
+    if worker is not None and worker.cpu is not None:
+        # Before librdkafka's threads start: they run on the worker's CPU too.
+        os.sched_setaffinity(0, {worker.cpu})
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -108,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
-    sockets = None if worker is None else [socket.socket(fileno=worker[0])]
-    parent_fd = None if worker is None else worker[1]
+    sockets = None if worker is None else [socket.socket(fileno=worker.listen_fd)]
+    parent_fd = None if worker is None else worker.parent_fd
     try:
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             runner.run(_serve(server, sockets, parent_fd))
@@ -133,13 +138,23 @@ def _stop_if_orphaned(server: uvicorn.Server, parent_fd: int) -> None:
         server.should_exit = True
 
 
-def _worker_fds(args: list[str]) -> tuple[int, int] | None:
-    """(listening socket, supervisor pipe) of `worker --listen-fd=F --parent-fd=P`; None for other arguments."""
-    if len(args) != 3 or args[0] != "worker":
+class _Worker(NamedTuple):
+    listen_fd: int
+    parent_fd: int
+    cpu: int | None
+
+
+def _worker_args(args: list[str]) -> _Worker | None:
+    """The listening socket, the supervisor pipe and the CPU of `worker --listen-fd=F [--cpu=C] --parent-fd=P`;
+    None for other arguments."""
+    if len(args) not in (3, 4) or args[0] != "worker":
         return None
     options = dict(arg.removeprefix("--").partition("=")[::2] for arg in args[1:])
+    if len(options) != len(args) - 1 or not options.keys() <= {"listen-fd", "parent-fd", "cpu"}:
+        return None
     try:
-        return int(options["listen-fd"]), int(options["parent-fd"])
+        cpu = options.get("cpu")
+        return _Worker(int(options["listen-fd"]), int(options["parent-fd"]), None if cpu is None else int(cpu))
     except (KeyError, ValueError):
         return None
 

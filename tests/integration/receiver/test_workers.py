@@ -26,6 +26,11 @@ SECOND = 100
 WAIT_S = 30.0
 
 
+def thread_cpus(pid: int) -> list[tuple[int, ...]]:
+    """The distinct CPU sets the threads of a process may run on, each sorted."""
+    return sorted({tuple(sorted(os.sched_getaffinity(int(tid)))) for tid in os.listdir(f"/proc/{pid}/task")})
+
+
 def accepted_by(pid: int, metrics_dir: Path, scratch: Path, source: str) -> float:
     """What one worker counted: its own counter file, read alone."""
     scratch.mkdir()
@@ -74,6 +79,10 @@ async def test_two_workers_share_the_port_and_metrics_count_every_accepted_reque
         first_workers = children(supervisor.pid)
         await wait_ready(supervisor, url, log)
         assert not (metrics_dir / "counter_1.db").exists()
+        # As many workers as CPUs: each worker pinned to one, every thread of it (librdkafka's too); else none.
+        available = sorted(os.sched_getaffinity(0))
+        pinned = sorted(thread_cpus(pid) for pid in first_workers)
+        assert pinned == ([[(cpu,)] for cpu in available] if len(available) == 2 else [[tuple(available)]] * 2)
 
         accepted = await send(url, source, [f"evt_{unique}_a{n:04d}" for n in range(FIRST)])
         assert await scraped(url, len(accepted), "accepted", source.name) == len(accepted)

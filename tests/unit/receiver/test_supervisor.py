@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from receiver.settings import ReceiverSettings
-from receiver.supervisor import Supervisor, listen
+from receiver.supervisor import Supervisor, listen, worker_cpus
 from supervision.group import MAX_RESTARTS, METRICS_DIR_ENV, describe_exit
 
 # A worker that checks what it inherited, says so in a file, and stops on SIGTERM with exit 0.
@@ -31,6 +31,13 @@ def stop(*_):
 signal.signal(signal.SIGTERM, stop)
 while True:
     time.sleep(1)
+"""
+
+# A worker that writes the arguments it was given to a file, then waits to be stopped.
+TELLING = """
+import os, pathlib, sys, time
+pathlib.Path(sys.argv[1], str(os.getpid())).write_text(" ".join(sys.argv[2:]))
+time.sleep(60)
 """
 
 
@@ -102,3 +109,36 @@ def test_a_taken_port_is_one_error_line(caplog: pytest.LogCaptureFixture) -> Non
 @pytest.mark.parametrize(("code", "text"), [(1, "exit 1"), (-9, "killed by SIGKILL"), (-99, "killed by signal 99")])
 def test_describe_exit(code: int, text: str) -> None:
     assert describe_exit(code) == text
+
+
+@pytest.mark.parametrize(
+    ("workers", "pin", "available", "cpus"),
+    [
+        (2, True, {0, 1}, [0, 1]),  # one worker per CPU: pinned
+        (3, True, {7, 2, 5}, [2, 5, 7]),  # a cpuset: its CPUs, in order
+        (2, False, {0, 1}, [None, None]),  # RECEIVER_PIN_WORKERS=false
+        (2, True, {0, 1, 2, 3}, [None, None]),  # CPUs left over are other work's: nothing pinned
+        (4, True, {0, 1}, [None] * 4),  # more workers than CPUs
+        (1, True, {0}, [None]),  # one process: nothing to spread
+    ],
+)
+def test_workers_are_pinned_one_per_cpu_only_when_they_fill_the_cpus(
+    workers: int, pin: bool, available: set[int], cpus: list[int | None]
+) -> None:
+    assert worker_cpus(workers, pin, available) == cpus
+
+
+def test_each_worker_is_told_its_cpu(tmp_path: Path) -> None:
+    def stop_when_both_started() -> None:
+        deadline = time.monotonic() + 20
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    settings = ReceiverSettings(RECEIVER_WORKERS=2, RECEIVER_PORT=0)  # type: ignore[call-arg]
+    clean = {key: value for key, value in os.environ.items() if key != METRICS_DIR_ENV}
+    group = Supervisor(settings, env=clean, command=(sys.executable, "-c", TELLING, str(tmp_path)), cpus={4, 9})
+    threading.Thread(target=stop_when_both_started, daemon=True).start()
+    assert group.run() == 0
+    told = sorted(path.read_text().split()[1] for path in tmp_path.iterdir())
+    assert told == ["--cpu=4", "--cpu=9"]
