@@ -68,10 +68,15 @@ def decode(record: Record, topics: GroupTopics, group: str, attempt: int, regist
 
 
 def _headers(record: Record) -> tuple[str | None, str | None]:
-    # The content type and the traceparent, as `header` reads each, in one pass over the record's headers (in C).
-    # The first of each name, as `header` reads it: reversed, so that the first one is the one kept.
-    found = dict(reversed(record.headers))
-    content_type, traceparent = found.get(HEADER_CONTENT_TYPE), found.get(HEADER_TRACEPARENT)
+    # The content type and the traceparent, the first of each name as `header` reads it, in one pass over the
+    # record's headers: a loop of comparisons, not a dict of them all (which hashes each fresh name string).
+    content_type = traceparent = None
+    for name, value in record.headers:
+        if name == HEADER_CONTENT_TYPE:
+            if content_type is None:
+                content_type = value
+        elif name == HEADER_TRACEPARENT and traceparent is None:
+            traceparent = value
     return (
         None if content_type is None else header_text(content_type),
         None if traceparent is None else header_text(traceparent),

@@ -3,6 +3,7 @@ other handlers get the plain JSON, parsed when first read. The envelope is check
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -112,3 +113,18 @@ async def test_each_handler_of_one_event_gets_the_payload_as_it_takes_it() -> No
     assert not runs.failed
     assert isinstance(seen["validated"], GitHubEvent)
     assert seen["raw"] == PAYLOAD
+
+
+def test_the_first_of_a_repeated_header_is_the_one_read() -> None:
+    # A binary-mode envelope whose record names its content type and trace context twice: the first ones count.
+    first = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    headers = [
+        ("content-type", b"application/json"),
+        ("traceparent", first.encode()),
+        ("content-type", b"application/cloudevents+json"),
+        ("traceparent", b"00-11111111111111111111111111111111-2222222222222222-01"),
+    ]
+    item = decode(dataclasses.replace(record(PAYLOAD), headers=headers), ROUTE, "g", 1, Registry())
+
+    assert isinstance(item, Decoded)
+    assert item.event.traceparent == first
