@@ -24,9 +24,10 @@ class ReceiverSettings(KafkaSettings):
     # orchestrators scale and limit, and a container's CPU quota is not visible in its core count, so
     # guessing N from the machine would overcommit. Set it to the cores you give the receiver.
     workers: int = Field(1, ge=1, le=64, validation_alias="RECEIVER_WORKERS")
-    # With one worker per CPU the process may run on (its affinity set: a cpuset, or the whole machine), each
-    # worker is pinned to its own CPU, librdkafka's threads with it (supervisor.py, docs/performance.md).
-    pin_workers: bool = Field(True, validation_alias="RECEIVER_PIN_WORKERS")
+    # Opt-in: with one worker per CPU the process may run on (its affinity set: a cpuset, or the whole machine),
+    # each worker pinned to its own CPU, librdkafka's threads with it (supervisor.py). Measured both ways
+    # (docs/performance.md, "Pinned workers"), so off by default.
+    pin_workers: bool = Field(False, validation_alias="RECEIVER_PIN_WORKERS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="LOG_LEVEL")
     # One JSON object per line (for log pipelines), or text (for a terminal).
     log_format: Literal["json", "text"] = Field("json", validation_alias="LOG_FORMAT")

@@ -5,10 +5,11 @@
     │   connections over them), or one shared socket where the platform has no SO_REUSEPORT
     └── python -m receiver worker --listen-fd=F [--cpu=C] --parent-fd=P      N times (supervision.group)
 
-With as many workers as CPUs the process may run on (`RECEIVER_PIN_WORKERS`, on by default), worker i
+With as many workers as CPUs the process may run on (`RECEIVER_PIN_WORKERS=true`; off by default), worker i
 runs on the i-th of them only (`--cpu=C`): its event loop and its librdkafka threads share that CPU, so
-handing a record over and taking its report back wake a thread on the same CPU, not one across (with two
-workers on two CPUs: more requests per second and less CPU per request, docs/performance.md).
+handing a record over and taking its report back wake a thread on the same CPU, not one across (two
+workers on two CPUs: ahead on a busy machine, behind at 64 and 128 connections on a quiet one,
+docs/performance.md).
 With fewer workers than CPUs nothing is pinned: the CPUs left over are other work's to share, and a
 container's CPU quota is no set of CPUs to pin to.
 

@@ -70,7 +70,13 @@ async def test_two_workers_share_the_port_and_metrics_count_every_accepted_reque
     # An earlier run's file: counted, it would make every total wrong (and this one can't even be read).
     (metrics_dir / "counter_1.db").write_bytes(b"left over")
     source = ReceiverSource(unique, "workers-secret")
-    env = source.env(kafka_bootstrap, tmp_path, RECEIVER_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    env = source.env(
+        kafka_bootstrap,
+        tmp_path,
+        RECEIVER_WORKERS="2",
+        RECEIVER_PIN_WORKERS="true",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
     url = f"http://127.0.0.1:{env['RECEIVER_PORT']}"
     log = tmp_path / "receiver.log"
 
@@ -79,7 +85,7 @@ async def test_two_workers_share_the_port_and_metrics_count_every_accepted_reque
         first_workers = children(supervisor.pid)
         await wait_ready(supervisor, url, log)
         assert not (metrics_dir / "counter_1.db").exists()
-        # As many workers as CPUs: each worker pinned to one, every thread of it (librdkafka's too); else none.
+        # Pinned, as many workers as CPUs: each worker on one, every thread of it (librdkafka's too); else none.
         available = sorted(os.sched_getaffinity(0))
         pinned = sorted(thread_cpus(pid) for pid in first_workers)
         assert pinned == ([[(cpu,)] for cpu in available] if len(available) == 2 else [[tuple(available)]] * 2)

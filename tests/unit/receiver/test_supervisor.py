@@ -135,7 +135,7 @@ def test_each_worker_is_told_its_cpu(tmp_path: Path) -> None:
             time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    settings = ReceiverSettings(RECEIVER_WORKERS=2, RECEIVER_PORT=0)  # type: ignore[call-arg]
+    settings = ReceiverSettings(RECEIVER_WORKERS=2, RECEIVER_PORT=0, RECEIVER_PIN_WORKERS=True)  # type: ignore[call-arg]
     clean = {key: value for key, value in os.environ.items() if key != METRICS_DIR_ENV}
     group = Supervisor(settings, env=clean, command=(sys.executable, "-c", TELLING, str(tmp_path)), cpus={4, 9})
     threading.Thread(target=stop_when_both_started, daemon=True).start()
