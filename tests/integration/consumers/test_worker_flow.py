@@ -29,7 +29,7 @@ from schemas.topics import (
 )
 from tests.integration.kafka_tools import committed_lag, envelope, headers_of, produce, produce_keyed, read_topic
 from tests.integration.polling import WAIT_S, eventually
-from tests.integration.workers import GroupFactory, WorkerFactory, outcome
+from tests.integration.workers import PARTITIONS, GroupFactory, WorkerFactory, outcome
 
 
 class CountingKafka(KafkaClient):
@@ -150,13 +150,13 @@ async def test_a_partition_takes_two_batches_at_most_while_its_handlers_run(
         await release.wait()
 
     def per_partition() -> list[int]:
-        counts = [0, 0]
+        counts, partitions = [0] * PARTITIONS, list(range(PARTITIONS))
         for event_id in started:
-            counts[partition_of(event_id.encode(), [0, 1], [0, 1])] += 1
+            counts[partition_of(event_id.encode(), partitions, partitions)] += 1
         return counts
 
     running, stop = await worker(consumers, registry=registry)
-    # These 40 ids fall 17 and 23 on the two partitions: more than that each.
+    # These 40 ids fall 17 and 23 on the group's 2 partitions: more than two batches each.
     ids = [f"held_{i}" for i in range(40)]
     await produce(kafka_bootstrap, consumers.topics.topic, [(event_id, envelope(event_id)) for event_id in ids])
     await eventually(lambda: min(per_partition()) >= 10, "two batches of each partition to start")
