@@ -35,7 +35,7 @@ up: $(STAMP)  ## start Kafka and Redis in the background unless they answer alre
 down:  ## stop the Kafka and Redis that `make up` started
 	@$(PYTHON) compose/local/stack.py down
 
-cluster-up: $(STAMP)  ## three KRaft brokers (45092, 45102, 45112), every topic on 3 replicas, 2 in sync; prints the settings
+cluster-up: $(STAMP)  ## three KRaft brokers (19092, 19102, 19112), every topic on 3 replicas, 2 in sync; prints the settings
 	@$(BIN)/python compose/local/stack.py cluster-up
 
 cluster-down:  ## stop the three brokers of cluster-up

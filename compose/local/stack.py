@@ -46,8 +46,10 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 KAFKA_HEAP = "-Xms256m -Xmx768m"
 KAFKA_START_TIMEOUT_S = 90.0
 REDIS_START_TIMEOUT_S = 15.0
-# `make redis-cluster-up`: three masters and a replica each, (client port, cluster bus port), below the
-# ephemeral range so no outgoing connection holds one of them.
+# Linux hands outgoing connections local ports from here up (`net.ipv4.ip_local_port_range`): every fixed
+# port below lies under it, so no client connection can be holding one when its server starts.
+EPHEMERAL_PORTS_START = 32768
+# `make redis-cluster-up`: three masters and a replica each, (client port, cluster bus port).
 REDIS_CLUSTER_PORTS = [(17001 + n, 27001 + n) for n in range(6)]
 
 
@@ -290,7 +292,7 @@ class Broker:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-def cluster(base_port: int = 45092, name: str = "kafka-cluster", heap: str = "-Xms192m -Xmx384m") -> list[Broker]:
+def cluster(base_port: int = 19092, name: str = "kafka-cluster", heap: str = "-Xms192m -Xmx384m") -> list[Broker]:
     """Three KRaft brokers on one machine (ports base, base+10, base+20; controllers one above each), every
     topic replicated 3 times with 2 in sync required: losing any one broker loses no acknowledged record."""
     ports = [base_port + 10 * n for n in range(3)]

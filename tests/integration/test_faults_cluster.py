@@ -43,7 +43,7 @@ SECRET = "cluster-secret"
 
 @pytest.fixture
 async def brokers(local_stack: tuple[str, str]) -> AsyncIterator[list[Any]]:
-    members = stack.cluster(base_port=45092, name="kafka-cluster-test")
+    members = stack.cluster(name="kafka-cluster-test")
     for broker in members:
         broker.stop(kill=True)
         broker.wipe()

@@ -1,7 +1,7 @@
 """Kafka with SASL/PLAIN authentication: receiver and consumers connect with KAFKA_SASL_*, wrong ones fail clearly.
 
-A broker of its own (ports 49092-49094, not the shared one nor the outage test's): a SASL_PLAINTEXT listener
-for the clients, and a PLAINTEXT one on 49094 that only the test uses, to read what landed.
+A broker of its own (ports 29192-29194, not the shared one nor the outage test's): a SASL_PLAINTEXT listener
+for the clients, and a PLAINTEXT one on 29194 that only the test uses, to read what landed.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.signing import hmac_headers
 
 pytestmark = pytest.mark.fault
 
-SASL_PORT, CONTROLLER_PORT, PLAIN_PORT = 49092, 49093, 49094
+SASL_PORT, CONTROLLER_PORT, PLAIN_PORT = 29192, 29193, 29194
 USER, PASSWORD = "webhooks", "auth-test-password"
 EVENTS = 20
 

@@ -45,3 +45,13 @@ def test_the_log_cleaners_offset_map_is_a_small_part_of_the_brokers_heap() -> No
     assert offset_map * 8 <= int(size) * 1_048_576 * (1024 if unit == "g" else 1)
     # Still room for the compacted topics of a local stack (the source registry): 24 bytes a key.
     assert offset_map >= 8 * 1_048_576
+
+
+def test_the_fixed_ports_of_the_cluster_lie_below_the_ephemeral_range() -> None:
+    # Linux hands outgoing connections local ports from 32768 up (net.ipv4.ip_local_port_range); a broker told
+    # to listen on one that a client happens to hold exits with "Address already in use" at start-up.
+    brokers = stack.cluster()
+    ports = [port for broker in brokers for port in (broker.port, broker.controller_port)]
+    assert len(set(ports)) == 6
+    assert max(ports) < stack.EPHEMERAL_PORTS_START
+    assert max(port for pair in stack.REDIS_CLUSTER_PORTS for port in pair) < stack.EPHEMERAL_PORTS_START
