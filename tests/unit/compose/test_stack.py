@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Iterator
 
+from tests.integration.ports import free_port, free_port_pair
 from tests.repository import stack
 
 
@@ -55,3 +56,20 @@ def test_the_fixed_ports_of_the_cluster_lie_below_the_ephemeral_range() -> None:
     assert len(set(ports)) == 6
     assert max(ports) < stack.EPHEMERAL_PORTS_START
     assert max(port for pair in stack.REDIS_CLUSTER_PORTS for port in pair) < stack.EPHEMERAL_PORTS_START
+
+
+def test_the_ports_tests_draw_lie_below_the_ephemeral_range_and_clear_of_the_fixed_ones() -> None:
+    fixed = {9092, 9093, 6379, 26379, 29092, 29093, 29192, 29193, 29194}
+    fixed |= {port for broker in stack.cluster() for port in (broker.port, broker.controller_port)}
+    fixed |= {port for pair in stack.REDIS_CLUSTER_PORTS for port in pair}
+    drawn = {free_port() for _ in range(200)} | {free_port_pair() + 1 for _ in range(50)}
+    assert max(drawn) < stack.EPHEMERAL_PORTS_START
+    assert drawn.isdisjoint(fixed)
+
+
+def test_a_port_is_never_handed_out_twice_in_a_run() -> None:
+    # A test may draw several ports (a Redis Cluster: twelve) before it starts a server on any of them.
+    drawn = [free_port() for _ in range(400)]
+    pairs = [free_port_pair() for _ in range(50)]
+    everything = drawn + pairs + [port + 1 for port in pairs]
+    assert len(set(everything)) == len(everything)
