@@ -9,6 +9,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from kafkaconfig.clients import aiokafka_compression
 from kafkaconfig.settings import KafkaSettings
 from kafkaconfig.topics import ensure_topics
 from schemas import encode_envelope
@@ -66,7 +67,13 @@ async def fill_with_envelopes(
     types = [_github_type(event, body) for event, body in bodies]
     record_format = RecordFormat("github", "github")
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_batch_size=1 << 20, linger_ms=5
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        max_batch_size=1 << 20,
+        linger_ms=5,
+        # Compressed as the receiver compresses them (KAFKA_COMPRESSION): the consumer reads what it would read.
+        compression_type=aiokafka_compression(KafkaSettings()),
     )
     await producer.start()
     distinct = 0

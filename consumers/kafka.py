@@ -32,7 +32,7 @@ from aiokafka.errors import (
 
 from consumers.errors import BrokerUnavailable, RecordTooLarge
 from consumers.settings import Settings
-from kafkaconfig.clients import aiokafka_options
+from kafkaconfig.clients import aiokafka_compression, aiokafka_options
 from schemas.topics import HEADER_ATTEMPT, max_retry_record_bytes
 
 log = logging.getLogger(__name__)
@@ -206,6 +206,8 @@ class KafkaClient:
         max_poll_interval_ms: the longest the group waits between fetches (`CONSUMER_MAX_POLL_INTERVAL_MS`).
         shutdown_grace_s: how long running handlers may finish on a revocation (`CONSUMER_SHUTDOWN_GRACE_S`).
         max_body_bytes: the largest webhook body the receiver takes (`WEBHOOK_MAX_BODY_BYTES`).
+        compression: how the producer compresses retry and dead-letter batches (`KAFKA_COMPRESSION`; None:
+            not at all).
     """
 
     def __init__(
@@ -217,6 +219,7 @@ class KafkaClient:
         max_poll_interval_ms: int,
         shutdown_grace_s: float,
         max_body_bytes: int,
+        compression: str | None = None,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
             group_id=group,
@@ -237,6 +240,7 @@ class KafkaClient:
             enable_idempotence=True,
             # Any event the receiver wrote, with the retry headers: a failed event always fits its retry record.
             max_request_size=max_retry_record_bytes(max_body_bytes),
+            compression_type=compression,
             **connection,
         )
 
@@ -250,6 +254,7 @@ class KafkaClient:
             max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
             shutdown_grace_s=settings.consumer_shutdown_grace_s,
             max_body_bytes=settings.max_body_bytes,
+            compression=aiokafka_compression(settings),
         )
 
     async def start(

@@ -26,6 +26,11 @@ def aiokafka_options(settings: KafkaSettings) -> dict[str, Any]:
     return options
 
 
+def aiokafka_compression(settings: KafkaSettings) -> str | None:
+    """An aiokafka producer's `compression_type` for `KAFKA_COMPRESSION` (None: uncompressed)."""
+    return None if settings.kafka_compression == "none" else settings.kafka_compression
+
+
 def librdkafka_config(settings: KafkaSettings, *, client_id: str) -> dict[str, Any]:
     """The same as librdkafka configuration (confluent-kafka's producer and admin client)."""
     config: dict[str, Any] = {
@@ -42,6 +47,11 @@ def librdkafka_config(settings: KafkaSettings, *, client_id: str) -> dict[str, A
         config["sasl.username"] = settings.kafka_sasl_username
         config["sasl.password"] = _password(settings)
     return config
+
+
+def librdkafka_producer_config(settings: KafkaSettings, *, client_id: str) -> dict[str, Any]:
+    """`librdkafka_config` and what only a producer takes (a consumer would log each as ignored)."""
+    return {**librdkafka_config(settings, client_id=client_id), "compression.type": settings.kafka_compression}
 
 
 def _password(settings: KafkaSettings) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from kafkaconfig.clients import aiokafka_options
+from kafkaconfig.clients import aiokafka_compression, aiokafka_options
 from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import Unavailable
 from receiver.publish import (
@@ -98,5 +98,6 @@ class AiokafkaPublisher:
             # throughput: at the default 16 KiB, an 8 KiB event filled a batch on its own.
             max_batch_size=self._settings.kafka_batch_bytes,
             max_request_size=max_record_bytes(self._settings),
+            compression_type=aiokafka_compression(self._settings),
             request_timeout_ms=delivery_timeout_ms(self._settings),
         )

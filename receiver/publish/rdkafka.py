@@ -20,7 +20,7 @@ from collections.abc import Collection
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from kafkaconfig.clients import librdkafka_config
+from kafkaconfig.clients import librdkafka_producer_config
 from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import Unavailable
 from receiver.publish import (
@@ -71,7 +71,7 @@ class RdkafkaPublisher:
         settings = self._settings
         return Producer(
             {
-                **librdkafka_config(settings, client_id=CLIENT_ID),
+                **librdkafka_producer_config(settings, client_id=CLIENT_ID),
                 "acks": "all",
                 "enable.idempotence": True,
                 "linger.ms": settings.kafka_linger_ms,

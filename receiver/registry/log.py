@@ -32,7 +32,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from kafkaconfig.clients import librdkafka_config
+from kafkaconfig.clients import librdkafka_config, librdkafka_producer_config
 from kafkaconfig.topics import TopicError, ensure_topics
 from receiver.errors import RegistryUnavailable
 from receiver.publish import CLIENT_ID
@@ -195,7 +195,7 @@ def write(settings: ReceiverSettings, records: Sequence[tuple[str, bytes | None]
     with _kafka("the change"):
         producer = Producer(
             {
-                **librdkafka_config(settings, client_id=CLIENT_ID),
+                **librdkafka_producer_config(settings, client_id=CLIENT_ID),
                 "acks": "all",
                 "enable.idempotence": True,
                 "linger.ms": 5,

@@ -19,6 +19,7 @@ from receiver.verify import GitHubScheme, HmacScheme, StripeScheme
 from schemas import Envelope
 from schemas.records import RecordFormat
 from tests.integration.kafka_tools import read_topic, serving
+from tests.repository import stack
 from tests.signing import github_headers, hmac_headers, stripe_headers
 
 
@@ -93,3 +94,42 @@ async def test_forged_tampered_and_stale_requests_never_reach_kafka(kafka_bootst
     records = await read_topic(kafka_bootstrap, stripe_topic, expect=1)
     assert [Envelope.from_bytes(r.value).type for r in records] == ["charge.succeeded"]
     assert await read_topic(kafka_bootstrap, hmac_topic, expect=0, timeout_s=2) == []
+
+
+def _log_bytes(topic: str) -> int:
+    """The bytes of the topic's log segments on the local stack's broker: its record batches as stored."""
+    broker, _ = stack.configured()
+    return sum(segment.stat().st_size for segment in (broker.home / "data").glob(f"{topic}-*/*.log"))
+
+
+@pytest.mark.parametrize("client", ["librdkafka", "aiokafka"])
+@pytest.mark.parametrize("compression", ["lz4", "none"])
+async def test_records_are_stored_compressed_as_kafka_compression_says(
+    kafka_bootstrap: str, unique: str, samples: Path, client: Literal["librdkafka", "aiokafka"], compression: str
+) -> None:
+    topic = f"it.{unique}.github"
+    sources = {"github": Source("github", GitHubScheme(), (b"gh-secret",), topic)}
+    body = (samples / "github" / "issues" / "assigned.payload.json").read_bytes()
+    options = ReceiverSettings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_client=client,
+        kafka_compression=compression,
+    )
+    app = create_app(options, sources=sources, registry=CollectorRegistry())
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as http:
+        for n in range(20):
+            headers = github_headers(body, "gh-secret", "issues", f"del-{unique}-{n}")
+            assert (await http.post("/webhooks/github", content=body, headers=headers)).status_code == 202
+
+    # Read back by an ordinary consumer, which decompresses.
+    records = await read_topic(kafka_bootstrap, topic, expect=20)
+    assert sorted(Envelope.from_bytes(record.value).id for record in records) == sorted(
+        f"del-{unique}-{n}" for n in range(20)
+    )
+    values = sum(len(record.value) for record in records)
+    stored = _log_bytes(topic)
+    if compression == "none":
+        assert stored > values
+    else:
+        # A GitHub body is JSON: lz4 keeps well under half of it.
+        assert 0 < stored < values / 2

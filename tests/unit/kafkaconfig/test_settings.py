@@ -12,7 +12,7 @@ import pytest
 
 from consumers.errors import ConfigError as ConsumerConfigError
 from consumers.settings import load_settings as consumer_settings
-from kafkaconfig.clients import aiokafka_options, librdkafka_config
+from kafkaconfig.clients import aiokafka_compression, aiokafka_options, librdkafka_config, librdkafka_producer_config
 from kafkaconfig.settings import KafkaSettings
 from receiver.errors import ConfigError as ReceiverConfigError
 from receiver.settings import load_settings as receiver_settings
@@ -67,6 +67,10 @@ def refusals(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> tuple[str,
         ({"KAFKA_BATCH_BYTES": "1024"}, "KAFKA_BATCH_BYTES: Input should be greater than or equal to 16384"),
         ({"WEBHOOK_MAX_BODY_BYTES": "0"}, "WEBHOOK_MAX_BODY_BYTES: Input should be greater than or equal to 1"),
         ({"KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "KAFKA_SSL_CAFILE: Path does not point to a file"),
+        (
+            {"KAFKA_COMPRESSION": "brotli"},
+            "KAFKA_COMPRESSION: Input should be 'none', 'gzip', 'snappy', 'lz4' or 'zstd'",
+        ),
     ],
 )
 def test_receiver_and_consumers_refuse_a_bad_kafka_setting_with_the_same_line(
@@ -103,6 +107,7 @@ def test_both_processes_read_every_kafka_variable_alike(monkeypatch: pytest.Monk
         "KAFKA_REPLICATION_FACTOR": "3",
         "KAFKA_BATCH_BYTES": "2097152",
         "WEBHOOK_MAX_BODY_BYTES": "4194304",
+        "KAFKA_COMPRESSION": "ZSTD",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -172,3 +177,21 @@ def test_either_process_stops_at_start_on_sasl_without_a_mechanism(module: str) 
     assert done.stderr.strip().splitlines() == [
         f"{module}: configuration error: KAFKA_SASL_MECHANISM is required with a SASL_* KAFKA_SECURITY_PROTOCOL"
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "aiokafka", "librdkafka"),
+    [(None, "lz4", "lz4"), ("LZ4", "lz4", "lz4"), (" zstd ", "zstd", "zstd"), ("none", None, "none")],
+)
+def test_producers_compress_as_kafka_compression_says(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, aiokafka: str | None, librdkafka: str
+) -> None:
+    if value is not None:
+        monkeypatch.setenv("KAFKA_COMPRESSION", value)
+
+    settings = receiver_settings()
+
+    assert aiokafka_compression(settings) == aiokafka
+    assert librdkafka_producer_config(settings, client_id="x")["compression.type"] == librdkafka
+    # A consumer's configuration leaves it out: librdkafka would log it as a producer property it ignores.
+    assert "compression.type" not in librdkafka_config(settings, client_id="x")
