@@ -379,8 +379,7 @@ class WebhookRoute:
         chunks: list[bytes] = []
         size = 0
         # One deadline for the whole body, not per chunk: a sender trickling a byte at a time never idles.
-        task = asyncio.current_task()
-        assert task is not None
+        task = self._body_deadlines.current_task()
         self._body_deadlines.start(task)
         try:
             while True:
