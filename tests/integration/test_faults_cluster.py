@@ -47,11 +47,14 @@ async def brokers(local_stack: tuple[str, str]) -> AsyncIterator[list[Any]]:
     for broker in members:
         broker.stop(kill=True)
         broker.wipe()
-    await asyncio.to_thread(stack.start_cluster, members)
-    yield members
-    for broker in members:
-        await asyncio.to_thread(broker.stop, kill=True)
-        broker.wipe()
+    try:
+        await asyncio.to_thread(stack.start_cluster, members)
+        yield members
+    finally:
+        # Also when one failed to start: the others would outlive the run.
+        for broker in members:
+            await asyncio.to_thread(broker.stop, kill=True)
+            broker.wipe()
 
 
 async def test_killing_one_of_three_brokers_under_load_loses_and_repeats_nothing(

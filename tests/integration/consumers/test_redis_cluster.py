@@ -79,15 +79,18 @@ class Cluster:
 async def cluster(local_stack: tuple[str, str], tmp_path: Path) -> AsyncIterator[Cluster]:
     ports = [(free_port(), free_port()) for _ in range(2 * MASTERS)]
     nodes = stack.redis_cluster(ports, name=f"redis-cluster-test-{ports[0][0]}", node_timeout_ms=1000)
+    running: Cluster | None = None
     try:
-        await asyncio.to_thread(stack.start_redis_cluster, nodes, MASTERS)
-    except stack.StackError as exc:
-        pytest.fail(f"the Redis Cluster of this test could not be started: {exc}")
-    running = Cluster(nodes)
-    try:
+        try:
+            await asyncio.to_thread(stack.start_redis_cluster, nodes, MASTERS)
+        except stack.StackError as exc:
+            pytest.fail(f"the Redis Cluster of this test could not be started: {exc}")
+        running = Cluster(nodes)
         yield running
     finally:
-        await running.client.aclose()
+        if running is not None:
+            await running.client.aclose()
+        # Also when a node failed to start: the others would outlive the run.
         for node in nodes:
             await asyncio.to_thread(node.stop, kill=True)
             shutil.rmtree(node.home, ignore_errors=True)
