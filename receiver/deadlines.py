@@ -34,9 +34,10 @@ class Deadlines:
 
     def current_task(self) -> Task:
         """The running task. `asyncio.current_task()` first looks up the running loop, which in Python 3.11 is
-        a `getpid` system call (2.4% of a worker's samples, for this one line); asked for the task of the loop
-        the last read ran on, it makes none. A loop that no longer runs has no current task, so the first read
-        on another loop (tests serve one app from several, one after another) looks the loop up again."""
+        a `getpid` system call (py-spy: 2.4% of a worker's samples; the route alone: 0.2-0.3 µs a request);
+        asked for the task of the loop the last read ran on, it makes none. A loop that no longer runs has no
+        current task, so the first read on another loop (tests serve one app from several, one after another)
+        looks the loop up again."""
         task = asyncio.current_task(self._loop) if self._loop is not None else None
         if task is None:
             task = asyncio.current_task()
