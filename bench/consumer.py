@@ -192,7 +192,7 @@ async def _drain(
         }
         print(
             f"bench: consumer batch={batch:<5} concurrency={concurrency:<3} {result['events_per_s']:>8.0f} events/s"
-            f"  {result['cpu_s_per_1k']:.4f} CPU-s/1k  exact={result['exact']}"
+            f"  {result['cpu_s_per_1k']:.4f} CPU-s/1k  exact={result['exact']}  peak RSS {result['peak_rss_mb']} MiB"
             + "".join(f"  {name} {spent:.4f}" for name, spent in result.items() if name.endswith("_cpu_s_per_1k"))
             + ("" if root == servers.ROOT else f"  ({root})"),
             file=sys.stderr,

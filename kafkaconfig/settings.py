@@ -34,11 +34,11 @@ class KafkaSettings(BaseSettings):
     # The receiver's per-partition producer batch; also sizes the topics' max.message.bytes (a batch is one
     # message to the broker), so the consumers read it too.
     kafka_batch_bytes: int = Field(1_048_576, ge=16_384, le=16 * 1_048_576, validation_alias="KAFKA_BATCH_BYTES")
-    # How every producer of ours compresses its batches. lz4: a GitHub body is a fifth of its size on the wire
-    # and on disk, and the broker, which checks each batch's records, spends a quarter to a half less CPU on each
-    # (docs/performance.md); every Kafka client reads it (KafkaJS with a codec package, docs/subscribing.md).
+    # How every producer of ours compresses its batches. lz4 stores a GitHub body in a fifth of its bytes and
+    # saves the broker a quarter to a half of its CPU per record, but a consumer's denser fetches more than double
+    # its peak memory (docs/performance.md, "Compressed batches"): measured both ways, so off by default.
     kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
-        "lz4", validation_alias="KAFKA_COMPRESSION"
+        "none", validation_alias="KAFKA_COMPRESSION"
     )
     # The largest body the receiver accepts. A consumer writes any event again (retry, dead letter): both size
     # their records and topics from it.

@@ -181,7 +181,7 @@ def test_either_process_stops_at_start_on_sasl_without_a_mechanism(module: str) 
 
 @pytest.mark.parametrize(
     ("value", "aiokafka", "librdkafka"),
-    [(None, "lz4", "lz4"), ("LZ4", "lz4", "lz4"), (" zstd ", "zstd", "zstd"), ("none", None, "none")],
+    [(None, None, "none"), ("LZ4", "lz4", "lz4"), (" zstd ", "zstd", "zstd"), ("none", None, "none")],
 )
 def test_producers_compress_as_kafka_compression_says(
     monkeypatch: pytest.MonkeyPatch, value: str | None, aiokafka: str | None, librdkafka: str
