@@ -5,7 +5,7 @@ path (docs/performance.md). Every read here has the same limit, so reads fall du
 the order they start: one timer, armed for the oldest read still going, cancels the tasks whose deadline
 passed, and `overdue` tells such a cancellation from any other (a shutdown's), as `asyncio.timeout` does.
 
-    task = deadlines.current_task(); deadlines.start(task)
+    task = asyncio.current_task(); deadlines.start(task)
     try: ... await receive() ...
     except asyncio.CancelledError:
         if deadlines.overdue(task): raise BodyTimeout(...)
@@ -31,18 +31,6 @@ class Deadlines:
         self._cancelled: set[Task] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    def current_task(self) -> Task:
-        """The running task. `asyncio.current_task()` first looks up the running loop, which in Python 3.11 is
-        a `getpid` system call (py-spy: 2.4% of a worker's samples; the route alone: 0.2-0.3 µs a request);
-        asked for the task of the loop the last read ran on, it makes none. A loop that no longer runs has no
-        current task, so the first read on another loop (tests serve one app from several, one after another)
-        looks the loop up again."""
-        task = asyncio.current_task(self._loop) if self._loop is not None else None
-        if task is None:
-            task = asyncio.current_task()
-            assert task is not None, "a body is read inside a task"
-        return task
 
     def start(self, task: Task) -> None:
         loop = task.get_loop()

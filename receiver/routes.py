@@ -379,7 +379,8 @@ class WebhookRoute:
         chunks: list[bytes] = []
         size = 0
         # One deadline for the whole body, not per chunk: a sender trickling a byte at a time never idles.
-        task = self._body_deadlines.current_task()
+        task = asyncio.current_task()
+        assert task is not None
         self._body_deadlines.start(task)
         try:
             while True:

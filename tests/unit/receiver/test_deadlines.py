@@ -54,33 +54,3 @@ async def test_a_cancel_from_elsewhere_is_not_taken_for_the_deadline() -> None:
     both.cancel()
     with pytest.raises(asyncio.CancelledError):
         await both
-
-
-def test_the_running_task_is_found_on_each_loop_an_app_is_served_from(monkeypatch: pytest.MonkeyPatch) -> None:
-    deadlines = Deadlines(10.0)
-    lookups: list[object] = []
-    current_task = asyncio.current_task
-
-    def counting(loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Task[object] | None:
-        lookups.append(loop)
-        return current_task(loop)
-
-    async def reads() -> None:
-        for _ in range(3):
-            task = await asyncio.create_task(_found(deadlines))
-            assert task is not None
-
-    async def _found(deadlines: Deadlines) -> asyncio.Task[object]:
-        task = deadlines.current_task()
-        assert task is current_task()
-        deadlines.start(task)
-        deadlines.finish(task)
-        return task
-
-    monkeypatch.setattr(asyncio, "current_task", counting)
-    # Tests serve one app from one loop after another: a loop that no longer runs never answers for the next.
-    for _ in range(2):
-        lookups.clear()
-        asyncio.run(reads())
-        # Python 3.11's lookup of the running loop is a getpid system call: made once per loop, not per read.
-        assert lookups.count(None) == 1
