@@ -10,6 +10,13 @@ from __future__ import annotations
 import random
 import socket
 
+# The fixed ports of the tests' own servers, each named once here: below the ephemeral range and outside the
+# range drawn from (tests/unit/compose/test_stack.py checks both, with the stack's own fixed ports).
+OUTAGE_BROKER_PORTS = (29092, 29093)  # the broker the outage test stops and starts: client, controller
+SASL_BROKER_PORTS = (29192, 29193, 29194)  # the SASL test's broker: SASL listener, controller, plaintext
+RESTART_REDIS_PORT = 26379  # the Redis the consumer's restart test stops and starts
+FIXED_TEST_PORTS = (*OUTAGE_BROKER_PORTS, *SASL_BROKER_PORTS, RESTART_REDIS_PORT)
+
 _RANGE = range(20000, 26000)
 # Ports already handed out in this run: a test may draw several before starting any server on them.
 _HANDED: set[int] = set()

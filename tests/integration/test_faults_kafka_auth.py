@@ -1,7 +1,7 @@
 """Kafka with SASL/PLAIN authentication: receiver and consumers connect with KAFKA_SASL_*, wrong ones fail clearly.
 
-A broker of its own (ports 29192-29194, not the shared one nor the outage test's): a SASL_PLAINTEXT listener
-for the clients, and a PLAINTEXT one on 29194 that only the test uses, to read what landed.
+A broker of its own (`SASL_BROKER_PORTS`, not the shared one nor the outage test's): a SASL_PLAINTEXT listener
+for the clients, and a PLAINTEXT one that only the test uses, to read what landed.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from schemas import Envelope
 from schemas.topics import GroupTopics
 from tests.integration.kafka_tools import read_topic
 from tests.integration.polling import eventually
+from tests.integration.ports import SASL_BROKER_PORTS
 from tests.integration.receiver_process import ReceiverSource, receiver_process, wait_ready
 from tests.integration.workers import make_settings, running_worker
 from tests.repository import stack
@@ -29,7 +30,7 @@ from tests.signing import hmac_headers
 
 pytestmark = pytest.mark.fault
 
-SASL_PORT, CONTROLLER_PORT, PLAIN_PORT = 29192, 29193, 29194
+SASL_PORT, CONTROLLER_PORT, PLAIN_PORT = SASL_BROKER_PORTS
 USER, PASSWORD = "webhooks", "auth-test-password"
 EVENTS = 20
 

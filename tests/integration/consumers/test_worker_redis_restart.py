@@ -19,10 +19,11 @@ from redis.backoff import NoBackoff
 from consumers.idempotency import IdempotencyStore
 from tests.integration.kafka_tools import committed_lag, envelope, produce
 from tests.integration.polling import eventually
+from tests.integration.ports import RESTART_REDIS_PORT
 from tests.integration.workers import GroupFactory, counting_registry, outcome, running_worker
 from tests.repository import stack
 
-REDIS_PORT = 26379
+REDIS_PORT = RESTART_REDIS_PORT
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from receiver.sources import Source
 from receiver.verify import HmacScheme
 from schemas import Envelope
 from tests.integration.kafka_tools import read_topic, serving
+from tests.integration.ports import OUTAGE_BROKER_PORTS
 from tests.repository import stack
 from tests.signing import hmac_headers
 
@@ -31,7 +32,7 @@ PUBLISH_TIMEOUT_MS = 1000
 
 @pytest.fixture
 async def own_broker(local_stack: tuple[str, str]) -> AsyncIterator[Any]:
-    broker = stack.Broker(port=29092, controller_port=29093, name="kafka-outage-test")
+    broker = stack.Broker(port=OUTAGE_BROKER_PORTS[0], controller_port=OUTAGE_BROKER_PORTS[1], name="kafka-outage-test")
     broker.stop(kill=True)
     broker.wipe()
     yield broker

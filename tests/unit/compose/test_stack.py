@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Iterator
 
-from tests.integration.ports import free_port, free_port_pair
+from tests.integration.ports import FIXED_TEST_PORTS, free_port, free_port_pair
 from tests.repository import stack
 
 
@@ -59,11 +59,12 @@ def test_the_fixed_ports_of_the_cluster_lie_below_the_ephemeral_range() -> None:
 
 
 def test_the_ports_tests_draw_lie_below_the_ephemeral_range_and_clear_of_the_fixed_ones() -> None:
-    fixed = {9092, 9093, 6379, 26379, 29092, 29093, 29192, 29193, 29194}
+    local = stack.Broker()
+    fixed = {local.port, local.controller_port, stack.RedisServer().port, *FIXED_TEST_PORTS}
     fixed |= {port for broker in stack.cluster() for port in (broker.port, broker.controller_port)}
     fixed |= {port for pair in stack.REDIS_CLUSTER_PORTS for port in pair}
     drawn = {free_port() for _ in range(200)} | {free_port_pair() + 1 for _ in range(50)}
-    assert max(drawn) < stack.EPHEMERAL_PORTS_START
+    assert max(drawn | fixed) < stack.EPHEMERAL_PORTS_START
     assert drawn.isdisjoint(fixed)
 
 
