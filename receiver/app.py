@@ -79,10 +79,11 @@ def create_app(
     """
     if sources is None:
         sources = load_sources(os.environ, sources_file=settings.sources_file, tolerance_s=settings.tolerance_s)
-    if publisher is None:
-        publisher = create_publisher(settings, {source.topic for source in sources.values()})
     registry = registry if registry is not None else CollectorRegistry()
     metrics = ReceiverMetrics(registry)
+    if publisher is None:
+        topics = {source.topic for source in sources.values()}
+        publisher = create_publisher(settings, topics, produce_requests=metrics.produce_requests.inc)
     scraped = registry
     if metrics_dir is not None:
         scraped = CollectorRegistry()

@@ -95,6 +95,14 @@ class ReceiverMetrics:
             "Registry records left out: not a valid definition, or a secret that does not open with the master keys.",
             registry=registry,
         )
+        # From librdkafka's statistics (KAFKA_STATS_INTERVAL_MS; the aiokafka client reports none). Beside
+        # webhooks_received_total{outcome="accepted"} it gives the records per produce request: the broker's CPU
+        # goes with the requests more than with the records (docs/performance.md, "What the record key costs").
+        self.produce_requests = Counter(
+            "webhooks_kafka_produce_requests_total",
+            "Produce requests sent to the Kafka brokers (librdkafka's statistics; none with the aiokafka client).",
+            registry=registry,
+        )
         self.publish_duration = Histogram(
             "webhooks_publish_duration_seconds",
             "Time from handing an event to the Kafka producer to the broker's ack (or the give-up).",

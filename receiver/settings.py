@@ -37,6 +37,9 @@ class ReceiverSettings(KafkaSettings):
     # How long the producer gathers records into one batch: fewer, fuller produce requests cost the broker
     # and the delivery-report polling less CPU than 0, and more than 2 ms adds latency for little throughput.
     kafka_linger_ms: int = Field(2, ge=0, le=1000, validation_alias="KAFKA_LINGER_MS")
+    # How often librdkafka reports its statistics, of which `webhooks_kafka_produce_requests_total` is read:
+    # records per produce request is what the broker's CPU follows (docs/performance.md). 0: no statistics.
+    kafka_stats_interval_ms: int = Field(10_000, ge=0, le=3_600_000, validation_alias="KAFKA_STATS_INTERVAL_MS")
 
     # Signed timestamps further than this from now, either way, are refused (replay window).
     tolerance_s: int = Field(300, ge=1, le=86_400, validation_alias="WEBHOOK_TOLERANCE_SECONDS")

@@ -51,15 +51,18 @@ class Publisher(Protocol):
         ...
 
 
-def create_publisher(settings: ReceiverSettings, topics: Collection[str]) -> Publisher:
-    """The publisher `settings.kafka_client` names, for these topics."""
+def create_publisher(
+    settings: ReceiverSettings, topics: Collection[str], *, produce_requests: Callable[[int], None] | None = None
+) -> Publisher:
+    """The publisher `settings.kafka_client` names, for these topics; `produce_requests(n)` is told of the produce
+    requests sent since its last call, where the client reports them (librdkafka's statistics)."""
     if settings.kafka_client == "aiokafka":
         from receiver.publish.aiokafka import AiokafkaPublisher
 
         return AiokafkaPublisher(settings, topics)
     from receiver.publish.rdkafka import RdkafkaPublisher
 
-    return RdkafkaPublisher(settings, topics)
+    return RdkafkaPublisher(settings, topics, produce_requests=produce_requests)
 
 
 def max_record_bytes(settings: ReceiverSettings) -> int:

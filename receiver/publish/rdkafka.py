@@ -16,8 +16,9 @@ import collections
 import contextlib
 import functools
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
+import orjson
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from kafkaconfig.clients import librdkafka_producer_config
@@ -50,12 +51,20 @@ class RdkafkaPublisher:
     """librdkafka's producer, with topic creation at start-up and a bounded wait for each ack."""
 
     def __init__(
-        self, settings: ReceiverSettings, topics: Collection[str], *, startup_wait_s: float = STARTUP_WAIT_S
+        self,
+        settings: ReceiverSettings,
+        topics: Collection[str],
+        *,
+        startup_wait_s: float = STARTUP_WAIT_S,
+        produce_requests: Callable[[int], None] | None = None,
     ) -> None:
         self._settings = settings
         self._topics = sorted(set(topics))
         self._startup_wait_s = startup_wait_s
         self._timeout_s = settings.publish_timeout_ms / 1000
+        # Told of the produce requests sent since its last call, from librdkafka's statistics.
+        self._produce_requests = produce_requests
+        self._requests_seen = 0
         self._producer = self._new_producer()
         # Set by librdkafka's thread when the producer hit a fatal error: it takes no record again.
         self._fatal: KafkaError | None = None
@@ -69,9 +78,13 @@ class RdkafkaPublisher:
 
     def _new_producer(self) -> Producer:
         settings = self._settings
+        statistics: dict[str, object] = {}
+        if self._produce_requests is not None and settings.kafka_stats_interval_ms:
+            statistics = {"statistics.interval.ms": settings.kafka_stats_interval_ms, "stats_cb": self._on_stats}
         return Producer(
             {
                 **librdkafka_producer_config(settings, client_id=CLIENT_ID),
+                **statistics,
                 "acks": "all",
                 "enable.idempotence": True,
                 "linger.ms": settings.kafka_linger_ms,
@@ -177,6 +190,16 @@ class RdkafkaPublisher:
             else:
                 delivered.set_exception(Unavailable(f"Kafka refused the record: {error.name()}"))
 
+    def _on_stats(self, stats: str) -> None:
+        # librdkafka's statistics, inside poll() or flush(): its produce requests so far, told on as the new ones.
+        sent = produce_requests_sent(stats)
+        if sent is None:
+            logger.warning("the Kafka producer's statistics were unreadable")
+            return
+        new, self._requests_seen = sent - self._requests_seen, sent
+        if new > 0 and self._produce_requests is not None:
+            self._produce_requests(new)
+
     def _on_client_error(self, error: KafkaError) -> None:
         # librdkafka's error callback, inside poll() or flush(). Most errors (a broker disconnect) it recovers from
         # by itself; after a fatal one this producer takes no record again: a new one is built.
@@ -207,6 +230,7 @@ class RdkafkaPublisher:
         old.flush(0)
         self._settle(self._take_reports())
         self._producer = self._new_producer()
+        self._requests_seen = 0  # the new producer counts from 0
         self._fatal = None
         logger.warning("a new Kafka producer is in place after the fatal error")
 
@@ -218,6 +242,15 @@ class RdkafkaPublisher:
     async def _create_topics(self) -> None:
         await ensure_topics(self._settings, self._topics, client_id=CLIENT_ID)
         self._ready = True
+
+
+def produce_requests_sent(stats: str) -> int | None:
+    """The produce requests a producer has sent to every broker, from its statistics' JSON; None if unreadable."""
+    try:
+        brokers = orjson.loads(stats)["brokers"]
+        return sum(int(broker.get("req", {}).get("Produce", 0)) for broker in brokers.values())
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
+        return None
 
 
 def _error_name(exc: KafkaException) -> str:

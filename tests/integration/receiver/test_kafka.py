@@ -19,6 +19,7 @@ from receiver.verify import GitHubScheme, HmacScheme, StripeScheme
 from schemas import Envelope
 from schemas.records import RecordFormat
 from tests.integration.kafka_tools import read_topic, serving
+from tests.integration.polling import eventually
 from tests.repository import stack
 from tests.signing import github_headers, hmac_headers, stripe_headers
 
@@ -133,3 +134,26 @@ async def test_records_are_stored_compressed_as_kafka_compression_says(
     else:
         # A GitHub body is JSON: lz4 keeps well under half of it.
         assert 0 < stored < values / 2
+
+
+async def test_the_produce_requests_sent_are_counted_from_librdkafkas_statistics(
+    kafka_bootstrap: str, unique: str, samples: Path
+) -> None:
+    topic = f"it.{unique}.github"
+    sources = {"github": Source("github", GitHubScheme(), (b"gh-secret",), topic)}
+    body = (samples / "github" / "issues" / "opened.payload.json").read_bytes()
+    options = ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, kafka_stats_interval_ms=100)
+    registry = CollectorRegistry()
+    app = create_app(options, sources=sources, registry=registry)
+
+    def requests() -> float:
+        return registry.get_sample_value("webhooks_kafka_produce_requests_total") or 0.0
+
+    async with serving(app) as url, httpx.AsyncClient(base_url=url) as http:
+        # One after the other, each waiting for its ack: a produce request each, never two records in one.
+        for n in range(12):
+            headers = github_headers(body, "gh-secret", "issues", f"del-{unique}-{n}")
+            assert (await http.post("/webhooks/github", content=body, headers=headers)).status_code == 202
+        await eventually(lambda: requests() >= 12, "the statistics of all 12 produce requests")
+    # A request the producer retried would be counted again; none was dropped from the count.
+    assert 12 <= requests() <= 14
