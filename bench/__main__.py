@@ -32,6 +32,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import asdict
 from pathlib import Path
@@ -55,6 +56,10 @@ CONSUMER_BATCHES = (100, 500, 2000)
 CONSUMER_CONCURRENCIES = (1, 16, 64)
 DEFAULT_BATCH, DEFAULT_CONCURRENCY = 500, 16
 RECEIVERS = {report.RECEIVER: 1, report.RECEIVER_2W: 2}
+# The receivers report their produce requests this often (KAFKA_STATS_INTERVAL_MS), and each run waits a little
+# longer than that for the statistics of its last requests before reading them.
+STATS_INTERVAL_MS = 500
+STATS_WAIT_S = 0.6
 
 
 def main() -> int:
@@ -238,6 +243,7 @@ def _start_receiver(name: str, topic: str, logs: Path, workers: int) -> servers.
     sources.write_text(f'[sources.bench]\nprovider = "github"\ntopic = "{topic}"\n')
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+        "KAFKA_STATS_INTERVAL_MS": str(STATS_INTERVAL_MS),
         "WEBHOOK_SOURCES_FILE": str(sources),
         "WEBHOOK_SECRET_BENCH": BENCH_SECRET.decode(),
         "LOG_LEVEL": "WARNING",
@@ -281,7 +287,9 @@ def _measure(
     broker: int | None,
 ) -> load.LoadResult:
     """One wrk run, charged with the CPU of the server, the broker (`broker`: its pid, None where not found) and wrk."""
-    path = "/webhooks/bench" if server.name in RECEIVERS else "/webhooks/github"
+    receiver = server.name in RECEIVERS
+    path = "/webhooks/bench" if receiver else "/webhooks/github"
+    counted = report.produce_counts(server.url) if receiver else None
     broker_before = servers.cpu_s(broker) if broker is not None else 0.0
     client_before = servers.children_cpu_s()
     cpu_before = server.cpu_s()
@@ -297,6 +305,10 @@ def _measure(
     result.charge(server.cpu_s() - cpu_before)
     broker_cpu = servers.cpu_s(broker) - broker_before if broker is not None else None
     result.charge_others(broker_cpu, servers.children_cpu_s() - client_before)
+    if counted is not None:
+        time.sleep(STATS_WAIT_S)  # for the producers' statistics of the run's last requests
+        accepted, produce_requests = report.produce_counts(server.url)
+        result.count_produce_requests(accepted - counted[0], produce_requests - counted[1])
     return result
 
 
@@ -304,6 +316,7 @@ def _line(result: load.LoadResult) -> str:
     return (
         f"{result.accepted_per_s:>8.0f} req/s  p99 {result.p99_ms:6.1f} ms  {result.cpu_s_per_1k or 0:.3f} CPU-s/1k"
         f"  (broker {result.broker_cpu_s_per_1k or 0:.3f}, wrk {result.client_cpu_s_per_1k or 0:.3f})"
+        + (f"  {result.records_per_request:.2f} records/request" if result.records_per_request is not None else "")
     )
 
 

@@ -47,6 +47,9 @@ class LoadResult:
     # generator; server, broker and client together are what a run costs the machine.
     broker_cpu_s_per_1k: float | None = None
     client_cpu_s_per_1k: float | None = None
+    # A receiver's: its accepted requests per produce request its producers sent meanwhile, from its /metrics.
+    # The broker's CPU goes with the requests (librdkafka sends one partition per request; docs/performance.md).
+    records_per_request: float | None = None
 
     def charge(self, cpu_s: float) -> None:
         self.cpu_s = round(cpu_s, 3)
@@ -55,6 +58,9 @@ class LoadResult:
     def charge_others(self, broker_cpu_s: float | None, client_cpu_s: float) -> None:
         self.broker_cpu_s_per_1k = None if broker_cpu_s is None else self._per_1k(broker_cpu_s)
         self.client_cpu_s_per_1k = self._per_1k(client_cpu_s)
+
+    def count_produce_requests(self, accepted: float, produce_requests: float) -> None:
+        self.records_per_request = round(accepted / produce_requests, 2) if produce_requests else None
 
     def _per_1k(self, cpu_s: float) -> float | None:
         return round(1000 * cpu_s / self.requests, 4) if self.requests else None

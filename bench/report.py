@@ -66,6 +66,18 @@ def scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return samples
 
 
+def produce_counts(url: str) -> tuple[float, float]:
+    """A receiver's accepted requests so far, and the produce requests its producers sent (librdkafka's statistics)."""
+    samples = scrape(url)
+    accepted = sum(
+        value
+        for (name, labels), value in samples.items()
+        if name == "webhooks_received_total" and ("outcome", "accepted") in labels
+    )
+    requests = sum(value for (name, _), value in samples.items() if name == "webhooks_kafka_produce_requests_total")
+    return accepted, requests
+
+
 def histogram_quantiles(
     before: dict[tuple[str, frozenset[tuple[str, str]]], float],
     after: dict[tuple[str, frozenset[tuple[str, str]]], float],
@@ -135,15 +147,17 @@ def ratios(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def by_connections(results: dict[str, Any]) -> dict[str, dict[int, dict[str, float]]]:
-    """{server: {connections: median req/s, p99 and CPU-s per 1k requests over the rounds}}."""
+    """{server: {connections: median req/s, p99, CPU-s per 1k requests (and a receiver's records per produce
+    request) over the rounds}}."""
     grouped: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for run in results["receiver"]["closed_loop"]:
         grouped.setdefault(run["server"], {}).setdefault(run["connections"], []).append(run)
     return {
         server: {
             count: {
-                key: round(statistics.median(r[key] for r in runs), 4)
-                for key in ("accepted_per_s", "p99_ms", "cpu_s_per_1k")
+                key: round(statistics.median(values), 4)
+                for key in ("accepted_per_s", "p99_ms", "cpu_s_per_1k", "records_per_request")
+                if (values := [r[key] for r in runs if r.get(key) is not None])
             }
             for count, runs in sorted(counts.items())
         }
@@ -293,6 +307,20 @@ def table(results: dict[str, Any]) -> str:
             c = results["by_connections"][server][count]
             cells.append(f"{c['accepted_per_s']:.0f} / {c['p99_ms']:.1f} / {c['cpu_s_per_1k']:.3f}")
         lines.append(_row(count, *cells))
+    counted = [
+        server for server in servers if "records_per_request" in next(iter(results["by_connections"][server].values()))
+    ]
+    if counted:
+        lines += [
+            "",
+            "Records per produce request (medians: accepted requests ÷ the produce requests librdkafka counted):",
+            "",
+            *_head("connections", *counted),
+        ]
+        for count in next(iter(results["by_connections"].values())):
+            values = [results["by_connections"][server][count].get("records_per_request") for server in counted]
+            cells = ["-" if value is None else f"{value:.2f}" for value in values]
+            lines.append(_row(count, *cells))
     sizes = results["receiver"]["body_sizes"]
     size_servers = list(dict.fromkeys(r["server"] for r in sizes))
     lines += ["", "By body size (64 connections): req/s / p99 ms", "", *_head("body", *size_servers)]

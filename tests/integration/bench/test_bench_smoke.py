@@ -49,6 +49,9 @@ def test_quick_bench_run_writes_results_and_loses_nothing(local_stack: tuple[str
     assert servers == {"ceiling", "seed", "receiver-1w", "receiver-2w"}
     assert all(run["accepted"] > 0 and run["errors"] == 0 for run in results["receiver"]["closed_loop"])
     assert all(run["cpu_s_per_1k"] > 0 for run in results["receiver"]["closed_loop"])
+    # The receivers' records per produce request, from their producers' statistics: at least one record each.
+    counted = [run for run in results["receiver"]["closed_loop"] if run["server"].startswith("receiver")]
+    assert all(run["records_per_request"] >= 1 for run in counted), [run["records_per_request"] for run in counted]
     assert results["receiver"]["accepted"] > 0
     assert results["receiver"]["lost"] == 0
     assert {consumer["body"] for consumer in results["consumer"]} == {"small", "github"}
