@@ -140,7 +140,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 corpus,
                 rate=round(best / 2),
                 seconds=args.seconds + 3,
-                connections=64,
+                connections=load.open_loop_connections(best / 2),
                 ids_file=scratch / report.RECEIVER / "open-loop.txt",
                 body_bytes=body_bytes,
             )
@@ -158,7 +158,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     corpus,
                     rate=round(best / 2),
                     seconds=args.seconds + 3,
-                    connections=64,
+                    connections=load.open_loop_connections(best / 2),
                     ids_file=scratch / "ceiling" / "open-loop.txt",
                     body_bytes=body_bytes,
                 )

@@ -4,6 +4,7 @@ at a fixed rate), both replaying the same pre-signed corpus with a distinct deli
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import uuid
@@ -116,6 +117,18 @@ def wrk_script(
     ).stdout
     summary = json.loads(output.strip().splitlines()[-1])
     return _result(server, connections, summary, body_bytes)
+
+
+# The open-loop generator's connections: enough for its rate with each request taking this long (Little's law:
+# in flight = rate x latency), twice the 25 ms a p99 may take, and never fewer than 64. With too few, requests
+# queue on the generator's side once its connections are all busy, and the client-side figures measure that queue.
+OPEN_LOOP_SECONDS_IN_FLIGHT = 0.05
+OPEN_LOOP_MIN_CONNECTIONS = 64
+
+
+def open_loop_connections(rate: float) -> int:
+    """How many connections the open-loop generator opens for `rate` requests per second."""
+    return max(OPEN_LOOP_MIN_CONNECTIONS, math.ceil(rate * OPEN_LOOP_SECONDS_IN_FLIGHT))
 
 
 def open_loop(

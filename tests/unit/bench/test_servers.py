@@ -1,11 +1,12 @@
-"""What the benchmark charges a run with: the CPU of a server it did not start, found by its listening port."""
+"""What the benchmark charges a run with (the CPU of a server it did not start, found by its listening port), and how it
+loads one."""
 
 from __future__ import annotations
 
 import os
 import socket
 
-from bench import servers
+from bench import load, servers
 from bench.load import LoadResult
 
 
@@ -25,3 +26,9 @@ def test_the_broker_and_the_client_are_charged_per_thousand_requests() -> None:
     assert (result.cpu_s_per_1k, result.broker_cpu_s_per_1k, result.client_cpu_s_per_1k) == (0.2, 0.05, 0.075)
     result.charge_others(None, 0.3)  # a remote broker: not measured, not guessed
     assert result.broker_cpu_s_per_1k is None
+
+
+def test_the_open_loop_generator_has_connections_enough_for_its_rate_at_50_ms_a_request() -> None:
+    assert load.open_loop_connections(1_000) == 64  # 50 in flight at 50 ms: the floor
+    assert load.open_loop_connections(4_957) == 248
+    assert load.open_loop_connections(10_000) == 500
