@@ -133,14 +133,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             receiver = by_name[report.RECEIVER]
             best = statistics.median(report.best_by_round(closed, report.RECEIVER).values())
             await asyncio.sleep(2)  # let the last runs' backlog settle: this run measures normal load
+            half = round(best / 2)
             before = report.scrape(receiver.url)
             open_loop = load.open_loop(
                 report.RECEIVER,
                 f"{receiver.url}/webhooks/bench",
                 corpus,
-                rate=round(best / 2),
+                rate=half,
                 seconds=args.seconds + 3,
-                connections=load.open_loop_connections(best / 2),
                 ids_file=scratch / report.RECEIVER / "open-loop.txt",
                 body_bytes=body_bytes,
             )
@@ -156,9 +156,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "ceiling",
                     f"{ceiling.url}/webhooks/github",
                     corpus,
-                    rate=round(best / 2),
+                    rate=half,
                     seconds=args.seconds + 3,
-                    connections=load.open_loop_connections(best / 2),
                     ids_file=scratch / "ceiling" / "open-loop.txt",
                     body_bytes=body_bytes,
                 )

@@ -138,11 +138,12 @@ def open_loop(
     *,
     rate: float,
     seconds: int,
-    connections: int,
     ids_file: Path,
     body_bytes: float,
 ) -> LoadResult:
-    """Open loop: requests leave on schedule; latency counts from when each was due."""
+    """Open loop: requests leave on schedule, over `open_loop_connections(rate)` connections; latency counts from
+    when each was due."""
+    connections = open_loop_connections(rate)
     output = subprocess.run(
         [
             str(LOADGEN_BIN),

@@ -23,12 +23,10 @@ from tests.integration.ports import RESTART_REDIS_PORT
 from tests.integration.workers import GroupFactory, counting_registry, outcome, running_worker
 from tests.repository import stack
 
-REDIS_PORT = RESTART_REDIS_PORT
-
 
 @pytest.fixture
 async def own_redis(local_stack: tuple[str, str]) -> AsyncIterator[Any]:
-    server = stack.RedisServer(port=REDIS_PORT, name="redis-consumer-restart-test")
+    server = stack.RedisServer(port=RESTART_REDIS_PORT, name="redis-consumer-restart-test")
     server.stop(kill=True)
     shutil.rmtree(server.home, ignore_errors=True)
     server.start()
@@ -40,7 +38,7 @@ async def own_redis(local_stack: tuple[str, str]) -> AsyncIterator[Any]:
 async def test_a_redis_restart_mid_stream_loses_and_repeats_nothing(
     consumer_group: GroupFactory, kafka_bootstrap: str, own_redis: Any, unique: str
 ) -> None:
-    redis_url = f"redis://127.0.0.1:{REDIS_PORT}/0"
+    redis_url = f"redis://127.0.0.1:{RESTART_REDIS_PORT}/0"
     consumers = await consumer_group(consumer_concurrency=2)
     settings, route, group = consumers.settings, consumers.topics, consumers.name
     # As `python -m consumers` builds it: calls fail fast while Redis is away, and the worker retries them.
