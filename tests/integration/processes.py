@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from tests.repository import ROOT
@@ -33,15 +35,30 @@ def run_to_end(
 @contextmanager
 def started(command: Sequence[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`command` in the background from the repository root, stdout and stderr appended to `log`; killed on
-    the way out if it still runs."""
+    the way out if it still runs, and its children (a supervisor's workers) gone too before the test goes on:
+    they stop by themselves once their parent is gone, and meanwhile would still act on what the test does
+    next (read a registry change, take a connection)."""
     with log.open("ab") as out:
         process = subprocess.Popen(list(command), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield process
     finally:
+        below: set[int] = set()
         if process.poll() is None:
+            below = descendants(process.pid)
             process.kill()
         process.wait(timeout=30)
+        _gone(below, timeout_s=30)
+
+
+def _gone(pids: set[int], timeout_s: float) -> None:
+    # Until every one of `pids` has exited; any still running after `timeout_s` is killed.
+    deadline = time.monotonic() + timeout_s
+    while (running := {pid for pid in pids if alive(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in running:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def children(pid: int) -> set[int]:
