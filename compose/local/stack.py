@@ -393,6 +393,9 @@ class RedisServer(_RedisProcess):
                 "everysec",
                 "--save",
                 "",
+                # A replica gets its copy at once: Redis otherwise waits 5 s for more replicas to share a transfer.
+                "--repl-diskless-sync-delay",
+                "0",
                 "--logfile",
                 str(log_file),
                 "--daemonize",
