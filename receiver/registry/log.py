@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -116,11 +116,13 @@ class RegistryReader:
 
     def __init__(self, settings: ReceiverSettings) -> None:
         with _kafka("a reader of the registry"):
-            self._consumer = self._assigned(settings)
-        self.at_end = False
+            self._consumer, start, self._end = self._assigned(settings)
+        # Turns True with the record before `_end` (or an empty fetch at the end, where compaction removed that
+        # record): everything that was there when the reader started has been read.
+        self.at_end = start >= self._end
 
     @staticmethod
-    def _assigned(settings: ReceiverSettings) -> Consumer:
+    def _assigned(settings: ReceiverSettings) -> tuple[Consumer, int, int]:
         consumer = Consumer(
             {
                 **librdkafka_config(settings, client_id=CLIENT_ID),
@@ -129,10 +131,23 @@ class RegistryReader:
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "fetch.wait.max.ms": FETCH_WAIT_MS,
+                # Where the first offset asked for is gone by the time it is fetched (records deleted).
+                "auto.offset.reset": "earliest",
             }
         )
-        consumer.assign([TopicPartition(settings.registry_topic, 0, OFFSET_BEGINNING)])
-        return consumer
+        # The partition's first and next offsets, asked for once. Assigned at `OFFSET_BEGINNING`, librdkafka
+        # resolves that on a 500 ms timer when it doesn't know the partition's leader yet, which a new consumer
+        # never does; and the end shows as an empty fetch, which waits `FETCH_WAIT_MS` at the broker. Every command
+        # and every receiver's start-up read the registry: 0.6 s each, against milliseconds this way.
+        try:
+            start, end = consumer.get_watermark_offsets(
+                TopicPartition(settings.registry_topic, 0), timeout=_ADMIN_TIMEOUT_S
+            )
+        except KafkaException:
+            consumer.close()
+            raise
+        consumer.assign([TopicPartition(settings.registry_topic, 0, start)])
+        return consumer, start, end
 
     def poll(self, timeout_s: float) -> list[Change]:
         """The changes that came within `timeout_s`; `at_end` turns True once the reader reached the end."""
@@ -155,6 +170,8 @@ class RegistryReader:
                 continue
             key = message.key()
             offset = message.offset()
+            if offset is not None and offset >= self._end - 1:
+                self.at_end = True
             if key is None or offset is None:
                 continue  # not written by us: a source always has its id as key
             changes.append(Change(key.decode("utf-8", "replace"), message.value() or None, offset))
@@ -197,7 +214,11 @@ def write(settings: ReceiverSettings, records: Sequence[tuple[str, bytes | None]
             {
                 **librdkafka_producer_config(settings, client_id=CLIENT_ID),
                 "acks": "all",
-                "enable.idempotence": True,
+                # Not idempotent: librdkafka gets an idempotent producer's id on a 500 ms timer, which every command
+                # would wait for. None is needed: each record is a source's whole definition (the latest wins), so
+                # one a retry writes twice changes nothing, and one request in flight keeps the records in order.
+                "enable.idempotence": False,
+                "max.in.flight.requests.per.connection": 1,
                 "linger.ms": 5,
             }
         )

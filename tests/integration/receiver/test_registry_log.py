@@ -1,0 +1,55 @@
+"""The registry's topic read and written against the real broker (`receiver.registry.log`): a reader knows it
+has read everything with the last record that was there when it started, not a fetch later; writes are read
+back in their order, the latest record of each source winning."""
+
+from __future__ import annotations
+
+import pytest
+
+from receiver.registry.log import Change, RegistryReader, ensure_topic, read_all, write
+from receiver.settings import ReceiverSettings
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, unique: str) -> ReceiverSettings:
+    settings = ReceiverSettings(kafka_bootstrap_servers=kafka_bootstrap, registry_topic=f"it.{unique}.sources")
+    ensure_topic(settings)
+    return settings
+
+
+def test_a_reader_of_an_empty_registry_is_at_the_end_before_it_polls(settings: ReceiverSettings) -> None:
+    reader = RegistryReader(settings)
+    try:
+        assert reader.at_end
+    finally:
+        reader.close()
+
+
+def test_a_reader_is_at_the_end_with_the_last_record_there_when_it_started_then_follows(
+    settings: ReceiverSettings,
+) -> None:
+    write(settings, [("a", b"1"), ("b", b"1"), ("a", b"2")])
+    reader = RegistryReader(settings)
+    try:
+        assert not reader.at_end
+        changes: list[Change] = []
+        while len(changes) < 3:
+            polled = reader.poll(5.0)
+            assert polled, "the registry's records never came"
+            changes += polled
+            # At the end with the poll that brought the last record, not with an empty fetch after it.
+            assert reader.at_end == (len(changes) == 3)
+        assert [(c.key, c.value, c.offset) for c in changes] == [("a", b"1", 0), ("b", b"1", 1), ("a", b"2", 2)]
+        write(settings, [("b", None)])
+        assert [(c.key, c.value, c.offset) for c in reader.poll(5.0)] == [("b", None, 3)]
+    finally:
+        reader.close()
+
+
+def test_read_all_gives_each_sources_latest_record_and_leaves_out_the_deleted(settings: ReceiverSettings) -> None:
+    assert read_all(settings) == {}
+    write(settings, [("a", b"1"), ("b", b"1"), ("c", b"1")])
+    write(settings, [("a", b"2")])
+    write(settings, [("c", None)])
+    latest = read_all(settings)
+    assert {key: (change.value, change.offset) for key, change in latest.items()} == {"a": (b"2", 3), "b": (b"1", 1)}
