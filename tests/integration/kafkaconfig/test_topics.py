@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource  # no __all__ upstream
 from confluent_kafka.admin._resource import ResourceType
@@ -52,9 +53,19 @@ MAKERS: dict[str, Maker] = {
 def described(bootstrap: str, topic: str) -> tuple[int, int, dict[str, str]]:
     """Partitions, replicas of the first, and the settings made on the topic itself (not the broker's defaults)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
+    # A topic just created may be unknown to the broker answering for a moment: KRaft hands the controller's
+    # metadata to the brokers after CreateTopics returns.
+    deadline = time.monotonic() + 10
+    while True:
+        [future] = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)], request_timeout=10).values()
+        try:
+            entries = future.result(timeout=10)
+            break
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     metadata = admin.list_topics(topic, timeout=10).topics[topic]
-    [future] = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)], request_timeout=10).values()
-    entries = future.result(timeout=10)
     own = {name: entry.value for name, entry in entries.items() if entry.source == _DYNAMIC_TOPIC_CONFIG}
     return len(metadata.partitions), len(metadata.partitions[0].replicas), own
 
