@@ -45,7 +45,8 @@ def started(command: Sequence[str], env: dict[str, str], log: Path) -> Iterator[
     finally:
         below: set[int] = set()
         if process.poll() is None:
-            below = descendants(process.pid)
+            with suppress(OSError):  # it may exit while its children are listed
+                below = descendants(process.pid)
             process.kill()
         process.wait(timeout=30)
         _gone(below, timeout_s=30)
