@@ -140,9 +140,7 @@ class RegistryReader:
         # never does; and the end shows as an empty fetch, which waits `FETCH_WAIT_MS` at the broker. Every command
         # and every receiver's start-up read the registry: 0.6 s each, against milliseconds this way.
         try:
-            start, end = consumer.get_watermark_offsets(
-                TopicPartition(settings.registry_topic, 0), timeout=_ADMIN_TIMEOUT_S
-            )
+            start, end = _offsets(consumer, TopicPartition(settings.registry_topic, 0))
         except KafkaException:
             consumer.close()
             raise
@@ -179,6 +177,25 @@ class RegistryReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+# What a broker answers for a topic created moments ago (KRaft hands the controller's metadata on to the brokers
+# after CreateTopics returns): asked again.
+_NOT_KNOWN_YET = frozenset({KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC})
+_ASK_AGAIN_S = 0.05
+
+
+def _offsets(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]:
+    # The partition's first and next offsets, waiting out a broker that doesn't know the topic yet.
+    deadline = time.monotonic() + _ADMIN_TIMEOUT_S
+    while True:
+        try:
+            start, end = consumer.get_watermark_offsets(partition, timeout=_ADMIN_TIMEOUT_S)
+            return int(start), int(end)
+        except KafkaException as exc:
+            if exc.args[0].code() not in _NOT_KNOWN_YET or time.monotonic() > deadline:
+                raise
+        time.sleep(_ASK_AGAIN_S)
 
 
 def read_all(settings: ReceiverSettings, timeout_s: float = 30.0) -> dict[str, Change]:

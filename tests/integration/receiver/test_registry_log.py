@@ -4,7 +4,10 @@ back in their order, the latest record of each source winning."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from receiver.registry.log import Change, RegistryReader, ensure_topic, read_all, write
 from receiver.settings import ReceiverSettings
@@ -53,3 +56,31 @@ def test_read_all_gives_each_sources_latest_record_and_leaves_out_the_deleted(se
     write(settings, [("c", None)])
     latest = read_all(settings)
     assert {key: (change.value, change.offset) for key, change in latest.items()} == {"a": (b"2", 3), "b": (b"1", 1)}
+
+
+def test_a_reader_is_at_the_end_where_the_last_offset_holds_no_record(settings: ReceiverSettings, unique: str) -> None:
+    # A transaction's commit marker takes the partition's last offset and is never handed to a reader, as a record
+    # compaction removed isn't: the end then shows as the empty fetch after the last record.
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers, "transactional.id": f"it-{unique}"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(settings.registry_topic, b"1", b"a")
+    producer.commit_transaction(30)
+    # The commit returns before the marker is on the partition (the coordinator writes it next): until it is,
+    # the record is not committed to a reader either.
+    probe = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": f"it-{unique}"})
+    deadline = time.monotonic() + 10
+    while probe.get_watermark_offsets(TopicPartition(settings.registry_topic, 0), timeout=10)[1] < 2:
+        assert time.monotonic() < deadline, "the transaction's marker never came"
+        time.sleep(0.05)
+    probe.close()
+    reader = RegistryReader(settings)
+    try:
+        changes: list[Change] = []
+        deadline = time.monotonic() + 10
+        while not reader.at_end:
+            assert time.monotonic() < deadline, "the reader never came to the end"
+            changes += reader.poll(1.0)
+        assert [(c.key, c.value, c.offset) for c in changes] == [("a", b"1", 0)]
+    finally:
+        reader.close()
