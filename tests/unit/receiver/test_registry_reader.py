@@ -17,10 +17,12 @@ class _Consumer:
     """Answers `get_watermark_offsets` with each of `answers` in turn (an exception is raised)."""
 
     answers: ClassVar[list[tuple[int, int] | KafkaException]] = []
+    made: ClassVar[list[_Consumer]] = []
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.assigned: list[TopicPartition] = []
         self.closed = False
+        self.made.append(self)
 
     def get_watermark_offsets(self, partition: TopicPartition, timeout: float) -> tuple[int, int]:
         answer = self.answers.pop(0)
@@ -38,6 +40,7 @@ class _Consumer:
 @pytest.fixture
 def consumer(monkeypatch: pytest.MonkeyPatch) -> type[_Consumer]:
     monkeypatch.setattr(log, "Consumer", _Consumer)
+    _Consumer.made = []
     return _Consumer
 
 
@@ -60,3 +63,4 @@ def test_any_other_failure_is_the_registry_unavailable(consumer: type[_Consumer]
     consumer.answers = [KafkaException(KafkaError(KafkaError._TRANSPORT))]
     with pytest.raises(RegistryUnavailable, match="_TRANSPORT"):
         log.RegistryReader(ReceiverSettings())
+    assert [made.closed for made in consumer.made] == [True]
