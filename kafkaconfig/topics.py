@@ -128,16 +128,25 @@ async def _fit_message_size(admin: AdminClient, topics: list[str], size: int) ->
 
 
 async def _max_message_bytes(admin: AdminClient, topic: str) -> int:
-    # A topic another process created a moment ago (members starting together) may be unknown to the broker
-    # that answers the describe for a while yet: asked again until ADMIN_TIMEOUT_S has passed.
+    # A setting the broker describes without a value fits nothing: raised like one too small.
+    return int((await topic_entries(admin, topic))[MAX_MESSAGE_BYTES].value or 0)
+
+
+async def topic_entries(admin: AdminClient, topic: str) -> dict[str, ConfigEntry]:
+    """The topic's configuration as the broker describes it, by name.
+
+    A topic created a moment ago (by another process, or just now: KRaft hands the controller's metadata on to the
+    brokers after CreateTopics returns) may be unknown to the broker that answers for a while yet: asked again until
+    ADMIN_TIMEOUT_S has passed.
+    """
     deadline = time.monotonic() + ADMIN_TIMEOUT_S
     while True:
         [future] = admin.describe_configs(
             [ConfigResource(ResourceType.TOPIC, topic)], request_timeout=ADMIN_TIMEOUT_S
         ).values()
         try:
-            entries = await asyncio.wrap_future(future)
-            return int(entries[MAX_MESSAGE_BYTES].value)
+            entries: dict[str, ConfigEntry] = await asyncio.wrap_future(future)
+            return entries
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
                 raise

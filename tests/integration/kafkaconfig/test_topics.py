@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.admin._config import ConfigResource  # no __all__ upstream
-from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
 from consumers.settings import Settings
-from kafkaconfig.topics import ensure_topics, topic_config
+from kafkaconfig.topics import ensure_topics, topic_config, topic_entries
 from receiver.publish.aiokafka import AiokafkaPublisher
 from receiver.publish.rdkafka import RdkafkaPublisher
 from receiver.settings import ReceiverSettings
@@ -50,27 +48,21 @@ MAKERS: dict[str, Maker] = {
 }
 
 
-def described(bootstrap: str, topic: str) -> tuple[int, int, dict[str, str]]:
+async def described(bootstrap: str, topic: str) -> tuple[int, int, dict[str, str]]:
     """Partitions, replicas of the first, and the settings made on the topic itself (not the broker's defaults)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    # A topic just created may be unknown to the broker answering for a moment: KRaft hands the controller's
-    # metadata to the brokers after CreateTopics returns.
-    deadline = time.monotonic() + 10
-    while True:
-        [future] = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)], request_timeout=10).values()
-        try:
-            entries = future.result(timeout=10)
-            break
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    metadata = admin.list_topics(topic, timeout=10).topics[topic]
-    own = {name: entry.value for name, entry in entries.items() if entry.source == _DYNAMIC_TOPIC_CONFIG}
+    entries = await topic_entries(admin, topic)
+    metadata = (await asyncio.to_thread(admin.list_topics, topic, timeout=10)).topics[topic]
+    own = {
+        name: entry.value
+        for name, entry in entries.items()
+        if cast(int, entry.source) == _DYNAMIC_TOPIC_CONFIG and entry.value is not None
+    }
     return len(metadata.partitions), len(metadata.partitions[0].replicas), own
 
 
-# ConfigSource.DYNAMIC_TOPIC_CONFIG: a setting made on the topic itself.
+# ConfigSource.DYNAMIC_TOPIC_CONFIG, a setting made on the topic itself: described as its number, not the enum the
+# client's type hints say.
 _DYNAMIC_TOPIC_CONFIG = 1
 
 
@@ -84,7 +76,7 @@ async def test_a_new_topic_gets_the_same_configuration_whichever_process_creates
     await MAKERS[side](kafka_bootstrap, [events, dead])
 
     for topic in (events, dead):
-        partitions, replicas, own = await asyncio.to_thread(described, kafka_bootstrap, topic)
+        partitions, replicas, own = await described(kafka_bootstrap, topic)
         assert (partitions, replicas) == (3, 1)
         assert own == topic_config(settings, topic)
     assert own["retention.ms"] == str(DLQ_RETENTION_MS)
@@ -103,13 +95,13 @@ async def test_a_topic_made_too_small_is_raised_alike_by_either_process_keeping_
     await asyncio.wrap_future(created)
     # KRaft applies a new topic's settings asynchronously: wait until they read back.
     deadline = time.monotonic() + 10
-    while (await asyncio.to_thread(described, kafka_bootstrap, topic))[2] != by_hand:
+    while (await described(kafka_bootstrap, topic))[2] != by_hand:
         assert time.monotonic() < deadline, "the settings made by hand never read back"
         await asyncio.sleep(0.1)
 
     await MAKERS[side](kafka_bootstrap, [topic])
 
-    partitions, _, own = await asyncio.to_thread(described, kafka_bootstrap, topic)
+    partitions, _, own = await described(kafka_bootstrap, topic)
     expected = topic_config(Settings(**KAFKA), topic)  # type: ignore[arg-type]
     assert own == {"max.message.bytes": expected["max.message.bytes"], "retention.ms": "7200000"}
     assert partitions == 1  # an existing topic's layout is the operator's
