@@ -21,7 +21,8 @@ import orjson
 
 from receiver.errors import BadRequest, MalformedHeader, UnsupportedMediaType
 from receiver.verify.base import Delivery, Headers, Sample, Verified
-from receiver.verify.events import dig, event_id, parse_json_object, subject, text
+from receiver.verify.events import dig, event_id, subject, text
+from receiver.verify.jsonview import parse_object
 from receiver.verify.parsing import hmac_digest, matching_secret, require_header
 
 _SIGNATURE = b"x-hub-signature-256"
@@ -71,7 +72,7 @@ class GitHubScheme:
 
     def describe(self, source: str, headers: Headers, body: bytes) -> Verified:
         payload_json = _payload_json(headers, body)
-        payload = parse_json_object(payload_json)
+        payload = parse_object(payload_json)
         delivery = event_id(headers.get(b"x-github-delivery"))
         if delivery is None:
             raise BadRequest("missing X-GitHub-Delivery header")

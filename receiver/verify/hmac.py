@@ -19,13 +19,14 @@ import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 
 from receiver.errors import MalformedHeader
 from receiver.verify.base import Delivery, Headers, Sample, Verified
 from receiver.verify.events import dig, event_id, fallback_event_id, json_object, kept_headers, text
+from receiver.verify.jsonview import JsonView
 from receiver.verify.parsing import (
     check_timestamp,
     hmac_digest,
@@ -116,7 +117,7 @@ class HmacScheme:
             headers=kept_headers(headers, _KEPT_HEADERS),
         )
 
-    def _event_id(self, headers: Headers, payload: dict[str, Any]) -> str | None:
+    def _event_id(self, headers: Headers, payload: JsonView) -> str | None:
         if self.id_header is not None:
             return event_id(headers.get(self.id_header.lower().encode()))
         if self.id_field is not None:
@@ -127,7 +128,7 @@ class HmacScheme:
                 return found
         return None
 
-    def _event_type(self, headers: Headers, payload: dict[str, Any]) -> str:
+    def _event_type(self, headers: Headers, payload: JsonView) -> str:
         if self.type_header is not None:
             return text(event_id(headers.get(self.type_header.lower().encode())))
         if self.type_field is not None:
