@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime
 
 import orjson
@@ -14,6 +15,9 @@ from kafkaconfig.settings import KafkaSettings
 from kafkaconfig.topics import ensure_topics
 from schemas import encode_envelope
 from schemas.records import RecordFormat
+
+# How long reading a topic back may go without a record before it counts as stuck, in seconds.
+READ_BACK_STALL_S = 30
 
 
 async def create_topic(bootstrap: str, topic: str, partitions: int = 6) -> None:
@@ -43,6 +47,7 @@ async def topic_ids(bootstrap: str, topic: str) -> list[str]:
         partitions = consumer.assignment()
         end = await consumer.end_offsets(list(partitions))
         await consumer.seek_to_beginning(*partitions)
+        progress_at = time.monotonic()
         while True:
             batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
             for records in batch.values():
@@ -50,8 +55,12 @@ async def topic_ids(bootstrap: str, topic: str) -> list[str]:
             positions = [await consumer.position(tp) for tp in partitions]
             if all(position >= end[tp] for position, tp in zip(positions, partitions, strict=True)):
                 return ids
-            if not batch:
-                raise RuntimeError(f"{topic}: stopped short of the end offsets")
+            if batch:
+                progress_at = time.monotonic()
+            elif time.monotonic() - progress_at > READ_BACK_STALL_S:
+                # A fetch may come back empty while the broker is busy (a topic of gigabytes, read back after a
+                # full run): only a read that makes no headway at all is cut short.
+                raise RuntimeError(f"{topic}: no record read for {READ_BACK_STALL_S} s, short of the end offsets")
     finally:
         await consumer.stop()
 
