@@ -149,3 +149,15 @@ def test_of_a_name_given_twice_the_first_is_read() -> None:
     view = parse_object(b'{"id": "first", "id": "second"}')
     assert view.get("id") == "first"
     assert dig(view, "id") == "first"
+
+
+@pytest.mark.parametrize(("depth", "refused"), [(1024, False), (1025, True)])
+def test_nesting_is_refused_where_orjson_refuses_it(depth: int, refused: bool) -> None:
+    # An object around depth - 1 arrays: orjson reads 1,024 levels and refuses 1,025; simdjson must not go deeper.
+    body = b'{"a":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+    assert (_orjson_object(body) is None) == refused
+    if refused:
+        with pytest.raises(BadRequest):
+            parse_object(body)
+    else:
+        assert len(parse_object(body).get("a")) == 1
