@@ -34,8 +34,10 @@ MIN_INSYNC_REPLICAS = "min.insync.replicas"
 RETENTION_MS = "retention.ms"
 # Bounds on each admin request, seconds.
 ADMIN_TIMEOUT_S = 5.0
-# How soon a topic the broker does not describe yet is asked for again, seconds.
-DESCRIBE_AGAIN_S = 0.1
+# What a broker answers about a topic created moments ago (KRaft hands the controller's metadata on to the brokers
+# after CreateTopics returns), and how soon to ask again, seconds.
+NOT_KNOWN_YET = frozenset({KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION})
+ASK_AGAIN_S = 0.05
 
 
 class TopicError(Exception):
@@ -148,9 +150,9 @@ async def topic_entries(admin: AdminClient, topic: str) -> dict[str, ConfigEntry
             entries: dict[str, ConfigEntry] = await asyncio.wrap_future(future)
             return entries
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
+            if exc.args[0].code() not in NOT_KNOWN_YET or time.monotonic() > deadline:
                 raise
-        await asyncio.sleep(DESCRIBE_AGAIN_S)
+        await asyncio.sleep(ASK_AGAIN_S)
 
 
 def _reason(exc: KafkaException) -> str:

@@ -33,7 +33,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from kafkaconfig.clients import librdkafka_config, librdkafka_producer_config
-from kafkaconfig.topics import TopicError, ensure_topics
+from kafkaconfig.topics import ASK_AGAIN_S, NOT_KNOWN_YET, TopicError, ensure_topics
 from receiver.errors import RegistryUnavailable
 from receiver.publish import CLIENT_ID
 from receiver.settings import ReceiverSettings
@@ -179,23 +179,18 @@ class RegistryReader:
         self._consumer.close()
 
 
-# What a broker answers for a topic created moments ago (KRaft hands the controller's metadata on to the brokers
-# after CreateTopics returns): asked again.
-_NOT_KNOWN_YET = frozenset({KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC})
-_ASK_AGAIN_S = 0.05
-
-
 def _offsets(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]:
-    # The partition's first and next offsets, waiting out a broker that doesn't know the topic yet.
+    # The partition's first and next offsets, waiting out a broker that doesn't know the topic yet (as
+    # `kafkaconfig.topics.topic_entries` does for a describe; this runs on a thread without an event loop).
     deadline = time.monotonic() + _ADMIN_TIMEOUT_S
     while True:
         try:
             start, end = consumer.get_watermark_offsets(partition, timeout=_ADMIN_TIMEOUT_S)
             return int(start), int(end)
         except KafkaException as exc:
-            if exc.args[0].code() not in _NOT_KNOWN_YET or time.monotonic() > deadline:
+            if exc.args[0].code() not in NOT_KNOWN_YET or time.monotonic() > deadline:
                 raise
-        time.sleep(_ASK_AGAIN_S)
+        time.sleep(ASK_AGAIN_S)
 
 
 def read_all(settings: ReceiverSettings, timeout_s: float = 30.0) -> dict[str, Change]:

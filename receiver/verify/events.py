@@ -24,7 +24,7 @@ from receiver.errors import (
     UnsupportedMediaType,
 )
 from receiver.verify.base import Headers, Verified
-from receiver.verify.jsonview import JsonView, parse_object
+from receiver.verify.jsonview import JsonView, parse_object, step
 from receiver.verify.parsing import parse_rfc3339
 
 # Event ids become Kafka keys and Redis key parts: bounded, and printable.
@@ -171,16 +171,7 @@ def from_rfc3339(value: object) -> datetime | None:
 
 def dig(value: Any, *path: str) -> Any:
     """`value[path[0]][path[1]]...`, or None where a step is missing; a number steps into a list."""
-    if isinstance(value, JsonView):
-        return value.dig(*path)
-    for key in path:
-        if isinstance(value, dict):
-            value = value.get(key)
-        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
-            value = value[int(key)]
-        else:
-            return None
-    return value
+    return value.dig(*path) if isinstance(value, JsonView) else step(value, path)
 
 
 def event_id(value: object) -> str | None:

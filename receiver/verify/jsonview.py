@@ -15,6 +15,7 @@ schemes are literals, and a source's paths are ASCII letters, digits and `_@$-` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -50,19 +51,9 @@ class JsonView:
 
     def dig(self, *path: str) -> Any:
         """`self[path[0]][path[1]]...`, or None where a step is missing; a number steps into an array."""
-        if not path:
-            return _python(self._object)
-        if path[0] not in self:
+        if path and path[0] not in self:
             return None
-        value: Any = self._object[path[0]]
-        for key in path[1:]:
-            if isinstance(value, simdjson.Object | dict):
-                value = value.get(key)
-            elif isinstance(value, simdjson.Array | list) and key.isdigit() and int(key) < len(value):
-                value = value[int(key)]
-            else:
-                return None
-        return _python(value)
+        return _python(step(self._object, path))
 
 
 def parse_object(body: bytes) -> JsonView:
@@ -84,6 +75,19 @@ def parse_object(body: bytes) -> JsonView:
     if not isinstance(found, dict):
         raise BadRequest("body must be a JSON object")
     return JsonView(found)
+
+
+def step(value: Any, path: Sequence[str]) -> Any:
+    """`value[path[0]][path[1]]...` of dicts and lists, or of simdjson's objects and arrays (left as they are), or
+    None where a step is missing; a number steps into an array."""
+    for key in path:
+        if isinstance(value, simdjson.Object | dict):
+            value = value.get(key)
+        elif isinstance(value, simdjson.Array | list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return None
+    return value
 
 
 def _python(value: Any) -> Any:
